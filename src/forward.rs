@@ -1,0 +1,220 @@
+//! The `Provider` impl: every method forwarded, the retried ones through the one loop.
+//!
+//! The table of what is retried is in the crate docs.
+
+use crate::attempt::Attempt;
+use crate::retrying::Retrying;
+use crate::stream::{IdleError, bound};
+use bytes::Bytes;
+use crabllm_core::{
+    AudioSpeechRequest, BoxStream, ByteStream, ChatCompletionChunk, ChatCompletionRequest,
+    ChatCompletionResponse, EmbeddingRequest, EmbeddingResponse, Error, ImageRequest, ModelList,
+    MultipartField, Provider, anthropic, gemini, ir,
+};
+use std::future::Future;
+
+type Opened<T> = Result<BoxStream<'static, Result<T, Error>>, Error>;
+
+impl<P: Provider> Retrying<P> {
+    /// Retry opening a stream, then bound the open stream's silences.
+    async fn retry_open<T, E, Fut>(
+        &self,
+        method: &'static str,
+        open: impl FnMut() -> Fut,
+    ) -> Result<BoxStream<'static, Result<T, E>>, Error>
+    where
+        T: Send + 'static,
+        E: IdleError + Send + 'static,
+        Fut: Future<Output = Result<BoxStream<'static, Result<T, E>>, Error>>,
+    {
+        let stream = self.retry(method, open).await?;
+        Ok(bound(stream, self.policy().get_stream_idle()))
+    }
+}
+
+impl<P: Provider> Provider for Retrying<P> {
+    async fn chat_completion(
+        &self,
+        request: &ChatCompletionRequest,
+    ) -> Result<ChatCompletionResponse, Error> {
+        self.retry("chat_completion", || {
+            self.get_ref().chat_completion(request)
+        })
+        .await
+    }
+
+    async fn chat_completion_stream(
+        &self,
+        request: &ChatCompletionRequest,
+    ) -> Opened<ChatCompletionChunk> {
+        self.retry_open("chat_completion_stream", || {
+            self.get_ref().chat_completion_stream(request)
+        })
+        .await
+    }
+
+    async fn anthropic_messages(
+        &self,
+        request: &anthropic::Request,
+    ) -> Result<anthropic::Response, Error> {
+        self.retry("anthropic_messages", || {
+            self.get_ref().anthropic_messages(request)
+        })
+        .await
+    }
+
+    async fn anthropic_messages_stream(
+        &self,
+        request: &anthropic::Request,
+    ) -> Opened<anthropic::StreamEvent> {
+        self.retry_open("anthropic_messages_stream", || {
+            self.get_ref().anthropic_messages_stream(request)
+        })
+        .await
+    }
+
+    async fn gemini_generate_content(
+        &self,
+        model: &str,
+        request: &gemini::Request,
+    ) -> Result<gemini::Response, Error> {
+        self.retry("gemini_generate_content", || {
+            self.get_ref().gemini_generate_content(model, request)
+        })
+        .await
+    }
+
+    async fn gemini_generate_content_stream(
+        &self,
+        model: &str,
+        request: &gemini::Request,
+    ) -> Opened<gemini::Response> {
+        self.retry_open("gemini_generate_content_stream", || {
+            self.get_ref()
+                .gemini_generate_content_stream(model, request)
+        })
+        .await
+    }
+
+    async fn complete(&self, request: &ir::Request) -> Result<ir::Response, Error> {
+        self.retry("complete", || self.get_ref().complete(request))
+            .await
+    }
+
+    async fn complete_stream(&self, request: &ir::Request) -> Opened<ir::StreamEvent> {
+        self.retry_open("complete_stream", || {
+            self.get_ref().complete_stream(request)
+        })
+        .await
+    }
+
+    async fn embedding(&self, request: &EmbeddingRequest) -> Result<EmbeddingResponse, Error> {
+        self.retry("embedding", || self.get_ref().embedding(request))
+            .await
+    }
+
+    async fn image_generation(&self, request: &ImageRequest) -> Result<(Bytes, String), Error> {
+        self.get_ref().image_generation(request).await
+    }
+
+    async fn audio_speech(&self, request: &AudioSpeechRequest) -> Result<(Bytes, String), Error> {
+        self.get_ref().audio_speech(request).await
+    }
+
+    async fn audio_transcription(
+        &self,
+        model: &str,
+        fields: &[MultipartField],
+    ) -> Result<(Bytes, String), Error> {
+        self.get_ref().audio_transcription(model, fields).await
+    }
+
+    async fn models(&self) -> Result<ModelList, Error> {
+        self.retry("models", || self.get_ref().models()).await
+    }
+
+    fn is_openai_compat(&self) -> bool {
+        self.get_ref().is_openai_compat()
+    }
+
+    fn is_anthropic_compat(&self) -> bool {
+        self.get_ref().is_anthropic_compat()
+    }
+
+    fn is_gemini_compat(&self) -> bool {
+        self.get_ref().is_gemini_compat()
+    }
+
+    async fn chat_completion_stream_passthrough(
+        &self,
+        model: &str,
+        body_stream: ByteStream,
+    ) -> Result<ByteStream, Error> {
+        // The body is consumed by the one attempt, so there is nothing to retry with.
+        let open = self
+            .get_ref()
+            .chat_completion_stream_passthrough(model, body_stream);
+        let stream = Attempt::new(open, self.policy().get_timeout())
+            .await
+            .unwrap_or(Err(Error::Timeout))?;
+        Ok(bound(stream, self.policy().get_stream_idle()))
+    }
+
+    async fn chat_completion_stream_raw(
+        &self,
+        model: &str,
+        raw_body: Bytes,
+    ) -> Result<ByteStream, Error> {
+        self.retry_open("chat_completion_stream_raw", || {
+            self.get_ref()
+                .chat_completion_stream_raw(model, raw_body.clone())
+        })
+        .await
+    }
+
+    async fn chat_completion_raw(&self, model: &str, raw_body: Bytes) -> Result<Bytes, Error> {
+        self.retry("chat_completion_raw", || {
+            self.get_ref().chat_completion_raw(model, raw_body.clone())
+        })
+        .await
+    }
+
+    async fn anthropic_messages_raw(&self, raw_body: Bytes) -> Result<Bytes, Error> {
+        self.retry("anthropic_messages_raw", || {
+            self.get_ref().anthropic_messages_raw(raw_body.clone())
+        })
+        .await
+    }
+
+    async fn anthropic_messages_stream_raw(&self, raw_body: Bytes) -> Result<ByteStream, Error> {
+        self.retry_open("anthropic_messages_stream_raw", || {
+            self.get_ref()
+                .anthropic_messages_stream_raw(raw_body.clone())
+        })
+        .await
+    }
+
+    async fn gemini_generate_content_raw(
+        &self,
+        model: &str,
+        raw_body: Bytes,
+    ) -> Result<Bytes, Error> {
+        self.retry("gemini_generate_content_raw", || {
+            self.get_ref()
+                .gemini_generate_content_raw(model, raw_body.clone())
+        })
+        .await
+    }
+
+    async fn gemini_generate_content_stream_raw(
+        &self,
+        model: &str,
+        raw_body: Bytes,
+    ) -> Result<ByteStream, Error> {
+        self.retry_open("gemini_generate_content_stream_raw", || {
+            self.get_ref()
+                .gemini_generate_content_stream_raw(model, raw_body.clone())
+        })
+        .await
+    }
+}

@@ -1,0 +1,82 @@
+//! A deterministic, exactly specified retry wrapper for crabllm providers.
+//!
+//! [`Retrying<P>`] wraps any [`crabllm_core::Provider`] and retries what
+//! [`Error::is_transient`](crabllm_core::Error::is_transient) calls transient
+//! (HTTP 429/500/502/503/504, network errors, timeouts), with a per-attempt
+//! timeout, a capped exponential backoff with seedable jitter, `Retry-After`,
+//! a retry deadline, retried stream opens and idle-bounded streams.
+//!
+//! # Map of the code
+//!
+//! | module | question it answers |
+//! |---|---|
+//! | [`policy`] | which knobs, with which defaults ([`RetryPolicy`]) |
+//! | [`schedule`] | how long to wait before retry `n` ([`Schedule`], [`Jitter`]) |
+//! | [`rng`] | where the randomness comes from (seeded ChaCha streams) |
+//! | [`classify`] | retry or give up after this error ([`verdict`], [`GiveUp`]) |
+//! | `attempt` | one attempt under a lazily armed timeout |
+//! | `retrying` | the one retry loop, and the wrapper's setters |
+//! | `forward` | which `Provider` methods are retried (table below) |
+//! | [`stream`] | idle-bounded streams |
+//! | [`observe`] | the observer hook and `tracing` events |
+//!
+//! # Semantics
+//!
+//! 1. Backoff `n` (0-based) is `min(max_backoff, initial_backoff * 2^n)` in
+//!    saturating integer nanoseconds, then jittered ([`Jitter`]); the cap
+//!    holds after jitter.
+//! 2. Jitter is drawn from a ChaCha8 stream per call: seeded by
+//!    [`Retrying::seed`], else once from OS entropy. Calls through one wrapper
+//!    and its clones never share or lock a generator.
+//! 3. Nothing sleeps after the final attempt: its error returns at once.
+//! 4. A transient error's `Retry-After` is waited exactly, with no jitter and
+//!    no cap, when it is at most `max_retry_after`; a longer one returns the
+//!    error at once.
+//! 5. With a `retry_deadline`, no wait begins whose end would pass the
+//!    deadline (measured from the first attempt's start); the last error
+//!    returns at once instead.
+//! 6. Stream opens retry like plain calls; once a stream is handed over
+//!    nothing is retried. `stream_idle` bounds the gap between items; expiry
+//!    ends the stream with [`Error::Timeout`](crabllm_core::Error::Timeout).
+//! 7. Dropping a call's future at any point stops all its work; nothing is spawned.
+//! 8. No setting panics: see [`RetryPolicy`]'s *Saturation* section.
+//! 9. The provider's errors pass through unchanged; an expired attempt
+//!    becomes [`Error::Timeout`](crabllm_core::Error::Timeout).
+//!
+//! # Which methods are retried
+//!
+//! | method | retried | per-attempt timeout | idle bound |
+//! |---|---|---|---|
+//! | `chat_completion`, `anthropic_messages`, `gemini_generate_content`, `complete` | yes | yes | - |
+//! | `embedding`, `models` | yes | yes | - |
+//! | `chat_completion_raw`, `anthropic_messages_raw`, `gemini_generate_content_raw` | yes | yes | - |
+//! | every `*_stream` and `*_stream_raw` | the open | the open | yes |
+//! | `chat_completion_stream_passthrough` | no: its body stream is consumed | the open | yes |
+//! | `image_generation`, `audio_speech`, `audio_transcription` | no | no | - |
+//! | `is_openai_compat`, `is_anthropic_compat`, `is_gemini_compat` | forwarded | | |
+//!
+//! Image and audio calls pass straight through: they are neither cheap nor
+//! clearly idempotent, so a retry is the caller's decision.
+#![warn(missing_docs)]
+
+mod attempt;
+pub mod classify;
+mod forward;
+pub mod observe;
+pub mod policy;
+mod retrying;
+pub mod rng;
+pub mod schedule;
+pub mod stream;
+mod timer;
+
+pub use classify::{GiveUp, Verdict, passes_deadline, verdict};
+pub use observe::{DelayReason, Event, Observer, Outcome};
+pub use policy::RetryPolicy;
+pub use retrying::Retrying;
+pub use schedule::{Jitter, Schedule};
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -1,0 +1,265 @@
+//! The observer hook: what the retry loop did, in order, with virtual timestamps.
+//!
+//! Each call reports `AttemptStarted`, `AttemptEnded`, then either the end of
+//! the call (success, or `GaveUp`) or a `Delay` and the next attempt. The
+//! same events go to `tracing` at debug level under the target
+//! `provider_retry`. With no observer and no debug subscriber, the loop reads
+//! no clock for them and builds nothing.
+
+use crate::classify::GiveUp;
+use crabllm_core::Error;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How one attempt ended.
+#[derive(Debug, Clone, Copy)]
+pub enum Outcome<'a> {
+    /// The provider answered with success (for streams: the stream opened).
+    Ok,
+    /// The provider answered with this error.
+    Error(&'a Error),
+    /// The per-attempt timeout expired first; the call sees [`Error::Timeout`].
+    TimedOut,
+}
+
+/// Why the loop waits before the next attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DelayReason {
+    /// The backoff schedule's next delay.
+    Backoff,
+    /// The provider's `Retry-After`, honoured exactly.
+    RetryAfter,
+}
+
+/// One step of one call.
+///
+/// `call` numbers the calls an observer sees (from 0, per wrapper family,
+/// in the order calls start); `attempt` numbers a call's attempts from 0.
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    /// An attempt is about to be made.
+    AttemptStarted {
+        /// Which provider method (`"chat_completion"`, ...).
+        method: &'static str,
+        /// The call's number.
+        call: u64,
+        /// The attempt's number within the call.
+        attempt: u32,
+        /// When, on tokio's clock (virtual under a paused clock).
+        at: Instant,
+    },
+    /// An attempt ended.
+    AttemptEnded {
+        /// Which provider method.
+        method: &'static str,
+        /// The call's number.
+        call: u64,
+        /// The attempt's number within the call.
+        attempt: u32,
+        /// When.
+        at: Instant,
+        /// How it ended.
+        outcome: Outcome<'a>,
+    },
+    /// The loop chose to wait this long before attempt `attempt + 1`.
+    Delay {
+        /// Which provider method.
+        method: &'static str,
+        /// The call's number.
+        call: u64,
+        /// The attempt that just failed.
+        attempt: u32,
+        /// When the wait begins.
+        at: Instant,
+        /// How long.
+        delay: Duration,
+        /// Why that long.
+        reason: DelayReason,
+    },
+    /// The call ends with the last attempt's error.
+    GaveUp {
+        /// Which provider method.
+        method: &'static str,
+        /// The call's number.
+        call: u64,
+        /// The attempt that failed last.
+        attempt: u32,
+        /// When.
+        at: Instant,
+        /// Why no further attempt is made.
+        reason: GiveUp,
+    },
+}
+
+/// Receives every [`Event`] of every call through a wrapper.
+///
+/// Called inline from the retry loop, so keep it quick and non-blocking.
+/// Any `Fn(&Event) + Send + Sync` closure is an observer.
+///
+/// # Examples
+///
+/// ```
+/// use provider_retry::{Event, Observer};
+/// use std::sync::{Arc, Mutex};
+///
+/// let log = Arc::new(Mutex::new(Vec::new()));
+/// let sink = log.clone();
+/// let observer = move |e: &Event<'_>| sink.lock().unwrap().push(format!("{e:?}"));
+/// fn takes(_: impl Observer) {}
+/// takes(observer);
+/// ```
+pub trait Observer: Send + Sync {
+    /// One step of one call.
+    fn on_event(&self, event: &Event<'_>);
+}
+
+impl<F: Fn(&Event<'_>) + Send + Sync> Observer for F {
+    fn on_event(&self, event: &Event<'_>) {
+        self(event)
+    }
+}
+
+/// One call's view of the hooks: decides once whether anyone listens.
+pub(crate) struct Emitter<'a> {
+    observer: Option<&'a dyn Observer>,
+    tracing: bool,
+    method: &'static str,
+    call: u64,
+}
+
+impl<'a> Emitter<'a> {
+    pub(crate) fn new(
+        observer: Option<&'a Arc<dyn Observer>>,
+        calls: &std::sync::atomic::AtomicU64,
+        method: &'static str,
+    ) -> Self {
+        let observer = observer.map(|o| &**o);
+        let tracing = tracing::enabled!(target: "provider_retry", tracing::Level::DEBUG);
+        // Only observed calls take a number, so an unobserved call touches no shared counter.
+        let call = match observer {
+            Some(_) => calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            None => 0,
+        };
+        Self {
+            observer,
+            tracing,
+            method,
+            call,
+        }
+    }
+
+    /// Whether anyone listens; when not, callers skip reading the clock.
+    pub(crate) fn on(&self) -> bool {
+        self.observer.is_some() || self.tracing
+    }
+
+    pub(crate) fn attempt_started(&self, attempt: u32) {
+        if self.on() {
+            let (method, call, at) = (self.method, self.call, Instant::now());
+            self.emit(Event::AttemptStarted {
+                method,
+                call,
+                attempt,
+                at,
+            });
+        }
+    }
+
+    pub(crate) fn attempt_ended(&self, attempt: u32, outcome: Outcome<'_>) {
+        if self.on() {
+            let (method, call, at) = (self.method, self.call, Instant::now());
+            self.emit(Event::AttemptEnded {
+                method,
+                call,
+                attempt,
+                at,
+                outcome,
+            });
+        }
+    }
+
+    pub(crate) fn delay(&self, attempt: u32, delay: Duration, reason: DelayReason) {
+        if self.on() {
+            let (method, call, at) = (self.method, self.call, Instant::now());
+            self.emit(Event::Delay {
+                method,
+                call,
+                attempt,
+                at,
+                delay,
+                reason,
+            });
+        }
+    }
+
+    pub(crate) fn gave_up(&self, attempt: u32, reason: GiveUp) {
+        if self.on() {
+            let (method, call, at) = (self.method, self.call, Instant::now());
+            self.emit(Event::GaveUp {
+                method,
+                call,
+                attempt,
+                at,
+                reason,
+            });
+        }
+    }
+
+    fn emit(&self, event: Event<'_>) {
+        if let Some(observer) = self.observer {
+            observer.on_event(&event);
+        }
+        if self.tracing {
+            trace(&event);
+        }
+    }
+}
+
+fn trace(event: &Event<'_>) {
+    use tracing::debug;
+    match *event {
+        Event::AttemptStarted {
+            method,
+            call,
+            attempt,
+            ..
+        } => {
+            debug!(target: "provider_retry", method, call, attempt, "attempt started")
+        }
+        Event::AttemptEnded {
+            method,
+            call,
+            attempt,
+            outcome,
+            ..
+        } => match outcome {
+            Outcome::Ok => debug!(target: "provider_retry", method, call, attempt, "attempt ok"),
+            Outcome::Error(e) => {
+                debug!(target: "provider_retry", method, call, attempt, error = %e, transient = e.is_transient(), "attempt failed")
+            }
+            Outcome::TimedOut => {
+                debug!(target: "provider_retry", method, call, attempt, "attempt timed out")
+            }
+        },
+        Event::Delay {
+            method,
+            call,
+            attempt,
+            delay,
+            reason,
+            ..
+        } => {
+            debug!(target: "provider_retry", method, call, attempt, delay_ms = delay.as_millis() as u64, ?reason, "backing off")
+        }
+        Event::GaveUp {
+            method,
+            call,
+            attempt,
+            reason,
+            ..
+        } => {
+            debug!(target: "provider_retry", method, call, attempt, reason = reason.as_str(), "gave up")
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! `Retrying<P>`: the wrapper, its setters, and the one retry loop every method shares.
+
+use crate::attempt::{Attempt, TimedOut};
+use crate::classify::{GiveUp, Verdict, passes_deadline, verdict};
+use crate::observe::{DelayReason, Emitter, Observer, Outcome};
+use crate::policy::RetryPolicy;
+use crate::rng::Streams;
+use crate::schedule::{Jitter, Schedule};
+use crabllm_core::{Error, Provider, ProviderConfig};
+use rand_chacha::ChaCha8Rng;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// A [`Provider`] that retries transient failures of the provider it wraps.
+///
+/// A drop-in for `crabllm_core::Retrying`, with the same constructor and
+/// setters, plus exact, seedable semantics (see the [crate docs](crate) for
+/// the table of what is retried, and [`RetryPolicy`] for the knobs).
+///
+/// Clones share the inner provider's clone, the policy, the jitter seed and
+/// its call counter, and the observer.
+///
+/// # Default
+///
+/// [`RetryPolicy::default()`], jitter seeded once from the OS, no observer.
+///
+/// # Examples
+///
+/// ```
+/// use provider_retry::{Jitter, Retrying};
+/// use std::time::Duration;
+/// # #[derive(Clone)] struct Echo;
+/// # impl crabllm_core::Provider for Echo {
+/// #   async fn chat_completion(&self, _: &crabllm_core::ChatCompletionRequest) -> Result<crabllm_core::ChatCompletionResponse, crabllm_core::Error> { Ok(Default::default()) }
+/// #   async fn chat_completion_stream(&self, _: &crabllm_core::ChatCompletionRequest) -> Result<crabllm_core::BoxStream<'static, Result<crabllm_core::ChatCompletionChunk, crabllm_core::Error>>, crabllm_core::Error> { unimplemented!() }
+/// #   async fn anthropic_messages(&self, _: &crabllm_core::anthropic::Request) -> Result<crabllm_core::anthropic::Response, crabllm_core::Error> { unimplemented!() }
+/// #   async fn anthropic_messages_stream(&self, _: &crabllm_core::anthropic::Request) -> Result<crabllm_core::BoxStream<'static, Result<crabllm_core::anthropic::StreamEvent, crabllm_core::Error>>, crabllm_core::Error> { unimplemented!() }
+/// #   async fn gemini_generate_content_stream(&self, _: &str, _: &crabllm_core::gemini::Request) -> Result<crabllm_core::BoxStream<'static, Result<crabllm_core::gemini::Response, crabllm_core::Error>>, crabllm_core::Error> { unimplemented!() }
+/// # }
+/// let provider = Retrying::new(Echo)
+///     .max_retries(3)
+///     .timeout(Duration::from_secs(10))
+///     .jitter(Jitter::Full)
+///     .seed(42);
+/// assert_eq!(provider.policy().get_max_retries(), 3);
+/// ```
+pub struct Retrying<P> {
+    inner: P,
+    policy: RetryPolicy,
+    streams: Streams,
+    observer: Option<Arc<dyn Observer>>,
+    observed_calls: Arc<AtomicU64>,
+}
+
+impl<P: Clone> Clone for Retrying<P> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            policy: self.policy,
+            streams: self.streams.clone(),
+            observer: self.observer.clone(),
+            observed_calls: self.observed_calls.clone(),
+        }
+    }
+}
+
+impl<P: fmt::Debug> fmt::Debug for Retrying<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Retrying")
+            .field("inner", &self.inner)
+            .field("policy", &self.policy)
+            .field("seed", &self.streams.seed())
+            .field("observer", &self.observer.is_some())
+            .finish()
+    }
+}
+
+impl<P> Retrying<P> {
+    /// Wrap `inner` with the default policy and an entropy-seeded jitter stream.
+    pub fn new(inner: P) -> Self {
+        Self::with_policy(inner, RetryPolicy::new())
+    }
+
+    /// Wrap `inner` with `policy` and an entropy-seeded jitter stream.
+    pub fn with_policy(inner: P, policy: RetryPolicy) -> Self {
+        Self {
+            inner,
+            policy,
+            streams: Streams::from_entropy(),
+            observer: None,
+            observed_calls: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Wrap `inner` with the policy a crabllm `ProviderConfig` asks for
+    /// (see [`RetryPolicy::from_config`]).
+    pub fn from_config(inner: P, config: &ProviderConfig) -> Self {
+        Self::with_policy(inner, RetryPolicy::from_config(config))
+    }
+
+    /// Borrow the wrapped provider, e.g. to call its own inherent methods.
+    pub fn get_ref(&self) -> &P {
+        &self.inner
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &RetryPolicy {
+        &self.policy
+    }
+
+    /// Replace the whole policy.
+    pub fn set_policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// See [`RetryPolicy::max_retries`].
+    pub fn max_retries(self, n: u32) -> Self {
+        let p = self.policy.max_retries(n);
+        self.set_policy(p)
+    }
+
+    /// See [`RetryPolicy::timeout`].
+    pub fn timeout(self, d: Duration) -> Self {
+        let p = self.policy.timeout(d);
+        self.set_policy(p)
+    }
+
+    /// See [`RetryPolicy::max_retry_after`].
+    pub fn max_retry_after(self, d: Duration) -> Self {
+        let p = self.policy.max_retry_after(d);
+        self.set_policy(p)
+    }
+
+    /// See [`RetryPolicy::stream_idle`].
+    pub fn stream_idle(self, d: Duration) -> Self {
+        let p = self.policy.stream_idle(d);
+        self.set_policy(p)
+    }
+
+    /// See [`RetryPolicy::initial_backoff`].
+    pub fn initial_backoff(self, d: Duration) -> Self {
+        let p = self.policy.initial_backoff(d);
+        self.set_policy(p)
+    }
+
+    /// See [`RetryPolicy::max_backoff`].
+    pub fn max_backoff(self, d: Duration) -> Self {
+        let p = self.policy.max_backoff(d);
+        self.set_policy(p)
+    }
+
+    /// See [`RetryPolicy::jitter`].
+    pub fn jitter(self, j: Jitter) -> Self {
+        let p = self.policy.jitter(j);
+        self.set_policy(p)
+    }
+
+    /// See [`RetryPolicy::retry_deadline`]; takes the deadline itself, as crabllm's config does.
+    pub fn retry_deadline(self, d: Duration) -> Self {
+        let p = self.policy.retry_deadline(Some(d));
+        self.set_policy(p)
+    }
+
+    /// Make every backoff schedule reproducible: call `k` (counted from 0
+    /// across this wrapper and clones made after this, in the order calls
+    /// first back off) uses [`RetryPolicy::schedule`]`(seed, k)`.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.streams = Streams::new(seed);
+        self
+    }
+
+    /// The jitter seed in use (drawn from the OS unless [`seed`](Self::seed) set it).
+    pub fn get_seed(&self) -> u64 {
+        self.streams.seed()
+    }
+
+    /// Report every step of every call to `observer` (see [`Observer`]).
+    pub fn observer(mut self, observer: impl Observer + 'static) -> Self {
+        self.observer = Some(Arc::new(observer));
+        self
+    }
+}
+
+impl<P: Provider> Retrying<P> {
+    /// The retry loop: every retried method runs through here.
+    ///
+    /// `op` starts one attempt. Its error passes through unchanged; only an
+    /// expired timeout is turned into [`Error::Timeout`]. Dropping the
+    /// returned future at any await (mid-attempt or mid-backoff) drops the
+    /// attempt or the sleep with it: nothing is spawned, nothing lingers.
+    pub(crate) async fn retry<T, Fut>(
+        &self,
+        method: &'static str,
+        mut op: impl FnMut() -> Fut,
+    ) -> Result<T, Error>
+    where
+        Fut: Future<Output = Result<T, Error>>,
+    {
+        let policy = &self.policy;
+        let emit = Emitter::new(self.observer.as_ref(), &self.observed_calls, method);
+        // The clock is read only if a deadline or a listener needs it.
+        let started = (policy.get_retry_deadline().is_some() || emit.on()).then(Instant::now);
+        // Drawn lazily: a call that never backs off never touches the shared counter.
+        let mut schedule: Option<Schedule<ChaCha8Rng>> = None;
+        let mut attempt: u32 = 0;
+        loop {
+            emit.attempt_started(attempt);
+            let error = match Attempt::new(op(), policy.get_timeout()).await {
+                Ok(Ok(value)) => {
+                    emit.attempt_ended(attempt, Outcome::Ok);
+                    return Ok(value);
+                }
+                Ok(Err(error)) => {
+                    emit.attempt_ended(attempt, Outcome::Error(&error));
+                    error
+                }
+                Err(TimedOut) => {
+                    emit.attempt_ended(attempt, Outcome::TimedOut);
+                    Error::Timeout
+                }
+            };
+            let next = verdict(&error, attempt, policy);
+            if let Verdict::GiveUp(why) = next {
+                emit.gave_up(attempt, why);
+                return Err(error);
+            }
+            // Advance once per retry, whichever wait is used, so retry n's
+            // backoff is always the schedule's item n.
+            let backoff = schedule
+                .get_or_insert_with(|| Schedule::new(policy, self.streams.next_call()))
+                .next_delay();
+            let (delay, reason) = match next {
+                Verdict::RetryAfter(wait) => (wait, DelayReason::RetryAfter),
+                _ => (backoff, DelayReason::Backoff),
+            };
+            if let (Some(deadline), Some(started)) = (policy.get_retry_deadline(), started) {
+                if passes_deadline(started.elapsed(), delay, deadline) {
+                    emit.gave_up(attempt, GiveUp::Deadline);
+                    return Err(error);
+                }
+            }
+            emit.delay(attempt, delay, reason);
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            attempt += 1;
+        }
+    }
+}

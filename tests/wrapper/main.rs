@@ -1,0 +1,7 @@
+//! Behaviour tests of `Retrying` on tokio's paused clock.
+
+mod calls;
+mod forwarding;
+mod observing;
+mod streams;
+mod support;
