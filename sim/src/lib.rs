@@ -1,1 +1,97 @@
 //! Deterministic simulator for `provider-retry`.
+//!
+//! Data flows one way: a [`scenario`] (policy, fault plan, workload,
+//! expectations) builds a [`world`] of clients and one scripted
+//! [`provider`] on tokio's paused clock; the run yields a [`trace`]; the
+//! [`oracles`] judge it; the [`report`] summarises it.
+//!
+//! | module | role |
+//! |---|---|
+//! | [`scenario`] | scenario files: parse, validate, locate errors |
+//! | [`faults`] | fault plans and their per-concern seeded state |
+//! | [`seeds`] | sub-seeds per concern from one root seed |
+//! | [`provider`] | the scripted provider |
+//! | [`world`] | clients and workloads on the paused clock |
+//! | [`trace`] | canonical trace, text and JSON lines, first divergence |
+//! | [`oracles`] | named properties checked on a trace |
+//! | [`report`] | summaries, tables, SVG timelines |
+//! | [`builtin`] | the scenarios shipped in `sim/scenarios/` |
+
+pub mod builtin;
+pub mod faults;
+pub mod oracles;
+pub mod provider;
+pub mod report;
+pub mod scenario;
+pub mod seeds;
+pub mod trace;
+pub mod world;
+
+use oracles::{Claims, Violation};
+use report::Summary;
+use scenario::Scenario;
+use trace::{Divergence, Trace};
+
+/// The seed `retry-sim run` uses when none is given.
+pub const DEFAULT_SEED: u64 = 1;
+
+/// Everything one seeded run of one scenario produced and was judged to be.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    pub seed: u64,
+    pub trace: Trace,
+    pub summary: Summary,
+    pub violations: Vec<Violation>,
+    pub unmet: Vec<String>,
+    /// Set when a second run of the same seed produced another trace.
+    pub divergence: Option<Divergence>,
+}
+
+impl Evaluation {
+    /// Every oracle held, every expectation was met, and the run repeated exactly.
+    pub fn passed(&self) -> bool {
+        self.violations.is_empty() && self.unmet.is_empty() && self.divergence.is_none()
+    }
+}
+
+/// What the oracles judge `scenario` against: its policy, and its heal time plus grace.
+pub fn claims(scenario: &Scenario) -> Claims {
+    let live_from = match (
+        scenario.faults.heal(),
+        scenario.expect.liveness_after_heal_ms,
+    ) {
+        (Some(heal), Some(grace)) => Some(heal + std::time::Duration::from_millis(grace)),
+        _ => None,
+    };
+    Claims {
+        policy: scenario.policy.policy(),
+        live_from,
+    }
+}
+
+/// Run `scenario` under `seed`, judge it, and (if asked) run it again to check determinism.
+///
+/// # Errors
+///
+/// Only if tokio cannot build a runtime.
+pub fn evaluate(scenario: &Scenario, seed: u64, twice: bool) -> std::io::Result<Evaluation> {
+    let trace = world::run(scenario, seed)?;
+    let divergence = match twice {
+        true => trace::first_divergence(&trace, &world::run(scenario, seed)?),
+        false => None,
+    };
+    let summary = Summary::of(&trace);
+    Ok(Evaluation {
+        seed,
+        violations: oracles::check(&trace, &claims(scenario)),
+        unmet: summary.unmet(&scenario.expect),
+        summary,
+        trace,
+        divergence,
+    })
+}
+
+/// The one command that replays `scenario` (a built-in name or a file) under `seed`.
+pub fn replay_command(scenario: &str, seed: u64) -> String {
+    format!("cargo run --release -p provider-retry-sim -- replay {scenario} --seed {seed}")
+}

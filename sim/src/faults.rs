@@ -1,0 +1,597 @@
+//! Fault plans as data, and the seeded state that turns a plan into per-attempt outcomes.
+
+use crate::seeds::{stream, unit};
+use rand_chacha::ChaCha8Rng;
+use serde::Deserialize;
+use std::collections::VecDeque;
+use std::time::Duration;
+
+/// How the provider answers, and how it fails, as a scenario file gives it.
+///
+/// For each attempt, in this order: the literal `script` if any is left;
+/// after `heal_ms` nothing fails; an `outage` window answers its status; the
+/// `rate_limit` answers 429 past its quota; then each probabilistic fault
+/// kind rolls its own die, first hit wins; else success after a latency.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FaultPlan {
+    pub latency: Latency,
+    /// Probability that an attempt answers a transient status.
+    pub p_transient: f64,
+    /// Statuses drawn (uniformly) for transient answers.
+    pub transient_statuses: Vec<u16>,
+    /// Retry-After attached to transient answers.
+    pub retry_after_ms: Option<u64>,
+    /// Probability of a non-transient status (drawn from `non_transient_statuses`).
+    pub p_non_transient: f64,
+    pub non_transient_statuses: Vec<u16>,
+    /// Probability of a decode error (not transient).
+    pub p_decode: f64,
+    /// Probability of a network error.
+    pub p_network: f64,
+    /// Probability the attempt never answers.
+    pub p_hang: f64,
+    /// Streams: items per stream and the gap before each.
+    pub chunks: u32,
+    pub chunk_gap_ms: u64,
+    /// Probability a stream fails after half its items.
+    pub p_stream_fail: f64,
+    /// Probability a stream stalls after half its items.
+    pub p_stream_stall: f64,
+    /// Literal outcomes for the first attempts (`"ok"`, `"503"`, `"429:ra=2000"`,
+    /// `"network"`, `"decode"`, `"hang"`, `"stream-fail"`, `"stream-stall"`).
+    pub script: Vec<String>,
+    /// Replay `script` forever instead of falling back to the plan.
+    pub script_repeat: bool,
+    pub outages: Vec<Outage>,
+    pub brownouts: Vec<Brownout>,
+    pub rate_limit: Option<RateLimit>,
+    /// At most this many attempts in flight; the rest queue (FIFO).
+    pub capacity: Option<u32>,
+    /// From this time on, no fault fires (the script still plays).
+    pub heal_ms: Option<u64>,
+}
+
+impl Default for FaultPlan {
+    fn default() -> Self {
+        Self {
+            latency: Latency {
+                kind: LatencyKind::Uniform,
+                min_ms: 10,
+                max_ms: 10,
+                mean_ms: 0,
+            },
+            p_transient: 0.0,
+            transient_statuses: vec![503],
+            retry_after_ms: None,
+            p_non_transient: 0.0,
+            non_transient_statuses: vec![400],
+            p_decode: 0.0,
+            p_network: 0.0,
+            p_hang: 0.0,
+            chunks: 8,
+            chunk_gap_ms: 5,
+            p_stream_fail: 0.0,
+            p_stream_stall: 0.0,
+            script: Vec::new(),
+            script_repeat: false,
+            outages: Vec::new(),
+            brownouts: Vec::new(),
+            rate_limit: None,
+            capacity: None,
+            heal_ms: None,
+        }
+    }
+}
+
+/// Time to answer: uniform in `[min_ms, max_ms]`, or exponential with `mean_ms`.
+/// Flat (not a tagged enum) so that field errors keep their line and column.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Latency {
+    pub kind: LatencyKind,
+    #[serde(default)]
+    pub min_ms: u64,
+    #[serde(default)]
+    pub max_ms: u64,
+    #[serde(default)]
+    pub mean_ms: u64,
+}
+
+/// The latency distributions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LatencyKind {
+    Uniform,
+    Exponential,
+}
+
+/// `[start_ms, end_ms)`: every attempt answers `status`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outage {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    #[serde(default = "default_outage_status")]
+    pub status: u16,
+    #[serde(default)]
+    pub retry_after_ms: Option<u64>,
+}
+
+fn default_outage_status() -> u16 {
+    503
+}
+
+/// `[start_ms, end_ms)`: latency multiplied by `factor`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Brownout {
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub factor: f64,
+}
+
+/// At most `calls` attempts per fixed window; the rest get 429 + Retry-After.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    pub calls: u32,
+    pub window_ms: u64,
+    /// The Retry-After sent; by default, the time left in the window.
+    pub retry_after_ms: Option<u64>,
+}
+
+/// What one attempt will do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// Succeed after `latency` (for streams: open, then stream).
+    Ok {
+        latency: Duration,
+        stream_end: StreamEnd,
+    },
+    /// Answer this HTTP status.
+    Status {
+        status: u16,
+        retry_after: Option<Duration>,
+        latency: Duration,
+    },
+    Network {
+        latency: Duration,
+    },
+    Decode {
+        latency: Duration,
+    },
+    Hang,
+}
+
+/// How an opened stream ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamEnd {
+    Done,
+    Fail,
+    Stall,
+}
+
+impl FaultPlan {
+    pub(crate) fn validate(&self) -> Result<(), (&'static str, String)> {
+        let probabilities = [
+            ("p_transient", self.p_transient),
+            ("p_non_transient", self.p_non_transient),
+            ("p_decode", self.p_decode),
+            ("p_network", self.p_network),
+            ("p_hang", self.p_hang),
+            ("p_stream_fail", self.p_stream_fail),
+            ("p_stream_stall", self.p_stream_stall),
+        ];
+        for (key, p) in probabilities {
+            if !(0.0..=1.0).contains(&p) {
+                return Err((key, format!("{key} must be between 0 and 1, not {p}")));
+            }
+        }
+        if self.transient_statuses.is_empty() || self.non_transient_statuses.is_empty() {
+            return Err(("statuses", "status lists must not be empty".into()));
+        }
+        if let Some(bad) = self.script.iter().find(|s| parse_step(s).is_none()) {
+            return Err(("script", format!("unknown script step {bad:?}")));
+        }
+        if self
+            .brownouts
+            .iter()
+            .any(|b| !(b.factor.is_finite() && b.factor >= 0.0))
+        {
+            return Err((
+                "factor",
+                "a brownout factor must be finite and non-negative".into(),
+            ));
+        }
+        if self.rate_limit.as_ref().is_some_and(|r| r.window_ms == 0) {
+            return Err(("window_ms", "a rate limit window must be positive".into()));
+        }
+        if self.capacity == Some(0) {
+            return Err(("capacity", "capacity must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// When every fault stops, if ever.
+    pub fn heal(&self) -> Option<Duration> {
+        self.heal_ms.map(Duration::from_millis)
+    }
+}
+
+/// A literal script step, parsed. The latency is filled in later.
+#[derive(Debug, Clone, PartialEq)]
+enum Step {
+    Ok(StreamEnd),
+    Status(u16, Option<Duration>),
+    Network,
+    Decode,
+    Hang,
+}
+
+fn parse_step(text: &str) -> Option<Step> {
+    Some(match text {
+        "ok" => Step::Ok(StreamEnd::Done),
+        "stream-fail" => Step::Ok(StreamEnd::Fail),
+        "stream-stall" => Step::Ok(StreamEnd::Stall),
+        "network" => Step::Network,
+        "decode" => Step::Decode,
+        "hang" => Step::Hang,
+        _ => {
+            let (status, ra) = match text.split_once(":ra=") {
+                Some((s, ra)) => (s, Some(Duration::from_millis(ra.parse().ok()?))),
+                None => (text, None),
+            };
+            let status: u16 = status.parse().ok()?;
+            (100..=599)
+                .contains(&status)
+                .then_some(Step::Status(status, ra))?
+        }
+    })
+}
+
+/// A plan in motion: the script left, the rate limiter's window, one generator per concern.
+#[derive(Debug)]
+pub struct Faults {
+    plan: FaultPlan,
+    script: VecDeque<Step>,
+    window: (u64, u32),
+    latency: ChaCha8Rng,
+    status: ChaCha8Rng,
+    dice: [ChaCha8Rng; 7],
+}
+
+impl Faults {
+    /// Start `plan` under the run's root `seed`.
+    pub fn new(plan: FaultPlan, seed: u64) -> Self {
+        let script = plan.script.iter().filter_map(|s| parse_step(s)).collect();
+        let die = |name| stream(seed, name, 0);
+        Self {
+            script,
+            window: (0, 0),
+            latency: die("latency"),
+            status: die("status"),
+            dice: [
+                die("transient"),
+                die("non_transient"),
+                die("decode"),
+                die("network"),
+                die("hang"),
+                die("stream_fail"),
+                die("stream_stall"),
+            ],
+            plan,
+        }
+    }
+
+    /// The answer for an attempt arriving `now` after the world began.
+    pub fn answer(&mut self, now: Duration) -> Answer {
+        let latency = self.latency(now);
+        // Every die rolls on every attempt, so each kind's sequence is fixed
+        // by the seed whatever the other kinds do.
+        let rolls: [f64; 7] = std::array::from_fn(|i| unit(&mut self.dice[i]));
+        if let Some(step) = self.next_scripted() {
+            return self.scripted(step, latency);
+        }
+        if self.plan.heal().is_some_and(|heal| now >= heal) {
+            return Answer::Ok {
+                latency,
+                stream_end: StreamEnd::Done,
+            };
+        }
+        if let Some(answer) = self.windowed(now, latency) {
+            return answer;
+        }
+        self.rolled(rolls, latency)
+    }
+
+    fn next_scripted(&mut self) -> Option<Step> {
+        let step = self.script.pop_front()?;
+        if self.plan.script_repeat {
+            self.script.push_back(step.clone());
+        }
+        Some(step)
+    }
+
+    fn scripted(&self, step: Step, latency: Duration) -> Answer {
+        match step {
+            Step::Ok(stream_end) => Answer::Ok {
+                latency,
+                stream_end,
+            },
+            Step::Status(status, retry_after) => Answer::Status {
+                status,
+                retry_after,
+                latency,
+            },
+            Step::Network => Answer::Network { latency },
+            Step::Decode => Answer::Decode { latency },
+            Step::Hang => Answer::Hang,
+        }
+    }
+
+    fn windowed(&mut self, now: Duration, latency: Duration) -> Option<Answer> {
+        let ms = now.as_millis() as u64;
+        if let Some(o) = self
+            .plan
+            .outages
+            .iter()
+            .find(|o| (o.start_ms..o.end_ms).contains(&ms))
+        {
+            let retry_after = o.retry_after_ms.map(Duration::from_millis);
+            return Some(Answer::Status {
+                status: o.status,
+                retry_after,
+                latency,
+            });
+        }
+        let limit = self.plan.rate_limit.as_ref()?;
+        let window = ms / limit.window_ms;
+        if self.window.0 != window {
+            self.window = (window, 0);
+        }
+        self.window.1 += 1;
+        (self.window.1 > limit.calls).then(|| {
+            let left = (window + 1) * limit.window_ms - ms;
+            let retry_after = Duration::from_millis(limit.retry_after_ms.unwrap_or(left));
+            Answer::Status {
+                status: 429,
+                retry_after: Some(retry_after),
+                latency,
+            }
+        })
+    }
+
+    fn rolled(&mut self, rolls: [f64; 7], latency: Duration) -> Answer {
+        let p = &self.plan;
+        let hit = |i: usize, p: f64| rolls[i] < p;
+        if hit(0, p.p_transient) {
+            let status = pick(&mut self.status, &p.transient_statuses);
+            let retry_after = p.retry_after_ms.map(Duration::from_millis);
+            return Answer::Status {
+                status,
+                retry_after,
+                latency,
+            };
+        }
+        if hit(1, p.p_non_transient) {
+            let status = pick(&mut self.status, &p.non_transient_statuses);
+            return Answer::Status {
+                status,
+                retry_after: None,
+                latency,
+            };
+        }
+        if hit(2, p.p_decode) {
+            return Answer::Decode { latency };
+        }
+        if hit(3, p.p_network) {
+            return Answer::Network { latency };
+        }
+        if hit(4, p.p_hang) {
+            return Answer::Hang;
+        }
+        let stream_end = match (hit(5, p.p_stream_fail), hit(6, p.p_stream_stall)) {
+            (true, _) => StreamEnd::Fail,
+            (false, true) => StreamEnd::Stall,
+            _ => StreamEnd::Done,
+        };
+        Answer::Ok {
+            latency,
+            stream_end,
+        }
+    }
+
+    fn latency(&mut self, now: Duration) -> Duration {
+        let Latency {
+            kind,
+            min_ms,
+            max_ms,
+            mean_ms,
+        } = self.plan.latency;
+        let base_ms = match kind {
+            LatencyKind::Uniform => {
+                let (lo, hi) = (min_ms.min(max_ms), min_ms.max(max_ms));
+                lo as f64 + unit(&mut self.latency) * (hi - lo) as f64
+            }
+            LatencyKind::Exponential => -(1.0 - unit(&mut self.latency)).ln() * mean_ms as f64,
+        };
+        let ms = now.as_millis() as u64;
+        let factor: f64 = self
+            .plan
+            .brownouts
+            .iter()
+            .filter(|b| (b.start_ms..b.end_ms).contains(&ms))
+            .map(|b| b.factor)
+            .product();
+        // Whole microseconds keep traces short; the clock ticks in ms anyway.
+        Duration::from_micros((base_ms * factor * 1000.0).round().min(1e15) as u64)
+    }
+
+    /// Gap before each stream item, and how many.
+    pub fn stream_shape(&self) -> (u32, Duration) {
+        (
+            self.plan.chunks,
+            Duration::from_millis(self.plan.chunk_gap_ms),
+        )
+    }
+}
+
+fn pick(rng: &mut ChaCha8Rng, from: &[u16]) -> u16 {
+    let i = provider_retry::rng::uniform_inclusive(rng, 0, from.len() as u64 - 1);
+    from[i as usize]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> FaultPlan {
+        FaultPlan::default()
+    }
+
+    #[test]
+    fn script_plays_first_then_the_plan() {
+        let p = FaultPlan {
+            script: vec!["503".into(), "429:ra=1500".into(), "hang".into()],
+            ..plan()
+        };
+        let mut f = Faults::new(p, 1);
+        let z = Duration::ZERO;
+        assert!(matches!(
+            f.answer(z),
+            Answer::Status {
+                status: 503,
+                retry_after: None,
+                ..
+            }
+        ));
+        assert!(
+            matches!(f.answer(z), Answer::Status { status: 429, retry_after: Some(ra), .. } if ra == Duration::from_millis(1500))
+        );
+        assert_eq!(f.answer(z), Answer::Hang);
+        assert!(matches!(f.answer(z), Answer::Ok { .. }));
+    }
+
+    #[test]
+    fn outage_window_is_half_open() {
+        let p = FaultPlan {
+            outages: vec![Outage {
+                start_ms: 100,
+                end_ms: 200,
+                status: 502,
+                retry_after_ms: None,
+            }],
+            ..plan()
+        };
+        let mut f = Faults::new(p, 1);
+        let at = |ms| Duration::from_millis(ms);
+        assert!(matches!(f.answer(at(99)), Answer::Ok { .. }));
+        assert!(matches!(
+            f.answer(at(100)),
+            Answer::Status { status: 502, .. }
+        ));
+        assert!(matches!(f.answer(at(199)), Answer::Status { .. }));
+        assert!(matches!(f.answer(at(200)), Answer::Ok { .. }));
+    }
+
+    #[test]
+    fn rate_limit_answers_429_with_time_left_in_window() {
+        let p = FaultPlan {
+            rate_limit: Some(RateLimit {
+                calls: 2,
+                window_ms: 1000,
+                retry_after_ms: None,
+            }),
+            ..plan()
+        };
+        let mut f = Faults::new(p, 1);
+        let at = |ms| Duration::from_millis(ms);
+        assert!(matches!(f.answer(at(0)), Answer::Ok { .. }));
+        assert!(matches!(f.answer(at(10)), Answer::Ok { .. }));
+        let third = f.answer(at(300));
+        assert!(
+            matches!(third, Answer::Status { status: 429, retry_after: Some(ra), .. } if ra == at(700)),
+            "{third:?}"
+        );
+        assert!(matches!(f.answer(at(1000)), Answer::Ok { .. }));
+    }
+
+    #[test]
+    fn heal_stops_every_fault() {
+        let p = FaultPlan {
+            p_transient: 1.0,
+            heal_ms: Some(500),
+            ..plan()
+        };
+        let mut f = Faults::new(p, 1);
+        assert!(matches!(
+            f.answer(Duration::from_millis(499)),
+            Answer::Status { .. }
+        ));
+        assert!(matches!(
+            f.answer(Duration::from_millis(500)),
+            Answer::Ok { .. }
+        ));
+    }
+
+    #[test]
+    fn adding_a_fault_kind_does_not_reshuffle_the_others() {
+        // The transient die must give the same hits with or without hangs
+        // (except where a hang... never: transient is checked first).
+        let base = FaultPlan {
+            p_transient: 0.3,
+            ..plan()
+        };
+        let more = FaultPlan {
+            p_hang: 0.2,
+            ..base.clone()
+        };
+        let (mut a, mut b) = (Faults::new(base, 9), Faults::new(more, 9));
+        for _ in 0..500 {
+            let (x, y) = (a.answer(Duration::ZERO), b.answer(Duration::ZERO));
+            assert_eq!(
+                matches!(x, Answer::Status { .. }),
+                matches!(y, Answer::Status { .. })
+            );
+            if let (Answer::Ok { latency: l1, .. }, Answer::Ok { latency: l2, .. }) = (&x, &y) {
+                assert_eq!(l1, l2, "latency draws must not move either");
+            }
+        }
+    }
+
+    #[test]
+    fn probabilities_are_roughly_honoured() {
+        // 10,000 attempts at p = 0.25: expect 2,500 with sd about 43; allow 5 sd.
+        let mut f = Faults::new(
+            FaultPlan {
+                p_network: 0.25,
+                ..plan()
+            },
+            3,
+        );
+        let n = (0..10_000)
+            .filter(|_| matches!(f.answer(Duration::ZERO), Answer::Network { .. }))
+            .count();
+        assert!((2_285..=2_715).contains(&n), "{n}");
+    }
+
+    #[test]
+    fn brownout_multiplies_latency() {
+        let p = FaultPlan {
+            brownouts: vec![Brownout {
+                start_ms: 0,
+                end_ms: 100,
+                factor: 4.0,
+            }],
+            ..plan()
+        };
+        let mut f = Faults::new(p, 1);
+        assert!(
+            matches!(f.answer(Duration::ZERO), Answer::Ok { latency, .. } if latency == Duration::from_millis(40))
+        );
+        assert!(
+            matches!(f.answer(Duration::from_millis(100)), Answer::Ok { latency, .. } if latency == Duration::from_millis(10))
+        );
+    }
+}

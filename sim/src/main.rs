@@ -1,0 +1,275 @@
+//! `retry-sim`: run, sweep and replay simulated fault scenarios against provider-retry.
+//!
+//! Exit codes: 0 every oracle and expectation held, 1 one failed, 2 bad input.
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use provider_retry_sim::scenario::Scenario;
+use provider_retry_sim::{DEFAULT_SEED, Evaluation, builtin, evaluate, replay_command, report};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Parser)]
+#[command(
+    name = "retry-sim",
+    version,
+    about = "Deterministic fault simulation for provider-retry"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run scenarios (built-in names or files; all built-ins if none) under one seed.
+    Run {
+        scenarios: Vec<String>,
+        #[arg(long, default_value_t = DEFAULT_SEED)]
+        seed: u64,
+        #[command(flatten)]
+        out: Outputs,
+    },
+    /// Run scenarios across a range of seeds on every core, then list failures.
+    Sweep {
+        scenarios: Vec<String>,
+        /// Seeds as A..B (B excluded).
+        #[arg(long, value_parser = parse_range)]
+        seeds: Range<u64>,
+    },
+    /// Print the full trace of one scenario under one seed.
+    Replay {
+        scenario: String,
+        #[arg(long)]
+        seed: u64,
+        #[command(flatten)]
+        out: Outputs,
+    },
+}
+
+#[derive(clap::Args)]
+struct Outputs {
+    /// Write the trace as JSON lines to this file.
+    #[arg(long)]
+    trace: Option<PathBuf>,
+    /// Draw a timeline of every call to this SVG file.
+    #[arg(long)]
+    svg: Option<PathBuf>,
+}
+
+fn parse_range(text: &str) -> Result<Range<u64>, String> {
+    let (a, b) = text
+        .split_once("..")
+        .ok_or("expected A..B, for example 0..100")?;
+    let a: u64 = a
+        .trim()
+        .parse()
+        .map_err(|e| format!("bad start {a:?}: {e}"))?;
+    let b: u64 = b
+        .trim()
+        .parse()
+        .map_err(|e| format!("bad end {b:?}: {e}"))?;
+    if a >= b {
+        return Err(format!("empty range {a}..{b}"));
+    }
+    Ok(a..b)
+}
+
+/// A scenario and the name a replay command gives it.
+type Named = (String, Scenario);
+
+/// Load every requested scenario before anything runs, so bad input runs nothing.
+fn load(names: &[String]) -> Result<Vec<Named>, String> {
+    if names.is_empty() {
+        let all = builtin::all().map_err(|e| e.to_string())?;
+        return Ok(all.into_iter().map(|(n, s)| (n.to_string(), s)).collect());
+    }
+    names
+        .iter()
+        .map(|name| match builtin::get(name) {
+            Some(parsed) => parsed.map(|s| (name.clone(), s)).map_err(|e| e.to_string()),
+            None if Path::new(name).exists() => Scenario::load(Path::new(name))
+                .map(|s| (name.clone(), s))
+                .map_err(|e| e.to_string()),
+            None => Err(format!(
+                "{name}: neither a built-in scenario nor a file (built-ins: {})",
+                builtin_names()
+            )),
+        })
+        .collect()
+}
+
+fn builtin_names() -> String {
+    builtin::BUILTIN
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run {
+            scenarios,
+            seed,
+            out,
+        } => load(&scenarios).and_then(|s| run(&s, seed, &out)),
+        Command::Sweep { scenarios, seeds } => load(&scenarios).and_then(|s| sweep(&s, seeds)),
+        Command::Replay {
+            scenario,
+            seed,
+            out,
+        } => load(&[scenario]).and_then(|s| replay(&s[0], seed, &out)),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(message) => {
+            eprintln!("retry-sim: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn judge(name: &str, scenario: &Scenario, seed: u64) -> Result<Evaluation, String> {
+    evaluate(scenario, seed, true).map_err(|e| format!("{name}: cannot start the runtime: {e}"))
+}
+
+fn failures(name: &str, e: &Evaluation) -> Vec<String> {
+    let mut out: Vec<String> = e
+        .violations
+        .iter()
+        .map(|v| format!("{name} seed {}: {v}", e.seed))
+        .collect();
+    out.extend(
+        e.unmet
+            .iter()
+            .map(|u| format!("{name} seed {}: expectation {u}", e.seed)),
+    );
+    if let Some(d) = &e.divergence {
+        out.push(format!("{name} seed {}: not deterministic: {d}", e.seed));
+    }
+    out
+}
+
+fn write_outputs(out: &Outputs, e: &Evaluation) -> Result<(), String> {
+    let write = |path: &PathBuf, text: String| {
+        std::fs::write(path, text).map_err(|err| format!("{}: {err}", path.display()))
+    };
+    if let Some(path) = &out.trace {
+        write(path, e.trace.to_json_lines())?;
+    }
+    if let Some(path) = &out.svg {
+        write(path, report::svg(&e.trace, 400))?;
+    }
+    Ok(())
+}
+
+fn run(scenarios: &[Named], seed: u64, out: &Outputs) -> Result<bool, String> {
+    let mut passed = true;
+    let mut combined = provider_retry_sim::trace::Trace::default();
+    for (name, scenario) in scenarios {
+        let e = judge(name, scenario, seed)?;
+        print!(
+            "{}",
+            report::table(name, seed, &e.summary, &e.violations, &e.unmet)
+        );
+        if let Some(d) = &e.divergence {
+            println!("  NOT DETERMINISTIC: {d}");
+        }
+        if !e.passed() {
+            println!("  replay: {}", replay_command(name, seed));
+            passed = false;
+        }
+        println!();
+        combined.records.extend(e.trace.records);
+    }
+    let total = Evaluation {
+        seed,
+        trace: combined,
+        summary: Default::default(),
+        violations: vec![],
+        unmet: vec![],
+        divergence: None,
+    };
+    write_outputs(out, &total)?;
+    Ok(passed)
+}
+
+fn replay(named: &Named, seed: u64, out: &Outputs) -> Result<bool, String> {
+    let (name, scenario) = named;
+    let e = judge(name, scenario, seed)?;
+    print!("{}", e.trace.to_text());
+    println!();
+    print!(
+        "{}",
+        report::table(name, seed, &e.summary, &e.violations, &e.unmet)
+    );
+    write_outputs(out, &e)?;
+    Ok(e.passed())
+}
+
+fn sweep(scenarios: &[Named], seeds: Range<u64>) -> Result<bool, String> {
+    let jobs: Vec<(usize, u64)> = (0..scenarios.len())
+        .flat_map(|s| seeds.clone().map(move |seed| (s, seed)))
+        .collect();
+    let bar = ProgressBar::new(jobs.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} runs, {elapsed} ({eta} left)")
+            .map_err(|e| e.to_string())?,
+    );
+    let next = AtomicU64::new(0);
+    let found: Mutex<Vec<(usize, u64, Vec<String>)>> = Mutex::new(Vec::new());
+    let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let started = std::time::Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                while let Some(&(s, seed)) = jobs.get(next.fetch_add(1, Ordering::Relaxed) as usize)
+                {
+                    let (name, scenario) = &scenarios[s];
+                    match judge(name, scenario, seed) {
+                        Ok(e) if !e.passed() => found
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push((s, seed, failures(name, &e))),
+                        Ok(_) => {}
+                        Err(err) => errors.lock().unwrap_or_else(|p| p.into_inner()).push(err),
+                    }
+                    bar.inc(1);
+                }
+            });
+        }
+    });
+    bar.finish_and_clear();
+    if let Some(err) = errors.into_inner().unwrap_or_default().first() {
+        return Err(err.clone());
+    }
+    let mut found = found.into_inner().unwrap_or_default();
+    found.sort();
+    // Wall-clock figures go to stderr, so stdout stays the same from run to run.
+    eprintln!(
+        "{} runs in {:.1} s on {threads} threads",
+        jobs.len(),
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "swept {} scenario(s) x seeds {}..{}: {} failing run(s)",
+        scenarios.len(),
+        seeds.start,
+        seeds.end,
+        found.len()
+    );
+    for (s, seed, lines) in &found {
+        for line in lines.iter().take(3) {
+            println!("  {line}");
+        }
+        println!("  replay: {}", replay_command(&scenarios[*s].0, *seed));
+    }
+    Ok(found.is_empty())
+}

@@ -1,0 +1,374 @@
+//! Scenario files: a policy, a fault plan, a workload and expectations, in TOML.
+//!
+//! Unknown fields are errors, and every error names the file, line and column.
+
+use crate::faults::FaultPlan;
+use provider_retry::{Jitter, RetryPolicy};
+use serde::Deserialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// One scenario, as read from its file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name, used in reports and replay commands.
+    pub name: String,
+    /// What the scenario exercises.
+    #[serde(default)]
+    pub description: String,
+    /// The wrapper's policy.
+    #[serde(default)]
+    pub policy: PolicySpec,
+    /// The provider's behaviour and its faults.
+    #[serde(default)]
+    pub faults: FaultPlan,
+    /// Who calls, and how.
+    pub workload: WorkloadSpec,
+    /// What the run must achieve besides the oracles.
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+/// The wrapper's knobs, in milliseconds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicySpec {
+    pub max_retries: u32,
+    pub timeout_ms: u64,
+    pub initial_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+    pub jitter: JitterSpec,
+    pub max_retry_after_ms: u64,
+    pub stream_idle_ms: u64,
+    pub retry_deadline_ms: Option<u64>,
+}
+
+impl Default for PolicySpec {
+    fn default() -> Self {
+        let p = RetryPolicy::new();
+        let ms = |d: Duration| d.as_millis() as u64;
+        Self {
+            max_retries: p.get_max_retries(),
+            timeout_ms: ms(p.get_timeout()),
+            initial_backoff_ms: ms(p.get_initial_backoff()),
+            max_backoff_ms: ms(p.get_max_backoff()),
+            jitter: JitterSpec::Equal,
+            max_retry_after_ms: ms(p.get_max_retry_after()),
+            stream_idle_ms: ms(p.get_stream_idle()),
+            retry_deadline_ms: None,
+        }
+    }
+}
+
+impl PolicySpec {
+    /// The wrapper policy this spec describes.
+    pub fn policy(&self) -> RetryPolicy {
+        let ms = Duration::from_millis;
+        RetryPolicy::new()
+            .max_retries(self.max_retries)
+            .timeout(ms(self.timeout_ms))
+            .initial_backoff(ms(self.initial_backoff_ms))
+            .max_backoff(ms(self.max_backoff_ms))
+            .jitter(self.jitter.into())
+            .max_retry_after(ms(self.max_retry_after_ms))
+            .stream_idle(ms(self.stream_idle_ms))
+            .retry_deadline(self.retry_deadline_ms.map(ms))
+    }
+}
+
+/// A jitter kind, as scenario files spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JitterSpec {
+    None,
+    Equal,
+    Full,
+    Decorrelated,
+}
+
+impl From<JitterSpec> for Jitter {
+    fn from(j: JitterSpec) -> Self {
+        match j {
+            JitterSpec::None => Jitter::None,
+            JitterSpec::Equal => Jitter::Equal,
+            JitterSpec::Full => Jitter::Full,
+            JitterSpec::Decorrelated => Jitter::Decorrelated,
+        }
+    }
+}
+
+/// Which provider method the clients call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    #[default]
+    Chat,
+    Stream,
+}
+
+/// Who calls, as the file says it. Flat (not a tagged enum) so that every
+/// field error keeps its line and column.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    /// `"closed"` or `"open"`.
+    pub kind: WorkloadKind,
+    /// Closed: clients, calls per client, pause between calls.
+    pub clients: Option<u32>,
+    pub calls: Option<u32>,
+    #[serde(default)]
+    pub think_ms: u64,
+    /// Open: Poisson arrivals per second, for this long.
+    pub rate_per_s: Option<f64>,
+    pub duration_ms: Option<u64>,
+    #[serde(default)]
+    pub method: Method,
+}
+
+/// The two workload shapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkloadKind {
+    Closed,
+    Open,
+}
+
+/// Who calls, validated.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Workload {
+    /// `clients` clients, each making `calls` calls one after another, `think_ms` apart.
+    Closed {
+        clients: u32,
+        calls: u32,
+        think_ms: u64,
+    },
+    /// Calls arrive as a Poisson process at `rate_per_s` for `duration_ms`.
+    Open { rate_per_s: f64, duration_ms: u64 },
+}
+
+impl WorkloadSpec {
+    /// The workload, if its fields fit its kind: (key, message) otherwise.
+    pub fn workload(&self) -> Result<Workload, (&'static str, String)> {
+        match self.kind {
+            WorkloadKind::Closed => {
+                let (Some(clients), Some(calls)) = (self.clients, self.calls) else {
+                    return Err((
+                        "kind",
+                        "a closed workload needs `clients` and `calls`".into(),
+                    ));
+                };
+                if clients == 0 || calls == 0 {
+                    return Err((
+                        "clients",
+                        "a closed workload needs at least one client and one call".into(),
+                    ));
+                }
+                if u64::from(clients) * u64::from(calls) > 1_000_000 {
+                    return Err((
+                        "calls",
+                        "clients x calls above 1,000,000 is more than a run should hold".into(),
+                    ));
+                }
+                Ok(Workload::Closed {
+                    clients,
+                    calls,
+                    think_ms: self.think_ms,
+                })
+            }
+            WorkloadKind::Open => {
+                let (Some(rate_per_s), Some(duration_ms)) = (self.rate_per_s, self.duration_ms)
+                else {
+                    return Err((
+                        "kind",
+                        "an open workload needs `rate_per_s` and `duration_ms`".into(),
+                    ));
+                };
+                if !(rate_per_s.is_finite() && rate_per_s > 0.0 && rate_per_s <= 100_000.0) {
+                    return Err(("rate_per_s", "rate_per_s must be in (0, 100000]".into()));
+                }
+                if duration_ms == 0 || rate_per_s * duration_ms as f64 / 1000.0 > 1_000_000.0 {
+                    return Err((
+                        "duration_ms",
+                        "duration_ms must be positive and hold at most 1,000,000 arrivals".into(),
+                    ));
+                }
+                Ok(Workload::Open {
+                    rate_per_s,
+                    duration_ms,
+                })
+            }
+        }
+    }
+}
+
+/// What the run must achieve.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// Lowest acceptable share of calls that succeed, 0 to 1.
+    pub min_success_rate: Option<f64>,
+    /// Highest acceptable share of calls that succeed (for outage scenarios that must fail).
+    pub max_success_rate: Option<f64>,
+    /// Highest acceptable 99th percentile of call latency.
+    pub max_p99_ms: Option<u64>,
+    /// Calls starting this long after the faults heal must all succeed.
+    pub liveness_after_heal_ms: Option<u64>,
+}
+
+/// A scenario file that could not be used.
+#[derive(Debug)]
+pub struct ScenarioError {
+    pub path: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = self.path.display();
+        write!(f, "{path}:{}:{}: {}", self.line, self.column, self.message)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// 1-based line and column of byte `offset` in `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// Where an unknown field's key stands: serde reports some of them (those
+/// inside tagged tables) at the enclosing table, so look for the key itself.
+fn unknown_key_span(
+    text: &str,
+    message: &str,
+    span: Option<std::ops::Range<usize>>,
+) -> Option<std::ops::Range<usize>> {
+    let key = message.strip_prefix("unknown field `")?.split('`').next()?;
+    let from = span.map_or(0, |s| s.start);
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        let is_key = trimmed
+            .strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('='));
+        if offset >= from && is_key {
+            return Some(offset + indent..offset + indent + key.len());
+        }
+        offset += line.len();
+    }
+    None
+}
+
+impl Scenario {
+    /// Parse and validate scenario text; `path` only names it in errors.
+    ///
+    /// # Errors
+    ///
+    /// Syntax errors, unknown fields, wrong types and invalid values, each
+    /// located at a line and column of the text.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ScenarioError> {
+        let error = |span: Option<std::ops::Range<usize>>, message: String| {
+            let (line, column) = line_col(text, span.map_or(0, |s| s.start));
+            ScenarioError {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message,
+            }
+        };
+        let scenario: Scenario = toml::from_str(text).map_err(|e| {
+            let span = unknown_key_span(text, e.message(), e.span()).or(e.span());
+            error(span, e.message().to_string())
+        })?;
+        scenario.validate().map_err(|(key, msg)| {
+            let at = text.find(&format!("{key} =")).or_else(|| text.find(key));
+            error(at.map(|s| s..s), msg)
+        })?;
+        Ok(scenario)
+    }
+
+    /// Read and parse a scenario file.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be read (line 0, column 0), or [`Scenario::parse`] fails.
+    pub fn load(path: &Path) -> Result<Self, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+            path: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read: {e}"),
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Values serde accepts but the simulator cannot run: (key, message).
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        self.workload.workload()?;
+        for (key, rate) in [
+            ("min_success_rate", self.expect.min_success_rate),
+            ("max_success_rate", self.expect.max_success_rate),
+        ] {
+            if rate.is_some_and(|r| !(0.0..=1.0).contains(&r)) {
+                return Err((key, format!("{key} must be between 0 and 1")));
+            }
+        }
+        self.faults.validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::parse(Path::new("x.toml"), text)
+    }
+
+    const MINIMAL: &str = "name = \"m\"\n[workload]\nkind = \"closed\"\nclients = 1\ncalls = 1\n";
+
+    #[test]
+    fn minimal_scenario_takes_default_policy() {
+        let s = parse(MINIMAL).unwrap();
+        assert_eq!(s.policy.policy(), RetryPolicy::new());
+    }
+
+    #[test]
+    fn unknown_field_is_located() {
+        let e = parse(&format!("{MINIMAL}bogus = 1\n")).unwrap_err();
+        assert_eq!((e.line, e.column), (6, 1), "{e}");
+        assert!(e.to_string().starts_with("x.toml:6:1: "), "{e}");
+        assert!(e.message.contains("bogus"), "{e}");
+    }
+
+    #[test]
+    fn syntax_error_is_located() {
+        let e = parse("name = \"m\"\n[workload\n").unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+    }
+
+    #[test]
+    fn wrong_type_is_located() {
+        let e =
+            parse("name = \"m\"\n[workload]\nkind = \"closed\"\nclients = \"ten\"\ncalls = 1\n")
+                .unwrap_err();
+        assert_eq!(e.line, 4, "{e}");
+    }
+
+    #[test]
+    fn invalid_values_are_located() {
+        let e = parse("name = \"m\"\n[workload]\nkind = \"closed\"\nclients = 0\ncalls = 1\n")
+            .unwrap_err();
+        assert_eq!((e.line, e.column), (4, 1), "{e}");
+        let e = parse(&format!("{MINIMAL}[expect]\nmin_success_rate = 1.5\n")).unwrap_err();
+        assert_eq!(e.line, 7, "{e}");
+    }
+}

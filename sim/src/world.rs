@@ -1,0 +1,246 @@
+//! The in-process world: clients, each a `Retrying` around one shared provider, on a paused clock.
+
+use crate::faults::Faults;
+use crate::provider::{Shared, SimProvider, chunk_id};
+use crate::scenario::{Method, Scenario, Workload};
+use crate::seeds::{derive, stream, unit};
+use crate::trace::{AttemptOutcome, Kind, Trace};
+use crabllm_core::{ChatCompletionRequest, Error, Provider};
+use futures::StreamExt;
+use provider_retry::{Event, Outcome, RetryPolicy, Retrying};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A wrapper under test: given the client's provider view, its policy and
+/// its seed, the provider the client calls.
+pub trait Subject: Sync {
+    /// The wrapped provider.
+    type Wrapped: Provider;
+    /// Wrap `inner`, reporting steps into `shared`'s trace as `client`.
+    fn wrap(
+        &self,
+        inner: SimProvider,
+        policy: RetryPolicy,
+        seed: u64,
+        shared: Arc<Shared>,
+        client: u32,
+    ) -> Self::Wrapped;
+}
+
+/// Our own `Retrying`, traced through its observer hook.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ours;
+
+impl Subject for Ours {
+    type Wrapped = Retrying<SimProvider>;
+
+    fn wrap(
+        &self,
+        inner: SimProvider,
+        policy: RetryPolicy,
+        seed: u64,
+        shared: Arc<Shared>,
+        client: u32,
+    ) -> Self::Wrapped {
+        let view = inner.clone();
+        let observer = move |e: &Event<'_>| {
+            if let Some(kind) = record_of(e) {
+                shared.record(client, view.call(), kind);
+            }
+        };
+        Retrying::with_policy(inner, policy)
+            .seed(seed)
+            .observer(observer)
+    }
+}
+
+/// The trace record for a wrapper event.
+pub fn record_of(event: &Event<'_>) -> Option<Kind> {
+    Some(match *event {
+        Event::AttemptStarted { attempt, .. } => Kind::AttemptStarted { attempt },
+        Event::AttemptEnded {
+            attempt, outcome, ..
+        } => Kind::AttemptEnded {
+            attempt,
+            outcome: outcome_of(outcome),
+        },
+        Event::Delay {
+            attempt,
+            delay,
+            reason,
+            ..
+        } => Kind::Delay {
+            attempt,
+            delay_ns: u64::try_from(delay.as_nanos()).unwrap_or(u64::MAX),
+            retry_after: reason == provider_retry::DelayReason::RetryAfter,
+        },
+        Event::GaveUp {
+            attempt, reason, ..
+        } => Kind::GaveUp {
+            attempt,
+            reason: reason.as_str().to_string(),
+        },
+    })
+}
+
+fn outcome_of(outcome: Outcome<'_>) -> AttemptOutcome {
+    match outcome {
+        Outcome::Ok => AttemptOutcome::Ok,
+        Outcome::TimedOut => AttemptOutcome::TimedOut,
+        Outcome::Error(e) => AttemptOutcome::Error {
+            status: e.http_status(),
+            transient: e.is_transient(),
+            retry_after_ns: e
+                .retry_after()
+                .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+        },
+    }
+}
+
+/// Run `scenario` under `seed` with our wrapper and return its trace.
+///
+/// # Errors
+///
+/// Only if tokio cannot build a runtime.
+pub fn run(scenario: &Scenario, seed: u64) -> std::io::Result<Trace> {
+    run_with(&Ours, scenario, seed)
+}
+
+/// Run `scenario` under `seed` against `subject`.
+///
+/// # Errors
+///
+/// Only if tokio cannot build a runtime.
+pub fn run_with<S: Subject>(subject: &S, scenario: &Scenario, seed: u64) -> std::io::Result<Trace> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()?;
+    Ok(runtime.block_on(world(subject, scenario, seed)))
+}
+
+async fn world<S: Subject>(subject: &S, scenario: &Scenario, seed: u64) -> Trace {
+    let shared = Shared::new(
+        Faults::new(scenario.faults.clone(), seed),
+        scenario.faults.capacity,
+    );
+    let policy = scenario.policy.policy();
+    let method = scenario.workload.method;
+    // Every client (closed loop) or arrival (open loop) is one future; all
+    // are joined in one task, so the order of events depends only on the
+    // paused clock and the seed.
+    // Validated when the scenario was parsed; an invalid one runs no call.
+    let workload = scenario.workload.workload().unwrap_or(Workload::Closed {
+        clients: 0,
+        calls: 0,
+        think_ms: 0,
+    });
+    let plan: Vec<(u32, Duration, u32, Duration)> = match workload {
+        Workload::Closed {
+            clients,
+            calls,
+            think_ms,
+        } => (0..clients)
+            .map(|c| (c, Duration::ZERO, calls, Duration::from_millis(think_ms)))
+            .collect(),
+        Workload::Open {
+            rate_per_s,
+            duration_ms,
+        } => arrivals(seed, rate_per_s, duration_ms)
+            .into_iter()
+            .enumerate()
+            .map(|(i, at)| (i as u32, at, 1, Duration::ZERO))
+            .collect(),
+    };
+    let clients = plan.into_iter().map(|(client, start, calls, think)| {
+        let view = SimProvider::new(shared.clone(), client);
+        let wrapped = subject.wrap(
+            view.clone(),
+            policy,
+            derive(seed, "wrapper", client.into()),
+            shared.clone(),
+            client,
+        );
+        let shared = shared.clone();
+        async move {
+            tokio::time::sleep(start).await;
+            for call in 0..u64::from(calls) {
+                view.set_call(call);
+                shared.record(client, call, Kind::CallStarted);
+                let ok = one_call(&wrapped, method, &shared, client, call).await;
+                shared.record(client, call, Kind::CallEnded { ok });
+                tokio::time::sleep(think).await;
+            }
+        }
+    });
+    futures::future::join_all(clients).await;
+    Trace {
+        records: shared.take_trace(),
+    }
+}
+
+/// Poisson arrival times over `[0, duration)`.
+fn arrivals(seed: u64, rate_per_s: f64, duration_ms: u64) -> Vec<Duration> {
+    let mut rng = stream(seed, "arrivals", 0);
+    let end = duration_ms as f64 / 1000.0;
+    let mut t = 0.0;
+    let mut out = Vec::new();
+    loop {
+        t += -(1.0 - unit(&mut rng)).ln() / rate_per_s;
+        if t >= end {
+            return out;
+        }
+        out.push(Duration::from_nanos((t * 1e9) as u64));
+    }
+}
+
+async fn one_call<P: Provider>(
+    wrapped: &P,
+    method: Method,
+    shared: &Shared,
+    client: u32,
+    call: u64,
+) -> bool {
+    let request = ChatCompletionRequest::default();
+    match method {
+        Method::Chat => wrapped.chat_completion(&request).await.is_ok(),
+        Method::Stream => {
+            let Ok(mut items) = wrapped.chat_completion_stream(&request).await else {
+                return false;
+            };
+            while let Some(item) = items.next().await {
+                match item {
+                    Ok(chunk) => {
+                        let (stream, index) = chunk_id(&chunk).unwrap_or((u64::MAX, u32::MAX));
+                        shared.record(client, call, Kind::ChunkReceived { stream, index });
+                    }
+                    Err(e) => {
+                        shared.record(
+                            client,
+                            call,
+                            Kind::StreamFailed {
+                                timeout: matches!(e, Error::Timeout),
+                            },
+                        );
+                        return false;
+                    }
+                }
+            }
+            true
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arrivals_are_sorted_inside_the_window_and_near_the_rate() {
+        let a = arrivals(5, 100.0, 10_000);
+        assert!(a.windows(2).all(|w| w[0] <= w[1]));
+        assert!(a.iter().all(|t| *t < Duration::from_secs(10)));
+        // Poisson(1000): sd about 32; five of them either side.
+        assert!((840..=1160).contains(&a.len()), "{}", a.len());
+    }
+}
