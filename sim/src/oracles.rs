@@ -38,7 +38,8 @@ impl fmt::Display for Violation {
 type Oracle = fn(&[&Record], &Claims) -> Option<String>;
 
 /// Every oracle with its name, in the order reports list them.
-pub const ORACLES: [(&str, Oracle); 9] = [
+pub const ORACLES: [(&str, Oracle); 10] = [
+    ("calls_end", calls_end),
     ("attempts_bounded", attempts_bounded),
     ("non_transient_once", non_transient_once),
     ("delay_within_jitter", delay_within_jitter),
@@ -74,6 +75,15 @@ pub fn check(trace: &Trace, claims: &Claims) -> Vec<Violation> {
         }
     }
     out
+}
+
+fn calls_end(records: &[&Record], _: &Claims) -> Option<String> {
+    let started = records.iter().any(|r| matches!(r.kind, Kind::CallStarted));
+    let ended = records
+        .iter()
+        .any(|r| matches!(r.kind, Kind::CallEnded { .. }));
+    (started && !ended)
+        .then(|| "the call never ended (cut off at the simulation horizon)".to_string())
 }
 
 fn attempts(records: &[&Record]) -> usize {
@@ -370,6 +380,13 @@ mod tests {
     #[test]
     fn a_correct_trace_passes_every_oracle() {
         assert_eq!(names(good(), &claims()), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn calls_end_catches_a_call_that_never_ended() {
+        let mut t = good();
+        t.pop();
+        assert_eq!(names(t, &claims()), ["calls_end"]);
     }
 
     #[test]

@@ -97,6 +97,10 @@ fn outcome_of(outcome: Outcome<'_>) -> AttemptOutcome {
     }
 }
 
+/// Virtual time after which a run is cut off: far beyond any built-in
+/// scenario, near enough that a hung run ends at once in real time.
+pub const HORIZON: Duration = Duration::from_secs(24 * 3600);
+
 /// Run `scenario` under `seed` with our wrapper and return its trace.
 ///
 /// # Errors
@@ -173,7 +177,10 @@ async fn world<S: Subject>(subject: &S, scenario: &Scenario, seed: u64) -> Trace
             }
         }
     });
-    futures::future::join_all(clients).await;
+    // A wrapper that never gives up would leave the paused clock with nothing
+    // to advance to, and the run would hang: the horizon ends it, and the
+    // `calls_end` oracle reports the calls it cut off.
+    let _ = tokio::time::timeout(HORIZON, futures::future::join_all(clients)).await;
     Trace {
         records: shared.take_trace(),
     }

@@ -1,0 +1,98 @@
+//! The `retry-sim` command line: exit codes, byte-identical reports, located errors.
+
+use std::process::Command;
+
+fn retry_sim(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_retry-sim"))
+        .args(args)
+        .output()
+        .expect("retry-sim runs")
+}
+
+#[test]
+fn run_is_byte_identical_and_exits_zero() {
+    let a = retry_sim(&["run", "transient-then-ok", "flapping", "--seed", "7"]);
+    let b = retry_sim(&["run", "transient-then-ok", "flapping", "--seed", "7"]);
+    assert_eq!(
+        a.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&a.stdout)
+    );
+    assert_eq!(a.stdout, b.stdout);
+    let text = String::from_utf8_lossy(&a.stdout);
+    assert!(
+        text.contains("scenario flapping (seed 7)") && text.contains("oracles held"),
+        "{text}"
+    );
+}
+
+#[test]
+fn malformed_file_names_file_line_and_column_and_runs_nothing() {
+    let dir = std::env::temp_dir().join(format!("retry-sim-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "name = \"x\"\n[workload]\nkind = \"closed\"\nclients = 1\ncalls = 1\nbogus = 3\n",
+    )
+    .unwrap();
+    let out = retry_sim(&["run", "success", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "nothing runs on bad input");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{}:6:1:", bad.display())), "{err}");
+    assert!(err.contains("bogus"), "{err}");
+}
+
+#[test]
+fn unknown_scenario_and_bad_seed_range_exit_two() {
+    assert_eq!(
+        retry_sim(&["run", "no-such-scenario"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        retry_sim(&["sweep", "success", "--seeds", "5..5"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn an_unmet_expectation_exits_one_with_a_replay_command() {
+    let dir = std::env::temp_dir().join(format!("retry-sim-cli1-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let strict = dir.join("strict.toml");
+    std::fs::write(&strict, "name = \"strict\"\n[faults]\np_transient = 1.0\n[workload]\nkind = \"closed\"\nclients = 1\ncalls = 2\n[expect]\nmin_success_rate = 1.0\n").unwrap();
+    let out = retry_sim(&["run", strict.to_str().unwrap(), "--seed", "3"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("replay: cargo run --release -p provider-retry-sim -- replay")
+            && text.contains("--seed 3"),
+        "{text}"
+    );
+}
+
+#[test]
+fn replay_prints_the_trace_and_writes_json_lines_and_svg() {
+    let dir = std::env::temp_dir().join(format!("retry-sim-cli2-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (json, svg) = (dir.join("t.jsonl"), dir.join("t.svg"));
+    let out = retry_sim(&[
+        "replay",
+        "permanent-outage",
+        "--seed",
+        "2",
+        "--trace",
+        json.to_str().unwrap(),
+        "--svg",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("gave up after 2: exhausted"));
+    let lines = std::fs::read_to_string(&json).unwrap();
+    assert!(lines.lines().all(|l| l.starts_with("{\"t\":")));
+    assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
+}
