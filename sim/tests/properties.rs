@@ -126,7 +126,10 @@ proptest! {
     fn every_oracle_holds_for_any_policy_and_fault_plan(s in scenario(), seed in any::<u64>()) {
         let first = world::run(&s, seed).unwrap();
         let violations = oracles::check(&first, &claims(&s));
-        prop_assert!(violations.is_empty(), "seed {seed}: {:?}", violations);
+        prop_assert!(
+            violations.is_empty(),
+            "seed {seed}: {violations:?}\nscenario: {s:?}\nreplay: cargo test -p provider-retry-sim --test properties (proptest-regressions/ keeps the case)"
+        );
         let second = world::run(&s, seed).unwrap();
         prop_assert_eq!(trace::first_divergence(&first, &second), None);
     }
