@@ -39,6 +39,9 @@ enum Command {
         /// Seeds as A..B (B excluded).
         #[arg(long, value_parser = parse_range)]
         seeds: Range<u64>,
+        /// For the first failing run, if any.
+        #[command(flatten)]
+        out: Outputs,
     },
     /// Print the full trace of one scenario under one seed.
     Replay {
@@ -118,7 +121,11 @@ fn main() -> ExitCode {
             seed,
             out,
         } => load(&scenarios).and_then(|s| run(&s, seed, &out)),
-        Command::Sweep { scenarios, seeds } => load(&scenarios).and_then(|s| sweep(&s, seeds)),
+        Command::Sweep {
+            scenarios,
+            seeds,
+            out,
+        } => load(&scenarios).and_then(|s| sweep(&s, seeds, &out)),
         Command::Replay {
             scenario,
             seed,
@@ -213,7 +220,7 @@ fn replay(named: &Named, seed: u64, out: &Outputs) -> Result<bool, String> {
     Ok(e.passed())
 }
 
-fn sweep(scenarios: &[Named], seeds: Range<u64>) -> Result<bool, String> {
+fn sweep(scenarios: &[Named], seeds: Range<u64>, out: &Outputs) -> Result<bool, String> {
     let jobs: Vec<(usize, u64)> = (0..scenarios.len())
         .flat_map(|s| seeds.clone().map(move |seed| (s, seed)))
         .collect();
@@ -270,6 +277,10 @@ fn sweep(scenarios: &[Named], seeds: Range<u64>) -> Result<bool, String> {
             println!("  {line}");
         }
         println!("  replay: {}", replay_command(&scenarios[*s].0, *seed));
+    }
+    if let Some((s, seed, _)) = found.first() {
+        let (name, scenario) = &scenarios[*s];
+        write_outputs(out, &judge(name, scenario, *seed)?)?;
     }
     Ok(found.is_empty())
 }
