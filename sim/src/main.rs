@@ -5,6 +5,7 @@
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use provider_retry_sim::scenario::Scenario;
+use provider_retry_sim::trace::Trace;
 use provider_retry_sim::{DEFAULT_SEED, Evaluation, builtin, evaluate, replay_command, report};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -163,22 +164,22 @@ fn failures(name: &str, e: &Evaluation) -> Vec<String> {
     out
 }
 
-fn write_outputs(out: &Outputs, e: &Evaluation) -> Result<(), String> {
+fn write_outputs(out: &Outputs, trace: &Trace) -> Result<(), String> {
     let write = |path: &PathBuf, text: String| {
         std::fs::write(path, text).map_err(|err| format!("{}: {err}", path.display()))
     };
     if let Some(path) = &out.trace {
-        write(path, e.trace.to_json_lines())?;
+        write(path, trace.to_json_lines())?;
     }
     if let Some(path) = &out.svg {
-        write(path, report::svg(&e.trace, 400))?;
+        write(path, report::svg(trace, 400))?;
     }
     Ok(())
 }
 
 fn run(scenarios: &[Named], seed: u64, out: &Outputs) -> Result<bool, String> {
     let mut passed = true;
-    let mut combined = provider_retry_sim::trace::Trace::default();
+    let mut combined = Trace::default();
     for (name, scenario) in scenarios {
         let e = judge(name, scenario, seed)?;
         print!(
@@ -195,15 +196,7 @@ fn run(scenarios: &[Named], seed: u64, out: &Outputs) -> Result<bool, String> {
         println!();
         combined.records.extend(e.trace.records);
     }
-    let total = Evaluation {
-        seed,
-        trace: combined,
-        summary: Default::default(),
-        violations: vec![],
-        unmet: vec![],
-        divergence: None,
-    };
-    write_outputs(out, &total)?;
+    write_outputs(out, &combined)?;
     Ok(passed)
 }
 
@@ -216,7 +209,7 @@ fn replay(named: &Named, seed: u64, out: &Outputs) -> Result<bool, String> {
         "{}",
         report::table(name, seed, &e.summary, &e.violations, &e.unmet)
     );
-    write_outputs(out, &e)?;
+    write_outputs(out, &e.trace)?;
     Ok(e.passed())
 }
 
@@ -280,7 +273,7 @@ fn sweep(scenarios: &[Named], seeds: Range<u64>, out: &Outputs) -> Result<bool, 
     }
     if let Some((s, seed, _)) = found.first() {
         let (name, scenario) = &scenarios[*s];
-        write_outputs(out, &judge(name, scenario, *seed)?)?;
+        write_outputs(out, &judge(name, scenario, *seed)?.trace)?;
     }
     Ok(found.is_empty())
 }

@@ -90,7 +90,8 @@ impl SimProvider {
         self.call.load(Ordering::Relaxed)
     }
 
-    /// Play one attempt up to its answer. `Ok(Some(stream))` for a stream's opening.
+    /// Play one attempt up to its answer: on success, the id of the stream it
+    /// would open and how that stream ends.
     async fn attempt(&self) -> Result<(u64, StreamEnd), Error> {
         // Queue for a slot; the slot is held while the attempt is in flight,
         // and released when it answers or is dropped (a timeout).
