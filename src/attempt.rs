@@ -26,6 +26,7 @@ pin_project! {
 }
 
 impl<F> Attempt<F> {
+    #[inline]
     pub(crate) fn new(fut: F, timeout: Duration) -> Self {
         Self {
             fut,
@@ -37,6 +38,7 @@ impl<F> Attempt<F> {
 impl<F: Future> Future for Attempt<F> {
     type Output = Result<F::Output, TimedOut>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         if let Poll::Ready(out) = this.fut.poll(cx) {

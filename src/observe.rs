@@ -129,6 +129,7 @@ pub(crate) struct Emitter<'a> {
 }
 
 impl<'a> Emitter<'a> {
+    #[inline]
     pub(crate) fn new(
         observer: Option<&'a Arc<dyn Observer>>,
         calls: &std::sync::atomic::AtomicU64,
@@ -150,14 +151,15 @@ impl<'a> Emitter<'a> {
     }
 
     /// Whether anyone listens; when not, callers skip reading the clock.
+    #[inline]
     pub(crate) fn on(&self) -> bool {
         self.observer.is_some() || self.tracing
     }
 
+    #[inline]
     pub(crate) fn attempt_started(&self, attempt: u32) {
         if self.on() {
-            let (method, call, at) = (self.method, self.call, Instant::now());
-            self.emit(Event::AttemptStarted {
+            self.emit(|method, call, at| Event::AttemptStarted {
                 method,
                 call,
                 attempt,
@@ -166,10 +168,10 @@ impl<'a> Emitter<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn attempt_ended(&self, attempt: u32, outcome: Outcome<'_>) {
         if self.on() {
-            let (method, call, at) = (self.method, self.call, Instant::now());
-            self.emit(Event::AttemptEnded {
+            self.emit(|method, call, at| Event::AttemptEnded {
                 method,
                 call,
                 attempt,
@@ -179,10 +181,10 @@ impl<'a> Emitter<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn delay(&self, attempt: u32, delay: Duration, reason: DelayReason) {
         if self.on() {
-            let (method, call, at) = (self.method, self.call, Instant::now());
-            self.emit(Event::Delay {
+            self.emit(|method, call, at| Event::Delay {
                 method,
                 call,
                 attempt,
@@ -193,10 +195,10 @@ impl<'a> Emitter<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn gave_up(&self, attempt: u32, reason: GiveUp) {
         if self.on() {
-            let (method, call, at) = (self.method, self.call, Instant::now());
-            self.emit(Event::GaveUp {
+            self.emit(|method, call, at| Event::GaveUp {
                 method,
                 call,
                 attempt,
@@ -206,7 +208,11 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    fn emit(&self, event: Event<'_>) {
+    /// Out of line and cold: the unobserved path pays only the `on()` test.
+    #[cold]
+    #[inline(never)]
+    fn emit<'e>(&self, make: impl FnOnce(&'static str, u64, Instant) -> Event<'e>) {
+        let event = make(self.method, self.call, Instant::now());
         if let Some(observer) = self.observer {
             observer.on_event(&event);
         }

@@ -205,24 +205,19 @@ impl<P: Provider> Retrying<P> {
         let emit = Emitter::new(self.observer.as_ref(), &self.observed_calls, method);
         // The clock is read only if a deadline or a listener needs it.
         let started = (policy.get_retry_deadline().is_some() || emit.on()).then(Instant::now);
-        // Drawn lazily: a call that never backs off never touches the shared counter.
-        let mut schedule: Option<Schedule<ChaCha8Rng>> = None;
+        // Drawn lazily: a call that never backs off never touches the shared
+        // counter. Boxed because the RNG's block buffer is about 300 bytes:
+        // held inline it would make every call's future that much larger to
+        // move, while the box costs one allocation only on the first retry,
+        // next to a sleep of milliseconds.
+        let mut schedule: Option<Box<Schedule<ChaCha8Rng>>> = None;
         let mut attempt: u32 = 0;
         loop {
             emit.attempt_started(attempt);
-            let error = match Attempt::new(op(), policy.get_timeout()).await {
-                Ok(Ok(value)) => {
-                    emit.attempt_ended(attempt, Outcome::Ok);
-                    return Ok(value);
-                }
-                Ok(Err(error)) => {
-                    emit.attempt_ended(attempt, Outcome::Error(&error));
-                    error
-                }
-                Err(TimedOut) => {
-                    emit.attempt_ended(attempt, Outcome::TimedOut);
-                    Error::Timeout
-                }
+            let outcome = Attempt::new(op(), policy.get_timeout()).await;
+            let error = match settle(&emit, attempt, outcome) {
+                Ok(value) => return Ok(value),
+                Err(error) => error,
             };
             let next = verdict(&error, attempt, policy);
             if let Verdict::GiveUp(why) = next {
@@ -232,7 +227,7 @@ impl<P: Provider> Retrying<P> {
             // Advance once per retry, whichever wait is used, so retry n's
             // backoff is always the schedule's item n.
             let backoff = schedule
-                .get_or_insert_with(|| Schedule::new(policy, self.streams.next_call()))
+                .get_or_insert_with(|| Box::new(Schedule::new(policy, self.streams.next_call())))
                 .next_delay();
             let (delay, reason) = match next {
                 Verdict::RetryAfter(wait) => (wait, DelayReason::RetryAfter),
@@ -249,6 +244,30 @@ impl<P: Provider> Retrying<P> {
                 tokio::time::sleep(delay).await;
             }
             attempt += 1;
+        }
+    }
+}
+
+/// Report how attempt `attempt` ended and turn its outcome into the call's
+/// value or the error to judge: an expired timeout becomes [`Error::Timeout`].
+#[inline]
+fn settle<T>(
+    emit: &Emitter<'_>,
+    attempt: u32,
+    outcome: Result<Result<T, Error>, TimedOut>,
+) -> Result<T, Error> {
+    match outcome {
+        Ok(Ok(value)) => {
+            emit.attempt_ended(attempt, Outcome::Ok);
+            Ok(value)
+        }
+        Ok(Err(error)) => {
+            emit.attempt_ended(attempt, Outcome::Error(&error));
+            Err(error)
+        }
+        Err(TimedOut) => {
+            emit.attempt_ended(attempt, Outcome::TimedOut);
+            Err(Error::Timeout)
         }
     }
 }

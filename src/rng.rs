@@ -14,8 +14,8 @@
 
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 /// The generator behind one call's jitter: ChaCha8 keyed by `seed`, on stream `call`.
 ///
@@ -76,47 +76,63 @@ pub fn uniform_inclusive(rng: &mut impl RngCore, lo: u64, hi: u64) -> u64 {
 
 /// Where each call's generator comes from: a root seed and a shared call counter.
 ///
-/// Cloning shares the counter (clones of one wrapper draw distinct streams);
+/// Cloning shares both (clones of one wrapper draw distinct streams);
 /// [`Streams::new`] starts a fresh family.
 #[derive(Debug, Clone)]
 pub(crate) struct Streams {
-    seed: u64,
-    next_call: Arc<AtomicU64>,
+    family: Arc<Family>,
+}
+
+#[derive(Debug)]
+struct Family {
+    /// Drawn from the OS on first use when not given: building a wrapper (or
+    /// one that never retries) costs no system call.
+    seed: OnceLock<u64>,
+    next_call: AtomicU64,
 }
 
 impl Streams {
     pub(crate) fn new(seed: u64) -> Self {
+        Self::with(OnceLock::from(seed))
+    }
+
+    /// A family seeded from the operating system's entropy when first needed.
+    pub(crate) fn from_entropy() -> Self {
+        Self::with(OnceLock::new())
+    }
+
+    fn with(seed: OnceLock<u64>) -> Self {
         Self {
-            seed,
-            next_call: Arc::new(AtomicU64::new(0)),
+            family: Arc::new(Family {
+                seed,
+                next_call: AtomicU64::new(0),
+            }),
         }
     }
 
-    /// A family seeded once from the operating system's entropy.
-    ///
-    /// Should the OS refuse, std's per-process random hash keys stand in:
-    /// still unpredictable between processes, and never a panic.
-    pub(crate) fn from_entropy() -> Self {
-        let seed = match ChaCha8Rng::try_from_os_rng() {
-            Ok(mut rng) => rng.next_u64(),
-            Err(_) => {
-                use std::hash::{BuildHasher, Hasher};
-                std::collections::hash_map::RandomState::new()
-                    .build_hasher()
-                    .finish()
-            }
-        };
-        Self::new(seed)
-    }
-
     pub(crate) fn seed(&self) -> u64 {
-        self.seed
+        *self.family.seed.get_or_init(entropy)
     }
 
     /// The generator for the next call. Relaxed is enough: the counter only
     /// has to hand out distinct numbers, it orders nothing else.
     pub(crate) fn next_call(&self) -> ChaCha8Rng {
-        call_rng(self.seed, self.next_call.fetch_add(1, Ordering::Relaxed))
+        let call = self.family.next_call.fetch_add(1, Ordering::Relaxed);
+        call_rng(self.seed(), call)
+    }
+}
+
+/// A seed from the OS. Should the OS refuse, std's per-process random hash
+/// keys stand in: still unpredictable between processes, and never a panic.
+fn entropy() -> u64 {
+    match ChaCha8Rng::try_from_os_rng() {
+        Ok(mut rng) => rng.next_u64(),
+        Err(_) => {
+            use std::hash::{BuildHasher, Hasher};
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish()
+        }
     }
 }
 
@@ -198,6 +214,16 @@ mod tests {
         let mut second = b.next_call();
         assert_eq!(first.next_u64(), call_rng(5, 0).next_u64());
         assert_eq!(second.next_u64(), call_rng(5, 1).next_u64());
+    }
+
+    #[test]
+    fn an_entropy_seed_is_drawn_once_and_shared_by_clones() {
+        let a = Streams::from_entropy();
+        let b = a.clone();
+        let seed = b.seed();
+        assert_eq!(a.seed(), seed);
+        assert_eq!(a.next_call().next_u64(), call_rng(seed, 0).next_u64());
+        assert_eq!(b.next_call().next_u64(), call_rng(seed, 1).next_u64());
     }
 
     proptest! {

@@ -25,6 +25,7 @@ pin_project! {
 }
 
 impl LazyTimer {
+    #[inline]
     pub(crate) fn new(limit: Duration) -> Self {
         Self {
             limit,
