@@ -18,6 +18,8 @@ pub enum GiveUp {
     RetryAfterTooLong,
     /// The next wait would end past the retry deadline.
     Deadline,
+    /// The shared [`RetryBudget`](crate::RetryBudget) could not pay for the retry.
+    Budget,
 }
 
 impl GiveUp {
@@ -28,6 +30,7 @@ impl GiveUp {
             GiveUp::Exhausted => "exhausted",
             GiveUp::RetryAfterTooLong => "retry_after_too_long",
             GiveUp::Deadline => "deadline",
+            GiveUp::Budget => "budget",
         }
     }
 }

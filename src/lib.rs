@@ -19,6 +19,7 @@
 //! | `forward` | which `Provider` methods are retried (table below) |
 //! | [`stream`] | idle-bounded streams |
 //! | [`observe`] | the observer hook and `tracing` events |
+//! | [`budget`] | how many retries all callers may add ([`RetryBudget`]) |
 //!
 //! # Semantics
 //!
@@ -42,6 +43,11 @@
 //! 8. No setting panics: see [`RetryPolicy`]'s *Saturation* section.
 //! 9. The provider's errors pass through unchanged; an expired attempt
 //!    becomes [`Error::Timeout`](crabllm_core::Error::Timeout).
+//! 10. With a [`RetryBudget`], each retry must first withdraw its cost from
+//!     the shared bucket, checked last (after the deadline), so a refused
+//!     retry is one that would otherwise have happened; a call that succeeds
+//!     refunds its retries. Give-up order: not transient, exhausted,
+//!     Retry-After too long, deadline, budget.
 //!
 //! # Which methods are retried
 //!
@@ -60,6 +66,7 @@
 #![warn(missing_docs)]
 
 mod attempt;
+pub mod budget;
 pub mod classify;
 mod forward;
 pub mod observe;
@@ -70,6 +77,7 @@ pub mod schedule;
 pub mod stream;
 mod timer;
 
+pub use budget::RetryBudget;
 pub use classify::{GiveUp, Verdict, passes_deadline, verdict};
 pub use observe::{DelayReason, Event, Observer, Outcome};
 pub use policy::RetryPolicy;

@@ -1,6 +1,7 @@
 //! `Retrying<P>`: the wrapper, its setters, and the one retry loop every method shares.
 
 use crate::attempt::{Attempt, TimedOut};
+use crate::budget::RetryBudget;
 use crate::classify::{GiveUp, Verdict, passes_deadline, verdict};
 use crate::observe::{DelayReason, Emitter, Observer, Outcome};
 use crate::policy::RetryPolicy;
@@ -54,6 +55,7 @@ pub struct Retrying<P> {
     streams: Streams,
     observer: Option<Arc<dyn Observer>>,
     observed_calls: Arc<AtomicU64>,
+    budget: Option<RetryBudget>,
 }
 
 impl<P: Clone> Clone for Retrying<P> {
@@ -64,6 +66,7 @@ impl<P: Clone> Clone for Retrying<P> {
             streams: self.streams.clone(),
             observer: self.observer.clone(),
             observed_calls: self.observed_calls.clone(),
+            budget: self.budget.clone(),
         }
     }
 }
@@ -75,6 +78,7 @@ impl<P: fmt::Debug> fmt::Debug for Retrying<P> {
             .field("policy", &self.policy)
             .field("seed", &self.streams.seed())
             .field("observer", &self.observer.is_some())
+            .field("budget", &self.budget)
             .finish()
     }
 }
@@ -93,6 +97,7 @@ impl<P> Retrying<P> {
             streams: Streams::from_entropy(),
             observer: None,
             observed_calls: Arc::new(AtomicU64::new(0)),
+            budget: None,
         }
     }
 
@@ -179,6 +184,18 @@ impl<P> Retrying<P> {
         self.streams.seed()
     }
 
+    /// Make every retry pay from `budget`, shared with its other holders
+    /// (see [`RetryBudget`]). Clones of this wrapper share it too.
+    pub fn budget(mut self, budget: RetryBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// The retry budget in use, if any.
+    pub fn get_budget(&self) -> Option<&RetryBudget> {
+        self.budget.as_ref()
+    }
+
     /// Report every step of every call to `observer` (see [`Observer`]).
     pub fn observer(mut self, observer: impl Observer + 'static) -> Self {
         self.observer = Some(Arc::new(observer));
@@ -212,11 +229,18 @@ impl<P: Provider> Retrying<P> {
         // next to a sleep of milliseconds.
         let mut schedule: Option<Box<Schedule<ChaCha8Rng>>> = None;
         let mut attempt: u32 = 0;
+        // Budget tokens this call's retries withdrew, refunded if it succeeds.
+        let mut spent: u64 = 0;
         loop {
             emit.attempt_started(attempt);
             let outcome = Attempt::new(op(), policy.get_timeout()).await;
             let error = match settle(&emit, attempt, outcome) {
-                Ok(value) => return Ok(value),
+                Ok(value) => {
+                    if let Some(budget) = &self.budget {
+                        budget.succeeded(spent);
+                    }
+                    return Ok(value);
+                }
                 Err(error) => error,
             };
             let next = verdict(&error, attempt, policy);
@@ -238,6 +262,15 @@ impl<P: Provider> Retrying<P> {
                     emit.gave_up(attempt, GiveUp::Deadline);
                     return Err(error);
                 }
+            }
+            // Last, so that tokens go only to retries that would happen.
+            if let Some(budget) = &self.budget {
+                let cost = budget.cost_of(&error);
+                if !budget.try_withdraw(cost) {
+                    emit.gave_up(attempt, GiveUp::Budget);
+                    return Err(error);
+                }
+                spent = spent.saturating_add(cost);
             }
             emit.delay(attempt, delay, reason);
             if !delay.is_zero() {

@@ -1,5 +1,6 @@
 //! Behaviour tests of `Retrying` on tokio's paused clock.
 
+mod budget;
 mod calls;
 mod forwarding;
 mod observing;

@@ -2,7 +2,7 @@
 
 use crate::support::{Scripted, Step, ms, recorder, request};
 use crabllm_core::Provider;
-use provider_retry::{Jitter, Retrying};
+use provider_retry::{Jitter, RetryBudget, Retrying};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -44,7 +44,7 @@ async fn events_of_a_retried_call_in_order() {
 
 #[tokio::test(start_paused = true)]
 async fn each_give_up_reason_is_reported() {
-    let cases: [(Scripted, Configure, &str); 4] = [
+    let cases: [(Scripted, Configure, &str); 5] = [
         (
             Scripted::new([Step::Decode]),
             |w| w,
@@ -64,6 +64,11 @@ async fn each_give_up_reason_is_reported() {
             Scripted::new([Step::Network]),
             |w| w.retry_deadline(ms(50)),
             "0 gave up 0 deadline",
+        ),
+        (
+            Scripted::new([Step::Network]),
+            |w| w.budget(RetryBudget::new().capacity(4)),
+            "0 gave up 0 budget",
         ),
     ];
     for (inner, configure, last) in cases {
