@@ -16,8 +16,10 @@
 //! | [`oracles`] | named properties checked on a trace |
 //! | [`report`] | summaries, tables, SVG timelines |
 //! | [`builtin`] | the scenarios shipped in `sim/scenarios/` |
+//! | [`experiment`] | jitter under contention, retry storms and budgets |
 
 pub mod builtin;
+pub mod experiment;
 pub mod faults;
 pub mod oracles;
 pub mod provider;

@@ -52,6 +52,42 @@ enum Command {
         #[command(flatten)]
         out: Outputs,
     },
+    /// Compare policies side by side: jitter under contention, or retry storms.
+    Experiment {
+        #[command(subcommand)]
+        which: Experiment,
+    },
+}
+
+#[derive(Subcommand)]
+enum Experiment {
+    /// N clients racing to write one resource, for each backoff kind.
+    Jitter {
+        #[arg(long, default_value_t = DEFAULT_SEED)]
+        seed: u64,
+        /// Seeded runs averaged per point.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+        runs: u64,
+        /// Client counts, comma-separated (1 to 1000 each).
+        #[arg(long, value_delimiter = ',', default_values_t = [10u32, 25, 50, 75, 100, 150, 200],
+              value_parser = clap::value_parser!(u32).range(1..=1000))]
+        clients: Vec<u32>,
+        /// Write jitter-calls.svg and jitter-time.svg into this directory.
+        #[arg(long)]
+        svg_dir: Option<PathBuf>,
+    },
+    /// Load near capacity, a slowdown, and whether the provider recovers.
+    Storm {
+        #[arg(long, default_value_t = DEFAULT_SEED)]
+        seed: u64,
+        /// Trigger lengths in ms, comma-separated (at most 10 minutes each).
+        #[arg(long, value_delimiter = ',', default_values_t = [500u64, 1000, 2000, 5000, 10000],
+              value_parser = clap::value_parser!(u64).range(0..=600_000))]
+        triggers: Vec<u64>,
+        /// Write storm-goodput.svg into this directory.
+        #[arg(long)]
+        svg_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -132,6 +168,7 @@ fn main() -> ExitCode {
             seed,
             out,
         } => load(&[scenario]).and_then(|s| replay(&s[0], seed, &out)),
+        Command::Experiment { which } => experiment(which),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -276,4 +313,66 @@ fn sweep(scenarios: &[Named], seeds: Range<u64>, out: &Outputs) -> Result<bool, 
         write_outputs(out, &judge(name, scenario, *seed)?.trace)?;
     }
     Ok(found.is_empty())
+}
+
+fn bar(len: u64) -> Result<ProgressBar, String> {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} runs, {elapsed} ({eta} left)")
+            .map_err(|e| e.to_string())?,
+    );
+    Ok(bar)
+}
+
+fn write_svg(dir: &Option<PathBuf>, name: &str, svg: String) -> Result<(), String> {
+    if let Some(dir) = dir {
+        let path = dir.join(name);
+        std::fs::write(&path, svg).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn experiment(which: Experiment) -> Result<bool, String> {
+    use provider_retry_sim::experiment::{jitter, storm};
+    let runtime = |e: std::io::Error| format!("cannot start the runtime: {e}");
+    match which {
+        Experiment::Jitter {
+            seed,
+            runs,
+            clients,
+            svg_dir,
+        } => {
+            let config = jitter::Config {
+                clients,
+                runs,
+                seed,
+            };
+            let progress = bar(config.clients.len() as u64 * 5 * runs)?;
+            let points = jitter::run(&config, || progress.inc(1)).map_err(runtime)?;
+            progress.finish_and_clear();
+            println!("jitter under contention, seed {seed}, {runs} runs per point (means)");
+            print!("{}", jitter::table(&points));
+            let (calls, time) = jitter::svg(&points);
+            write_svg(&svg_dir, "jitter-calls.svg", calls)?;
+            write_svg(&svg_dir, "jitter-time.svg", time)?;
+        }
+        Experiment::Storm {
+            seed,
+            triggers,
+            svg_dir,
+        } => {
+            let config = storm::Config {
+                triggers_ms: triggers,
+                seed,
+                ..storm::Config::default()
+            };
+            let progress = bar(config.triggers_ms.len() as u64 * 3)?;
+            let outcomes = storm::run(&config, || progress.inc(1)).map_err(runtime)?;
+            progress.finish_and_clear();
+            println!("retry storm, seed {seed}");
+            print!("{}", storm::table(&config, &outcomes));
+            write_svg(&svg_dir, "storm-goodput.svg", storm::svg(&outcomes))?;
+        }
+    }
+    Ok(true)
 }

@@ -96,3 +96,52 @@ fn replay_prints_the_trace_and_writes_json_lines_and_svg() {
     assert!(lines.lines().all(|l| l.starts_with("{\"t\":")));
     assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
 }
+
+#[test]
+fn experiments_print_their_tables_and_draw_their_charts() {
+    let dir = std::env::temp_dir().join(format!("retry-sim-exp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let svg_dir = dir.to_str().unwrap();
+    let storm = retry_sim(&[
+        "experiment",
+        "storm",
+        "--triggers",
+        "500",
+        "--svg-dir",
+        svg_dir,
+    ]);
+    let text = String::from_utf8_lossy(&storm.stdout);
+    assert_eq!(storm.status.code(), Some(0), "{text}");
+    assert!(text.contains("500 | retries + budget |"), "{text}");
+    let jitter = retry_sim(&[
+        "experiment",
+        "jitter",
+        "--clients",
+        "10",
+        "--runs",
+        "2",
+        "--svg-dir",
+        svg_dir,
+    ]);
+    let text = String::from_utf8_lossy(&jitter.stdout);
+    assert_eq!(jitter.status.code(), Some(0), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("10 | ")), "{text}");
+    for chart in ["storm-goodput.svg", "jitter-calls.svg", "jitter-time.svg"] {
+        let svg = std::fs::read_to_string(dir.join(chart)).unwrap();
+        assert!(svg.contains("<polyline"), "{chart}");
+    }
+    let again = retry_sim(&["experiment", "jitter", "--clients", "10", "--runs", "2"]);
+    assert_eq!(again.stdout, jitter.stdout, "deterministic per seed");
+}
+
+#[test]
+fn experiment_arguments_out_of_range_exit_two() {
+    let out = retry_sim(&["experiment", "jitter", "--runs", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    for bad in ["soon", "600001"] {
+        let out = retry_sim(&["experiment", "storm", "--triggers", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+    }
+    let out = retry_sim(&["experiment", "jitter", "--clients", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,0 +1,90 @@
+//! The experiments' qualitative findings, asserted on smaller runs of the
+//! same code the CLI runs: who does more work, who recovers.
+
+use provider_retry_sim::experiment::jitter::{self, Strategy};
+use provider_retry_sim::experiment::storm::{self, Arm};
+
+fn jitter_points() -> Vec<jitter::Point> {
+    let config = jitter::Config {
+        clients: vec![25, 100],
+        runs: 4,
+        seed: 1,
+    };
+    jitter::run(&config, || {}).expect("runtime")
+}
+
+#[test]
+fn without_jitter_backoff_costs_more_calls_and_more_time_than_any_jitter() {
+    let points = jitter_points();
+    for clients in [25, 100] {
+        let get = |s| jitter::at(&points, s, clients).expect("measured");
+        let plain = get(Strategy::Exponential);
+        for jittered in [Strategy::Equal, Strategy::Full, Strategy::Decorrelated] {
+            let j = get(jittered);
+            assert!(
+                plain.mean_calls > j.mean_calls,
+                "{clients}: {plain:?} vs {j:?}"
+            );
+            assert!(plain.mean_ms > j.mean_ms, "{clients}: {plain:?} vs {j:?}");
+        }
+        let none = get(Strategy::NoBackoff);
+        assert!(none.mean_calls > plain.mean_calls, "{none:?} vs {plain:?}");
+    }
+}
+
+#[test]
+fn the_jitter_experiment_is_deterministic_per_seed() {
+    assert_eq!(
+        jitter::one_run(Strategy::Full, 50, 9).unwrap(),
+        jitter::one_run(Strategy::Full, 50, 9).unwrap()
+    );
+}
+
+fn storm_outcomes() -> (storm::Config, Vec<storm::Outcome>) {
+    let config = storm::Config {
+        triggers_ms: vec![500, 5000],
+        after_ms: 20_000,
+        ..storm::Config::default()
+    };
+    let outcomes = storm::run(&config, || {}).expect("runtime");
+    (config, outcomes)
+}
+
+#[test]
+fn a_long_trigger_tips_plain_retries_into_metastability_and_the_budget_prevents_it() {
+    let (config, outcomes) = storm_outcomes();
+    let get = |arm, t| {
+        outcomes
+            .iter()
+            .find(|o| o.arm == arm && o.trigger_ms == t)
+            .expect("measured")
+    };
+    let table = storm::table(&config, &outcomes);
+    for arm in Arm::ALL {
+        assert!(
+            get(arm, 500).recovery_ms.is_some(),
+            "short trigger: {table}"
+        );
+    }
+    assert_eq!(get(Arm::Retries, 5000).recovery_ms, None, "{table}");
+    assert!(get(Arm::NoRetries, 5000).recovery_ms.is_some(), "{table}");
+    assert!(
+        get(Arm::RetriesWithBudget, 5000).recovery_ms.is_some(),
+        "{table}"
+    );
+    // The overload is sustained by retries: every call is tried to the limit.
+    assert!(get(Arm::Retries, 5000).amplification_after > 2.5, "{table}");
+    assert!(
+        get(Arm::RetriesWithBudget, 5000).amplification_after < 1.2,
+        "{table}"
+    );
+}
+
+#[test]
+fn the_storm_experiment_is_deterministic_per_seed() {
+    let config = storm::Config::default();
+    assert_eq!(
+        storm::one_run(&config, Arm::RetriesWithBudget, 2000).unwrap(),
+        storm::one_run(&config, Arm::RetriesWithBudget, 2000).unwrap()
+    );
+}
