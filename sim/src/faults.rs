@@ -2,7 +2,7 @@
 
 use crate::seeds::{stream, unit};
 use rand_chacha::ChaCha8Rng;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ use std::time::Duration;
 /// after `heal_ms` nothing fails; an `outage` window answers its status; the
 /// `rate_limit` answers 429 past its quota; then each probabilistic fault
 /// kind rolls its own die, first hit wins; else success after a latency.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FaultPlan {
     pub latency: Latency,
@@ -86,7 +86,7 @@ impl Default for FaultPlan {
 
 /// Time to answer: uniform in `[min_ms, max_ms]`, or exponential with `mean_ms`.
 /// Flat (not a tagged enum) so that field errors keep their line and column.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Latency {
     pub kind: LatencyKind,
@@ -99,7 +99,7 @@ pub struct Latency {
 }
 
 /// The latency distributions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LatencyKind {
     Uniform,
@@ -107,7 +107,7 @@ pub enum LatencyKind {
 }
 
 /// `[start_ms, end_ms)`: every attempt answers `status`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Outage {
     pub start_ms: u64,
@@ -123,7 +123,7 @@ fn default_outage_status() -> u16 {
 }
 
 /// `[start_ms, end_ms)`: latency multiplied by `factor`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Brownout {
     pub start_ms: u64,
@@ -132,7 +132,7 @@ pub struct Brownout {
 }
 
 /// At most `calls` attempts per fixed window; the rest get 429 + Retry-After.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {
     pub calls: u32,

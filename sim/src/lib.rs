@@ -14,14 +14,20 @@
 //! | [`world`] | clients and workloads on the paused clock |
 //! | [`trace`] | canonical trace, text and JSON lines, first divergence |
 //! | [`oracles`] | named properties checked on a trace |
+//! | [`probe`] | black-box traces of any wrapper, seen from the provider |
+//! | [`conform`] | the oracles against any wrapper: subjects, suite, verdicts |
 //! | [`report`] | summaries, tables, SVG timelines |
 //! | [`builtin`] | the scenarios shipped in `sim/scenarios/` |
+//! | [`generate`] | random scenarios (proptest strategies) |
 //! | [`experiment`] | jitter under contention, retry storms and budgets |
 
 pub mod builtin;
+pub mod conform;
 pub mod experiment;
 pub mod faults;
+pub mod generate;
 pub mod oracles;
+pub mod probe;
 pub mod provider;
 pub mod report;
 pub mod scenario;

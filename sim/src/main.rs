@@ -4,6 +4,7 @@
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use provider_retry_sim::conform::{Bare, Crabllm, Options, Ours, Report, SUBJECTS, Wrapper};
 use provider_retry_sim::scenario::Scenario;
 use provider_retry_sim::trace::Trace;
 use provider_retry_sim::{DEFAULT_SEED, Evaluation, builtin, evaluate, replay_command, report};
@@ -49,8 +50,30 @@ enum Command {
         scenario: String,
         #[arg(long)]
         seed: u64,
+        /// The wrapper to drive: ours (traced by its observer), or any
+        /// conformance subject (traced from the provider's side).
+        #[arg(long, default_value = "ours", value_parser = clap::builder::PossibleValuesParser::new(SUBJECT_NAMES))]
+        subject: String,
         #[command(flatten)]
         out: Outputs,
+    },
+    /// Judge retry wrappers against every oracle; exit 1 if ours fails one.
+    Conform {
+        /// Subjects (all if none).
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(SUBJECTS))]
+        subjects: Vec<String>,
+        /// Seeds 0..N for each built-in scenario.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        seeds: u64,
+        /// Generated scenarios tried per oracle.
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        cases: u32,
+        /// Seeds the scenario generator.
+        #[arg(long, default_value_t = DEFAULT_SEED)]
+        seed: u64,
+        /// Where to write the smallest failing generated scenarios (default: a temp dir).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Compare policies side by side: jitter under contention, or retry storms.
     Experiment {
@@ -166,8 +189,19 @@ fn main() -> ExitCode {
         Command::Replay {
             scenario,
             seed,
+            subject,
             out,
-        } => load(&[scenario]).and_then(|s| replay(&s[0], seed, &out)),
+        } => load(&[scenario]).and_then(|s| match subject.as_str() {
+            "ours" => replay(&s[0], seed, &out),
+            other => replay_subject(other, &s[0], seed, &out),
+        }),
+        Command::Conform {
+            subjects,
+            seeds,
+            cases,
+            seed,
+            out,
+        } => conform(&subjects, Options { seeds, cases, seed }, out),
         Command::Experiment { which } => experiment(which),
     };
     match result {
@@ -375,4 +409,94 @@ fn experiment(which: Experiment) -> Result<bool, String> {
         }
     }
     Ok(true)
+}
+
+/// Names `replay --subject` accepts: the conformance subjects.
+const SUBJECT_NAMES: [&str; 3] = SUBJECTS;
+
+fn runtime_error(e: std::io::Error) -> String {
+    format!("cannot start the runtime: {e}")
+}
+
+fn replay_subject(subject: &str, named: &Named, seed: u64, out: &Outputs) -> Result<bool, String> {
+    fn go<W: Wrapper>(w: &W, named: &Named, seed: u64, out: &Outputs) -> Result<bool, String> {
+        let (name, scenario) = named;
+        let judged =
+            provider_retry_sim::conform::judge(w, scenario, seed).map_err(runtime_error)?;
+        print!("{}", judged.trace.to_text());
+        println!();
+        println!("scenario {name} (seed {seed}) against {}", w.name());
+        for v in &judged.violations {
+            println!("  VIOLATED {v}");
+        }
+        if judged.violations.is_empty() {
+            println!("  every oracle held");
+        }
+        write_outputs(out, &judged.trace)?;
+        Ok(judged.violations.is_empty())
+    }
+    match subject {
+        "crabllm" => go(&Crabllm, named, seed, out),
+        "bare" => go(&Bare, named, seed, out),
+        _ => go(&Ours, named, seed, out),
+    }
+}
+
+fn conform(subjects: &[String], options: Options, out: Option<PathBuf>) -> Result<bool, String> {
+    let names: Vec<&str> = match subjects.is_empty() {
+        true => SUBJECTS.to_vec(),
+        false => subjects.iter().map(String::as_str).collect(),
+    };
+    let progress = bar(names.len() as u64)?;
+    let mut reports = Vec::new();
+    for name in &names {
+        let report = match *name {
+            "crabllm" => provider_retry_sim::conform::suite(&Crabllm, &options),
+            "bare" => provider_retry_sim::conform::suite(&Bare, &options),
+            _ => provider_retry_sim::conform::suite(&Ours, &options),
+        }
+        .map_err(runtime_error)?;
+        reports.push((*name, report));
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    let dir = out.unwrap_or_else(|| std::env::temp_dir().join("retry-sim-conform"));
+    println!(
+        "conformance: built-in scenarios x seeds 0..{}, {} generated scenarios per oracle (generator seed {})",
+        options.seeds, options.cases, options.seed
+    );
+    let tables: Vec<Report> = reports.iter().map(|(_, r)| r.clone()).collect();
+    print!("{}", provider_retry_sim::conform::table(&tables));
+    let mut ours_held = true;
+    for (name, report) in &reports {
+        if report.findings.is_empty() {
+            continue;
+        }
+        println!();
+        println!("{}:", report.subject);
+        for ((oracle, _), f) in &report.findings {
+            let target = match f.name.as_str() {
+                "generated" => {
+                    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                    let path = dir.join(format!("{name}-{oracle}.toml"));
+                    let text = toml::to_string(&f.scenario).map_err(|e| e.to_string())?;
+                    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+                    path.display().to_string()
+                }
+                builtin => builtin.to_string(),
+            };
+            println!("  {}", f.violation);
+            println!(
+                "    replay: cargo run --release -p provider-retry-sim -- replay {target} --seed {} --subject {name}",
+                f.seed
+            );
+        }
+        if *name == "ours" {
+            ours_held = false;
+        }
+    }
+    if let Some((_, r)) = reports.iter().find(|(n, _)| *n == "ours") {
+        ours_held &= r.held();
+    }
+    Ok(ours_held)
 }

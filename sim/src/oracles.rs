@@ -38,10 +38,11 @@ impl fmt::Display for Violation {
 type Oracle = fn(&[&Record], &Claims) -> Option<String>;
 
 /// Every oracle with its name, in the order reports list them.
-pub const ORACLES: [(&str, Oracle); 10] = [
+pub const ORACLES: [(&str, Oracle); 11] = [
     ("calls_end", calls_end),
     ("attempts_bounded", attempts_bounded),
     ("non_transient_once", non_transient_once),
+    ("transient_retried", transient_retried),
     ("delay_within_jitter", delay_within_jitter),
     ("retry_after_honoured", retry_after_honoured),
     ("no_sleep_after_final", no_sleep_after_final),
@@ -118,6 +119,43 @@ fn non_transient_once(records: &[&Record], _: &Claims) -> Option<String> {
         .map(|r| format!("retried after a non-transient error: {r}"))
 }
 
+/// A transient failure (error or timeout) before the last allowed attempt
+/// is retried, unless the call gave up for a reason the policy allows:
+/// a Retry-After over the cap, the deadline, or the budget.
+fn transient_retried(records: &[&Record], claims: &Claims) -> Option<String> {
+    for (i, r) in records.iter().enumerate() {
+        let (attempt, transient) = match &r.kind {
+            Kind::AttemptEnded {
+                attempt,
+                outcome: AttemptOutcome::TimedOut,
+            } => (*attempt, true),
+            Kind::AttemptEnded {
+                attempt,
+                outcome: AttemptOutcome::Error { transient, .. },
+            } => (*attempt, *transient),
+            _ => continue,
+        };
+        if !transient || attempt >= claims.policy.get_max_retries() {
+            continue;
+        }
+        match records.get(i + 1).map(|r| &r.kind) {
+            // The call was cut off by the horizon: `calls_end` reports that.
+            None | Some(Kind::Delay { .. }) => {}
+            Some(Kind::GaveUp { reason, .. })
+                if matches!(
+                    reason.as_str(),
+                    "retry_after_too_long" | "deadline" | "budget"
+                ) => {}
+            Some(other) => {
+                return Some(format!(
+                    "transient failure of attempt {attempt} was not retried: {other:?}"
+                ));
+            }
+        }
+    }
+    None
+}
+
 /// Bounds on backoff delay `n` under `policy`, given the previous backoff (decorrelated).
 pub fn delay_bounds(policy: &RetryPolicy, n: u32, previous: Option<u64>) -> (u64, u64) {
     let initial = saturating_nanos(policy.get_initial_backoff());
@@ -153,7 +191,8 @@ fn delay_within_jitter(records: &[&Record], claims: &Claims) -> Option<String> {
                 continue;
             }
             let (lo, hi) = delay_bounds(&claims.policy, attempt, previous);
-            if delay_ns < lo || delay_ns > hi {
+            // A wait measured from outside ends on the timer's next tick.
+            if delay_ns < lo || delay_ns > hi.saturating_add(TICK_NS) {
                 return Some(format!(
                     "backoff {attempt} is {delay_ns}ns, outside [{lo}, {hi}]ns"
                 ));
@@ -242,7 +281,7 @@ fn deadline_respected(records: &[&Record], claims: &Claims) -> Option<String> {
     records.iter().find_map(|r| match r.kind {
         Kind::Delay { delay_ns, .. } => {
             let end = u128::from(r.t - first) + u128::from(delay_ns);
-            (end > u128::from(deadline)).then(|| {
+            (end > u128::from(deadline.saturating_add(TICK_NS))).then(|| {
                 format!("a wait ending {end}ns after the first attempt, deadline {deadline}ns")
             })
         }
@@ -401,6 +440,14 @@ mod tests {
         let mut t = good();
         t[2] = rec(10, err(0, false, None));
         assert!(names(t, &claims()).contains(&"non_transient_once"));
+    }
+
+    #[test]
+    fn transient_retried_catches_a_transient_error_given_up_on_early() {
+        let mut t = good();
+        t.truncate(3);
+        t.push(rec(10, Kind::CallEnded { ok: false }));
+        assert_eq!(names(t, &claims()), ["transient_retried"]);
     }
 
     #[test]

@@ -4,13 +4,13 @@
 
 use crate::faults::FaultPlan;
 use provider_retry::{Jitter, RetryPolicy};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// One scenario, as read from its file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// Short name, used in reports and replay commands.
@@ -32,7 +32,7 @@ pub struct Scenario {
 }
 
 /// The wrapper's knobs, in milliseconds.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PolicySpec {
     pub max_retries: u32,
@@ -79,7 +79,7 @@ impl PolicySpec {
 }
 
 /// A jitter kind, as scenario files spell it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JitterSpec {
     None,
@@ -100,7 +100,7 @@ impl From<JitterSpec> for Jitter {
 }
 
 /// Which provider method the clients call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
     #[default]
@@ -110,7 +110,7 @@ pub enum Method {
 
 /// Who calls, as the file says it. Flat (not a tagged enum) so that every
 /// field error keeps its line and column.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkloadSpec {
     /// `"closed"` or `"open"`.
@@ -128,7 +128,7 @@ pub struct WorkloadSpec {
 }
 
 /// The two workload shapes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WorkloadKind {
     Closed,
@@ -204,7 +204,7 @@ impl WorkloadSpec {
 }
 
 /// What the run must achieve.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     /// Lowest acceptable share of calls that succeed, 0 to 1.

@@ -52,6 +52,19 @@ pub enum AttemptOutcome {
 }
 
 /// One line of the trace.
+impl AttemptOutcome {
+    /// How an attempt that answered `error` ended.
+    pub fn of_error(error: &crabllm_core::Error) -> Self {
+        AttemptOutcome::Error {
+            status: error.http_status(),
+            transient: error.is_transient(),
+            retry_after_ns: error
+                .retry_after()
+                .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Record {
     /// Virtual nanoseconds since the world began.

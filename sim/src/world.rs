@@ -87,13 +87,7 @@ fn outcome_of(outcome: Outcome<'_>) -> AttemptOutcome {
     match outcome {
         Outcome::Ok => AttemptOutcome::Ok,
         Outcome::TimedOut => AttemptOutcome::TimedOut,
-        Outcome::Error(e) => AttemptOutcome::Error {
-            status: e.http_status(),
-            transient: e.is_transient(),
-            retry_after_ns: e
-                .retry_after()
-                .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
-        },
+        Outcome::Error(e) => AttemptOutcome::of_error(e),
     }
 }
 

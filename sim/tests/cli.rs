@@ -145,3 +145,48 @@ fn experiment_arguments_out_of_range_exit_two() {
     let out = retry_sim(&["experiment", "jitter", "--clients", "0"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn conform_prints_verdicts_and_exits_by_our_wrapper_alone() {
+    let args = ["--seeds", "2", "--cases", "8"];
+    let ours = retry_sim(&[&["conform", "ours"][..], &args].concat());
+    let text = String::from_utf8_lossy(&ours.stdout);
+    assert_eq!(ours.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("| transient_retried | built-in | held |"),
+        "{text}"
+    );
+    let bare = retry_sim(&[&["conform", "bare"][..], &args].concat());
+    let text = String::from_utf8_lossy(&bare.stdout);
+    assert_eq!(
+        bare.status.code(),
+        Some(0),
+        "only our wrapper decides: {text}"
+    );
+    assert!(
+        text.contains("violated: transient-then-ok seed 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("replay transient-then-ok --seed 0 --subject bare"),
+        "{text}"
+    );
+    let again = retry_sim(&[&["conform", "bare"][..], &args].concat());
+    assert_eq!(again.stdout, bare.stdout, "deterministic per seed");
+    assert_eq!(retry_sim(&["conform", "nobody"]).status.code(), Some(2));
+}
+
+#[test]
+fn replay_against_a_subject_exits_one_when_it_breaks_an_oracle() {
+    let out = retry_sim(&[
+        "replay",
+        "hang-and-timeouts",
+        "--seed",
+        "0",
+        "--subject",
+        "bare",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("VIOLATED [calls_end]"), "{text}");
+}
