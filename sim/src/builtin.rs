@@ -28,6 +28,11 @@ scenarios![
     "flapping",
     "thundering-herd",
     "open-loop-heal",
+    "net-partition-during-attempt",
+    "net-crash-mid-stream",
+    "net-lossy-link",
+    "net-bounce-during-backoff",
+    "net-retry-after-http-date",
 ];
 
 /// A built-in scenario by name.

@@ -22,6 +22,9 @@ pub struct FaultPlan {
     pub transient_statuses: Vec<u16>,
     /// Retry-After attached to transient answers.
     pub retry_after_ms: Option<u64>,
+    /// How the network world's server writes Retry-After (in process it is
+    /// a `Duration` and needs no form).
+    pub retry_after_form: RetryAfterForm,
     /// Probability of a non-transient status (drawn from `non_transient_statuses`).
     pub p_non_transient: f64,
     pub non_transient_statuses: Vec<u16>,
@@ -64,6 +67,7 @@ impl Default for FaultPlan {
             p_transient: 0.0,
             transient_statuses: vec![503],
             retry_after_ms: None,
+            retry_after_form: RetryAfterForm::Seconds,
             p_non_transient: 0.0,
             non_transient_statuses: vec![400],
             p_decode: 0.0,
@@ -82,6 +86,18 @@ impl Default for FaultPlan {
             heal_ms: None,
         }
     }
+}
+
+/// The three ways an HTTP answer can say how long to wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryAfterForm {
+    /// `Retry-After: <whole seconds, rounded up>`.
+    Seconds,
+    /// `Retry-After: <IMF-fixdate>`, the wait's end on the server's clock.
+    HttpDate,
+    /// `retry-after-ms: <milliseconds>`, as OpenAI sends it.
+    Ms,
 }
 
 /// Time to answer: uniform in `[min_ms, max_ms]`, or exponential with `mean_ms`.
@@ -429,6 +445,11 @@ impl Faults {
     }
 
     /// Gap before each stream item, and how many.
+    /// How the network world's server writes Retry-After.
+    pub fn retry_after_form(&self) -> RetryAfterForm {
+        self.plan.retry_after_form
+    }
+
     pub fn stream_shape(&self) -> (u32, Duration) {
         (
             self.plan.chunks,

@@ -6,7 +6,8 @@
 
 use crate::faults::FaultPlan;
 use crate::scenario::{
-    Expect, JitterSpec, Method, PolicySpec, Scenario, WorkloadKind, WorkloadSpec,
+    Expect, JitterSpec, Method, NetworkSpec, PolicySpec, Scenario, WorkloadKind, WorkloadSpec,
+    WorldKind,
 };
 use proptest::prelude::*;
 
@@ -116,5 +117,7 @@ pub fn scenario() -> impl Strategy<Value = Scenario> {
                 method,
             },
             expect: Expect::default(),
+            world: WorldKind::InProcess,
+            network: NetworkSpec::default(),
         })
 }

@@ -12,6 +12,7 @@
 //! | [`seeds`] | sub-seeds per concern from one root seed |
 //! | [`provider`] | the scripted provider |
 //! | [`world`] | clients and workloads on the paused clock |
+//! | [`net`] | the network world: HTTP over turmoil's simulated network |
 //! | [`trace`] | canonical trace, text and JSON lines, first divergence |
 //! | [`oracles`] | named properties checked on a trace |
 //! | [`probe`] | black-box traces of any wrapper, seen from the provider |
@@ -26,6 +27,7 @@ pub mod conform;
 pub mod experiment;
 pub mod faults;
 pub mod generate;
+pub mod net;
 pub mod oracles;
 pub mod probe;
 pub mod provider;

@@ -17,18 +17,24 @@ use tokio::time::{Instant, sleep};
 #[derive(Debug)]
 pub struct Shared {
     faults: Mutex<Faults>,
-    epoch: Instant,
+    clock: Clock,
     trace: Mutex<Vec<Record>>,
     next_stream: AtomicU64,
     capacity: Option<Semaphore>,
 }
 
 impl Shared {
-    /// A provider following `faults`, with at most `capacity` attempts in flight.
+    /// A provider following `faults`, with at most `capacity` attempts in
+    /// flight, on the current runtime's clock.
     pub fn new(faults: Faults, capacity: Option<u32>) -> Arc<Self> {
+        Self::with_clock(faults, capacity, Clock::Tokio(Instant::now()))
+    }
+
+    /// The same, with virtual time read from `clock`.
+    pub fn with_clock(faults: Faults, capacity: Option<u32>, clock: Clock) -> Arc<Self> {
         Arc::new(Self {
             faults: Mutex::new(faults),
-            epoch: Instant::now(),
+            clock,
             trace: Mutex::new(Vec::new()),
             next_stream: AtomicU64::new(0),
             capacity: capacity.map(|c| Semaphore::new(c as usize)),
@@ -37,7 +43,17 @@ impl Shared {
 
     /// Virtual time since the world began.
     pub fn now(&self) -> Duration {
-        self.epoch.elapsed()
+        self.clock.elapsed()
+    }
+
+    /// The fault plan in motion, for a server that answers by it.
+    pub fn faults(&self) -> std::sync::MutexGuard<'_, Faults> {
+        lock(&self.faults)
+    }
+
+    /// A number for the next stream opened.
+    pub fn next_stream(&self) -> u64 {
+        self.next_stream.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Append a record stamped now.
@@ -54,6 +70,26 @@ impl Shared {
     /// Take the records written so far.
     pub fn take_trace(&self) -> Vec<Record> {
         std::mem::take(&mut *lock(&self.trace))
+    }
+}
+
+/// Where a world reads virtual time from.
+#[derive(Debug, Clone, Copy)]
+pub enum Clock {
+    /// The current tokio runtime's clock, since this instant.
+    Tokio(Instant),
+    /// turmoil's simulated time, shared by every host (each host has its own
+    /// runtime, and their clocks do not share an origin).
+    Turmoil,
+}
+
+impl Clock {
+    /// Time since the world began.
+    pub fn elapsed(&self) -> Duration {
+        match self {
+            Clock::Tokio(start) => start.elapsed(),
+            Clock::Turmoil => turmoil::sim_elapsed().unwrap_or_default(),
+        }
     }
 }
 
@@ -110,10 +146,7 @@ impl SimProvider {
                 stream_end,
             } => {
                 sleep(latency).await;
-                Ok((
-                    self.shared.next_stream.fetch_add(1, Ordering::Relaxed),
-                    stream_end,
-                ))
+                Ok((self.shared.next_stream(), stream_end))
             }
             Answer::Status {
                 status,

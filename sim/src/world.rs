@@ -2,7 +2,7 @@
 
 use crate::faults::Faults;
 use crate::provider::{Shared, SimProvider, chunk_id};
-use crate::scenario::{Method, Scenario, Workload};
+use crate::scenario::{Method, Scenario, Workload, WorldKind};
 use crate::seeds::{derive, stream, unit};
 use crate::trace::{AttemptOutcome, Kind, Trace};
 use crabllm_core::{ChatCompletionRequest, Error, Provider};
@@ -95,16 +95,20 @@ fn outcome_of(outcome: Outcome<'_>) -> AttemptOutcome {
 /// scenario, near enough that a hung run ends at once in real time.
 pub const HORIZON: Duration = Duration::from_secs(24 * 3600);
 
-/// Run `scenario` under `seed` with our wrapper and return its trace.
+/// Run `scenario` under `seed` with our wrapper, in the world it names, and return its trace.
 ///
 /// # Errors
 ///
 /// Only if tokio cannot build a runtime.
 pub fn run(scenario: &Scenario, seed: u64) -> std::io::Result<Trace> {
-    run_with(&Ours, scenario, seed)
+    match scenario.world {
+        WorldKind::InProcess => run_with(&Ours, scenario, seed),
+        WorldKind::Network => crate::net::world::run(scenario, seed),
+    }
 }
 
-/// Run `scenario` under `seed` against `subject`.
+/// Run `scenario` under `seed` against `subject`, in process (whatever
+/// world the scenario names: other subjects are driven in process only).
 ///
 /// # Errors
 ///
@@ -195,7 +199,7 @@ fn arrivals(seed: u64, rate_per_s: f64, duration_ms: u64) -> Vec<Duration> {
     }
 }
 
-async fn one_call<P: Provider>(
+pub(crate) async fn one_call<P: Provider>(
     wrapped: &P,
     method: Method,
     shared: &Shared,

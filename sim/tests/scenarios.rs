@@ -1,5 +1,6 @@
 //! Every built-in scenario across many seeds: oracles, expectations, determinism.
 
+use provider_retry_sim::scenario::WorldKind;
 use provider_retry_sim::{builtin, evaluate, replay_command};
 
 /// Seeds per scenario per test run. `RETRY_SIM_SEEDS` overrides it for a longer soak.
@@ -10,11 +11,32 @@ fn seeds() -> u64 {
         .unwrap_or(100)
 }
 
+/// Seeds per network scenario: each run steps turmoil's whole network, so
+/// fewer by default. `RETRY_SIM_NET_SEEDS` overrides it.
+fn network_seeds() -> u64 {
+    std::env::var("RETRY_SIM_NET_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20)
+}
+
 #[test]
 fn every_builtin_scenario_holds_across_seeds_and_repeats_exactly() {
+    check_world(WorldKind::InProcess, seeds());
+}
+
+#[test]
+fn every_network_scenario_holds_across_seeds_and_repeats_exactly() {
+    check_world(WorldKind::Network, network_seeds());
+}
+
+fn check_world(world: WorldKind, seeds: u64) {
     let mut failures = Vec::new();
-    for (name, scenario) in builtin::all().expect("built-in scenarios parse") {
-        for seed in 0..seeds() {
+    let all = builtin::all().expect("built-in scenarios parse");
+    let in_world: Vec<_> = all.into_iter().filter(|(_, s)| s.world == world).collect();
+    assert!(!in_world.is_empty(), "no {world:?} scenarios");
+    for (name, scenario) in in_world {
+        for seed in 0..seeds {
             let e = evaluate(&scenario, seed, true).expect("runtime");
             if !e.passed() {
                 let why = e
@@ -90,5 +112,37 @@ fn scenarios_exercise_what_they_are_named_for() {
     assert!(has("stream-open-retry", &|k| matches!(
         k,
         Kind::ChunkReceived { .. }
+    )));
+    let timed_out = |k: &Kind| {
+        matches!(
+            k,
+            Kind::AttemptEnded {
+                outcome: AttemptOutcome::TimedOut,
+                ..
+            }
+        )
+    };
+    assert!(has("net-partition-during-attempt", &timed_out));
+    assert!(has("net-crash-mid-stream", &|k| matches!(
+        k,
+        Kind::StreamFailed { timeout: false }
+    )));
+    assert!(has("net-lossy-link", &|k| matches!(
+        k,
+        Kind::AttemptEnded { outcome, .. } if *outcome != AttemptOutcome::Ok
+    )));
+    assert!(has("net-bounce-during-backoff", &|k| matches!(
+        k,
+        Kind::Delay {
+            retry_after: false,
+            ..
+        }
+    )));
+    assert!(has("net-retry-after-http-date", &|k| matches!(
+        k,
+        Kind::Delay {
+            retry_after: true,
+            ..
+        }
     )));
 }

@@ -1,0 +1,181 @@
+//! An HTTP provider: `chat_completion` and its SSE stream over HTTP/1.1 on
+//! turmoil's simulated TCP.
+//!
+//! A status of 400 or more becomes [`Error::Provider`] with the wait any
+//! Retry-After form asked for (a malformed header is ignored); a failure
+//! to connect, send or read becomes [`Error::Network`]; a body that is not
+//! the expected JSON becomes [`Error::Decode`]. Server-sent events are
+//! parsed as they arrive; a stream that ends without `[DONE]` ends with a
+//! network error.
+
+use super::{CALL_HEADER, CLIENT_HEADER, retry_after};
+use bytes::{Buf, Bytes, BytesMut};
+use crabllm_core::{
+    BoxStream, ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse, Error, Provider,
+    anthropic, gemini,
+};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+/// One client's connection details.
+#[derive(Debug, Clone)]
+pub struct HttpProvider {
+    /// `host:port` of the server, as turmoil resolves it.
+    server: String,
+    client: u32,
+    call: Arc<AtomicU64>,
+    wall: fn() -> SystemTime,
+}
+
+impl HttpProvider {
+    /// A provider calling `server` as `client`; `wall` reads HTTP-dates.
+    pub fn new(server: &str, client: u32, wall: fn() -> SystemTime) -> Self {
+        Self {
+            server: server.to_string(),
+            client,
+            call: Arc::new(AtomicU64::new(0)),
+            wall,
+        }
+    }
+
+    /// Mark the start of the client's call `call` (sent to the server).
+    pub fn set_call(&self, call: u64) {
+        self.call.store(call, Ordering::Relaxed);
+    }
+
+    /// The call being made.
+    pub fn call(&self) -> u64 {
+        self.call.load(Ordering::Relaxed)
+    }
+
+    /// Send one request on a fresh connection; statuses of 400 and up are errors.
+    async fn send(&self, request: &ChatCompletionRequest, stream: bool) -> Result<Incoming, Error> {
+        let mut body = serde_json::to_value(request).map_err(|e| Error::Internal(e.to_string()))?;
+        body["stream"] = serde_json::Value::Bool(stream);
+        let tcp = turmoil::net::TcpStream::connect(self.server.as_str())
+            .await
+            .map_err(network)?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+            .await
+            .map_err(network)?;
+        // The connection is driven beside the request; it ends when either side closes.
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        let req = hyper::Request::post("/v1/chat/completions")
+            .header(hyper::header::HOST, self.server.as_str())
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .header(CLIENT_HEADER, self.client.to_string())
+            .header(CALL_HEADER, self.call().to_string())
+            .body(Full::new(Bytes::from(body.to_string())))
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let response = sender.send_request(req).await.map_err(network)?;
+        let status = response.status().as_u16();
+        if status < 400 {
+            return Ok(response.into_body());
+        }
+        let retry_after = retry_after::parse(response.headers(), (self.wall)());
+        let body = response.into_body().collect().await.map_err(network)?;
+        Err(Error::Provider {
+            status,
+            body: String::from_utf8_lossy(&body.to_bytes()).into_owned(),
+            retry_after,
+        })
+    }
+}
+
+fn network(e: impl std::fmt::Display) -> Error {
+    Error::Network(e.to_string())
+}
+
+/// Server-sent events parsed incrementally into chunks.
+fn events(body: Incoming) -> BoxStream<'static, Result<ChatCompletionChunk, Error>> {
+    let state = (body, BytesMut::new(), false);
+    Box::pin(futures::stream::unfold(
+        state,
+        |(mut body, mut buf, done)| async move {
+            if done {
+                return None;
+            }
+            loop {
+                if let Some(end) = buf.windows(2).position(|w| w == b"\n\n") {
+                    let event = buf.split_to(end + 2);
+                    let data = std::str::from_utf8(&event)
+                        .ok()
+                        .and_then(|e| e.lines().find_map(|l| l.strip_prefix("data: ")))
+                        .map(str::to_string);
+                    match data.as_deref() {
+                        None => continue,
+                        Some("[DONE]") => return None,
+                        Some(json) => {
+                            let item = serde_json::from_str(json)
+                                .map_err(|e| Error::Decode(e.to_string()));
+                            return Some((item, (body, buf, false)));
+                        }
+                    }
+                }
+                match body.frame().await {
+                    Some(Ok(frame)) => {
+                        if let Ok(mut data) = frame.into_data() {
+                            while data.has_remaining() {
+                                let chunk = data.chunk();
+                                buf.extend_from_slice(chunk);
+                                let n = chunk.len();
+                                data.advance(n);
+                            }
+                        }
+                    }
+                    Some(Err(e)) => return Some((Err(network(e)), (body, buf, true))),
+                    None => {
+                        let cut = Error::Network("stream ended before [DONE]".into());
+                        return Some((Err(cut), (body, buf, true)));
+                    }
+                }
+            }
+        },
+    ))
+}
+
+impl Provider for HttpProvider {
+    async fn chat_completion(
+        &self,
+        request: &ChatCompletionRequest,
+    ) -> Result<ChatCompletionResponse, Error> {
+        let body = self.send(request, false).await?;
+        let bytes = body.collect().await.map_err(network)?.to_bytes();
+        serde_json::from_slice(&bytes).map_err(|e| Error::Decode(e.to_string()))
+    }
+
+    async fn chat_completion_stream(
+        &self,
+        request: &ChatCompletionRequest,
+    ) -> Result<BoxStream<'static, Result<ChatCompletionChunk, Error>>, Error> {
+        Ok(events(self.send(request, true).await?))
+    }
+
+    async fn anthropic_messages(
+        &self,
+        _: &anthropic::Request,
+    ) -> Result<anthropic::Response, Error> {
+        Err(Error::not_implemented("anthropic_messages"))
+    }
+
+    async fn anthropic_messages_stream(
+        &self,
+        _: &anthropic::Request,
+    ) -> Result<BoxStream<'static, Result<anthropic::StreamEvent, Error>>, Error> {
+        Err(Error::not_implemented("anthropic_messages_stream"))
+    }
+
+    async fn gemini_generate_content_stream(
+        &self,
+        _: &str,
+        _: &gemini::Request,
+    ) -> Result<BoxStream<'static, Result<gemini::Response, Error>>, Error> {
+        Err(Error::not_implemented("gemini_generate_content_stream"))
+    }
+}
