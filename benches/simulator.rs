@@ -1,18 +1,21 @@
 //! How fast the simulator runs: simulated attempts per CPU-second for one
-//! fixed scenario, and seeds per second (on one core) of the sweep over the
-//! built-in scenario set, each run twice as `retry-sim sweep` does.
+//! fixed scenario in the in-process and the network world, and seeds per
+//! second (on one core) of the sweep over the built-in scenario set, each
+//! run twice as `retry-sim sweep` does.
 //!
 //! Both run on one thread, so wall time here is CPU time; `retry-sim sweep`
 //! spreads seeds over every core on top of this.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use provider_retry_sim::scenario::{Scenario, WorldKind};
 use provider_retry_sim::trace::Kind;
 use provider_retry_sim::{builtin, evaluate, world};
 use std::hint::black_box;
 use std::time::Duration;
 
-/// The fixed scenario: Poisson arrivals through an outage and a heal.
-const SCENARIO: &str = "open-loop-heal";
+/// The fixed scenario: 10 clients x 10 calls, 30 % transient errors. It is
+/// run as it is (in process) and over the simulated network.
+const SCENARIO: &str = "transient-then-ok";
 
 fn attempts(trace: &provider_retry_sim::trace::Trace) -> u64 {
     let started =
@@ -20,18 +23,23 @@ fn attempts(trace: &provider_retry_sim::trace::Trace) -> u64 {
     trace.records.iter().filter(started).count() as u64
 }
 
-fn in_process(c: &mut Criterion) {
-    let scenario = match builtin::get(SCENARIO) {
-        Some(Ok(s)) => s,
-        _ => panic!("built-in scenario {SCENARIO} parses"),
+fn worlds(c: &mut Criterion) {
+    let Some(Ok(in_process)) = builtin::get(SCENARIO) else {
+        panic!("built-in scenario {SCENARIO} parses")
     };
-    let trace = world::run(&scenario, 1).expect("runtime");
+    let network = Scenario {
+        world: WorldKind::Network,
+        ..in_process.clone()
+    };
     let mut group = c.benchmark_group("simulator");
-    // Elements are simulated attempts: criterion prints attempts per second.
-    group.throughput(Throughput::Elements(attempts(&trace)));
-    group.bench_function(format!("in_process/{SCENARIO}"), |b| {
-        b.iter(|| world::run(black_box(&scenario), 1).expect("runtime"))
-    });
+    for (name, scenario) in [("in_process", in_process), ("network", network)] {
+        let trace = world::run(&scenario, 1).expect("runtime");
+        // Elements are simulated attempts: criterion prints attempts per second.
+        group.throughput(Throughput::Elements(attempts(&trace)));
+        group.bench_function(format!("{name}/{SCENARIO}"), |b| {
+            b.iter(|| world::run(black_box(&scenario), 1).expect("runtime"))
+        });
+    }
     group.finish();
 }
 
@@ -59,6 +67,6 @@ criterion_group! {
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
-    targets = in_process, sweep
+    targets = worlds, sweep
 }
 criterion_main!(simulator);
