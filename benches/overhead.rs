@@ -24,7 +24,7 @@ use futures::StreamExt;
 use std::future::Future;
 use std::hint::black_box;
 use std::time::Duration;
-use support::{Bench, Mode, drive, request};
+use support::{Bench, Mode, drive, paused_clock, real_clock, request};
 
 /// The subjects, each a way to make one chat call or one stream through `inner`.
 struct Subjects {
@@ -106,21 +106,6 @@ fn chat_group(group: &mut BenchmarkGroup<'_, WallTime>, mode: Mode) {
     group.bench_function("backon", |b| {
         b.iter(|| drive(s.backon.chat(black_box(&req))).is_ok())
     });
-}
-
-fn real_clock() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .expect("a current-thread runtime builds")
-}
-
-fn paused_clock() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .expect("a paused current-thread runtime builds")
 }
 
 fn ready(c: &mut Criterion) {

@@ -12,7 +12,7 @@ use crabllm_core::Provider;
 use provider_retry::Retrying;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use support::{Bench, Mode, drive, request};
+use support::{Bench, Mode, drive, paused_clock, request};
 
 struct Counting;
 
@@ -51,18 +51,10 @@ fn allocations(f: impl FnOnce()) -> u64 {
     ALLOCATIONS.with(Cell::get) - before
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .expect("runtime")
-}
-
 /// Allocations of 100 successful calls through the wrapper, after one to
 /// warm up, polled by hand: `mode` must never need the clock to advance.
 fn calls(mode: Mode) -> u64 {
-    let rt = runtime();
+    let rt = paused_clock();
     let _context = rt.enter();
     let wrapper = Retrying::new(Bench::new(mode)).seed(1);
     let req = request();
@@ -95,7 +87,7 @@ fn a_call_pending_once_allocates_nothing() {
 fn a_retried_call_allocates() {
     // The retry path boxes its schedule (and sleeps, so it runs on the
     // runtime): the zeros above are not an accident of the counter.
-    let rt = runtime();
+    let rt = paused_clock();
     let wrapper = Retrying::new(Bench::new(Mode::FailOnce)).seed(1);
     let req = request();
     let n = allocations(|| assert!(rt.block_on(wrapper.chat_completion(&req)).is_ok()));

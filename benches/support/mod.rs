@@ -4,7 +4,6 @@
 
 use crabllm_core::{
     BoxStream, ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse, Error, Provider,
-    anthropic, gemini,
 };
 use std::future::Future;
 use std::pin::pin;
@@ -85,27 +84,7 @@ impl Provider for Bench {
         Ok(Box::pin(futures::stream::iter(chunks)))
     }
 
-    async fn anthropic_messages(
-        &self,
-        _: &anthropic::Request,
-    ) -> Result<anthropic::Response, Error> {
-        Err(Error::not_implemented("bench"))
-    }
-
-    async fn anthropic_messages_stream(
-        &self,
-        _: &anthropic::Request,
-    ) -> Result<BoxStream<'static, Result<anthropic::StreamEvent, Error>>, Error> {
-        Err(Error::not_implemented("bench"))
-    }
-
-    async fn gemini_generate_content_stream(
-        &self,
-        _: &str,
-        _: &gemini::Request,
-    ) -> Result<BoxStream<'static, Result<gemini::Response, Error>>, Error> {
-        Err(Error::not_implemented("bench"))
-    }
+    provider_retry_sim::chat_only_provider_rest!();
 }
 
 /// Poll `future` to completion with a no-op waker; the bench providers never
@@ -122,4 +101,22 @@ pub fn drive<F: Future>(future: F) -> F::Output {
 
 pub fn request() -> ChatCompletionRequest {
     serde_json::from_str(r#"{"model":"m","messages":[]}"#).expect("a minimal request parses")
+}
+
+/// A current-thread runtime on the real clock.
+pub fn real_clock() -> tokio::runtime::Runtime {
+    runtime(false)
+}
+
+/// A current-thread runtime on a clock paused from the start.
+pub fn paused_clock() -> tokio::runtime::Runtime {
+    runtime(true)
+}
+
+fn runtime(paused: bool) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(paused)
+        .build()
+        .expect("a current-thread runtime builds")
 }

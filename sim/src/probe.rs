@@ -14,7 +14,6 @@ use crate::provider::{Shared, SimProvider};
 use crate::trace::{AttemptOutcome, Kind, Record, Trace};
 use crabllm_core::{
     BoxStream, ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse, Error, Provider,
-    anthropic, gemini,
 };
 use provider_retry::RetryPolicy;
 use provider_retry::schedule::saturating_nanos;
@@ -122,27 +121,8 @@ impl Provider for Probed {
         self.attempt(self.inner.chat_completion_stream(r)).await
     }
 
-    async fn anthropic_messages(
-        &self,
-        r: &anthropic::Request,
-    ) -> Result<anthropic::Response, Error> {
-        self.inner.anthropic_messages(r).await
-    }
-
-    async fn anthropic_messages_stream(
-        &self,
-        r: &anthropic::Request,
-    ) -> Result<BoxStream<'static, Result<anthropic::StreamEvent, Error>>, Error> {
-        self.inner.anthropic_messages_stream(r).await
-    }
-
-    async fn gemini_generate_content_stream(
-        &self,
-        model: &str,
-        r: &gemini::Request,
-    ) -> Result<BoxStream<'static, Result<gemini::Response, Error>>, Error> {
-        self.inner.gemini_generate_content_stream(model, r).await
-    }
+    // The scripted provider answers only chat: the rest are unsupported there too.
+    crate::chat_only_provider_rest!();
 }
 
 /// What one call's attempts looked like so far, for [`infer`].

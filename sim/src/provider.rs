@@ -4,7 +4,6 @@ use crate::faults::{Answer, Faults, StreamEnd};
 use crate::trace::{Kind, Record};
 use crabllm_core::{
     BoxStream, ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse, Error, Provider,
-    anthropic, gemini,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -220,10 +219,6 @@ pub fn chunk_id(chunk: &ChatCompletionChunk) -> Option<(u64, u32)> {
     Some((s.parse().ok()?, i.parse().ok()?))
 }
 
-fn unsupported<T>(what: &str) -> Result<T, Error> {
-    Err(Error::not_implemented(what))
-}
-
 impl Provider for SimProvider {
     async fn chat_completion(
         &self,
@@ -242,25 +237,5 @@ impl Provider for SimProvider {
         Ok(self.chunks(stream, end))
     }
 
-    async fn anthropic_messages(
-        &self,
-        _: &anthropic::Request,
-    ) -> Result<anthropic::Response, Error> {
-        unsupported("anthropic_messages")
-    }
-
-    async fn anthropic_messages_stream(
-        &self,
-        _: &anthropic::Request,
-    ) -> Result<BoxStream<'static, Result<anthropic::StreamEvent, Error>>, Error> {
-        unsupported("anthropic_messages_stream")
-    }
-
-    async fn gemini_generate_content_stream(
-        &self,
-        _: &str,
-        _: &gemini::Request,
-    ) -> Result<BoxStream<'static, Result<gemini::Response, Error>>, Error> {
-        unsupported("gemini_generate_content_stream")
-    }
+    crate::chat_only_provider_rest!();
 }

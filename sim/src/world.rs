@@ -43,14 +43,23 @@ impl Subject for Ours {
         client: u32,
     ) -> Self::Wrapped {
         let view = inner.clone();
-        let observer = move |e: &Event<'_>| {
-            if let Some(kind) = record_of(e) {
-                shared.record(client, view.call(), kind);
-            }
-        };
         Retrying::with_policy(inner, policy)
             .seed(seed)
-            .observer(observer)
+            .observer(recorder(shared, client, move || view.call()))
+    }
+}
+
+/// An observer writing `client`'s wrapper events into `shared`'s trace,
+/// under the call `call` says is in progress.
+pub(crate) fn recorder(
+    shared: Arc<Shared>,
+    client: u32,
+    call: impl Fn() -> u64 + Send + Sync + 'static,
+) -> impl provider_retry::Observer {
+    move |e: &Event<'_>| {
+        if let Some(kind) = record_of(e) {
+            shared.record(client, call(), kind);
+        }
     }
 }
 
@@ -166,13 +175,8 @@ async fn world<S: Subject>(subject: &S, scenario: &Scenario, seed: u64) -> Trace
         let shared = shared.clone();
         async move {
             tokio::time::sleep(start).await;
-            for call in 0..u64::from(calls) {
-                view.set_call(call);
-                shared.record(client, call, Kind::CallStarted);
-                let ok = one_call(&wrapped, method, &shared, client, call).await;
-                shared.record(client, call, Kind::CallEnded { ok });
-                tokio::time::sleep(think).await;
-            }
+            let set_call = |call| view.set_call(call);
+            client_calls(&wrapped, set_call, &shared, client, calls, think, method).await;
         }
     });
     // A wrapper that never gives up would leave the paused clock with nothing
@@ -199,7 +203,28 @@ fn arrivals(seed: u64, rate_per_s: f64, duration_ms: u64) -> Vec<Duration> {
     }
 }
 
-pub(crate) async fn one_call<P: Provider>(
+/// One client's calls, one after another, each recorded from its start to
+/// its end, with `think` idle between them. `set_call` tells the client's
+/// provider view which call it serves.
+pub(crate) async fn client_calls<P: Provider>(
+    wrapped: &P,
+    set_call: impl Fn(u64),
+    shared: &Shared,
+    client: u32,
+    calls: u32,
+    think: Duration,
+    method: Method,
+) {
+    for call in 0..u64::from(calls) {
+        set_call(call);
+        shared.record(client, call, Kind::CallStarted);
+        let ok = one_call(wrapped, method, shared, client, call).await;
+        shared.record(client, call, Kind::CallEnded { ok });
+        tokio::time::sleep(think).await;
+    }
+}
+
+async fn one_call<P: Provider>(
     wrapped: &P,
     method: Method,
     shared: &Shared,

@@ -13,9 +13,7 @@ pub mod jitter;
 pub mod plot;
 pub mod storm;
 
-use crabllm_core::{
-    BoxStream, ChatCompletionRequest, ChatCompletionResponse, Error, Provider, anthropic, gemini,
-};
+use crabllm_core::{BoxStream, ChatCompletionRequest, ChatCompletionResponse, Error, Provider};
 use std::future::Future;
 
 /// A provider whose only real method is `chat_completion`, given as a closure.
@@ -41,27 +39,7 @@ where
         Err(Error::not_implemented("chat_completion_stream"))
     }
 
-    async fn anthropic_messages(
-        &self,
-        _: &anthropic::Request,
-    ) -> Result<anthropic::Response, Error> {
-        Err(Error::not_implemented("anthropic_messages"))
-    }
-
-    async fn anthropic_messages_stream(
-        &self,
-        _: &anthropic::Request,
-    ) -> Result<BoxStream<'static, Result<anthropic::StreamEvent, Error>>, Error> {
-        Err(Error::not_implemented("anthropic_messages_stream"))
-    }
-
-    async fn gemini_generate_content_stream(
-        &self,
-        _: &str,
-        _: &gemini::Request,
-    ) -> Result<BoxStream<'static, Result<gemini::Response, Error>>, Error> {
-        Err(Error::not_implemented("gemini_generate_content_stream"))
-    }
+    crate::chat_only_provider_rest!();
 }
 
 /// A paused current-thread runtime: experiments run on virtual time.

@@ -12,7 +12,6 @@ use super::{CALL_HEADER, CLIENT_HEADER, retry_after};
 use bytes::{Buf, Bytes, BytesMut};
 use crabllm_core::{
     BoxStream, ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse, Error, Provider,
-    anthropic, gemini,
 };
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -157,25 +156,5 @@ impl Provider for HttpProvider {
         Ok(events(self.send(request, true).await?))
     }
 
-    async fn anthropic_messages(
-        &self,
-        _: &anthropic::Request,
-    ) -> Result<anthropic::Response, Error> {
-        Err(Error::not_implemented("anthropic_messages"))
-    }
-
-    async fn anthropic_messages_stream(
-        &self,
-        _: &anthropic::Request,
-    ) -> Result<BoxStream<'static, Result<anthropic::StreamEvent, Error>>, Error> {
-        Err(Error::not_implemented("anthropic_messages_stream"))
-    }
-
-    async fn gemini_generate_content_stream(
-        &self,
-        _: &str,
-        _: &gemini::Request,
-    ) -> Result<BoxStream<'static, Result<gemini::Response, Error>>, Error> {
-        Err(Error::not_implemented("gemini_generate_content_stream"))
-    }
+    crate::chat_only_provider_rest!();
 }

@@ -13,9 +13,9 @@ use crate::faults::Faults;
 use crate::provider::{Clock, Shared};
 use crate::scenario::{Direction, Scenario, Workload};
 use crate::seeds::derive;
-use crate::trace::{Kind, Trace};
-use crate::world::{one_call, record_of};
-use provider_retry::{Event, Retrying};
+use crate::trace::Trace;
+use crate::world::{client_calls, recorder};
+use provider_retry::Retrying;
 use std::time::{Duration, SystemTime};
 
 /// How long a network run may go, in simulated time, before it is cut off
@@ -135,23 +135,13 @@ pub fn run(scenario: &Scenario, seed: u64) -> std::io::Result<Trace> {
     for (client, name) in (0..clients).zip(&names) {
         let shared = shared.clone();
         let view = HttpProvider::new(&format!("{SERVER}:{PORT}"), client, wall);
-        let recorded = (shared.clone(), view.clone());
-        let observer = move |e: &Event<'_>| {
-            if let Some(kind) = record_of(e) {
-                recorded.0.record(client, recorded.1.call(), kind);
-            }
-        };
+        let call = view.clone();
         let wrapped = Retrying::with_policy(view.clone(), policy)
             .seed(derive(seed, "wrapper", client.into()))
-            .observer(observer);
+            .observer(recorder(shared.clone(), client, move || call.call()));
         sim.client(name.as_str(), async move {
-            for call in 0..u64::from(calls) {
-                view.set_call(call);
-                shared.record(client, call, Kind::CallStarted);
-                let ok = one_call(&wrapped, method, &shared, client, call).await;
-                shared.record(client, call, Kind::CallEnded { ok });
-                tokio::time::sleep(think).await;
-            }
+            let set_call = |call| view.set_call(call);
+            client_calls(&wrapped, set_call, &shared, client, calls, think, method).await;
             Ok(())
         });
     }
