@@ -33,6 +33,7 @@ scenarios![
     "net-lossy-link",
     "net-bounce-during-backoff",
     "net-retry-after-http-date",
+    "net-one-way-and-hold",
 ];
 
 /// A built-in scenario by name.

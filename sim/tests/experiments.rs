@@ -88,3 +88,42 @@ fn the_storm_experiment_is_deterministic_per_seed() {
         storm::one_run(&config, Arm::RetriesWithBudget, 2000).unwrap()
     );
 }
+
+/// A table as the README shows it: the tool's `a | b` rows as Markdown.
+fn markdown(table: &str) -> String {
+    let mut lines = table.lines();
+    let head = lines.next().unwrap_or_default();
+    let columns = head.split(" | ").count();
+    let row = |l: &str| format!("| {} |", l.split(" | ").collect::<Vec<_>>().join(" | "));
+    let mut out = vec![row(head), format!("|{}", "---|".repeat(columns))];
+    out.extend(lines.map(row));
+    out.join("\n")
+}
+
+fn repo_file(path: &str) -> String {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    std::fs::read_to_string(format!("{root}/{path}")).unwrap()
+}
+
+#[test]
+fn the_readme_shows_what_the_default_runs_print_and_draw() {
+    let readme = repo_file("README.md");
+    let points = jitter::run(&jitter::Config::default(), || {}).unwrap();
+    assert!(
+        readme.contains(&markdown(&jitter::table(&points))),
+        "jitter table"
+    );
+    let (calls, time) = jitter::svg(&points);
+    assert_eq!(calls, repo_file("sim/plots/jitter-calls.svg"));
+    assert_eq!(time, repo_file("sim/plots/jitter-time.svg"));
+    let config = storm::Config::default();
+    let outcomes = storm::run(&config, || {}).unwrap();
+    let table = storm::table(&config, &outcomes);
+    // The first line is the setting, said in prose in the README.
+    let rows = table.split_once('\n').map_or("", |(_, rows)| rows);
+    assert!(readme.contains(&markdown(rows)), "storm table");
+    assert_eq!(
+        storm::svg(&outcomes),
+        repo_file("sim/plots/storm-goodput.svg")
+    );
+}

@@ -138,6 +138,7 @@ fn scenarios_exercise_what_they_are_named_for() {
             ..
         }
     )));
+    assert!(has("net-one-way-and-hold", &timed_out));
     assert!(has("net-retry-after-http-date", &|k| matches!(
         k,
         Kind::Delay {
