@@ -92,3 +92,33 @@ fn the_inferred_waits_are_the_waits_our_wrapper_reported() {
         assert_eq!(waits(&observed), waits(&inferred), "{name}");
     }
 }
+
+#[test]
+fn the_readme_shows_the_table_the_suite_prints() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .unwrap();
+    let options = Options::default();
+    let reports = [
+        suite(&Ours, &options).unwrap(),
+        suite(&Crabllm, &options).unwrap(),
+        suite(&Bare, &options).unwrap(),
+    ];
+    // crabllm's jitter is not seedable, so which run first shows a violation
+    // may change: compare its verdicts, the other columns exactly.
+    let cells = |row: &str| -> Vec<String> {
+        let cells: Vec<&str> = row.split(" | ").collect();
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| match (i, c.starts_with("violated")) {
+                (3, true) => "violated".to_string(),
+                _ => c.to_string(),
+            })
+            .collect()
+    };
+    for row in provider_retry_sim::conform::table(&reports).lines() {
+        let expected = cells(row);
+        let found = readme.lines().any(|line| cells(line) == expected);
+        assert!(found, "README lacks the row {row}");
+    }
+}
