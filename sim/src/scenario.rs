@@ -498,4 +498,22 @@ mod tests {
         let e = parse(&format!("{MINIMAL}[expect]\nmin_success_rate = 1.5\n")).unwrap_err();
         assert_eq!(e.line, 7, "{e}");
     }
+
+    #[test]
+    fn network_settings_are_checked_and_located() {
+        let net = format!("world = \"network\"\n{MINIMAL}[network]\n");
+        assert!(parse(&net).is_ok());
+        let e = parse(&format!("{net}loss = 2.0\n")).unwrap_err();
+        assert_eq!((e.line, e.column), (8, 1), "{e}");
+        let e = parse(&format!("{net}holds = [{{ start_ms = 5, end_ms = 5 }}]\n")).unwrap_err();
+        assert!(e.message.contains("must end after it starts"), "{e}");
+        let e = parse(&format!(
+            "{net}partitions = [{{ start_ms = 1, end_ms = 2, direction = \"up\" }}]\n"
+        ))
+        .unwrap_err();
+        assert_eq!(e.line, 8, "{e}");
+        let open = "world = \"network\"\nname = \"m\"\n[workload]\nkind = \"open\"\nrate_per_s = 1.0\nduration_ms = 10\n";
+        let e = parse(open).unwrap_err();
+        assert!(e.message.contains("closed workloads only"), "{e}");
+    }
 }

@@ -95,8 +95,8 @@ fn the_inferred_waits_are_the_waits_our_wrapper_reported() {
 
 #[test]
 fn the_readme_shows_the_table_the_suite_prints() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
-        .unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
     let options = Options::default();
     let reports = [
         suite(&Ours, &options).unwrap(),

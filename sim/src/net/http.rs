@@ -92,7 +92,11 @@ fn network(e: impl std::fmt::Display) -> Error {
 }
 
 /// Server-sent events parsed incrementally into chunks.
-fn events(body: Incoming) -> BoxStream<'static, Result<ChatCompletionChunk, Error>> {
+fn events<B>(body: B) -> BoxStream<'static, Result<ChatCompletionChunk, Error>>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: std::fmt::Display,
+{
     let state = (body, BytesMut::new(), false);
     Box::pin(futures::stream::unfold(
         state,
@@ -157,4 +161,83 @@ impl Provider for HttpProvider {
     }
 
     crate::chat_only_provider_rest!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+    use http_body_util::StreamBody;
+    use hyper::body::Frame;
+
+    /// A body delivering `pieces` as separate frames, then `end`.
+    fn body(
+        pieces: &[&str],
+        end: Option<&str>,
+    ) -> StreamBody<futures::stream::BoxStream<'static, Result<Frame<Bytes>, String>>> {
+        let mut frames: Vec<Result<Frame<Bytes>, String>> = pieces
+            .iter()
+            .map(|p| Ok(Frame::data(Bytes::from(p.to_string()))))
+            .collect();
+        if let Some(e) = end {
+            frames.push(Err(e.to_string()));
+        }
+        StreamBody::new(futures::stream::iter(frames).boxed())
+    }
+
+    fn ids(items: &[Result<ChatCompletionChunk, Error>]) -> Vec<String> {
+        items
+            .iter()
+            .filter_map(|i| i.as_ref().ok())
+            .map(|c| c.id.clone())
+            .collect()
+    }
+
+    /// One SSE event carrying a chunk with this id.
+    fn event(id: &str) -> String {
+        let chunk = ChatCompletionChunk {
+            id: id.into(),
+            ..Default::default()
+        };
+        format!("data: {}\n\n", serde_json::to_string(&chunk).unwrap())
+    }
+
+    #[tokio::test]
+    async fn events_split_across_frames_are_put_back_together() {
+        let text = format!(
+            "{}: a comment\n\n{}data: [DONE]\n\n",
+            event("a"),
+            event("b")
+        );
+        // Cut everywhere: mid-prefix, mid-JSON, between the two newlines.
+        for cut in [3, 20, text.len() / 2, text.len() - 8] {
+            let (x, y) = text.split_at(cut);
+            let items: Vec<_> = events(body(&[x, y], None)).collect().await;
+            assert_eq!(ids(&items), ["a", "b"], "cut at {cut}");
+            assert!(items.iter().all(Result::is_ok), "{items:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_that_breaks_or_stops_before_done_ends_with_a_network_error() {
+        for end in [Some("reset"), None] {
+            let items: Vec<_> = events(body(&[&event("a")], end)).collect().await;
+            assert_eq!(ids(&items), ["a"]);
+            assert!(
+                matches!(items.last(), Some(Err(Error::Network(_)))),
+                "{items:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_chunk_that_is_not_json_is_a_decode_error() {
+        let items: Vec<_> = events(body(&["data: nope\n\ndata: [DONE]\n\n"], None))
+            .collect()
+            .await;
+        assert!(
+            matches!(items.as_slice(), [Err(Error::Decode(_))]),
+            "{items:?}"
+        );
+    }
 }
