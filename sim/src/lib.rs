@@ -125,6 +125,7 @@ pub fn claims(scenario: &Scenario) -> Claims {
     Claims {
         policy: scenario.policy.policy(),
         live_from,
+        wait_slack_ns: 0,
     }
 }
 

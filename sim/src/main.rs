@@ -52,7 +52,7 @@ enum Command {
         seed: u64,
         /// The wrapper to drive: ours (traced by its observer), or any
         /// conformance subject (traced from the provider's side).
-        #[arg(long, default_value = "ours", value_parser = clap::builder::PossibleValuesParser::new(SUBJECT_NAMES))]
+        #[arg(long, default_value = "ours", value_parser = clap::builder::PossibleValuesParser::new(SUBJECTS))]
         subject: String,
         #[command(flatten)]
         out: Outputs,
@@ -410,9 +410,6 @@ fn experiment(which: Experiment) -> Result<bool, String> {
     }
     Ok(true)
 }
-
-/// Names `replay --subject` accepts: the conformance subjects.
-const SUBJECT_NAMES: [&str; 3] = SUBJECTS;
 
 fn runtime_error(e: std::io::Error) -> String {
     format!("cannot start the runtime: {e}")

@@ -11,7 +11,7 @@ use std::fmt;
 use std::time::Duration;
 
 /// The timer wheel's resolution: a timer may fire up to this late.
-const TICK_NS: u64 = 1_000_000;
+pub const TICK_NS: u64 = 1_000_000;
 
 /// A property that failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +58,10 @@ pub struct Claims {
     pub policy: RetryPolicy,
     /// Calls starting at or after this virtual time must succeed.
     pub live_from: Option<Duration>,
+    /// How far past its bound a wait may end. Zero for a trace the wrapper
+    /// reported (its waits are the drawn ones, exactly); [`TICK_NS`] for
+    /// waits measured from outside, which end on the timer's next tick.
+    pub wait_slack_ns: u64,
 }
 
 /// Check every oracle on `trace`.
@@ -191,8 +195,7 @@ fn delay_within_jitter(records: &[&Record], claims: &Claims) -> Option<String> {
                 continue;
             }
             let (lo, hi) = delay_bounds(&claims.policy, attempt, previous);
-            // A wait measured from outside ends on the timer's next tick.
-            if delay_ns < lo || delay_ns > hi.saturating_add(TICK_NS) {
+            if delay_ns < lo || delay_ns > hi.saturating_add(claims.wait_slack_ns) {
                 return Some(format!(
                     "backoff {attempt} is {delay_ns}ns, outside [{lo}, {hi}]ns"
                 ));
@@ -281,7 +284,7 @@ fn deadline_respected(records: &[&Record], claims: &Claims) -> Option<String> {
     records.iter().find_map(|r| match r.kind {
         Kind::Delay { delay_ns, .. } => {
             let end = u128::from(r.t - first) + u128::from(delay_ns);
-            (end > u128::from(deadline.saturating_add(TICK_NS))).then(|| {
+            (end > u128::from(deadline.saturating_add(claims.wait_slack_ns))).then(|| {
                 format!("a wait ending {end}ns after the first attempt, deadline {deadline}ns")
             })
         }
@@ -406,6 +409,7 @@ mod tests {
         Claims {
             policy: RetryPolicy::new().jitter(Jitter::None),
             live_from: None,
+            wait_slack_ns: 0,
         }
     }
 
@@ -466,6 +470,26 @@ mod tests {
             ..claims()
         };
         assert!(names(t, &capped).contains(&"delay_within_jitter"));
+    }
+
+    #[test]
+    fn wait_slack_is_a_tick_for_outside_measurements_and_none_otherwise() {
+        // Backoff 1 is exactly 200 ms here; 200.5 ms is half a tick late.
+        let mut t = good();
+        t[6] = rec(
+            120,
+            Kind::Delay {
+                attempt: 1,
+                delay_ns: 200 * MS + MS / 2,
+                retry_after: false,
+            },
+        );
+        assert_eq!(names(t.clone(), &claims()), ["delay_within_jitter"]);
+        let outside = Claims {
+            wait_slack_ns: TICK_NS,
+            ..claims()
+        };
+        assert!(names(t, &outside).is_empty());
     }
 
     #[test]

@@ -19,7 +19,6 @@ use provider_retry::RetryPolicy;
 use provider_retry::schedule::saturating_nanos;
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// The scripted provider as a wrapper under test sees it, recording every attempt.
@@ -30,7 +29,6 @@ pub struct Probed {
     client: u32,
     /// (call, attempts seen in it)
     attempts: Arc<Mutex<(u64, u32)>>,
-    seen: Arc<AtomicU64>,
 }
 
 impl Probed {
@@ -41,13 +39,7 @@ impl Probed {
             shared,
             client,
             attempts: Arc::new(Mutex::new((u64::MAX, 0))),
-            seen: Arc::new(AtomicU64::new(0)),
         }
-    }
-
-    /// Attempts made through this probe, over all calls.
-    pub fn attempts(&self) -> u64 {
-        self.seen.load(Ordering::Relaxed)
     }
 
     fn next_attempt(&self) -> (u64, u32) {
@@ -62,7 +54,6 @@ impl Probed {
     }
 
     async fn attempt<T>(&self, answer: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
-        self.seen.fetch_add(1, Ordering::Relaxed);
         let (call, attempt) = self.next_attempt();
         self.shared
             .record(self.client, call, Kind::AttemptStarted { attempt });
