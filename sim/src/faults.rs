@@ -459,8 +459,7 @@ impl Faults {
 }
 
 fn pick(rng: &mut ChaCha8Rng, from: &[u16]) -> u16 {
-    let i = provider_retry::rng::uniform_inclusive(rng, 0, from.len() as u64 - 1);
-    from[i as usize]
+    from[crate::seeds::below(rng, from.len() as u64) as usize]
 }
 
 #[cfg(test)]

@@ -4,9 +4,8 @@
 //! draws from its own ChaCha stream, so adding a fault kind or a client
 //! leaves every other concern's draws exactly as they were.
 
-use provider_retry::rng::call_rng;
 use rand_chacha::ChaCha8Rng;
-use rand_chacha::rand_core::RngCore;
+use rand_chacha::rand_core::{RngCore, SeedableRng};
 
 /// SplitMix64's finaliser: a bijective scramble of 64 bits.
 const fn mix(mut z: u64) -> u64 {
@@ -32,9 +31,25 @@ pub fn derive(root: u64, name: &str, index: u64) -> u64 {
     mix(mix(root ^ name_hash(name)).wrapping_add(index))
 }
 
-/// A generator for concern `name`, instance `index`.
+/// A generator for concern `name`, instance `index`: ChaCha8 keyed by the
+/// sub-seed's little-endian bytes (then zeros), stream 0. The simulator's
+/// own layout, so its draws never move when the wrapper's RNG changes.
 pub fn stream(root: u64, name: &str, index: u64) -> ChaCha8Rng {
-    call_rng(derive(root, name, index), 0)
+    let mut key = [0u8; 32];
+    key[..8].copy_from_slice(&derive(root, name, index).to_le_bytes());
+    ChaCha8Rng::from_seed(key)
+}
+
+/// A uniform integer in `0..n` (`n > 0`), by rejection so no value is favoured.
+pub fn below(rng: &mut impl RngCore, n: u64) -> u64 {
+    // The largest multiple of n that fits: draws at or past it are redrawn.
+    let zone = u64::MAX - (u64::MAX % n.max(1));
+    loop {
+        let x = rng.next_u64();
+        if x < zone {
+            return x % n.max(1);
+        }
+    }
 }
 
 /// A uniform float in `[0, 1)` from the top 53 bits of one draw.
