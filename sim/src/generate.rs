@@ -5,11 +5,12 @@
 //! legitimately never ends (the `calls_end` oracle would rightly object).
 
 use crate::faults::FaultPlan;
+use crate::method::Method;
 use crate::scenario::{
-    Expect, JitterSpec, Method, NetworkSpec, PolicySpec, Scenario, WorkloadKind, WorkloadSpec,
-    WorldKind,
+    Expect, JitterSpec, NetworkSpec, PolicySpec, Scenario, Shape, Workload, WorldKind,
 };
 use proptest::prelude::*;
+use std::time::Duration;
 
 /// A policy with every knob drawn from a bounded range.
 pub fn policy() -> impl Strategy<Value = PolicySpec> {
@@ -39,15 +40,18 @@ pub fn policy() -> impl Strategy<Value = PolicySpec> {
                 max_retry_after_ms,
                 stream_idle_ms,
                 retry_deadline_ms,
-            )| PolicySpec {
-                max_retries,
-                timeout_ms,
-                initial_backoff_ms,
-                max_backoff_ms,
-                jitter,
-                max_retry_after_ms,
-                stream_idle_ms,
-                retry_deadline_ms,
+            )| {
+                let ms = Duration::from_millis;
+                PolicySpec {
+                    max_retries,
+                    timeout: ms(timeout_ms),
+                    initial_backoff: ms(initial_backoff_ms),
+                    max_backoff: ms(max_backoff_ms),
+                    jitter,
+                    max_retry_after: ms(max_retry_after_ms),
+                    stream_idle: ms(stream_idle_ms),
+                    retry_deadline: retry_deadline_ms.map(ms),
+                }
             },
         )
 }
@@ -100,21 +104,20 @@ pub fn scenario() -> impl Strategy<Value = Scenario> {
         faults(),
         1u32..4,
         1u32..4,
-        prop_oneof![Just(Method::Chat), Just(Method::Stream)],
+        prop_oneof![Just(Method::Chat), Just(Method::ChatStream)],
     )
         .prop_map(|(policy, faults, clients, calls, method)| Scenario {
             name: "property".into(),
             description: String::new(),
             policy,
             faults,
-            workload: WorkloadSpec {
-                kind: WorkloadKind::Closed,
-                clients: Some(clients),
-                calls: Some(calls),
-                think_ms: 0,
-                rate_per_s: None,
-                duration_ms: None,
-                method,
+            workload: Workload {
+                shape: Shape::Closed {
+                    clients,
+                    calls,
+                    think_ms: 0,
+                },
+                methods: vec![method],
             },
             expect: Expect::default(),
             world: WorldKind::InProcess,

@@ -1,6 +1,6 @@
 //! What a run amounted to: per-scenario summaries, expectations, tables and timelines.
 
-use crate::oracles::{ORACLES, Violation};
+use crate::check::{ORACLES, Violation};
 use crate::scenario::Expect;
 use crate::trace::{Kind, Trace};
 use std::collections::BTreeMap;
@@ -24,7 +24,9 @@ impl Summary {
         let mut s = Summary::default();
         let mut latencies = Vec::new();
         for records in trace.calls().values() {
-            let start = records.iter().find(|r| matches!(r.kind, Kind::CallStarted));
+            let start = records
+                .iter()
+                .find(|r| matches!(r.kind, Kind::CallStarted { .. }));
             let end = records
                 .iter()
                 .find(|r| matches!(r.kind, Kind::CallEnded { .. }));
@@ -34,7 +36,8 @@ impl Summary {
                 .count() as u64;
             if let (Some(a), Some(b)) = (start, end) {
                 s.calls += 1;
-                s.ok += u64::from(matches!(b.kind, Kind::CallEnded { ok: true }));
+                s.ok +=
+                    u64::from(matches!(&b.kind, Kind::CallEnded { outcome } if outcome.is_ok()));
                 latencies.push(b.t - a.t);
             }
         }
@@ -69,13 +72,21 @@ impl Summary {
         }
     }
 
-    /// The expectations this summary misses, one sentence each.
+    /// Add `other`'s counts (percentiles keep the larger: a bound, not a pool).
+    pub fn pool(&mut self, other: &Summary) {
+        self.calls += other.calls;
+        self.ok += other.ok;
+        self.attempts += other.attempts;
+        self.p50_ns = self.p50_ns.max(other.p50_ns);
+        self.p99_ns = self.p99_ns.max(other.p99_ns);
+        self.max_ns = self.max_ns.max(other.max_ns);
+    }
+
+    /// The expectations a single run misses: those that hold on every seed
+    /// by construction (an outage's success-rate ceiling, a latency bound).
     pub fn unmet(&self, expect: &Expect) -> Vec<String> {
         let mut out = Vec::new();
         let rate = self.success_rate();
-        if let Some(min) = expect.min_success_rate.filter(|m| rate < *m) {
-            out.push(format!("success rate {rate:.4} below {min}"));
-        }
         if let Some(max) = expect.max_success_rate.filter(|m| rate > *m) {
             out.push(format!("success rate {rate:.4} above {max}"));
         }
@@ -83,6 +94,20 @@ impl Summary {
             out.push(format!("p99 {} above {max} ms", ms(self.p99_ns)));
         }
         out
+    }
+
+    /// The expectations stated across seeds that `self`, pooled over
+    /// `seeds` runs, misses: the mean success rate is judged on the pooled
+    /// calls, never on one seed's.
+    pub fn unmet_pooled(&self, expect: &Expect, seeds: u64) -> Vec<String> {
+        let rate = self.success_rate();
+        match expect.min_success_rate.filter(|m| rate < *m) {
+            Some(min) => vec![format!(
+                "mean success rate {rate:.4} over {seeds} seed(s) ({} calls) below {min}",
+                self.calls
+            )],
+            None => Vec::new(),
+        }
     }
 }
 
@@ -169,8 +194,8 @@ pub fn svg(trace: &Trace, max_rows: usize) -> String {
                 Kind::AttemptEnded { outcome, .. } => {
                     let colour = match outcome {
                         crate::trace::AttemptOutcome::Ok => "#2a9d4b",
-                        crate::trace::AttemptOutcome::TimedOut => "#e09f1f",
-                        crate::trace::AttemptOutcome::Error { .. } => "#d1495b",
+                        crate::trace::AttemptOutcome::Dropped => "#e09f1f",
+                        crate::trace::AttemptOutcome::Failed(_) => "#d1495b",
                     };
                     let w = (x(r.t) - x(started)).max(1.5);
                     let _ = writeln!(
@@ -179,7 +204,9 @@ pub fn svg(trace: &Trace, max_rows: usize) -> String {
                         x(started)
                     );
                 }
-                Kind::Delay { delay_ns, .. } => {
+                Kind::Reported {
+                    event: crate::trace::Reported::Delay { delay_ns, .. },
+                } => {
                     let (a, b) = (x(r.t), x(r.t.saturating_add(*delay_ns)));
                     let _ = writeln!(
                         out,
@@ -188,8 +215,8 @@ pub fn svg(trace: &Trace, max_rows: usize) -> String {
                         y + 5.0
                     );
                 }
-                Kind::CallEnded { ok } => {
-                    let mark = if *ok { "#2a9d4b" } else { "#000" };
+                Kind::CallEnded { outcome } => {
+                    let mark = if outcome.is_ok() { "#2a9d4b" } else { "#000" };
                     let _ = writeln!(
                         out,
                         r#"<circle cx="{:.1}" cy="{}" r="3" fill="{mark}"/>"#,
@@ -218,9 +245,24 @@ mod tests {
             kind,
         };
         vec![
-            r(start_ms, Kind::CallStarted),
+            r(
+                start_ms,
+                Kind::CallStarted {
+                    method: crate::method::Method::Chat,
+                    compat: 0,
+                    inner_compat: 0,
+                },
+            ),
             r(start_ms, Kind::AttemptStarted { attempt: 0 }),
-            r(end_ms, Kind::CallEnded { ok }),
+            r(
+                end_ms,
+                Kind::CallEnded {
+                    outcome: match ok {
+                        true => crate::trace::CallOutcome::Ok,
+                        false => crate::trace::CallOutcome::Failed(crate::trace::Failure::Network),
+                    },
+                },
+            ),
         ]
     }
 
@@ -241,7 +283,8 @@ mod tests {
             max_p99_ms: Some(50),
             ..Expect::default()
         };
-        assert_eq!(s.unmet(&expect).len(), 2);
+        assert_eq!(s.unmet(&expect).len(), 1, "the p99 bound, per run");
+        assert_eq!(s.unmet_pooled(&expect, 1).len(), 1, "the mean rate, pooled");
         assert!(s.unmet(&Expect::default()).is_empty());
     }
 

@@ -3,7 +3,7 @@
 //! Unknown fields are errors, and every error names the file, line and column.
 
 use crate::faults::FaultPlan;
-use provider_retry::{Jitter, RetryPolicy};
+use crate::method::Method;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -25,7 +25,7 @@ pub struct Scenario {
     #[serde(default)]
     pub faults: FaultPlan,
     /// Who calls, and how.
-    pub workload: WorkloadSpec,
+    pub workload: Workload,
     /// What the run must achieve besides the oracles.
     #[serde(default)]
     pub expect: Expect,
@@ -149,50 +149,46 @@ impl NetworkSpec {
     }
 }
 
-/// The wrapper's knobs, in milliseconds.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// The wrapper's knobs. Durations are written as integer milliseconds
+/// (`timeout = 30000`) or as text with a unit (`"250ns"`, `"1.5s"`, `"2m"`);
+/// the older `*_ms` names are accepted too.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PolicySpec {
     pub max_retries: u32,
-    pub timeout_ms: u64,
-    pub initial_backoff_ms: u64,
-    pub max_backoff_ms: u64,
+    #[serde(alias = "timeout_ms", with = "crate::duration")]
+    pub timeout: Duration,
+    #[serde(alias = "initial_backoff_ms", with = "crate::duration")]
+    pub initial_backoff: Duration,
+    #[serde(alias = "max_backoff_ms", with = "crate::duration")]
+    pub max_backoff: Duration,
     pub jitter: JitterSpec,
-    pub max_retry_after_ms: u64,
-    pub stream_idle_ms: u64,
-    pub retry_deadline_ms: Option<u64>,
+    #[serde(alias = "max_retry_after_ms", with = "crate::duration")]
+    pub max_retry_after: Duration,
+    #[serde(alias = "stream_idle_ms", with = "crate::duration")]
+    pub stream_idle: Duration,
+    #[serde(
+        alias = "retry_deadline_ms",
+        with = "crate::duration::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub retry_deadline: Option<Duration>,
 }
 
+/// provider-retry's documented defaults (README, "Defaults"), written here
+/// again so a scenario's meaning never depends on the wrapper's code.
 impl Default for PolicySpec {
     fn default() -> Self {
-        let p = RetryPolicy::new();
-        let ms = |d: Duration| d.as_millis() as u64;
         Self {
-            max_retries: p.get_max_retries(),
-            timeout_ms: ms(p.get_timeout()),
-            initial_backoff_ms: ms(p.get_initial_backoff()),
-            max_backoff_ms: ms(p.get_max_backoff()),
+            max_retries: 2,
+            timeout: Duration::from_secs(30),
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(20),
             jitter: JitterSpec::Equal,
-            max_retry_after_ms: ms(p.get_max_retry_after()),
-            stream_idle_ms: ms(p.get_stream_idle()),
-            retry_deadline_ms: None,
+            max_retry_after: Duration::from_secs(60),
+            stream_idle: Duration::from_secs(90),
+            retry_deadline: None,
         }
-    }
-}
-
-impl PolicySpec {
-    /// The wrapper policy this spec describes.
-    pub fn policy(&self) -> RetryPolicy {
-        let ms = Duration::from_millis;
-        RetryPolicy::new()
-            .max_retries(self.max_retries)
-            .timeout(ms(self.timeout_ms))
-            .initial_backoff(ms(self.initial_backoff_ms))
-            .max_backoff(ms(self.max_backoff_ms))
-            .jitter(self.jitter.into())
-            .max_retry_after(ms(self.max_retry_after_ms))
-            .stream_idle(ms(self.stream_idle_ms))
-            .retry_deadline(self.retry_deadline_ms.map(ms))
     }
 }
 
@@ -206,26 +202,6 @@ pub enum JitterSpec {
     Decorrelated,
 }
 
-impl From<JitterSpec> for Jitter {
-    fn from(j: JitterSpec) -> Self {
-        match j {
-            JitterSpec::None => Jitter::None,
-            JitterSpec::Equal => Jitter::Equal,
-            JitterSpec::Full => Jitter::Full,
-            JitterSpec::Decorrelated => Jitter::Decorrelated,
-        }
-    }
-}
-
-/// Which provider method the clients call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Method {
-    #[default]
-    Chat,
-    Stream,
-}
-
 /// Who calls, as the file says it. Flat (not a tagged enum) so that every
 /// field error keeps its line and column.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -234,15 +210,24 @@ pub struct WorkloadSpec {
     /// `"closed"` or `"open"`.
     pub kind: WorkloadKind,
     /// Closed: clients, calls per client, pause between calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clients: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calls: Option<u32>,
     #[serde(default)]
     pub think_ms: u64,
     /// Open: Poisson arrivals per second, for this long.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_per_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
-    #[serde(default)]
-    pub method: Method,
+    /// The one method every call makes (default `chat`)...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<Method>,
+    /// ...or methods taken in turn: a client's call `k` makes
+    /// `methods[(client + k) % len]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<Method>,
 }
 
 /// The two workload shapes.
@@ -253,9 +238,18 @@ pub enum WorkloadKind {
     Open,
 }
 
-/// Who calls, validated.
+/// Who calls, validated: the shape and the methods called.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(try_from = "WorkloadSpec", into = "WorkloadSpec")]
+pub struct Workload {
+    pub shape: Shape,
+    /// Never empty.
+    pub methods: Vec<Method>,
+}
+
+/// When calls are made.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Workload {
+pub enum Shape {
     /// `clients` clients, each making `calls` calls one after another, `think_ms` apart.
     Closed {
         clients: u32,
@@ -266,30 +260,91 @@ pub enum Workload {
     Open { rate_per_s: f64, duration_ms: u64 },
 }
 
+impl Workload {
+    /// The method of `client`'s call `call`.
+    pub fn method(&self, client: u32, call: u64) -> Method {
+        let n = self.methods.len().max(1) as u64;
+        let i = (u64::from(client) + call) % n;
+        self.methods
+            .get(i as usize)
+            .copied()
+            .unwrap_or(Method::Chat)
+    }
+}
+
+impl From<Workload> for WorkloadSpec {
+    fn from(w: Workload) -> Self {
+        let (method, methods) = match w.methods.as_slice() {
+            [Method::Chat] => (None, Vec::new()),
+            [one] => (Some(*one), Vec::new()),
+            many => (None, many.to_vec()),
+        };
+        let mut spec = WorkloadSpec {
+            kind: WorkloadKind::Closed,
+            clients: None,
+            calls: None,
+            think_ms: 0,
+            rate_per_s: None,
+            duration_ms: None,
+            method,
+            methods,
+        };
+        match w.shape {
+            Shape::Closed {
+                clients,
+                calls,
+                think_ms,
+            } => {
+                spec.clients = Some(clients);
+                spec.calls = Some(calls);
+                spec.think_ms = think_ms;
+            }
+            Shape::Open {
+                rate_per_s,
+                duration_ms,
+            } => {
+                spec.kind = WorkloadKind::Open;
+                spec.rate_per_s = Some(rate_per_s);
+                spec.duration_ms = Some(duration_ms);
+            }
+        }
+        spec
+    }
+}
+
+impl TryFrom<WorkloadSpec> for Workload {
+    type Error = String;
+
+    fn try_from(spec: WorkloadSpec) -> Result<Self, String> {
+        let methods = match (spec.method, spec.methods.is_empty()) {
+            (Some(_), false) => return Err("give `method` or `methods`, not both".into()),
+            (Some(m), true) => vec![m],
+            (None, true) => vec![Method::Chat],
+            (None, false) => spec.methods.clone(),
+        };
+        Ok(Workload {
+            shape: spec.shape()?,
+            methods,
+        })
+    }
+}
+
 impl WorkloadSpec {
-    /// The workload, if its fields fit its kind: (key, message) otherwise.
-    pub fn workload(&self) -> Result<Workload, (&'static str, String)> {
+    fn shape(&self) -> Result<Shape, String> {
         match self.kind {
             WorkloadKind::Closed => {
                 let (Some(clients), Some(calls)) = (self.clients, self.calls) else {
-                    return Err((
-                        "kind",
-                        "a closed workload needs `clients` and `calls`".into(),
-                    ));
+                    return Err("a closed workload needs `clients` and `calls`".into());
                 };
                 if clients == 0 || calls == 0 {
-                    return Err((
-                        "clients",
-                        "a closed workload needs at least one client and one call".into(),
-                    ));
+                    return Err("a closed workload needs at least one client and one call".into());
                 }
                 if u64::from(clients) * u64::from(calls) > 1_000_000 {
-                    return Err((
-                        "calls",
+                    return Err(
                         "clients x calls above 1,000,000 is more than a run should hold".into(),
-                    ));
+                    );
                 }
-                Ok(Workload::Closed {
+                Ok(Shape::Closed {
                     clients,
                     calls,
                     think_ms: self.think_ms,
@@ -298,21 +353,17 @@ impl WorkloadSpec {
             WorkloadKind::Open => {
                 let (Some(rate_per_s), Some(duration_ms)) = (self.rate_per_s, self.duration_ms)
                 else {
-                    return Err((
-                        "kind",
-                        "an open workload needs `rate_per_s` and `duration_ms`".into(),
-                    ));
+                    return Err("an open workload needs `rate_per_s` and `duration_ms`".into());
                 };
                 if !(rate_per_s.is_finite() && rate_per_s > 0.0 && rate_per_s <= 100_000.0) {
-                    return Err(("rate_per_s", "rate_per_s must be in (0, 100000]".into()));
+                    return Err("rate_per_s must be in (0, 100000]".into());
                 }
                 if duration_ms == 0 || rate_per_s * duration_ms as f64 / 1000.0 > 1_000_000.0 {
-                    return Err((
-                        "duration_ms",
+                    return Err(
                         "duration_ms must be positive and hold at most 1,000,000 arrivals".into(),
-                    ));
+                    );
                 }
-                Ok(Workload::Open {
+                Ok(Shape::Open {
                     rate_per_s,
                     duration_ms,
                 })
@@ -430,9 +481,8 @@ impl Scenario {
 
     /// Values serde accepts but the simulator cannot run: (key, message).
     fn validate(&self) -> Result<(), (&'static str, String)> {
-        let workload = self.workload.workload()?;
         if self.world == WorldKind::Network {
-            if !matches!(workload, Workload::Closed { .. }) {
+            if !matches!(self.workload.shape, Shape::Closed { .. }) {
                 return Err((
                     "kind",
                     "the network world runs closed workloads only".into(),
@@ -465,7 +515,7 @@ mod tests {
     #[test]
     fn minimal_scenario_takes_default_policy() {
         let s = parse(MINIMAL).unwrap();
-        assert_eq!(s.policy.policy(), RetryPolicy::new());
+        assert_eq!(s.policy, PolicySpec::default());
     }
 
     #[test]

@@ -4,67 +4,213 @@
 //! order events happened on the single-threaded paused runtime, which is
 //! itself a function of the seed; two runs of one seed must agree line for line.
 
+use crate::method::Method;
 use serde::Serialize;
 use std::fmt::{self, Write as _};
 
-/// What happened.
+/// What happened. Records without `Reported` are facts seen from outside
+/// the wrapper: by the caller (calls, chunks received) or by the provider
+/// below it (attempts, chunks sent). `Reported` records are what a wrapper
+/// said of itself through an observer hook; the judge never needs them and
+/// checks that they agree with the facts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Kind {
-    /// The client began a logical call.
-    CallStarted,
-    /// The wrapper began an attempt.
+    /// The client began a logical call of `method`. `compat` holds the
+    /// `is_*_compat` flags the wrapper answered, `inner_compat` the
+    /// provider's own ([`compat_bits`]).
+    CallStarted {
+        method: Method,
+        compat: u8,
+        inner_compat: u8,
+    },
+    /// The provider saw an attempt begin (numbered from 0 within the call).
     AttemptStarted { attempt: u32 },
-    /// An attempt ended: `ok`, `timeout` (the wrapper's timer), or an error.
+    /// The provider saw that attempt end.
     AttemptEnded {
         attempt: u32,
         outcome: AttemptOutcome,
     },
-    /// The wrapper chose to wait.
+    /// The provider emitted item `index` of the stream it numbered `stream`.
+    ChunkSent { stream: u64, index: u32 },
+    /// The caller received an item carrying `chunk` (`None`: no payload it
+    /// could read).
+    ChunkReceived { chunk: Option<ChunkId> },
+    /// The caller's stream ended with an error after its items.
+    StreamFailed { timeout: bool },
+    /// The logical call ended.
+    CallEnded { outcome: CallOutcome },
+    /// What the wrapper reported through its observer.
+    Reported { event: Reported },
+}
+
+/// The `is_*_compat` flags as bits: openai 1, anthropic 2, gemini 4.
+pub fn compat_bits(openai: bool, anthropic: bool, gemini: bool) -> u8 {
+    u8::from(openai) | u8::from(anthropic) << 1 | u8::from(gemini) << 2
+}
+
+/// Why an attempt or a call failed, as facts (the judge decides what is transient).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "error", rename_all = "snake_case")]
+pub enum Failure {
+    /// An HTTP status from the provider, with any Retry-After it carried.
+    Status {
+        status: u16,
+        retry_after_ns: Option<u64>,
+    },
+    /// A transport failure.
+    Network,
+    /// A body that did not parse.
+    Decode,
+    /// `Error::Timeout`.
+    Timeout,
+    /// `Error::Unsupported`: the method is not implemented.
+    Unsupported,
+    /// Any other error, by its HTTP status.
+    Other { status: u16 },
+}
+
+impl Failure {
+    /// The facts of `error`.
+    pub fn of(error: &crabllm_core::Error) -> Self {
+        use crabllm_core::Error;
+        match error {
+            Error::Provider {
+                status,
+                retry_after,
+                ..
+            } => Failure::Status {
+                status: *status,
+                retry_after_ns: retry_after
+                    .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+            },
+            Error::Network(_) => Failure::Network,
+            Error::Decode(_) => Failure::Decode,
+            Error::Timeout => Failure::Timeout,
+            Error::Unsupported(_) => Failure::Unsupported,
+            other => Failure::Other {
+                status: other.http_status(),
+            },
+        }
+    }
+}
+
+/// How an attempt ended, as the provider saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum AttemptOutcome {
+    Ok,
+    /// The wrapper stopped waiting before the provider answered (a timeout,
+    /// or the call was dropped).
+    Dropped,
+    Failed(Failure),
+}
+
+/// How a call ended, as the caller saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum CallOutcome {
+    Ok,
+    Failed(Failure),
+    /// The call panicked; the message, if it was a string.
+    Panicked {
+        message: String,
+    },
+}
+
+impl CallOutcome {
+    /// The call succeeded.
+    pub fn is_ok(&self) -> bool {
+        matches!(self, CallOutcome::Ok)
+    }
+}
+
+/// Why a wrapper said it gave up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GiveUpReason {
+    NotTransient,
+    Exhausted,
+    RetryAfterTooLong,
+    Deadline,
+    Budget,
+}
+
+impl GiveUpReason {
+    /// The name traces use.
+    pub const fn name(self) -> &'static str {
+        match self {
+            GiveUpReason::NotTransient => "not_transient",
+            GiveUpReason::Exhausted => "exhausted",
+            GiveUpReason::RetryAfterTooLong => "retry_after_too_long",
+            GiveUpReason::Deadline => "deadline",
+            GiveUpReason::Budget => "budget",
+        }
+    }
+}
+
+/// An event a wrapper reported of itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Reported {
+    /// It began attempt `attempt`.
+    Attempt { attempt: u32 },
+    /// It chose to wait `delay_ns` after attempt `attempt`.
     Delay {
         attempt: u32,
         delay_ns: u64,
         retry_after: bool,
     },
-    /// The wrapper gave up.
-    GaveUp { attempt: u32, reason: String },
-    /// The provider emitted stream item `index` of the stream opened by its attempt `stream`.
-    ChunkSent { stream: u64, index: u32 },
-    /// The client received that item.
-    ChunkReceived { stream: u64, index: u32 },
-    /// The client's stream ended with an error after its items.
-    StreamFailed { timeout: bool },
-    /// The logical call ended.
-    CallEnded { ok: bool },
+    /// It gave up after attempt `attempt`.
+    GaveUp { attempt: u32, reason: GiveUpReason },
 }
 
-/// How an attempt ended, as the trace records it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "result", rename_all = "snake_case")]
-pub enum AttemptOutcome {
-    Ok,
-    TimedOut,
-    Error {
-        status: u16,
-        transient: bool,
-        retry_after_ns: Option<u64>,
-    },
+/// The identity every streamed item and every response carries in its
+/// content: which call's attempt opened which stream, and the item's place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct ChunkId {
+    pub client: u32,
+    pub call: u64,
+    pub stream: u64,
+    pub index: u32,
 }
 
-/// One line of the trace.
-impl AttemptOutcome {
-    /// How an attempt that answered `error` ended.
-    pub fn of_error(error: &crabllm_core::Error) -> Self {
-        AttemptOutcome::Error {
-            status: error.http_status(),
-            transient: error.is_transient(),
-            retry_after_ns: error
-                .retry_after()
-                .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
-        }
+impl ChunkId {
+    /// The text put into an item: `sim:<client>:<call>:<stream>:<index>`.
+    pub fn text(&self) -> String {
+        format!(
+            "sim:{}:{}:{}:{}",
+            self.client, self.call, self.stream, self.index
+        )
+    }
+
+    /// The first payload found in `text`, wherever it stands.
+    pub fn find(text: &str) -> Option<ChunkId> {
+        let at = text.find("sim:")?;
+        let mut parts = text[at + 4..].splitn(4, ':');
+        let client = parts.next()?.parse().ok()?;
+        let call = parts.next()?.parse().ok()?;
+        let stream = parts.next()?.parse().ok()?;
+        let rest = parts.next()?;
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        Some(ChunkId {
+            client,
+            call,
+            stream,
+            index: rest[..digits].parse().ok()?,
+        })
     }
 }
 
+impl fmt::Display for ChunkId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text())
+    }
+}
+
+/// One line of the trace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Record {
     /// Virtual nanoseconds since the world began.
@@ -77,48 +223,76 @@ pub struct Record {
     pub kind: Kind,
 }
 
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Status {
+                status,
+                retry_after_ns,
+            } => {
+                write!(f, "{status}")?;
+                match retry_after_ns {
+                    Some(ra) => write!(f, " retry-after {ra}ns"),
+                    None => Ok(()),
+                }
+            }
+            Failure::Network => f.write_str("network"),
+            Failure::Decode => f.write_str("decode"),
+            Failure::Timeout => f.write_str("timeout"),
+            Failure::Unsupported => f.write_str("unsupported"),
+            Failure::Other { status } => write!(f, "other {status}"),
+        }
+    }
+}
+
 impl fmt::Display for Record {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.t as f64 / 1e6;
         write!(f, "{ms:>12.3}ms c{}#{} ", self.client, self.call)?;
         match &self.kind {
-            Kind::CallStarted => write!(f, "call started"),
+            Kind::CallStarted {
+                method,
+                compat,
+                inner_compat,
+            } => write!(
+                f,
+                "call {method} started (compat {compat:03b}, inner {inner_compat:03b})"
+            ),
             Kind::AttemptStarted { attempt } => write!(f, "attempt {attempt} started"),
             Kind::AttemptEnded { attempt, outcome } => match outcome {
                 AttemptOutcome::Ok => write!(f, "attempt {attempt} ok"),
-                AttemptOutcome::TimedOut => write!(f, "attempt {attempt} timed out"),
-                AttemptOutcome::Error {
-                    status,
-                    transient,
-                    retry_after_ns,
+                AttemptOutcome::Dropped => write!(f, "attempt {attempt} dropped unanswered"),
+                AttemptOutcome::Failed(e) => write!(f, "attempt {attempt} failed: {e}"),
+            },
+            Kind::ChunkSent { stream, index } => write!(f, "chunk {stream}:{index} sent"),
+            Kind::ChunkReceived { chunk } => match chunk {
+                Some(c) => write!(f, "chunk {}:{} received ({c})", c.stream, c.index),
+                None => write!(f, "item without a payload received"),
+            },
+            Kind::StreamFailed { timeout } => write!(f, "stream failed (timeout: {timeout})"),
+            Kind::CallEnded { outcome } => match outcome {
+                CallOutcome::Ok => write!(f, "call ended ok"),
+                CallOutcome::Failed(e) => write!(f, "call ended err: {e}"),
+                CallOutcome::Panicked { message } => write!(f, "call PANICKED: {message}"),
+            },
+            Kind::Reported { event } => match event {
+                Reported::Attempt { attempt } => write!(f, "(reported) attempt {attempt}"),
+                Reported::Delay {
+                    attempt,
+                    delay_ns,
+                    retry_after,
                 } => {
-                    write!(f, "attempt {attempt} error {status}")?;
-                    if !transient {
-                        write!(f, " (not transient)")?;
-                    }
-                    match retry_after_ns {
-                        Some(ra) => write!(f, " retry-after {}ns", ra),
-                        None => Ok(()),
-                    }
+                    let why = if *retry_after {
+                        "retry-after"
+                    } else {
+                        "backoff"
+                    };
+                    write!(f, "(reported) delay after {attempt}: {delay_ns}ns ({why})")
+                }
+                Reported::GaveUp { attempt, reason } => {
+                    write!(f, "(reported) gave up after {attempt}: {}", reason.name())
                 }
             },
-            Kind::Delay {
-                attempt,
-                delay_ns,
-                retry_after,
-            } => {
-                let why = if *retry_after {
-                    "retry-after"
-                } else {
-                    "backoff"
-                };
-                write!(f, "delay after {attempt}: {delay_ns}ns ({why})")
-            }
-            Kind::GaveUp { attempt, reason } => write!(f, "gave up after {attempt}: {reason}"),
-            Kind::ChunkSent { stream, index } => write!(f, "chunk {stream}:{index} sent"),
-            Kind::ChunkReceived { stream, index } => write!(f, "chunk {stream}:{index} received"),
-            Kind::StreamFailed { timeout } => write!(f, "stream failed (timeout: {timeout})"),
-            Kind::CallEnded { ok } => write!(f, "call ended {}", if *ok { "ok" } else { "err" }),
         }
     }
 }
@@ -207,6 +381,30 @@ pub fn first_divergence(a: &Trace, b: &Trace) -> Option<Divergence> {
 mod tests {
     use super::*;
 
+    fn started() -> Kind {
+        Kind::CallStarted {
+            method: Method::Chat,
+            compat: 0,
+            inner_compat: 0,
+        }
+    }
+
+    #[test]
+    fn chunk_ids_are_found_in_any_text() {
+        let id = ChunkId {
+            client: 3,
+            call: 7,
+            stream: 12,
+            index: 4,
+        };
+        assert_eq!(
+            ChunkId::find(&format!("data: {{\"id\":\"{id}\"}}")),
+            Some(id)
+        );
+        assert_eq!(ChunkId::find("no payload"), None);
+        assert_eq!(ChunkId::find("sim:1:2:x:4"), None);
+    }
+
     fn rec(t: u64, kind: Kind) -> Record {
         Record {
             t,
@@ -220,8 +418,13 @@ mod tests {
     fn identical_traces_do_not_diverge() {
         let t = Trace {
             records: vec![
-                rec(0, Kind::CallStarted),
-                rec(5, Kind::CallEnded { ok: true }),
+                rec(0, started()),
+                rec(
+                    5,
+                    Kind::CallEnded {
+                        outcome: CallOutcome::Ok,
+                    },
+                ),
             ],
         };
         assert_eq!(first_divergence(&t, &t.clone()), None);
@@ -231,8 +434,13 @@ mod tests {
     fn divergence_reports_first_differing_record_and_its_time() {
         let a = Trace {
             records: vec![
-                rec(0, Kind::CallStarted),
-                rec(5, Kind::CallEnded { ok: true }),
+                rec(0, started()),
+                rec(
+                    5,
+                    Kind::CallEnded {
+                        outcome: CallOutcome::Ok,
+                    },
+                ),
             ],
         };
         let mut b = a.clone();
@@ -245,7 +453,7 @@ mod tests {
     #[test]
     fn a_shorter_trace_diverges_at_its_end() {
         let a = Trace {
-            records: vec![rec(0, Kind::CallStarted)],
+            records: vec![rec(0, started())],
         };
         let d = first_divergence(&a, &Trace::default()).unwrap();
         assert_eq!((d.index, d.second), (0, None));

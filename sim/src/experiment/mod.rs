@@ -58,3 +58,103 @@ pub(crate) fn busy(body: &str) -> Error {
         retry_after: None,
     }
 }
+
+/// The `retry-sim experiment` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Which {
+    /// N clients racing to write one resource, for each backoff kind.
+    Jitter {
+        #[arg(long, default_value_t = crate::DEFAULT_SEED)]
+        seed: u64,
+        /// Seeded runs averaged per point.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+        runs: u64,
+        /// Client counts, comma-separated (1 to 1000 each).
+        #[arg(long, value_delimiter = ',', default_values_t = [10u32, 25, 50, 75, 100, 150, 200],
+              value_parser = clap::value_parser!(u32).range(1..=1000))]
+        clients: Vec<u32>,
+        /// Write jitter-calls.svg and jitter-time.svg into this directory.
+        #[arg(long)]
+        svg_dir: Option<std::path::PathBuf>,
+    },
+    /// Load near capacity, a slowdown, and whether the provider recovers.
+    Storm {
+        #[arg(long, default_value_t = crate::DEFAULT_SEED)]
+        seed: u64,
+        /// Trigger lengths in ms, comma-separated (at most 10 minutes each).
+        #[arg(long, value_delimiter = ',', default_values_t = [500u64, 1000, 2000, 5000, 10000],
+              value_parser = clap::value_parser!(u64).range(0..=600_000))]
+        triggers: Vec<u64>,
+        /// Write storm-goodput.svg into this directory.
+        #[arg(long)]
+        svg_dir: Option<std::path::PathBuf>,
+    },
+}
+
+fn write_svg(dir: &Option<std::path::PathBuf>, name: &str, svg: String) -> Result<(), String> {
+    if let Some(dir) = dir {
+        let path = dir.join(name);
+        std::fs::write(&path, svg).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn bar(len: u64) -> Result<indicatif::ProgressBar, String> {
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} runs, {elapsed} ({eta} left)",
+        )
+        .map_err(|e| e.to_string())?,
+    );
+    Ok(bar)
+}
+
+/// Run an experiment and print its table (and write its charts).
+///
+/// # Errors
+///
+/// A runtime that cannot start, or an unwritable chart.
+pub fn execute(which: Which) -> Result<bool, String> {
+    let runtime = |e: std::io::Error| format!("cannot start the runtime: {e}");
+    match which {
+        Which::Jitter {
+            seed,
+            runs,
+            clients,
+            svg_dir,
+        } => {
+            let config = jitter::Config {
+                clients,
+                runs,
+                seed,
+            };
+            let progress = bar(config.clients.len() as u64 * 5 * runs)?;
+            let points = jitter::run(&config, || progress.inc(1)).map_err(runtime)?;
+            progress.finish_and_clear();
+            println!("jitter under contention, seed {seed}, {runs} runs per point (means)");
+            print!("{}", jitter::table(&points));
+            let (calls, time) = jitter::svg(&points);
+            write_svg(&svg_dir, "jitter-calls.svg", calls)?;
+            write_svg(&svg_dir, "jitter-time.svg", time)?;
+        }
+        Which::Storm {
+            seed,
+            triggers,
+            svg_dir,
+        } => {
+            let config = storm::Config {
+                triggers_ms: triggers,
+                seed,
+                ..storm::Config::default()
+            };
+            let progress = bar(config.triggers_ms.len() as u64 * 3)?;
+            let outcomes = storm::run(&config, || progress.inc(1)).map_err(runtime)?;
+            progress.finish_and_clear();
+            println!("retry storm, seed {seed}");
+            print!("{}", storm::table(&config, &outcomes));
+            write_svg(&svg_dir, "storm-goodput.svg", storm::svg(&outcomes))?;
+        }
+    }
+    Ok(true)
+}

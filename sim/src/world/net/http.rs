@@ -9,6 +9,7 @@
 //! network error.
 
 use super::{CALL_HEADER, CLIENT_HEADER, retry_after};
+use crate::world::Cursor;
 use bytes::{Buf, Bytes, BytesMut};
 use crabllm_core::{
     BoxStream, ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse, Error, Provider,
@@ -16,8 +17,6 @@ use crabllm_core::{
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 /// One client's connection details.
@@ -26,29 +25,20 @@ pub struct HttpProvider {
     /// `host:port` of the server, as turmoil resolves it.
     server: String,
     client: u32,
-    call: Arc<AtomicU64>,
+    cursor: Cursor,
     wall: fn() -> SystemTime,
 }
 
 impl HttpProvider {
-    /// A provider calling `server` as `client`; `wall` reads HTTP-dates.
-    pub fn new(server: &str, client: u32, wall: fn() -> SystemTime) -> Self {
+    /// A provider calling `server` as `client`, telling it the call
+    /// `cursor` names; `wall` reads HTTP-dates.
+    pub fn new(server: &str, client: u32, cursor: Cursor, wall: fn() -> SystemTime) -> Self {
         Self {
             server: server.to_string(),
             client,
-            call: Arc::new(AtomicU64::new(0)),
+            cursor,
             wall,
         }
-    }
-
-    /// Mark the start of the client's call `call` (sent to the server).
-    pub fn set_call(&self, call: u64) {
-        self.call.store(call, Ordering::Relaxed);
-    }
-
-    /// The call being made.
-    pub fn call(&self) -> u64 {
-        self.call.load(Ordering::Relaxed)
     }
 
     /// Send one request on a fresh connection; statuses of 400 and up are errors.
@@ -69,7 +59,7 @@ impl HttpProvider {
             .header(hyper::header::HOST, self.server.as_str())
             .header(hyper::header::CONTENT_TYPE, "application/json")
             .header(CLIENT_HEADER, self.client.to_string())
-            .header(CALL_HEADER, self.call().to_string())
+            .header(CALL_HEADER, self.cursor.get().to_string())
             .body(Full::new(Bytes::from(body.to_string())))
             .map_err(|e| Error::Internal(e.to_string()))?;
         let response = sender.send_request(req).await.map_err(network)?;

@@ -15,11 +15,9 @@
 //! The same code serves turmoil's simulated sockets and real ones.
 
 use super::{CALL_HEADER, CLIENT_HEADER, retry_after};
-use crate::faults::{Answer, StreamEnd};
-use crate::provider::Shared;
-use crate::trace::Kind;
+use crate::backend::{Backend, Item, Opened, Reply};
+use crate::wire::items::{chat_chunk, chat_response};
 use bytes::Bytes;
-use crabllm_core::{ChatCompletionChunk, ChatCompletionResponse};
 use futures::StreamExt;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
@@ -31,21 +29,20 @@ use std::io;
 use std::sync::Arc;
 use std::time::SystemTime;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::time::sleep;
 
 type Body = BoxBody<Bytes, io::Error>;
 
-/// The server's state: the shared fault plan and trace, and its wall clock.
+/// The server's state: the shared backend, and its wall clock.
 #[derive(Clone)]
 pub struct Server {
-    shared: Arc<Shared>,
+    backend: Arc<Backend>,
     wall: fn() -> SystemTime,
 }
 
 impl Server {
-    /// Answer by `shared`'s fault plan; `wall` is the clock HTTP-dates are read on.
-    pub fn new(shared: Arc<Shared>, wall: fn() -> SystemTime) -> Self {
-        Self { shared, wall }
+    /// Answer by `backend`; `wall` is the clock HTTP-dates are read on.
+    pub fn new(backend: Arc<Backend>, wall: fn() -> SystemTime) -> Self {
+        Self { backend, wall }
     }
 
     /// Serve one connection until it closes.
@@ -82,30 +79,21 @@ impl Server {
             .ok()
             .and_then(|v| v.get("stream").and_then(serde_json::Value::as_bool))
             .unwrap_or(false);
-        let answer = self.shared.faults().answer(self.shared.now());
-        match answer {
-            Answer::Ok {
-                latency,
-                stream_end,
-            } => {
-                sleep(latency).await;
-                Ok(match stream {
-                    true => self.events(client as u32, call, stream_end),
-                    false => json(&ChatCompletionResponse::default()),
-                })
-            }
-            Answer::Status {
+        match self.backend.attempt(client as u32, call).await {
+            Reply::Ok(opened) => Ok(match stream {
+                true => events(opened),
+                false => json(&chat_response(opened.response())),
+            }),
+            Reply::Status {
                 status,
                 retry_after,
-                latency,
+                form,
             } => {
-                sleep(latency).await;
                 let mut response = text(
                     StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
                     &format!("{{\"error\":{{\"message\":\"simulated {status}\"}}}}"),
                 );
                 if let Some(wait) = retry_after {
-                    let form = self.shared.faults().retry_after_form();
                     let (name, value) = retry_after::header(form, wait, (self.wall)());
                     if let Ok(value) = value.parse() {
                         response.headers_mut().insert(name, value);
@@ -113,61 +101,40 @@ impl Server {
                 }
                 Ok(response)
             }
-            Answer::Network { latency } => {
-                sleep(latency).await;
-                // An error from the service makes hyper close the connection unanswered.
-                Err(io::Error::other("simulated connection reset"))
-            }
-            Answer::Decode { latency } => {
-                sleep(latency).await;
-                Ok(text(StatusCode::OK, "this is not JSON"))
-            }
-            Answer::Hang => std::future::pending().await,
+            // An error from the service makes hyper close the connection unanswered.
+            Reply::Network => Err(io::Error::other("simulated connection reset")),
+            Reply::Decode => Ok(text(StatusCode::OK, "this is not JSON")),
         }
     }
+}
 
-    /// The SSE body of one stream: chunks a gap apart, then `[DONE]`, or a
-    /// dropped connection or a stall halfway, as the plan said.
-    fn events(&self, client: u32, call: u64, end: StreamEnd) -> Response<Body> {
-        let (count, gap) = self.shared.faults().stream_shape();
-        let delivered = match end {
-            StreamEnd::Done => count,
-            _ => count / 2,
-        };
-        let stream = self.shared.next_stream();
-        let shared = self.shared.clone();
-        let chunks = futures::stream::iter(0..delivered).then(move |index| {
-            let shared = shared.clone();
-            async move {
-                sleep(gap).await;
-                shared.record(client, call, Kind::ChunkSent { stream, index });
-                let chunk = ChatCompletionChunk {
-                    id: format!("{stream}:{index}"),
-                    ..Default::default()
-                };
-                let line = format!("data: {}\n\n", serde_json::to_string(&chunk)?);
+/// The SSE body of one stream: the backend's items, then `[DONE]`, or a
+/// dropped connection or a stall halfway.
+fn events(opened: Opened) -> Response<Body> {
+    let gap = opened.gap();
+    let frames = opened.into_stream().then(move |item| async move {
+        match item {
+            Item::Chunk(id) => {
+                let line = format!("data: {}\n\n", serde_json::to_string(&chat_chunk(id))?);
                 Ok::<_, io::Error>(Frame::data(Bytes::from(line)))
             }
-        });
-        let tail = futures::stream::once(async move {
-            match end {
-                StreamEnd::Done => Ok(Frame::data(Bytes::from_static(b"data: [DONE]\n\n"))),
-                StreamEnd::Fail => {
-                    // One gap later, so the chunks already sent are flushed
-                    // before the reset (a reset discards unsent bytes).
-                    sleep(gap).await;
-                    Err(io::Error::other("simulated drop mid-stream"))
-                }
-                StreamEnd::Stall => std::future::pending().await,
+            Item::Fail => {
+                // One gap later, so the chunks already sent are flushed
+                // before the reset (a reset discards unsent bytes).
+                tokio::time::sleep(gap).await;
+                Err(io::Error::other("simulated drop mid-stream"))
             }
-        });
-        let mut response = Response::new(BodyExt::boxed(StreamBody::new(chunks.chain(tail))));
-        response.headers_mut().insert(
-            hyper::header::CONTENT_TYPE,
-            hyper::header::HeaderValue::from_static("text/event-stream"),
-        );
-        response
-    }
+        }
+    });
+    let done =
+        futures::stream::once(async { Ok(Frame::data(Bytes::from_static(b"data: [DONE]\n\n"))) });
+    // `[DONE]` follows only a clean end: after a failure the body has ended in error.
+    let mut response = Response::new(BodyExt::boxed(StreamBody::new(frames.chain(done))));
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/event-stream"),
+    );
+    response
 }
 
 fn text(status: StatusCode, body: &str) -> Response<Body> {

@@ -1,21 +1,21 @@
 //! The network world: the fault server as a turmoil host, each client a
-//! turmoil client running our `Retrying` around an [`HttpProvider`], and the
+//! turmoil client running the subject around an [`HttpProvider`], and the
 //! scenario's network faults applied on the simulation's clock.
 //!
 //! turmoil is seeded from the scenario's seed and given a fixed epoch, so a
-//! seed replays exactly; the trace is the in-process world's (wrapper
-//! events from the observer, chunks sent by the server and received by the
-//! client), so every oracle and the determinism check apply unchanged.
+//! seed replays exactly; the trace is the in-process world's (attempts seen
+//! by the probe, chunks sent by the server and received by the caller), so
+//! every oracle and the determinism check apply unchanged.
 
 use super::http::HttpProvider;
 use super::server::Server;
+use crate::backend::{Backend, Clock};
 use crate::faults::Faults;
-use crate::provider::{Clock, Shared};
-use crate::scenario::{Direction, Scenario, Workload};
-use crate::seeds::derive;
+use crate::scenario::{Direction, Scenario, Shape};
+use crate::subject::Subject;
 use crate::trace::Trace;
-use crate::world::{client_calls, recorder};
-use provider_retry::Retrying;
+use crate::world::clients::{Plan, drive};
+use crate::world::{Cursor, Link};
 use std::time::{Duration, SystemTime};
 
 /// How long a network run may go, in simulated time, before it is cut off
@@ -90,12 +90,13 @@ fn apply(sim: &mut turmoil::Sim<'_>, change: Change, clients: &[String]) {
     }
 }
 
-/// Run `scenario` (a closed workload) under `seed` over the simulated network.
+/// Run `scenario` (a closed workload) under `seed` against `subject` over
+/// the simulated network.
 ///
 /// # Errors
 ///
 /// If turmoil reports a failure other than running out of simulated time.
-pub fn run(scenario: &Scenario, seed: u64) -> std::io::Result<Trace> {
+pub fn run<S: Subject>(subject: &S, scenario: &Scenario, seed: u64) -> std::io::Result<Trace> {
     let net = &scenario.network;
     let mut sim = turmoil::Builder::new()
         .rng_seed(seed)
@@ -107,12 +108,12 @@ pub fn run(scenario: &Scenario, seed: u64) -> std::io::Result<Trace> {
         .fail_rate(net.loss)
         .repair_rate(net.repair)
         .build();
-    let shared = Shared::with_clock(
+    let backend = Backend::new(
         Faults::new(scenario.faults.clone(), seed),
         scenario.faults.capacity,
         Clock::Turmoil,
     );
-    let server = Server::new(shared.clone(), wall);
+    let server = Server::new(backend.clone(), wall);
     sim.host(SERVER, move || {
         let server = server.clone();
         async move {
@@ -123,25 +124,28 @@ pub fn run(scenario: &Scenario, seed: u64) -> std::io::Result<Trace> {
             }
         }
     });
-    let (clients, calls) = match scenario.workload.workload() {
-        Ok(Workload::Closed { clients, calls, .. }) => (clients, calls),
+    let (clients, calls, think_ms) = match scenario.workload.shape {
+        Shape::Closed {
+            clients,
+            calls,
+            think_ms,
+        } => (clients, calls, think_ms),
         // Validation admits only closed workloads here.
-        _ => (0, 0),
+        Shape::Open { .. } => (0, 0, 0),
     };
-    let policy = scenario.policy.policy();
-    let method = scenario.workload.method;
-    let think = Duration::from_millis(scenario.workload.think_ms);
     let names: Vec<String> = (0..clients).map(|c| format!("client{c}")).collect();
     for (client, name) in (0..clients).zip(&names) {
-        let shared = shared.clone();
-        let view = HttpProvider::new(&format!("{SERVER}:{PORT}"), client, wall);
-        let call = view.clone();
-        let wrapped = Retrying::with_policy(view.clone(), policy)
-            .seed(derive(seed, "wrapper", client.into()))
-            .observer(recorder(shared.clone(), client, move || call.call()));
+        let cursor = Cursor::default();
+        let link = Link::Http(HttpProvider::new(
+            &format!("{SERVER}:{PORT}"),
+            client,
+            cursor.clone(),
+            wall,
+        ));
+        let plan = Plan::closed(client, calls, Duration::from_millis(think_ms));
+        let calls = drive(subject, scenario, seed, plan, link, cursor, backend.clone());
         sim.client(name.as_str(), async move {
-            let set_call = |call| view.set_call(call);
-            client_calls(&wrapped, set_call, &shared, client, calls, think, method).await;
+            calls.await;
             Ok(())
         });
     }
@@ -159,6 +163,6 @@ pub fn run(scenario: &Scenario, seed: u64) -> std::io::Result<Trace> {
         }
     }
     Ok(Trace {
-        records: shared.take_trace(),
+        records: backend.take_trace(),
     })
 }

@@ -1,0 +1,150 @@
+//! What a wrapper promises, in the judge's own terms.
+//!
+//! A [`Claim`] is written from a wrapper's documentation, never from its
+//! code: per retry, the backoff envelope and how delays are drawn inside
+//! it; which failures are retried; what a Retry-After does; the deadline;
+//! the per-attempt timeout; which methods are retried. The four jitter
+//! kinds of provider-retry are presets ([`Claim::provider_retry`]).
+
+use crate::method::Method;
+use crate::scenario::{JitterSpec, PolicySpec};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// Saturating nanoseconds of a duration.
+pub fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// A wrapper's documented behaviour for one scenario's policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claim {
+    /// At most this many attempts per call (retries + 1).
+    pub max_attempts: u64,
+    /// Each attempt of a method in `timed` is abandoned after this long.
+    pub timeout_ns: Option<u64>,
+    /// How long the wait before retry `n` may be, and how it is drawn.
+    pub backoff: Backoff,
+    /// What a Retry-After on a retried failure does.
+    pub retry_after: RetryAfterRule,
+    /// No wait may end later than this after the first attempt began.
+    pub deadline_ns: Option<u64>,
+    /// Which failures are retried.
+    pub retryable: Retryable,
+    /// Methods whose failures are retried (stream methods: the open).
+    pub retried: BTreeSet<Method>,
+    /// Methods whose attempts are bounded by `timeout_ns`.
+    pub timed: BTreeSet<Method>,
+    /// A handed-over stream that goes this long without an item ends with a timeout.
+    pub stream_idle_ns: Option<u64>,
+    /// A shared budget may refuse a retry the rest of the claim allows.
+    pub budget: bool,
+}
+
+/// The backoff envelope: base `n` is `min(cap, initial * factor^n)`
+/// (saturating), and the delay is drawn from `jitter` around it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Backoff {
+    pub initial_ns: u64,
+    /// Growth per retry (2 for doubling).
+    pub factor: f64,
+    pub cap_ns: Option<u64>,
+    pub jitter: JitterShape,
+    /// The cap also bounds the jittered delay (not only the base).
+    pub cap_after_jitter: bool,
+    /// Retry `n` takes schedule item `n` even when retry `n - 1` waited a
+    /// Retry-After instead of its backoff (provider-retry's rule). When
+    /// false, a Retry-After wait does not advance the schedule.
+    pub advances_on_retry_after: bool,
+}
+
+/// How a delay is drawn around its base `b`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum JitterShape {
+    /// Uniform in `[lo * b, hi * b]`: none is `[1, 1]`, equal `[0.5, 1]`,
+    /// full `[0, 1]`, OpenAI's SDKs `[0.75, 1]`.
+    Scale { lo: f64, hi: f64 },
+    /// Uniform in `[b + lo_ns, b + hi_ns]`.
+    Add { lo_ns: u64, hi_ns: u64 },
+    /// Uniform in `[initial, 3 * previous]` (the first previous is
+    /// `initial`), then capped: the AWS "decorrelated" kind.
+    Decorrelated,
+}
+
+/// What a Retry-After does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryAfterRule {
+    /// Ignored: the backoff is waited.
+    Ignored,
+    /// Waited exactly when at most `max_ns`; a longer one ends the call at once.
+    Exact { max_ns: u64 },
+}
+
+/// Which failures are retried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retryable {
+    pub statuses: BTreeSet<u16>,
+    pub network: bool,
+    pub timeout: bool,
+}
+
+impl Retryable {
+    /// 429, 500, 502, 503, 504, network errors and timeouts: what
+    /// `crabllm_core::Error::is_transient` documents.
+    pub fn transient() -> Self {
+        Self {
+            statuses: [429, 500, 502, 503, 504].into(),
+            network: true,
+            timeout: true,
+        }
+    }
+}
+
+impl Claim {
+    /// provider-retry's documented semantics (README, "Semantics" and
+    /// "Which methods are retried") for `spec`.
+    pub fn provider_retry(spec: &PolicySpec) -> Self {
+        let jitter = match spec.jitter {
+            JitterSpec::None => JitterShape::Scale { lo: 1.0, hi: 1.0 },
+            JitterSpec::Equal => JitterShape::Scale { lo: 0.5, hi: 1.0 },
+            JitterSpec::Full => JitterShape::Scale { lo: 0.0, hi: 1.0 },
+            JitterSpec::Decorrelated => JitterShape::Decorrelated,
+        };
+        let retried: BTreeSet<Method> = Method::ALL
+            .into_iter()
+            .filter(|m| {
+                !matches!(
+                    m,
+                    Method::Passthrough
+                        | Method::Image
+                        | Method::AudioSpeech
+                        | Method::AudioTranscription
+                )
+            })
+            .collect();
+        let mut timed = retried.clone();
+        timed.insert(Method::Passthrough);
+        let positive = |d: Duration| (!d.is_zero()).then(|| nanos(d));
+        Claim {
+            max_attempts: u64::from(spec.max_retries) + 1,
+            timeout_ns: positive(spec.timeout),
+            backoff: Backoff {
+                initial_ns: nanos(spec.initial_backoff),
+                factor: 2.0,
+                cap_ns: Some(nanos(spec.max_backoff)),
+                jitter,
+                cap_after_jitter: true,
+                advances_on_retry_after: true,
+            },
+            retry_after: RetryAfterRule::Exact {
+                max_ns: nanos(spec.max_retry_after),
+            },
+            deadline_ns: spec.retry_deadline.map(nanos),
+            retryable: Retryable::transient(),
+            retried,
+            timed,
+            stream_idle_ns: positive(spec.stream_idle),
+            budget: false,
+        }
+    }
+}

@@ -1,0 +1,491 @@
+//! The command line of `retry-sim`, and what each command does.
+
+use crate::report;
+use crate::run::conform::{self, Options, Report};
+use crate::run::sweep::{self, Shard};
+use crate::run::{evaluate, replay_command};
+use crate::scenario::Scenario;
+use crate::subject::{Subject, SubjectName, Visit, visit};
+use crate::trace::Trace;
+use crate::{DEFAULT_SEED, builtin, experiment};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// The arguments.
+#[derive(Parser)]
+#[command(
+    name = "retry-sim",
+    version,
+    about = "Deterministic fault simulation for retry wrappers"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run scenarios (built-in names or files; all built-ins if none) under one seed.
+    Run {
+        scenarios: Vec<String>,
+        #[arg(long, default_value_t = DEFAULT_SEED)]
+        seed: u64,
+        #[arg(long, value_enum, default_value = "ours")]
+        subject: SubjectName,
+        #[command(flatten)]
+        out: Outputs,
+    },
+    /// Run scenarios across a range of seeds on every core, then list failures.
+    Sweep {
+        scenarios: Vec<String>,
+        /// Seeds as A..B (B excluded).
+        #[arg(long, value_parser = parse_range)]
+        seeds: Range<u64>,
+        #[arg(long, value_enum, default_value = "ours")]
+        subject: SubjectName,
+        /// Run only shard I of N (jobs whose position is I modulo N).
+        #[arg(long, default_value = "0/1")]
+        shard: Shard,
+        /// Write one JSON line per run here, for `retry-sim merge`.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// For the first failing run, if any.
+        #[command(flatten)]
+        out: Outputs,
+    },
+    /// Merge the JSON lines of sharded sweeps into one report.
+    Merge {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print the full trace of one scenario under one seed.
+    Replay {
+        scenario: String,
+        #[arg(long)]
+        seed: u64,
+        #[arg(long, value_enum, default_value = "ours")]
+        subject: SubjectName,
+        #[command(flatten)]
+        out: Outputs,
+    },
+    /// Judge retry wrappers against every oracle in both worlds; exit 1 if ours fails one.
+    Conform {
+        /// Subjects (all if none).
+        #[arg(value_enum)]
+        subjects: Vec<SubjectName>,
+        /// Seeds 0..N for each built-in in-process scenario.
+        #[arg(long, default_value_t = Options::default().seeds, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        seeds: u64,
+        /// Seeds 0..N for each built-in network scenario.
+        #[arg(long, default_value_t = Options::default().net_seeds, value_parser = clap::value_parser!(u64).range(0..=100_000))]
+        net_seeds: u64,
+        /// Generated scenarios tried per oracle.
+        #[arg(long, default_value_t = Options::default().cases, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        cases: u32,
+        /// Seeds the scenario generator.
+        #[arg(long, default_value_t = DEFAULT_SEED)]
+        seed: u64,
+        /// Runs of each case for subjects that cannot be seeded.
+        #[arg(long, default_value_t = Options::default().repeats, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        repeats: u32,
+        /// Where to write the smallest failing generated scenarios (default: a temp dir).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Compare policies side by side: jitter under contention, or retry storms.
+    Experiment {
+        #[command(subcommand)]
+        which: experiment::Which,
+    },
+}
+
+#[derive(clap::Args)]
+struct Outputs {
+    /// Write the trace as JSON lines to this file.
+    #[arg(long)]
+    trace: Option<PathBuf>,
+    /// Draw a timeline of every call to this SVG file.
+    #[arg(long)]
+    svg: Option<PathBuf>,
+}
+
+fn parse_range(text: &str) -> Result<Range<u64>, String> {
+    let (a, b) = text
+        .split_once("..")
+        .ok_or("expected A..B, for example 0..100")?;
+    let a: u64 = a
+        .trim()
+        .parse()
+        .map_err(|e| format!("bad start {a:?}: {e}"))?;
+    let b: u64 = b
+        .trim()
+        .parse()
+        .map_err(|e| format!("bad end {b:?}: {e}"))?;
+    if a >= b {
+        return Err(format!("empty range {a}..{b}"));
+    }
+    Ok(a..b)
+}
+
+/// Run a parsed command line: `Ok(true)` if everything held, `Ok(false)` if
+/// something failed, `Err` (exit 2) for bad input, before anything ran.
+///
+/// # Errors
+///
+/// Bad input, an unwritable output, or a world that cannot start.
+pub fn execute(cli: Cli) -> Result<bool, String> {
+    crate::world::clients::quiet_caught_panics();
+    match cli.command {
+        Command::Run {
+            scenarios,
+            seed,
+            subject,
+            out,
+        } => {
+            let scenarios = load(&scenarios)?;
+            visit(
+                subject,
+                RunAll {
+                    scenarios: &scenarios,
+                    seed,
+                    out: &out,
+                    key: subject.as_str(),
+                },
+            )
+        }
+        Command::Sweep {
+            scenarios,
+            seeds,
+            subject,
+            shard,
+            json,
+            out,
+        } => {
+            let scenarios = load(&scenarios)?;
+            visit(
+                subject,
+                Sweep {
+                    scenarios: &scenarios,
+                    seeds,
+                    shard,
+                    json: json.as_deref(),
+                    out: &out,
+                    key: subject.as_str(),
+                },
+            )
+        }
+        Command::Merge { files } => merge(&files),
+        Command::Replay {
+            scenario,
+            seed,
+            subject,
+            out,
+        } => {
+            let scenarios = load(&[scenario])?;
+            visit(
+                subject,
+                Replay {
+                    named: &scenarios[0],
+                    seed,
+                    out: &out,
+                    key: subject.as_str(),
+                },
+            )
+        }
+        Command::Conform {
+            subjects,
+            seeds,
+            net_seeds,
+            cases,
+            seed,
+            repeats,
+            out,
+        } => {
+            let options = Options {
+                seeds,
+                net_seeds,
+                cases,
+                seed,
+                repeats,
+            };
+            conform_all(&subjects, &options, out)
+        }
+        Command::Experiment { which } => experiment::execute(which),
+    }
+}
+
+/// A scenario and the name a replay command gives it.
+type Named = (String, Scenario);
+
+/// Load every requested scenario before anything runs, so bad input runs nothing.
+fn load(names: &[String]) -> Result<Vec<Named>, String> {
+    if names.is_empty() {
+        let all = builtin::all().map_err(|e| e.to_string())?;
+        return Ok(all.into_iter().map(|(n, s)| (n.to_string(), s)).collect());
+    }
+    names
+        .iter()
+        .map(|name| match builtin::get(name) {
+            Some(parsed) => parsed.map(|s| (name.clone(), s)).map_err(|e| e.to_string()),
+            None if Path::new(name).exists() => Scenario::load(Path::new(name))
+                .map(|s| (name.clone(), s))
+                .map_err(|e| e.to_string()),
+            None => Err(format!(
+                "{name}: neither a built-in scenario nor a file (built-ins: {})",
+                builtin::BUILTIN
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        })
+        .collect()
+}
+
+fn progress(len: u64) -> Result<ProgressBar, String> {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} runs, {elapsed} ({eta} left)")
+            .map_err(|e| e.to_string())?,
+    );
+    Ok(bar)
+}
+
+fn world_error(e: std::io::Error) -> String {
+    format!("cannot start a world: {e}")
+}
+
+fn write_outputs(out: &Outputs, trace: &Trace) -> Result<(), String> {
+    let write = |path: &PathBuf, text: String| {
+        std::fs::write(path, text).map_err(|err| format!("{}: {err}", path.display()))
+    };
+    if let Some(path) = &out.trace {
+        write(path, trace.to_json_lines())?;
+    }
+    if let Some(path) = &out.svg {
+        write(path, report::svg(trace, 400))?;
+    }
+    Ok(())
+}
+
+struct RunAll<'a> {
+    scenarios: &'a [Named],
+    seed: u64,
+    out: &'a Outputs,
+    key: &'a str,
+}
+
+impl Visit for RunAll<'_> {
+    type Output = Result<bool, String>;
+
+    fn visit<S: Subject>(self, subject: &S) -> Self::Output {
+        let mut passed = true;
+        let mut combined = Trace::default();
+        for (name, scenario) in self.scenarios {
+            let e = evaluate(subject, scenario, self.seed, true).map_err(world_error)?;
+            print!(
+                "{}",
+                report::table(name, self.seed, &e.summary, &e.violations, &e.unmet)
+            );
+            for u in e.summary.unmet_pooled(&scenario.expect, 1) {
+                println!("  (indicative, one seed: {u}; `sweep` judges it)");
+            }
+            if let Some(d) = &e.divergence {
+                println!("  NOT DETERMINISTIC: {d}");
+            }
+            if !e.passed() {
+                println!("  replay: {}", replay_command(name, self.seed, self.key));
+                passed = false;
+            }
+            println!();
+            combined.records.extend(e.trace.records);
+        }
+        write_outputs(self.out, &combined)?;
+        Ok(passed)
+    }
+}
+
+struct Replay<'a> {
+    named: &'a Named,
+    seed: u64,
+    out: &'a Outputs,
+    key: &'a str,
+}
+
+impl Visit for Replay<'_> {
+    type Output = Result<bool, String>;
+
+    fn visit<S: Subject>(self, subject: &S) -> Self::Output {
+        let (name, scenario) = self.named;
+        let e = evaluate(subject, scenario, self.seed, true).map_err(world_error)?;
+        print!("{}", e.trace.to_text());
+        println!();
+        println!("against {} ({})", subject.name(), self.key);
+        print!(
+            "{}",
+            report::table(name, self.seed, &e.summary, &e.violations, &e.unmet)
+        );
+        write_outputs(self.out, &e.trace)?;
+        Ok(e.passed())
+    }
+}
+
+struct Sweep<'a> {
+    scenarios: &'a [Named],
+    seeds: Range<u64>,
+    shard: Shard,
+    json: Option<&'a Path>,
+    out: &'a Outputs,
+    key: &'a str,
+}
+
+impl Visit for Sweep<'_> {
+    type Output = Result<bool, String>;
+
+    fn visit<S: Subject>(self, subject: &S) -> Self::Output {
+        let jobs = self.scenarios.len() as u64 * (self.seeds.end - self.seeds.start);
+        let bar = progress(jobs.div_ceil(self.shard.count))?;
+        let started = std::time::Instant::now();
+        let lines = sweep::sweep(
+            subject,
+            self.key,
+            self.scenarios,
+            self.seeds.clone(),
+            self.shard,
+            &|| bar.inc(1),
+        )
+        .map_err(world_error)?;
+        bar.finish_and_clear();
+        // Wall-clock figures go to stderr, so stdout stays the same from run to run.
+        eprintln!(
+            "{} runs in {:.1} s",
+            lines.len(),
+            started.elapsed().as_secs_f64()
+        );
+        if let Some(path) = self.json {
+            std::fs::write(path, sweep::to_json_lines(&lines))
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        let by_name: BTreeMap<String, Scenario> = self.scenarios.iter().cloned().collect();
+        println!(
+            "swept {} scenario(s) x seeds {}..{} (shard {}/{}) against {}",
+            self.scenarios.len(),
+            self.seeds.start,
+            self.seeds.end,
+            self.shard.index,
+            self.shard.count,
+            subject.name()
+        );
+        let (text, passed) = sweep::report(&lines, &by_name);
+        print!("{text}");
+        if let Some(first) = lines.iter().find(|l| !l.failures.is_empty()) {
+            if let Some((name, scenario)) =
+                self.scenarios.iter().find(|(n, _)| *n == first.scenario)
+            {
+                let e = evaluate(subject, scenario, first.seed, false).map_err(world_error)?;
+                let _ = name;
+                write_outputs(self.out, &e.trace)?;
+            }
+        }
+        Ok(passed)
+    }
+}
+
+fn merge(files: &[PathBuf]) -> Result<bool, String> {
+    let mut shards = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        shards.push(sweep::parse_json_lines(&path.display().to_string(), &text)?);
+    }
+    let lines = sweep::merge(shards)?;
+    let names: Vec<String> = lines
+        .iter()
+        .map(|l| l.scenario.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let scenarios: BTreeMap<String, Scenario> = load(&names)?.into_iter().collect();
+    println!("merged {} file(s)", files.len());
+    let (text, passed) = sweep::report(&lines, &scenarios);
+    print!("{text}");
+    Ok(passed)
+}
+
+struct Suite<'a> {
+    options: &'a Options,
+    key: &'a str,
+}
+
+impl Visit for Suite<'_> {
+    type Output = std::io::Result<Report>;
+
+    fn visit<S: Subject>(self, subject: &S) -> Self::Output {
+        conform::suite(subject, self.key, self.options)
+    }
+}
+
+fn conform_all(
+    subjects: &[SubjectName],
+    options: &Options,
+    out: Option<PathBuf>,
+) -> Result<bool, String> {
+    let names: Vec<SubjectName> = match subjects.is_empty() {
+        true => SubjectName::ALL.to_vec(),
+        false => subjects.to_vec(),
+    };
+    let bar = progress(names.len() as u64)?;
+    let mut reports = Vec::new();
+    for name in &names {
+        reports.push(
+            visit(
+                *name,
+                Suite {
+                    options,
+                    key: name.as_str(),
+                },
+            )
+            .map_err(world_error)?,
+        );
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let dir = out.unwrap_or_else(|| std::env::temp_dir().join("retry-sim-conform"));
+    println!(
+        "conformance: built-in scenarios x seeds 0..{} (network: 0..{}), {} generated scenarios per oracle (generator seed {})",
+        options.seeds, options.net_seeds, options.cases, options.seed
+    );
+    print!("{}", conform::table(&reports));
+    for report in &reports {
+        print_findings(report, &dir)?;
+    }
+    Ok(reports.iter().filter(|r| r.key == "ours").all(Report::held))
+}
+
+fn print_findings(report: &Report, dir: &Path) -> Result<(), String> {
+    if report.findings.is_empty() {
+        return Ok(());
+    }
+    println!();
+    println!("{}:", report.subject);
+    for ((oracle, _), f) in &report.findings {
+        let target = match f.name.as_str() {
+            "generated" => {
+                std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                let path = dir.join(format!("{}-{oracle}.toml", report.key));
+                let text = toml::to_string(&f.scenario).map_err(|e| e.to_string())?;
+                std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+                path.display().to_string()
+            }
+            builtin => builtin.to_string(),
+        };
+        println!("  {}", f.violation);
+        println!(
+            "    replay: {}",
+            replay_command(&target, f.seed, &report.key)
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,144 @@
+//! Durations in scenario files: integer milliseconds, or text with a unit.
+//!
+//! `250` is 250 ms; `"250ns"`, `"3us"`, `"1.5s"`, `"2m"`, `"1h"` say their
+//! unit. Written back as integer milliseconds when whole, else as
+//! nanoseconds with `ns`, so every value round-trips exactly.
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+use std::fmt;
+use std::time::Duration;
+
+/// Parse `text` (a number and a unit: ns, us, ms, s, m, h).
+///
+/// # Errors
+///
+/// A missing or unknown unit, a number that does not parse, or a value
+/// beyond `Duration::MAX`.
+pub fn parse(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| format!("{text:?} has no unit (ns, us, ms, s, m, h)"))?;
+    let (number, unit) = text.split_at(split);
+    let scale: u128 = match unit.trim() {
+        "ns" => 1,
+        "us" => 1_000,
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        "m" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
+        other => return Err(format!("unknown unit {other:?} in {text:?}")),
+    };
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let bad = || format!("{text:?} is not a duration");
+    let whole: u128 = match whole {
+        "" => 0,
+        w => w.parse().map_err(|_| bad())?,
+    };
+    let mut nanos = whole.checked_mul(scale).ok_or_else(bad)?;
+    let mut place = scale;
+    for digit in fraction.chars() {
+        let d = digit.to_digit(10).ok_or_else(bad)?;
+        place /= 10;
+        nanos += u128::from(d) * place;
+    }
+    let secs = u64::try_from(nanos / 1_000_000_000).map_err(|_| format!("{text:?} is too long"))?;
+    Ok(Duration::new(secs, (nanos % 1_000_000_000) as u32))
+}
+
+/// The text form of `d`: whole milliseconds as a number, else nanoseconds.
+fn write<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    let nanos = d.as_nanos();
+    match u64::try_from(nanos / 1_000_000) {
+        Ok(ms) if nanos % 1_000_000 == 0 => s.serialize_u64(ms),
+        _ => s.serialize_str(&format!("{nanos}ns")),
+    }
+}
+
+struct DurationVisitor;
+
+impl Visitor<'_> for DurationVisitor {
+    type Value = Duration;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("milliseconds as an integer, or a string such as \"250ns\" or \"1.5s\"")
+    }
+
+    fn visit_u64<E: de::Error>(self, ms: u64) -> Result<Duration, E> {
+        Ok(Duration::from_millis(ms))
+    }
+
+    fn visit_i64<E: de::Error>(self, ms: i64) -> Result<Duration, E> {
+        u64::try_from(ms)
+            .map(Duration::from_millis)
+            .map_err(|_| E::custom("a duration cannot be negative"))
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Duration, E> {
+        parse(text).map_err(E::custom)
+    }
+}
+
+/// `#[serde(with = "crate::duration")]`.
+pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    write(d, s)
+}
+
+/// `#[serde(with = "crate::duration")]`.
+pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    d.deserialize_any(DurationVisitor)
+}
+
+/// The same for `Option<Duration>`.
+pub mod option {
+    use super::*;
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(transparent)]
+    struct Wrapped(#[serde(with = "super")] Duration);
+
+    /// `#[serde(with = "crate::duration::option")]`.
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        d.map(Wrapped).serialize(s)
+    }
+
+    /// `#[serde(with = "crate::duration::option")]`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<Wrapped>::deserialize(d)?.map(|w| w.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_and_fractions_parse_exactly() {
+        assert_eq!(parse("250ns"), Ok(Duration::from_nanos(250)));
+        assert_eq!(parse("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse("3us"), Ok(Duration::from_micros(3)));
+        assert_eq!(parse("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse("5").is_err());
+        assert!(parse("5 parsecs").is_err());
+        assert!(parse("99999999999999999999999h").is_err());
+    }
+
+    #[test]
+    fn values_round_trip_through_toml() {
+        #[derive(Serialize, Deserialize, PartialEq, Debug)]
+        struct T {
+            #[serde(with = "super")]
+            d: Duration,
+        }
+        for d in [
+            Duration::ZERO,
+            Duration::from_millis(7),
+            Duration::from_nanos(1),
+            Duration::MAX,
+        ] {
+            let text = toml::to_string(&T { d }).unwrap();
+            assert_eq!(toml::from_str::<T>(&text).unwrap(), T { d }, "{text}");
+        }
+    }
+}

@@ -1,0 +1,286 @@
+//! Conformance: every oracle against any subject, over both worlds.
+//!
+//! [`suite`] runs a subject through every built-in scenario (in process,
+//! and over the simulated network) for a range of seeds, and through
+//! generated scenarios (proptest, each run enabling a random mix of fault
+//! kinds, shrunk to the smallest failing one), and reports, per oracle and
+//! family, whether it held.
+//!
+//! A subject that cannot be seeded runs each built-in case `repeats`
+//! times; a finding then says in how many of those runs the oracle failed,
+//! so its verdict is stable even when single runs differ.
+
+use super::evaluate;
+use crate::check::{ORACLES, Violation};
+use crate::scenario::{Scenario, WorldKind};
+use crate::subject::Subject;
+use crate::{builtin, generate};
+use proptest::test_runner::{
+    Config as ProptestConfig, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner,
+};
+use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
+
+/// Where a scenario came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Family {
+    /// The built-in in-process scenarios.
+    BuiltIn,
+    /// The built-in network scenarios.
+    Network,
+    /// Random scenarios from [`generate::scenario`].
+    Generated,
+}
+
+impl Family {
+    /// Every family, in table order.
+    pub const ALL: [Family; 3] = [Family::BuiltIn, Family::Network, Family::Generated];
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Family::BuiltIn => "built-in",
+            Family::Network => "network",
+            Family::Generated => "generated",
+        })
+    }
+}
+
+/// The first (built-in) or smallest (generated) scenario that broke an oracle.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    /// The built-in scenario's name, or `generated`.
+    pub name: String,
+    pub scenario: Scenario,
+    pub seed: u64,
+    pub violation: Violation,
+    /// Runs of this case that violated the oracle, out of `runs`.
+    pub violated: u32,
+    pub runs: u32,
+}
+
+/// How far the suite goes.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Seeds `0..seeds` for every built-in in-process scenario.
+    pub seeds: u64,
+    /// Seeds `0..net_seeds` for every built-in network scenario.
+    pub net_seeds: u64,
+    /// Generated scenarios per oracle.
+    pub cases: u32,
+    /// Seeds the generator.
+    pub seed: u64,
+    /// Runs of each case for a subject that cannot be seeded.
+    pub repeats: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            seeds: 10,
+            net_seeds: 3,
+            cases: 64,
+            seed: crate::DEFAULT_SEED,
+            repeats: 5,
+        }
+    }
+}
+
+/// A subject's verdicts: per oracle and family, held or the finding that broke it.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub subject: String,
+    /// The subject's command-line name (for replay commands).
+    pub key: String,
+    pub seedable: bool,
+    pub findings: BTreeMap<(&'static str, Family), Finding>,
+    /// The first run that did not repeat, for seedable subjects.
+    pub nondeterministic: Option<String>,
+}
+
+impl Report {
+    /// Every oracle held in every family, and every run repeated.
+    pub fn held(&self) -> bool {
+        self.findings.is_empty() && self.nondeterministic.is_none()
+    }
+
+    /// The finding for `oracle` in `family`, if it was violated.
+    pub fn finding(&self, oracle: &str, family: Family) -> Option<&Finding> {
+        self.findings
+            .iter()
+            .find(|((o, f), _)| *o == oracle && *f == family)
+            .map(|(_, finding)| finding)
+    }
+}
+
+/// Run the whole suite against `subject` (`key` is its command-line name).
+///
+/// # Errors
+///
+/// A world that could not start, or a built-in scenario that does not parse.
+pub fn suite<S: Subject>(subject: &S, key: &str, options: &Options) -> std::io::Result<Report> {
+    let mut report = Report {
+        subject: subject.name(),
+        key: key.to_string(),
+        seedable: subject.seedable(),
+        findings: BTreeMap::new(),
+        nondeterministic: None,
+    };
+    let scenarios = builtin::all().map_err(|e| std::io::Error::other(e.to_string()))?;
+    for (name, scenario) in &scenarios {
+        let (family, seeds) = match scenario.world {
+            WorldKind::InProcess => (Family::BuiltIn, options.seeds),
+            WorldKind::Network => (Family::Network, options.net_seeds),
+        };
+        for seed in 0..seeds {
+            built_in_case(subject, options, &mut report, family, name, scenario, seed)?;
+        }
+    }
+    for oracle in ORACLES {
+        if let Some(finding) = generated(subject, options, oracle)? {
+            report.findings.insert((oracle, Family::Generated), finding);
+        }
+    }
+    Ok(report)
+}
+
+fn built_in_case<S: Subject>(
+    subject: &S,
+    options: &Options,
+    report: &mut Report,
+    family: Family,
+    name: &str,
+    scenario: &Scenario,
+    seed: u64,
+) -> std::io::Result<()> {
+    let runs = match subject.seedable() {
+        true => 1,
+        false => options.repeats.max(1),
+    };
+    let mut tally: BTreeMap<&'static str, (u32, Violation)> = BTreeMap::new();
+    for _ in 0..runs {
+        let e = evaluate(subject, scenario, seed, subject.seedable())?;
+        if let (None, Some(d)) = (&report.nondeterministic, &e.divergence) {
+            report.nondeterministic = Some(format!("{name} seed {seed}: {d}"));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for v in e.violations {
+            if seen.insert(v.oracle) {
+                tally.entry(v.oracle).or_insert((0, v)).0 += 1;
+            }
+        }
+    }
+    for (oracle, (violated, violation)) in tally {
+        report
+            .findings
+            .entry((oracle, family))
+            .or_insert_with(|| Finding {
+                name: name.to_string(),
+                scenario: scenario.clone(),
+                seed,
+                violation,
+                violated,
+                runs,
+            });
+    }
+    Ok(())
+}
+
+/// Search generated scenarios for a violation of `oracle`; shrink the first found.
+fn generated<S: Subject>(
+    subject: &S,
+    options: &Options,
+    oracle: &'static str,
+) -> std::io::Result<Option<Finding>> {
+    let config = ProptestConfig {
+        cases: options.cases,
+        failure_persistence: None,
+        max_shrink_iters: 256,
+        ..ProptestConfig::default()
+    };
+    let mut seed_bytes = [0u8; 32];
+    seed_bytes[..8].copy_from_slice(&options.seed.to_le_bytes());
+    seed_bytes[8..16].copy_from_slice(&crate::seeds::derive(0, oracle, 0).to_le_bytes());
+    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes);
+    let mut runner = TestRunner::new_with_rng(config, rng);
+    let strategy = (generate::scenario(), proptest::prelude::any::<u64>());
+    let violates = |scenario: &Scenario, seed: u64| -> std::io::Result<Option<Violation>> {
+        let e = evaluate(subject, scenario, seed, false)?;
+        Ok(e.violations.into_iter().find(|v| v.oracle == oracle))
+    };
+    let result = runner.run(&strategy, |(scenario, seed)| {
+        match violates(&scenario, seed).map_err(|e| TestCaseError::fail(format!("world: {e}")))? {
+            Some(_) => Err(TestCaseError::fail(oracle)),
+            None => Ok(()),
+        }
+    });
+    match result {
+        Ok(()) => Ok(None),
+        Err(TestError::Fail(_, (scenario, seed))) => {
+            let runs = match subject.seedable() {
+                true => 1,
+                false => options.repeats.max(1),
+            };
+            let mut first = None;
+            let mut violated = 0;
+            for _ in 0..runs {
+                if let Some(v) = violates(&scenario, seed)? {
+                    violated += 1;
+                    first.get_or_insert(v);
+                }
+            }
+            Ok(first.map(|violation| Finding {
+                name: "generated".into(),
+                scenario,
+                seed,
+                violation,
+                violated,
+                runs,
+            }))
+        }
+        Err(TestError::Abort(why)) => Err(std::io::Error::other(why.to_string())),
+    }
+}
+
+/// A table: one row per oracle and family, one column per report.
+pub fn table(reports: &[Report]) -> String {
+    let mut out = String::from("| oracle | family |");
+    for r in reports {
+        let _ = write!(out, " {} |", r.subject);
+    }
+    out.push_str("\n|---|---|");
+    out.push_str(&"---|".repeat(reports.len()));
+    out.push('\n');
+    for oracle in ORACLES {
+        for family in Family::ALL {
+            let _ = write!(out, "| {oracle} | {family} |");
+            for r in reports {
+                match r.finding(oracle, family) {
+                    Some(f) if f.runs > 1 => {
+                        let _ = write!(
+                            out,
+                            " violated ({}/{} runs): {} seed {} |",
+                            f.violated, f.runs, f.name, f.seed
+                        );
+                    }
+                    Some(f) => {
+                        let _ = write!(out, " violated: {} seed {} |", f.name, f.seed);
+                    }
+                    None => out.push_str(" held |"),
+                }
+            }
+            out.push('\n');
+        }
+    }
+    let _ = write!(out, "| deterministic | all |");
+    for r in reports {
+        match (&r.nondeterministic, r.seedable) {
+            (_, false) => out.push_str(" not seedable: repeated runs |"),
+            (Some(_), true) => out.push_str(" no |"),
+            (None, true) => out.push_str(" yes |"),
+        }
+    }
+    out.push('\n');
+    out
+}

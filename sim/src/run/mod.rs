@@ -1,0 +1,104 @@
+//! Runs and their verdicts: one evaluation, sweeps over seeds (sharded,
+//! with a merge), and conformance of any subject over both worlds.
+
+pub mod conform;
+pub mod sweep;
+
+use crate::check::{self, Context, Violation};
+use crate::report::Summary;
+use crate::scenario::Scenario;
+use crate::subject::Subject;
+use crate::trace::{Divergence, Trace, first_divergence};
+use crate::world;
+use std::time::Duration;
+
+/// Everything one seeded run of one scenario produced and was judged to be.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    pub seed: u64,
+    pub trace: Trace,
+    pub summary: Summary,
+    pub violations: Vec<Violation>,
+    /// Expectations that hold on every seed by construction and did not.
+    pub unmet: Vec<String>,
+    /// Set when a second run of the same seed produced another trace.
+    pub divergence: Option<Divergence>,
+}
+
+impl Evaluation {
+    /// Every oracle held, every per-run expectation was met, and the run repeated exactly.
+    pub fn passed(&self) -> bool {
+        self.violations.is_empty() && self.unmet.is_empty() && self.divergence.is_none()
+    }
+
+    /// One line per failure, each naming the scenario and seed.
+    pub fn failures(&self, name: &str) -> Vec<String> {
+        let seed = self.seed;
+        let mut out: Vec<String> = self
+            .violations
+            .iter()
+            .map(|v| format!("{name} seed {seed}: {v}"))
+            .collect();
+        out.extend(
+            self.unmet
+                .iter()
+                .map(|u| format!("{name} seed {seed}: expectation {u}")),
+        );
+        if let Some(d) = &self.divergence {
+            out.push(format!("{name} seed {seed}: not deterministic: {d}"));
+        }
+        out
+    }
+}
+
+/// What the judge needs besides the claim: the heal time plus grace.
+pub fn context(scenario: &Scenario) -> Context {
+    let live_from = match (
+        scenario.faults.heal(),
+        scenario.expect.liveness_after_heal_ms,
+    ) {
+        (Some(heal), Some(grace)) => Some(heal + Duration::from_millis(grace)),
+        _ => None,
+    };
+    Context { live_from }
+}
+
+/// Run `scenario` under `seed` against `subject`, judge it, and (if asked,
+/// and the subject is seedable) run it again to check determinism.
+///
+/// # Errors
+///
+/// Only if a world cannot start (a runtime cannot be built).
+pub fn evaluate<S: Subject>(
+    subject: &S,
+    scenario: &Scenario,
+    seed: u64,
+    twice: bool,
+) -> std::io::Result<Evaluation> {
+    let trace = world::run(subject, scenario, seed)?;
+    let divergence = match twice && subject.seedable() {
+        true => first_divergence(&trace, &world::run(subject, scenario, seed)?),
+        false => None,
+    };
+    let summary = Summary::of(&trace);
+    let claim = subject.claim(&scenario.policy);
+    Ok(Evaluation {
+        seed,
+        violations: check::check(&trace, &claim, &context(scenario)),
+        unmet: summary.unmet(&scenario.expect),
+        summary,
+        trace,
+        divergence,
+    })
+}
+
+/// The one command that replays `scenario` (a built-in name or a file)
+/// under `seed` against the subject named `subject`.
+pub fn replay_command(scenario: &str, seed: u64, subject: &str) -> String {
+    let mut command =
+        format!("cargo run --release -p provider-retry-sim -- replay {scenario} --seed {seed}");
+    if subject != "ours" {
+        command.push_str(&format!(" --subject {subject}"));
+    }
+    command
+}

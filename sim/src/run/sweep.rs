@@ -1,0 +1,273 @@
+//! Sweeps: scenarios x seeds on every core, sharded across machines, merged.
+//!
+//! A sweep is a list of jobs (scenario, seed) in a fixed order; shard `I/N`
+//! takes the jobs whose position is `I` modulo `N`, so `N` independent
+//! processes (a CI matrix, indexed batch jobs) cover a sweep exactly once.
+//! Each writes one JSON line per run ([`RunLine`]); [`merge`] reads any set
+//! of them back and gives the report one process would have printed.
+
+use super::{Evaluation, evaluate, replay_command};
+use crate::report::Summary;
+use crate::scenario::Scenario;
+use crate::subject::Subject;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::ops::Range;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Shard `index` of `count` (`0 <= index < count`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u64,
+    pub count: u64,
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Shard { index: 0, count: 1 }
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (i, n) = text
+            .split_once('/')
+            .ok_or("expected I/N, for example 0/4")?;
+        let index: u64 = i
+            .trim()
+            .parse()
+            .map_err(|e| format!("bad shard index {i:?}: {e}"))?;
+        let count: u64 = n
+            .trim()
+            .parse()
+            .map_err(|e| format!("bad shard count {n:?}: {e}"))?;
+        if count == 0 || index >= count {
+            return Err(format!("shard {index}/{count}: need 0 <= I < N"));
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+/// One run's result as a JSON line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunLine {
+    /// The scenario as the command line named it.
+    pub scenario: String,
+    pub seed: u64,
+    pub subject: String,
+    pub calls: u64,
+    pub ok: u64,
+    pub attempts: u64,
+    pub p99_ns: u64,
+    /// One line per violation, missed expectation or divergence.
+    pub failures: Vec<String>,
+}
+
+impl RunLine {
+    fn of(scenario: &str, subject: &str, e: &Evaluation) -> Self {
+        RunLine {
+            scenario: scenario.to_string(),
+            seed: e.seed,
+            subject: subject.to_string(),
+            calls: e.summary.calls,
+            ok: e.summary.ok,
+            attempts: e.summary.attempts,
+            p99_ns: e.summary.p99_ns,
+            failures: e.failures(scenario),
+        }
+    }
+
+    fn summary(&self) -> Summary {
+        Summary {
+            calls: self.calls,
+            ok: self.ok,
+            attempts: self.attempts,
+            p99_ns: self.p99_ns,
+            ..Summary::default()
+        }
+    }
+}
+
+/// Run shard `shard` of `scenarios` x `seeds` against `subject` on every
+/// core, each run twice for determinism; `tick` is called after each run.
+/// Lines come back in job order, whatever the threads did.
+///
+/// # Errors
+///
+/// A world that could not start.
+pub fn sweep<S: Subject>(
+    subject: &S,
+    subject_name: &str,
+    scenarios: &[(String, Scenario)],
+    seeds: Range<u64>,
+    shard: Shard,
+    tick: &(dyn Fn() + Sync),
+) -> std::io::Result<Vec<RunLine>> {
+    let jobs: Vec<(usize, u64)> = (0..scenarios.len())
+        .flat_map(|s| seeds.clone().map(move |seed| (s, seed)))
+        .enumerate()
+        .filter(|(i, _)| *i as u64 % shard.count == shard.index)
+        .map(|(_, job)| job)
+        .collect();
+    let next = AtomicUsize::new(0);
+    let lines: Mutex<Vec<Option<std::io::Result<RunLine>>>> =
+        Mutex::new((0..jobs.len()).map(|_| None).collect());
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                while let Some(&(s, seed)) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let (name, scenario) = &scenarios[s];
+                    let line = evaluate(subject, scenario, seed, true)
+                        .map(|e| RunLine::of(name, subject_name, &e));
+                    let at = next_slot(&jobs, s, seed);
+                    lines.lock().unwrap_or_else(|p| p.into_inner())[at] = Some(line);
+                    tick();
+                }
+            });
+        }
+    });
+    let lines = lines.into_inner().unwrap_or_else(|p| p.into_inner());
+    lines.into_iter().flatten().collect()
+}
+
+fn next_slot(jobs: &[(usize, u64)], s: usize, seed: u64) -> usize {
+    // Jobs are sorted by (scenario, seed) and unique: a binary search finds it.
+    jobs.binary_search(&(s, seed)).unwrap_or(0)
+}
+
+/// The report of a sweep (or of merged shards): per scenario the pooled
+/// counts and the expectations stated across seeds, then every failing run
+/// with the command that replays it. `expect` gives each scenario's
+/// expectations by name. True when nothing failed.
+pub fn report(lines: &[RunLine], scenarios: &BTreeMap<String, Scenario>) -> (String, bool) {
+    let mut out = String::new();
+    let mut pooled: BTreeMap<&str, (Summary, u64)> = BTreeMap::new();
+    for line in lines {
+        let entry = pooled.entry(&line.scenario).or_default();
+        entry.0.pool(&line.summary());
+        entry.1 += 1;
+    }
+    let mut failing = 0;
+    let _ = writeln!(
+        out,
+        "| scenario | seeds | calls | mean success | attempts/call | worst p99 |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    let mut pooled_unmet = Vec::new();
+    for (name, (summary, seeds)) in &pooled {
+        let _ = writeln!(
+            out,
+            "| {name} | {seeds} | {} | {:.4} | {:.3} | {:.1} ms |",
+            summary.calls,
+            summary.success_rate(),
+            summary.amplification(),
+            summary.p99_ns as f64 / 1e6
+        );
+        if let Some(scenario) = scenarios.get(*name) {
+            for u in summary.unmet_pooled(&scenario.expect, *seeds) {
+                pooled_unmet.push(format!("{name}: expectation {u}"));
+            }
+        }
+    }
+    let mut sorted: Vec<&RunLine> = lines.iter().collect();
+    sorted.sort_by(|a, b| (&a.scenario, a.seed).cmp(&(&b.scenario, b.seed)));
+    for line in sorted.iter().filter(|l| !l.failures.is_empty()) {
+        failing += 1;
+        for f in line.failures.iter().take(3) {
+            let _ = writeln!(out, "  {f}");
+        }
+        let _ = writeln!(
+            out,
+            "  replay: {}",
+            replay_command(&line.scenario, line.seed, &line.subject)
+        );
+    }
+    for u in &pooled_unmet {
+        let _ = writeln!(out, "  {u}");
+    }
+    let _ = writeln!(
+        out,
+        "{} run(s), {failing} failing, {} pooled expectation(s) missed",
+        lines.len(),
+        pooled_unmet.len()
+    );
+    (out, failing == 0 && pooled_unmet.is_empty())
+}
+
+/// JSON lines, one per run.
+pub fn to_json_lines(lines: &[RunLine]) -> String {
+    let mut out = String::new();
+    for line in lines {
+        // A RunLine holds only strings and integers: it always serialises.
+        let _ = writeln!(out, "{}", serde_json::to_string(line).unwrap_or_default());
+    }
+    out
+}
+
+/// Read JSON lines written by sharded sweeps; `origin` names the text in errors.
+///
+/// # Errors
+///
+/// A line that is not a run result, with its file and line number.
+pub fn parse_json_lines(origin: &str, text: &str) -> Result<Vec<RunLine>, String> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| format!("{origin}:{}:{}: {e}", i + 1, e.column()))
+        })
+        .collect()
+}
+
+/// Merge shards: every run once (a run listed twice is an error).
+///
+/// # Errors
+///
+/// The same (scenario, seed, subject) in two shards.
+pub fn merge(shards: Vec<Vec<RunLine>>) -> Result<Vec<RunLine>, String> {
+    let mut all: BTreeMap<(String, u64, String), RunLine> = BTreeMap::new();
+    for line in shards.into_iter().flatten() {
+        let key = (line.scenario.clone(), line.seed, line.subject.clone());
+        let (scenario, seed) = (line.scenario.clone(), line.seed);
+        if all.insert(key, line).is_some() {
+            return Err(format!("run {scenario} seed {seed} appears in two shards"));
+        }
+    }
+    Ok(all.into_values().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_parse_and_reject_nonsense() {
+        assert_eq!("1/4".parse(), Ok(Shard { index: 1, count: 4 }));
+        assert!("4/4".parse::<Shard>().is_err());
+        assert!("0/0".parse::<Shard>().is_err());
+        assert!("x".parse::<Shard>().is_err());
+    }
+
+    #[test]
+    fn run_lines_round_trip_and_bad_lines_are_located() {
+        let line = RunLine {
+            scenario: "s".into(),
+            seed: 3,
+            subject: "ours".into(),
+            calls: 2,
+            ok: 1,
+            attempts: 4,
+            p99_ns: 9,
+            failures: vec!["x".into()],
+        };
+        let text = to_json_lines(&[line.clone()]);
+        assert_eq!(parse_json_lines("f", &text), Ok(vec![line]));
+        let e = parse_json_lines("f.jsonl", "\n{\"seed\": 1}\n").unwrap_err();
+        assert!(e.starts_with("f.jsonl:2:"), "{e}");
+    }
+}

@@ -1,0 +1,210 @@
+//! The subjects `retry-sim` knows by name.
+
+use super::{Probe, Subject};
+use crate::check::claim::{Backoff, Claim, JitterShape, RetryAfterRule, nanos};
+use crate::method::Method;
+use crate::scenario::{JitterSpec, PolicySpec};
+use crate::trace::{GiveUpReason, Reported};
+use provider_retry::{Event, Jitter, RetryPolicy, Retrying};
+use std::time::Duration;
+
+/// provider-retry's `Retrying`, configured from the scenario's policy, its
+/// observer reporting into the trace.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ours;
+
+impl Subject for Ours {
+    type Wrapped = Retrying<Probe>;
+
+    fn name(&self) -> String {
+        "provider-retry".into()
+    }
+
+    fn claim(&self, policy: &PolicySpec) -> Claim {
+        Claim::provider_retry(policy)
+    }
+
+    fn wrap(&self, inner: Probe, policy: &PolicySpec, seed: u64) -> Self::Wrapped {
+        let reporter = inner.reporter();
+        Retrying::with_policy(inner, policy_of(policy))
+            .seed(seed)
+            .observer(move |e: &Event<'_>| {
+                if let Some(event) = reported(e) {
+                    reporter.report(event);
+                }
+            })
+    }
+}
+
+/// The wrapper's policy for a scenario's.
+pub fn policy_of(spec: &PolicySpec) -> RetryPolicy {
+    RetryPolicy::new()
+        .max_retries(spec.max_retries)
+        .timeout(spec.timeout)
+        .initial_backoff(spec.initial_backoff)
+        .max_backoff(spec.max_backoff)
+        .jitter(match spec.jitter {
+            JitterSpec::None => Jitter::None,
+            JitterSpec::Equal => Jitter::Equal,
+            JitterSpec::Full => Jitter::Full,
+            JitterSpec::Decorrelated => Jitter::Decorrelated,
+        })
+        .max_retry_after(spec.max_retry_after)
+        .stream_idle(spec.stream_idle)
+        .retry_deadline(spec.retry_deadline)
+}
+
+fn reported(event: &Event<'_>) -> Option<Reported> {
+    Some(match *event {
+        Event::AttemptStarted { attempt, .. } => Reported::Attempt { attempt },
+        Event::Delay {
+            attempt,
+            delay,
+            reason,
+            ..
+        } => Reported::Delay {
+            attempt,
+            delay_ns: nanos(delay),
+            retry_after: reason == provider_retry::DelayReason::RetryAfter,
+        },
+        Event::GaveUp {
+            attempt, reason, ..
+        } => Reported::GaveUp {
+            attempt,
+            reason: match reason {
+                provider_retry::GiveUp::NotTransient => GiveUpReason::NotTransient,
+                provider_retry::GiveUp::Exhausted => GiveUpReason::Exhausted,
+                provider_retry::GiveUp::RetryAfterTooLong => GiveUpReason::RetryAfterTooLong,
+                provider_retry::GiveUp::Deadline => GiveUpReason::Deadline,
+                provider_retry::GiveUp::Budget => GiveUpReason::Budget,
+            },
+        },
+        Event::AttemptEnded { .. } => return None,
+    })
+}
+
+/// `crabllm_core::Retrying` 0.0.25, configured through its four setters.
+///
+/// Its claim is what its documentation says: "retries transient failures
+/// with exponential backoff and full jitter" from a 100 ms initial backoff
+/// (its `new`), no cap and no deadline; Retry-After up to
+/// `max_retry_after` waited, a longer one propagated at once; the
+/// per-attempt timeout and the stream idle bound as set. It overrides, and
+/// so retries, chat, Anthropic messages and the Gemini stream, with their
+/// stream opens; embedding, models, image and audio it documents as passed
+/// through. Its jitter comes from the thread RNG: not seedable.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Crabllm;
+
+impl Subject for Crabllm {
+    type Wrapped = crabllm_core::Retrying<Probe>;
+
+    fn name(&self) -> String {
+        "crabllm-core 0.0.25".into()
+    }
+
+    fn claim(&self, policy: &PolicySpec) -> Claim {
+        let retried = [
+            Method::Chat,
+            Method::ChatStream,
+            Method::Anthropic,
+            Method::AnthropicStream,
+            Method::GeminiStream,
+        ];
+        let positive = |d: Duration| (!d.is_zero()).then(|| nanos(d));
+        Claim {
+            max_attempts: u64::from(policy.max_retries) + 1,
+            timeout_ns: positive(policy.timeout),
+            backoff: Backoff {
+                initial_ns: 100_000_000,
+                factor: 2.0,
+                cap_ns: None,
+                jitter: JitterShape::Scale { lo: 0.0, hi: 1.0 },
+                cap_after_jitter: false,
+                advances_on_retry_after: true,
+            },
+            retry_after: RetryAfterRule::Exact {
+                max_ns: nanos(policy.max_retry_after),
+            },
+            deadline_ns: None,
+            retryable: crate::check::claim::Retryable::transient(),
+            retried: retried.into(),
+            timed: retried.into(),
+            stream_idle_ns: positive(policy.stream_idle),
+            budget: false,
+        }
+    }
+
+    fn seedable(&self) -> bool {
+        false
+    }
+
+    fn wrap(&self, inner: Probe, policy: &PolicySpec, _: u64) -> Self::Wrapped {
+        crabllm_core::Retrying::new(inner)
+            .max_retries(policy.max_retries)
+            .timeout(policy.timeout)
+            .max_retry_after(policy.max_retry_after)
+            .stream_idle(policy.stream_idle)
+    }
+}
+
+/// No wrapper at all, judged against provider-retry's claim: the control
+/// that shows the retry oracles can fail.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Bare;
+
+impl Subject for Bare {
+    type Wrapped = Probe;
+
+    fn name(&self) -> String {
+        "bare provider".into()
+    }
+
+    fn claim(&self, policy: &PolicySpec) -> Claim {
+        Claim::provider_retry(policy)
+    }
+
+    fn wrap(&self, inner: Probe, _: &PolicySpec, _: u64) -> Probe {
+        inner
+    }
+}
+
+/// The built-in subjects by their command-line names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum SubjectName {
+    /// provider-retry's `Retrying`.
+    Ours,
+    /// `crabllm_core::Retrying` 0.0.25.
+    Crabllm,
+    /// The provider with no wrapper (a control).
+    Bare,
+}
+
+impl SubjectName {
+    /// Every built-in subject, in table order.
+    pub const ALL: [SubjectName; 3] = [SubjectName::Ours, SubjectName::Crabllm, SubjectName::Bare];
+
+    /// The command-line name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubjectName::Ours => "ours",
+            SubjectName::Crabllm => "crabllm",
+            SubjectName::Bare => "bare",
+        }
+    }
+}
+
+/// Something to do with a subject whatever its type.
+pub trait Visit {
+    type Output;
+    fn visit<S: Subject>(self, subject: &S) -> Self::Output;
+}
+
+/// Do `v` with the subject `name` names: the one place names become types.
+pub fn visit<V: Visit>(name: SubjectName, v: V) -> V::Output {
+    match name {
+        SubjectName::Ours => v.visit(&Ours),
+        SubjectName::Crabllm => v.visit(&Crabllm),
+        SubjectName::Bare => v.visit(&Bare),
+    }
+}

@@ -1,0 +1,188 @@
+//! The client driver both worlds share: one client's calls, each recorded
+//! from the caller's side, with panics caught and recorded as findings.
+
+use super::{Cursor, Link};
+use crate::backend::Backend;
+use crate::method::Method;
+use crate::scenario::Scenario;
+use crate::seeds::derive;
+use crate::subject::{Probe, Subject};
+use crate::trace::{CallOutcome, Failure, Kind, compat_bits};
+use crate::wire::invoke;
+use crabllm_core::Provider;
+use futures::FutureExt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One client's part of a workload.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    pub client: u32,
+    /// When its first call starts.
+    pub start: Duration,
+    pub calls: u32,
+    /// Idle time between its calls.
+    pub think: Duration,
+}
+
+impl Plan {
+    /// A closed-loop client making `calls` calls `think` apart from the start.
+    pub fn closed(client: u32, calls: u32, think: Duration) -> Self {
+        Self {
+            client,
+            start: Duration::ZERO,
+            calls,
+            think,
+        }
+    }
+
+    /// An open-loop arrival: one call at `at`.
+    pub fn arrival(client: u32, at: Duration) -> Self {
+        Self {
+            client,
+            start: at,
+            calls: 1,
+            think: Duration::ZERO,
+        }
+    }
+}
+
+/// The `is_*_compat` flags of `client`'s provider: drawn per client, so a
+/// subject that answers any constant for a flag is caught on some client.
+pub fn inner_compat(seed: u64, client: u32) -> u8 {
+    // Client 0 and 1 always differ in every flag; later clients draw.
+    match client {
+        0 => 0b101,
+        1 => 0b010,
+        _ => (derive(seed, "compat", client.into()) & 0b111) as u8,
+    }
+}
+
+/// Wrap `link` in `subject`, and return the future that makes `plan`'s
+/// calls, recording each. Wrapping happens now, so the future owns all it
+/// needs (the network world runs it on a client host of its own).
+pub fn drive<S: Subject>(
+    subject: &S,
+    scenario: &Scenario,
+    seed: u64,
+    plan: Plan,
+    link: Link,
+    cursor: Cursor,
+    backend: Arc<Backend>,
+) -> impl Future<Output = ()> + 'static {
+    let client = plan.client;
+    let inner = inner_compat(seed, client);
+    let probe = Probe::new(link, backend.clone(), client, cursor.clone(), inner);
+    let wrapped = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        subject.wrap(
+            probe,
+            &scenario.policy,
+            derive(seed, "wrapper", client.into()),
+        )
+    }))
+    .map_err(|panic| format!("while wrapping: {}", panic_message(panic.as_ref())));
+    let workload = scenario.workload.clone();
+    async move {
+        let wrapped = match wrapped {
+            Ok(wrapped) => wrapped,
+            Err(message) => {
+                let outcome = CallOutcome::Panicked { message };
+                backend.record(client, 0, Kind::CallEnded { outcome });
+                return;
+            }
+        };
+        tokio::time::sleep(plan.start).await;
+        for call in 0..u64::from(plan.calls) {
+            cursor.set(call);
+            let method = workload.method(client, call);
+            let outcome = one_call(&wrapped, method, &backend, client, call, inner).await;
+            let panicked = matches!(outcome, CallOutcome::Panicked { .. });
+            backend.record(client, call, Kind::CallEnded { outcome });
+            if panicked {
+                // The subject's state is unknown after a panic: this client stops.
+                return;
+            }
+            tokio::time::sleep(plan.think).await;
+        }
+    }
+}
+
+async fn one_call<P: Provider>(
+    wrapped: &P,
+    method: Method,
+    backend: &Backend,
+    client: u32,
+    call: u64,
+    inner_compat: u8,
+) -> CallOutcome {
+    let compat = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        compat_bits(
+            wrapped.is_openai_compat(),
+            wrapped.is_anthropic_compat(),
+            wrapped.is_gemini_compat(),
+        )
+    }));
+    let compat = match compat {
+        Ok(bits) => bits,
+        Err(panic) => {
+            return CallOutcome::Panicked {
+                message: format!("in is_*_compat: {}", panic_message(panic.as_ref())),
+            };
+        }
+    };
+    backend.record(
+        client,
+        call,
+        Kind::CallStarted {
+            method,
+            compat,
+            inner_compat,
+        },
+    );
+    let on_item = |chunk| backend.record(client, call, Kind::ChunkReceived { chunk });
+    match AssertUnwindSafe(invoke(wrapped, method, on_item))
+        .catch_unwind()
+        .await
+    {
+        Ok(Ok(())) => CallOutcome::Ok,
+        Ok(Err(end)) => {
+            if let Some(timeout) = end.stream_failed {
+                backend.record(client, call, Kind::StreamFailed { timeout });
+            }
+            CallOutcome::Failed(Failure::of(&end.error))
+        }
+        Err(panic) => CallOutcome::Panicked {
+            message: panic_message(panic.as_ref()),
+        },
+    }
+}
+
+/// A panic's message, when it is text.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
+/// Keep the default panic hook quiet for panics a run catches (they are
+/// reported as findings); panics elsewhere still print.
+pub fn quiet_caught_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_RUN.with(|f| f.get()) {
+                previous(info);
+            }
+        }));
+    });
+}
+
+thread_local! {
+    /// Set while this thread runs a world (its panics are findings).
+    pub static IN_RUN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
