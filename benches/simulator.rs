@@ -7,9 +7,11 @@
 //! spreads seeds over every core on top of this.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use provider_retry_sim::run::evaluate;
 use provider_retry_sim::scenario::{Scenario, WorldKind};
+use provider_retry_sim::subject::Ours;
 use provider_retry_sim::trace::Kind;
-use provider_retry_sim::{builtin, evaluate, world};
+use provider_retry_sim::{builtin, world};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -33,11 +35,11 @@ fn worlds(c: &mut Criterion) {
     };
     let mut group = c.benchmark_group("simulator");
     for (name, scenario) in [("in_process", in_process), ("network", network)] {
-        let trace = world::run(&scenario, 1).expect("runtime");
+        let trace = world::run(&Ours, &scenario, 1).expect("runtime");
         // Elements are simulated attempts: criterion prints attempts per second.
         group.throughput(Throughput::Elements(attempts(&trace)));
         group.bench_function(format!("{name}/{SCENARIO}"), |b| {
-            b.iter(|| world::run(black_box(&scenario), 1).expect("runtime"))
+            b.iter(|| world::run(&Ours, black_box(&scenario), 1).expect("runtime"))
         });
     }
     group.finish();
@@ -54,7 +56,7 @@ fn sweep(c: &mut Criterion) {
         b.iter(|| {
             seed += 1;
             for (_, scenario) in &scenarios {
-                let evaluation = evaluate(scenario, seed, true).expect("runtime");
+                let evaluation = evaluate(&Ours, scenario, seed, true).expect("runtime");
                 black_box(evaluation.passed());
             }
         })

@@ -64,7 +64,7 @@ fn an_unmet_expectation_exits_one_with_a_replay_command() {
     let dir = std::env::temp_dir().join(format!("retry-sim-cli1-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let strict = dir.join("strict.toml");
-    std::fs::write(&strict, "name = \"strict\"\n[faults]\np_transient = 1.0\n[workload]\nkind = \"closed\"\nclients = 1\ncalls = 2\n[expect]\nmin_success_rate = 1.0\n").unwrap();
+    std::fs::write(&strict, "name = \"strict\"\n[faults]\np_transient = 1.0\n[workload]\nkind = \"closed\"\nclients = 1\ncalls = 2\n[expect]\nmax_p99_ms = 1\n").unwrap();
     let out = retry_sim(&["run", strict.to_str().unwrap(), "--seed", "3"]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
@@ -91,7 +91,7 @@ fn replay_prints_the_trace_and_writes_json_lines_and_svg() {
         svg.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("gave up after 2: exhausted"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("(reported) gave up after 2: exhausted"));
     let lines = std::fs::read_to_string(&json).unwrap();
     assert!(lines.lines().all(|l| l.starts_with("{\"t\":")));
     assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
@@ -189,4 +189,56 @@ fn replay_against_a_subject_exits_one_when_it_breaks_an_oracle() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("VIOLATED [calls_end]"), "{text}");
+}
+
+#[test]
+fn sharded_sweeps_merge_into_the_report_of_one_sweep() {
+    let dir = std::env::temp_dir().join(format!("retry-sim-shard-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let whole = retry_sim(&["sweep", "flapping", "success", "--seeds", "0..30"]);
+    assert_eq!(whole.status.code(), Some(0));
+    let mut files = Vec::new();
+    for i in 0..3 {
+        let file = dir.join(format!("shard{i}.jsonl"));
+        let shard = format!("{i}/3");
+        let out = retry_sim(&[
+            "sweep",
+            "flapping",
+            "success",
+            "--seeds",
+            "0..30",
+            "--shard",
+            &shard,
+            "--json",
+            file.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(0));
+        files.push(file.to_str().unwrap().to_string());
+    }
+    let mut args = vec!["merge"];
+    args.extend(files.iter().map(String::as_str));
+    let merged = retry_sim(&args);
+    let table = |out: &std::process::Output| {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with('|') || l.contains("run(s)"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(merged.status.code(), Some(0));
+    assert_eq!(table(&merged), table(&whole));
+    assert!(
+        table(&whole)
+            .iter()
+            .any(|l| l.contains("60 run(s), 0 failing"))
+    );
+    // The same shard twice is refused.
+    let out = retry_sim(&["merge", &files[0], &files[0]]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        retry_sim(&["sweep", "success", "--seeds", "0..3", "--shard", "3/3"])
+            .status
+            .code(),
+        Some(2)
+    );
 }

@@ -9,9 +9,9 @@
 use crabllm_core::{ChatCompletionRequest, Error, Provider, ProviderConfig};
 use futures::StreamExt;
 use provider_retry::{DelayReason, Event, Retrying};
+use provider_retry_sim::backend::Backend;
 use provider_retry_sim::faults::{FaultPlan, Faults, Latency, LatencyKind};
-use provider_retry_sim::net::server::Server;
-use provider_retry_sim::provider::Shared;
+use provider_retry_sim::world::net::server::Server;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -36,8 +36,8 @@ async fn setup(script: &[&str]) -> (impl Provider, Arc<Mutex<Seen>>) {
         chunk_gap_ms: 2,
         ..FaultPlan::default()
     };
-    let shared = Shared::new(Faults::new(plan, 1), None);
-    let server = Server::new(shared, SystemTime::now);
+    let backend = Backend::on_tokio(Faults::new(plan, 1), None);
+    let server = Server::new(backend, SystemTime::now);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
