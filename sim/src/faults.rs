@@ -1,5 +1,6 @@
 //! Fault plans as data, and the seeded state that turns a plan into per-attempt outcomes.
 
+use crate::scenario::Invalid;
 use crate::seeds::{stream, unit};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -189,7 +190,8 @@ pub enum StreamEnd {
 }
 
 impl FaultPlan {
-    pub(crate) fn validate(&self) -> Result<(), (&'static str, String)> {
+    /// Values serde accepts but no world can run, located by key path.
+    pub(crate) fn validate(&self) -> Result<(), Invalid> {
         let probabilities = [
             ("p_transient", self.p_transient),
             ("p_non_transient", self.p_non_transient),
@@ -201,30 +203,69 @@ impl FaultPlan {
         ];
         for (key, p) in probabilities {
             if !(0.0..=1.0).contains(&p) {
-                return Err((key, format!("{key} must be between 0 and 1, not {p}")));
+                return Err(Invalid::at(
+                    &["faults", key],
+                    format!("{key} must be between 0 and 1, not {p}"),
+                ));
             }
         }
-        if self.transient_statuses.is_empty() || self.non_transient_statuses.is_empty() {
-            return Err(("statuses", "status lists must not be empty".into()));
+        for (key, list) in [
+            ("transient_statuses", &self.transient_statuses),
+            ("non_transient_statuses", &self.non_transient_statuses),
+        ] {
+            if list.is_empty() {
+                return Err(Invalid::at(
+                    &["faults", key],
+                    format!("{key} must not be empty"),
+                ));
+            }
+            if let Some(bad) = list.iter().find(|s| !(100..=599).contains(*s)) {
+                return Err(Invalid::at(
+                    &["faults", key],
+                    format!("{bad} is not an HTTP status (100 to 599)"),
+                ));
+            }
         }
-        if let Some(bad) = self.script.iter().find(|s| parse_step(s).is_none()) {
-            return Err(("script", format!("unknown script step {bad:?}")));
+        if let Some((i, bad)) = self
+            .script
+            .iter()
+            .enumerate()
+            .find(|(_, s)| parse_step(s).is_none())
+        {
+            let mut invalid = Invalid::at(
+                &["faults", "script"],
+                format!("unknown script step {bad:?}"),
+            );
+            invalid.path.push(crate::scenario::Seg::Index(i));
+            return Err(invalid);
         }
-        if self
+        if let Some((i, b)) = self
             .brownouts
             .iter()
-            .any(|b| !(b.factor.is_finite() && b.factor >= 0.0))
+            .enumerate()
+            .find(|(_, b)| !(b.factor.is_finite() && b.factor >= 0.0))
         {
-            return Err((
+            return Err(Invalid::at_item(
+                &["faults", "brownouts"],
+                i,
                 "factor",
-                "a brownout factor must be finite and non-negative".into(),
+                format!(
+                    "a brownout factor must be finite and non-negative, not {}",
+                    b.factor
+                ),
             ));
         }
         if self.rate_limit.as_ref().is_some_and(|r| r.window_ms == 0) {
-            return Err(("window_ms", "a rate limit window must be positive".into()));
+            return Err(Invalid::at(
+                &["faults", "rate_limit", "window_ms"],
+                "a rate limit window must be positive",
+            ));
         }
         if self.capacity == Some(0) {
-            return Err(("capacity", "capacity must be at least 1".into()));
+            return Err(Invalid::at(
+                &["faults", "capacity"],
+                "capacity must be at least 1",
+            ));
         }
         Ok(())
     }

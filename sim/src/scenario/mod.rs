@@ -1,0 +1,329 @@
+//! Scenario files: a policy, a fault plan, a workload and expectations, in TOML.
+//!
+//! A file is parsed once into a validated [`Scenario`]: unknown fields,
+//! wrong types and invalid values are errors, each naming the file, line
+//! and column of the key at fault (spans from the TOML parser).
+//!
+//! | module | role |
+//! |---|---|
+//! | [`policy`] | the wrapper's knobs |
+//! | [`workload`] | who calls, how often, which methods |
+//! | [`network`] | the world, and the simulated network's faults |
+//! | [`locate`] | key paths to lines and columns |
+
+pub mod locate;
+pub mod network;
+pub mod policy;
+pub mod workload;
+
+pub use locate::Seg;
+pub use network::{Crash, Direction, NetworkSpec, Partition, Window, WorldKind};
+pub use policy::{JitterSpec, PolicySpec};
+pub use workload::{Shape, Workload, WorkloadKind, WorkloadSpec};
+
+use crate::faults::FaultPlan;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A scenario as its file gives it, before validation.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioSpec {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    #[serde(default)]
+    pub world: WorldKind,
+    #[serde(default)]
+    pub policy: PolicySpec,
+    #[serde(default)]
+    pub faults: FaultPlan,
+    pub workload: WorkloadSpec,
+    #[serde(default)]
+    pub expect: Expect,
+    #[serde(default)]
+    pub network: NetworkSpec,
+}
+
+/// One scenario, validated: every part of it can be run as it is.
+#[derive(Debug, Clone, Serialize)]
+#[serde(into = "ScenarioSpec")]
+pub struct Scenario {
+    /// Short name, used in reports and replay commands.
+    pub name: String,
+    /// What the scenario exercises.
+    pub description: String,
+    /// The wrapper's policy.
+    pub policy: PolicySpec,
+    /// The provider's behaviour and its faults.
+    pub faults: FaultPlan,
+    /// Who calls, and how.
+    pub workload: Workload,
+    /// What the run must achieve besides the oracles.
+    pub expect: Expect,
+    /// Where the calls travel: in process, or over a simulated network.
+    pub world: WorldKind,
+    /// The simulated network's links and faults (`world = "network"` only).
+    pub network: NetworkSpec,
+}
+
+impl From<Scenario> for ScenarioSpec {
+    fn from(s: Scenario) -> Self {
+        ScenarioSpec {
+            name: s.name,
+            description: s.description,
+            world: s.world,
+            policy: s.policy,
+            faults: s.faults,
+            workload: s.workload.into(),
+            expect: s.expect,
+            network: s.network,
+        }
+    }
+}
+
+/// What the run must achieve.
+///
+/// `min_success_rate` is a statement across seeds: it is judged on the
+/// calls of every seed a sweep runs, pooled, never on one seed's (a bound
+/// on one seed's share of successes would fail by chance). The others
+/// hold on every seed by construction and are judged per run.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// Lowest acceptable mean share of calls that succeed, over the seeds swept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_success_rate: Option<f64>,
+    /// Highest acceptable share of calls that succeed, every run (for
+    /// outage scenarios that must fail).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_success_rate: Option<f64>,
+    /// Highest acceptable 99th percentile of call latency, every run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_p99_ms: Option<u64>,
+    /// Calls starting this long after the faults heal must all succeed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness_after_heal_ms: Option<u64>,
+}
+
+/// A value serde accepts but the simulator cannot run, and where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub path: Vec<Seg>,
+    pub message: String,
+}
+
+impl Invalid {
+    /// At the key path `keys`.
+    pub fn at(keys: &[&str], message: impl Into<String>) -> Self {
+        Invalid {
+            path: keys.iter().map(|k| Seg::Key(k.to_string())).collect(),
+            message: message.into(),
+        }
+    }
+
+    /// At key `key` of item `index` of the list at `list`.
+    pub fn at_item(list: &[&str], index: usize, key: &str, message: impl Into<String>) -> Self {
+        let mut invalid = Invalid::at(list, message);
+        invalid.path.push(Seg::Index(index));
+        invalid.path.push(Seg::Key(key.to_string()));
+        invalid
+    }
+}
+
+/// A scenario file that could not be used.
+#[derive(Debug)]
+pub struct ScenarioError {
+    pub path: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = self.path.display();
+        write!(f, "{path}:{}:{}: {}", self.line, self.column, self.message)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// Where an unknown field's key stands: serde reports some of them at the
+/// enclosing table, so find the key inside that table's span.
+fn unknown_key_span(
+    text: &str,
+    message: &str,
+    span: Option<std::ops::Range<usize>>,
+) -> Option<std::ops::Range<usize>> {
+    let key = message.strip_prefix("unknown field `")?.split('`').next()?;
+    let within = span.unwrap_or(0..text.len());
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        let at = offset + indent;
+        let is_key = trimmed
+            .strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('='));
+        if at >= within.start && is_key {
+            return Some(at..at + key.len());
+        }
+        // Keys inside inline tables: `{ key = ... }`.
+        if let Some(i) = line.find(&format!("{key} =")) {
+            if offset + i >= within.start && offset + i < within.end {
+                return Some(offset + i..offset + i + key.len());
+            }
+        }
+        offset += line.len();
+    }
+    None
+}
+
+impl Scenario {
+    /// Parse and validate scenario text; `path` only names it in errors.
+    ///
+    /// # Errors
+    ///
+    /// Syntax errors, unknown fields, wrong types and invalid values, each
+    /// located at a line and column of the text.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ScenarioError> {
+        let error = |span: Option<std::ops::Range<usize>>, message: String| {
+            let (line, column) = locate::line_col(text, span.map_or(0, |s| s.start));
+            ScenarioError {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message,
+            }
+        };
+        let spec: ScenarioSpec = toml::from_str(text).map_err(|e| {
+            let span = unknown_key_span(text, e.message(), e.span()).or(e.span());
+            error(span, e.message().to_string())
+        })?;
+        Scenario::try_from(spec)
+            .map_err(|invalid| error(locate::span(text, &invalid.path), invalid.message))
+    }
+
+    /// Read and parse a scenario file.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be read (line 0, column 0), or [`Scenario::parse`] fails.
+    pub fn load(path: &Path) -> Result<Self, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+            path: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read: {e}"),
+        })?;
+        Self::parse(path, &text)
+    }
+}
+
+impl TryFrom<ScenarioSpec> for Scenario {
+    type Error = Invalid;
+
+    /// Validate every part once: what passes can be run as it is.
+    fn try_from(spec: ScenarioSpec) -> Result<Self, Invalid> {
+        let workload = Workload::try_from(spec.workload)?;
+        if spec.world == WorldKind::Network {
+            if !matches!(workload.shape, Shape::Closed { .. }) {
+                return Err(Invalid::at(
+                    &["workload", "kind"],
+                    "the network world runs closed workloads only",
+                ));
+            }
+            spec.network.validate()?;
+        }
+        for (key, rate) in [
+            ("min_success_rate", spec.expect.min_success_rate),
+            ("max_success_rate", spec.expect.max_success_rate),
+        ] {
+            if rate.is_some_and(|r| !(0.0..=1.0).contains(&r)) {
+                return Err(Invalid::at(
+                    &["expect", key],
+                    format!("{key} must be between 0 and 1"),
+                ));
+            }
+        }
+        spec.faults.validate()?;
+        Ok(Scenario {
+            name: spec.name,
+            description: spec.description,
+            policy: spec.policy,
+            faults: spec.faults,
+            workload,
+            expect: spec.expect,
+            world: spec.world,
+            network: spec.network,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::parse(Path::new("x.toml"), text)
+    }
+
+    const MINIMAL: &str = "name = \"m\"\n[workload]\nkind = \"closed\"\nclients = 1\ncalls = 1\n";
+
+    #[test]
+    fn minimal_scenario_takes_default_policy() {
+        let s = parse(MINIMAL).unwrap();
+        assert_eq!(s.policy, PolicySpec::default());
+    }
+
+    #[test]
+    fn unknown_field_is_located() {
+        let e = parse(&format!("{MINIMAL}bogus = 1\n")).unwrap_err();
+        assert_eq!((e.line, e.column), (6, 1), "{e}");
+        assert!(e.to_string().starts_with("x.toml:6:1: "), "{e}");
+        assert!(e.message.contains("bogus"), "{e}");
+    }
+
+    #[test]
+    fn syntax_error_is_located() {
+        let e = parse("name = \"m\"\n[workload\n").unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+    }
+
+    #[test]
+    fn wrong_type_is_located() {
+        let e =
+            parse("name = \"m\"\n[workload]\nkind = \"closed\"\nclients = \"ten\"\ncalls = 1\n")
+                .unwrap_err();
+        assert_eq!(e.line, 4, "{e}");
+    }
+
+    #[test]
+    fn invalid_values_are_located() {
+        let e = parse("name = \"m\"\n[workload]\nkind = \"closed\"\nclients = 0\ncalls = 1\n")
+            .unwrap_err();
+        assert_eq!((e.line, e.column), (4, 1), "{e}");
+        let e = parse(&format!("{MINIMAL}[expect]\nmin_success_rate = 1.5\n")).unwrap_err();
+        assert_eq!(e.line, 7, "{e}");
+    }
+
+    #[test]
+    fn network_settings_are_checked_and_located() {
+        let net = format!("world = \"network\"\n{MINIMAL}[network]\n");
+        assert!(parse(&net).is_ok());
+        let e = parse(&format!("{net}loss = 2.0\n")).unwrap_err();
+        assert_eq!((e.line, e.column), (8, 1), "{e}");
+        let e = parse(&format!("{net}holds = [{{ start_ms = 5, end_ms = 5 }}]\n")).unwrap_err();
+        assert!(e.message.contains("must end after it starts"), "{e}");
+        let e = parse(&format!(
+            "{net}partitions = [{{ start_ms = 1, end_ms = 2, direction = \"up\" }}]\n"
+        ))
+        .unwrap_err();
+        assert_eq!(e.line, 8, "{e}");
+        let open = "world = \"network\"\nname = \"m\"\n[workload]\nkind = \"open\"\nrate_per_s = 1.0\nduration_ms = 10\n";
+        let e = parse(open).unwrap_err();
+        assert!(e.message.contains("closed workloads only"), "{e}");
+    }
+}

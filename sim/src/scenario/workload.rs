@@ -1,0 +1,195 @@
+//! Who calls, how often, and which methods.
+
+use super::Invalid;
+use crate::method::Method;
+use serde::{Deserialize, Serialize};
+
+/// Who calls, as the file says it. Flat (not a tagged enum) so that every
+/// field error keeps its line and column.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    /// `"closed"` or `"open"`.
+    pub kind: WorkloadKind,
+    /// Closed: clients, calls per client, pause between calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clients: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calls: Option<u32>,
+    #[serde(default)]
+    pub think_ms: u64,
+    /// Open: Poisson arrivals per second, for this long.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_per_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// The one method every call makes (default `chat`)...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<Method>,
+    /// ...or methods taken in turn: a client's call `k` makes
+    /// `methods[(client + k) % len]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub methods: Vec<Method>,
+}
+
+/// The two workload shapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkloadKind {
+    Closed,
+    Open,
+}
+
+/// Who calls, validated: the shape and the methods called.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workload {
+    pub shape: Shape,
+    /// Never empty.
+    pub methods: Vec<Method>,
+}
+
+/// When calls are made.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Shape {
+    /// `clients` clients, each making `calls` calls one after another, `think_ms` apart.
+    Closed {
+        clients: u32,
+        calls: u32,
+        think_ms: u64,
+    },
+    /// Calls arrive as a Poisson process at `rate_per_s` for `duration_ms`.
+    Open { rate_per_s: f64, duration_ms: u64 },
+}
+
+impl Workload {
+    /// The method of `client`'s call `call`.
+    pub fn method(&self, client: u32, call: u64) -> Method {
+        let n = self.methods.len().max(1) as u64;
+        let i = (u64::from(client) + call) % n;
+        self.methods
+            .get(i as usize)
+            .copied()
+            .unwrap_or(Method::Chat)
+    }
+}
+
+impl From<Workload> for WorkloadSpec {
+    fn from(w: Workload) -> Self {
+        let (method, methods) = match w.methods.as_slice() {
+            [Method::Chat] => (None, Vec::new()),
+            [one] => (Some(*one), Vec::new()),
+            many => (None, many.to_vec()),
+        };
+        let mut spec = WorkloadSpec {
+            kind: WorkloadKind::Closed,
+            clients: None,
+            calls: None,
+            think_ms: 0,
+            rate_per_s: None,
+            duration_ms: None,
+            method,
+            methods,
+        };
+        match w.shape {
+            Shape::Closed {
+                clients,
+                calls,
+                think_ms,
+            } => {
+                spec.clients = Some(clients);
+                spec.calls = Some(calls);
+                spec.think_ms = think_ms;
+            }
+            Shape::Open {
+                rate_per_s,
+                duration_ms,
+            } => {
+                spec.kind = WorkloadKind::Open;
+                spec.rate_per_s = Some(rate_per_s);
+                spec.duration_ms = Some(duration_ms);
+            }
+        }
+        spec
+    }
+}
+
+impl TryFrom<WorkloadSpec> for Workload {
+    type Error = Invalid;
+
+    fn try_from(spec: WorkloadSpec) -> Result<Self, Invalid> {
+        let methods = match (spec.method, spec.methods.is_empty()) {
+            (Some(_), false) => {
+                return Err(Invalid::at(
+                    &["workload", "methods"],
+                    "give `method` or `methods`, not both",
+                ));
+            }
+            (Some(m), true) => vec![m],
+            (None, true) => vec![Method::Chat],
+            (None, false) => spec.methods.clone(),
+        };
+        Ok(Workload {
+            shape: spec.shape()?,
+            methods,
+        })
+    }
+}
+
+impl WorkloadSpec {
+    fn shape(&self) -> Result<Shape, Invalid> {
+        self.shape_or_message()
+            .map_err(|(key, message)| Invalid::at(&["workload", key], message))
+    }
+
+    fn shape_or_message(&self) -> Result<Shape, (&'static str, String)> {
+        match self.kind {
+            WorkloadKind::Closed => {
+                let (Some(clients), Some(calls)) = (self.clients, self.calls) else {
+                    return Err((
+                        "kind",
+                        "a closed workload needs `clients` and `calls`".into(),
+                    ));
+                };
+                if clients == 0 || calls == 0 {
+                    return Err((
+                        "clients",
+                        "a closed workload needs at least one client and one call".into(),
+                    ));
+                }
+                if u64::from(clients) * u64::from(calls) > 1_000_000 {
+                    return Err((
+                        "calls",
+                        "clients x calls above 1,000,000 is more than a run should hold".into(),
+                    ));
+                }
+                Ok(Shape::Closed {
+                    clients,
+                    calls,
+                    think_ms: self.think_ms,
+                })
+            }
+            WorkloadKind::Open => {
+                let (Some(rate_per_s), Some(duration_ms)) = (self.rate_per_s, self.duration_ms)
+                else {
+                    return Err((
+                        "kind",
+                        "an open workload needs `rate_per_s` and `duration_ms`".into(),
+                    ));
+                };
+                if !(rate_per_s.is_finite() && rate_per_s > 0.0 && rate_per_s <= 100_000.0) {
+                    return Err(("rate_per_s", "rate_per_s must be in (0, 100000]".into()));
+                }
+                if duration_ms == 0 || rate_per_s * duration_ms as f64 / 1000.0 > 1_000_000.0 {
+                    return Err((
+                        "duration_ms",
+                        "duration_ms must be positive and hold at most 1,000,000 arrivals".into(),
+                    ));
+                }
+                Ok(Shape::Open {
+                    rate_per_s,
+                    duration_ms,
+                })
+            }
+        }
+    }
+}
