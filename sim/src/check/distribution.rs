@@ -144,4 +144,101 @@ mod tests {
         let places = vec![1.0; MIN_SAMPLES - 1];
         assert_eq!(test(&Samples { places }, &claim()), None);
     }
+
+    /// 500 chat calls, each one 503 then a wait drawn with equal jitter
+    /// around 100 ms (measured, so ending on the next whole millisecond),
+    /// then success.
+    fn equal_jitter_run(seed: u64, report: bool) -> Trace {
+        use crate::check::fixture::*;
+        use crate::method::Method;
+        use crate::trace::{CallOutcome, Record};
+        let mut rng = stream(seed, "equal", 0);
+        let mut records = Vec::new();
+        for call in 0..500u64 {
+            let t0 = call * 1_000;
+            let drawn = 50 * MS + (unit(&mut rng) * (50 * MS) as f64) as u64;
+            let resumed = (t0 + 10) * MS + drawn.div_ceil(MS) * MS;
+            let mut push = |t: u64, kind| {
+                records.push(Record {
+                    t,
+                    call,
+                    ..rec(0, kind)
+                })
+            };
+            push(t0 * MS, started(Method::Chat));
+            push(t0 * MS, attempt(0));
+            push((t0 + 10) * MS, failed(0, 503, None));
+            if report {
+                push(
+                    (t0 + 10) * MS,
+                    crate::trace::Kind::Reported {
+                        event: Reported::Delay {
+                            attempt: 0,
+                            delay_ns: drawn,
+                            retry_after: false,
+                        },
+                    },
+                );
+            }
+            push(resumed, attempt(1));
+            push(resumed, ok(1));
+            let chunk = crate::trace::ChunkId {
+                client: 0,
+                call,
+                stream: call,
+                index: 0,
+            };
+            push(
+                resumed,
+                crate::trace::Kind::ChunkReceived { chunk: Some(chunk) },
+            );
+            push(resumed, ended(CallOutcome::Ok));
+        }
+        Trace { records }
+    }
+
+    fn jittered(lo: f64) -> Claim {
+        let mut c = claim();
+        c.backoff.jitter = crate::check::claim::JitterShape::Scale { lo, hi: 1.0 };
+        c
+    }
+
+    #[test]
+    fn equal_jitter_passes_as_equal_and_is_caught_labelled_full() {
+        for report in [false, true] {
+            let t = equal_jitter_run(3, report);
+            let as_equal = samples(&t, &jittered(0.5));
+            assert_eq!(as_equal.len(), 500);
+            assert_eq!(test(&as_equal, &jittered(0.5)), None, "report {report}");
+            let as_full = samples(&t, &jittered(0.0));
+            let verdict = test(&as_full, &jittered(0.0)).expect("equal labelled full");
+            assert!(verdict.contains("n = 500"), "{verdict}");
+        }
+    }
+
+    #[test]
+    fn check_runs_the_distribution_test_on_one_trace() {
+        let t = equal_jitter_run(4, false);
+        let context = crate::check::Context::default();
+        assert_eq!(crate::check::check(&t, &jittered(0.5), &context), []);
+        let v = crate::check::check(&t, &jittered(0.0), &context);
+        let names: Vec<&str> = v.iter().map(|v| v.oracle).collect();
+        assert_eq!(names, [crate::check::DELAY_DISTRIBUTION]);
+    }
+
+    #[test]
+    fn runs_combine_their_samples() {
+        let mut all = Samples::default();
+        for seed in 0..3 {
+            all.extend(samples(&equal_jitter_run(seed, false), &jittered(0.5)));
+        }
+        assert_eq!(all.len(), 1500);
+        assert_eq!(test(&all, &jittered(0.5)), None);
+    }
+
+    #[test]
+    fn narrow_envelopes_are_not_sampled() {
+        // No jitter: every envelope has width 0.
+        assert!(samples(&equal_jitter_run(0, false), &claim()).is_empty());
+    }
 }

@@ -407,18 +407,18 @@ mod tests {
 
     #[test]
     fn envelopes_follow_each_jitter_shape() {
-        let equal = envelope(
-            &backoff(JitterShape::Scale { lo: 0.5, hi: 1.0 }),
-            1,
-            None,
-        );
+        let equal = envelope(&backoff(JitterShape::Scale { lo: 0.5, hi: 1.0 }), 1, None);
         assert_eq!((equal.lo, equal.hi), (100 * MS, 200 * MS));
         let full = envelope(&backoff(JitterShape::Scale { lo: 0.0, hi: 1.0 }), 3, None);
         assert_eq!((full.lo, full.hi), (0, 800 * MS));
         let dec = envelope(&backoff(JitterShape::Decorrelated), 5, Some(150 * MS));
         assert_eq!((dec.lo, dec.hi, dec.censored), (100 * MS, 450 * MS, false));
         let unknown = envelope(&backoff(JitterShape::Decorrelated), 5, None);
-        assert_eq!(unknown.hi, 1_000 * MS, "after a Retry-After only the cap binds");
+        assert_eq!(
+            unknown.hi,
+            1_000 * MS,
+            "after a Retry-After only the cap binds"
+        );
         let add = envelope(
             &backoff(JitterShape::Add {
                 lo_ns: 0,
