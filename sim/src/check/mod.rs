@@ -73,6 +73,7 @@ pub const ORACLES: &[&str] = &[
     "deadline_respected",
     "attempt_within_timeout",
     "stream_integrity",
+    "stream_idle_bounded",
     "reported_agrees",
     "liveness_after_heal",
     DELAY_DISTRIBUTION,

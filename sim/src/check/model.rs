@@ -38,6 +38,8 @@ pub struct Call {
     pub sent: Vec<(u64, u32)>,
     /// The payload of every item the caller received, in order.
     pub received: Vec<Option<ChunkId>>,
+    /// When each of `received` arrived.
+    pub received_at: Vec<u64>,
     /// The handed-over stream failed (`Some(timeout)`).
     pub stream_failed: Option<bool>,
     pub ended: Option<(u64, CallOutcome)>,
@@ -104,7 +106,10 @@ impl Call {
                 }
             }
             Kind::ChunkSent { stream, index } => self.sent.push((*stream, *index)),
-            Kind::ChunkReceived { chunk } => self.received.push(*chunk),
+            Kind::ChunkReceived { chunk } => {
+                self.received.push(*chunk);
+                self.received_at.push(r.t);
+            }
             Kind::StreamFailed { timeout } => self.stream_failed = Some(*timeout),
             Kind::CallEnded { outcome } => self.ended = Some((r.t, outcome.clone())),
             Kind::Reported { event } => self.reported.push((r.t, event.clone())),

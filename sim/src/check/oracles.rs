@@ -13,7 +13,7 @@ use crate::trace::{AttemptOutcome, CallOutcome, Failure, Reported};
 pub type Oracle = fn(&Call, &Claim, &Context) -> Option<String>;
 
 /// Every per-call oracle with its name, in the order reports list them.
-pub const PER_CALL: [(&str, Oracle); 16] = [
+pub const PER_CALL: [(&str, Oracle); 17] = [
     ("calls_end", calls_end),
     ("no_panic", no_panic),
     ("forwarding", forwarding),
@@ -28,6 +28,7 @@ pub const PER_CALL: [(&str, Oracle); 16] = [
     ("deadline_respected", deadline_respected),
     ("attempt_within_timeout", attempt_within_timeout),
     ("stream_integrity", stream_integrity),
+    ("stream_idle_bounded", stream_idle_bounded),
     ("reported_agrees", reported_agrees),
     ("liveness_after_heal", liveness_after_heal),
 ];
@@ -259,6 +260,37 @@ fn stream_integrity(c: &Call, _: &Claim, _: &Context) -> Option<String> {
             sent.len()
         )
     })
+}
+
+/// A handed-over stream of a retried method is never silent longer than
+/// the idle bound (plus a tick): an item arrives, or the stream fails.
+fn stream_idle_bounded(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
+    let idle = claim.stream_idle_ns?;
+    let method = c.method()?;
+    if !method.is_stream() || !claim.retried.contains(&method) {
+        return None;
+    }
+    let (handed, AttemptOutcome::Ok) = c.attempts.last()?.end.as_ref()? else {
+        return None;
+    };
+    let timed_out = match (c.stream_failed, &c.ended) {
+        (Some(true), Some((t, _))) => Some(*t),
+        _ => None,
+    };
+    let mut times = std::iter::once(*handed)
+        .chain(c.received_at.iter().copied())
+        .chain(timed_out);
+    let mut previous = times.next()?;
+    for t in times {
+        let silent = t.saturating_sub(previous);
+        if silent > idle.saturating_add(TICK_NS) {
+            return Some(format!(
+                "the stream was silent {silent}ns from {previous}ns, idle bound {idle}ns"
+            ));
+        }
+        previous = t;
+    }
+    None
 }
 
 /// What the wrapper reported agrees with the facts.
@@ -675,6 +707,27 @@ mod tests {
         let unopened = [id(0, 0, 9, 0)];
         let t = streamed(&[], &unopened, false);
         assert_eq!(names(t, &claim()), ["stream_integrity"]);
+    }
+
+    #[test]
+    fn stream_idle_bounded_catches_a_silence_past_the_bound() {
+        let sent = [(4, 0), (4, 1)];
+        let received = [id(0, 0, 4, 0), id(0, 0, 4, 1)];
+        let mut t = streamed(&sent, &received, true);
+        let idle = Claim {
+            stream_idle_ns: Some(5 * MS),
+            ..claim()
+        };
+        assert_eq!(names(t.clone(), &idle), NONE);
+        // The second item arrives 20 ms after the first.
+        let at = t.len() - 2;
+        t[at].t += 20 * MS;
+        assert_eq!(names(t.clone(), &idle), ["stream_idle_bounded"]);
+        let unbounded = Claim {
+            stream_idle_ns: None,
+            ..claim()
+        };
+        assert_eq!(names(t, &unbounded), NONE);
     }
 
     #[test]
