@@ -19,6 +19,8 @@ pub mod oracles;
 
 #[cfg(test)]
 mod fixture;
+#[cfg(test)]
+mod oracle_tests;
 
 pub use claim::Claim;
 
