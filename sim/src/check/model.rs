@@ -299,8 +299,8 @@ pub enum May {
     Possible,
 }
 
-/// The give-up reasons the claim permits for a call whose last attempt
-/// ended with `outcome` at `elapsed_ns` after the first attempt began,
+/// The give-up reasons the claim permits for `call` stopping after its
+/// last attempt (the deadline measured from the first attempt's start),
 /// in provider-retry's order: not transient, exhausted, Retry-After too
 /// long, deadline, budget. The first certain reason excludes the rest.
 pub fn endings(call: &Call, claim: &Claim) -> Vec<(GiveUpReason, May)> {
