@@ -8,8 +8,19 @@
 //! | module | role |
 //! |---|---|
 //! | [`claim`] | what a wrapper promises: envelopes, distributions, rules |
+//! | [`model`] | the reference model: a call's facts, its waits, their envelopes, permitted give-ups |
+//! | [`oracles`] | named per-call properties |
+//! | [`distribution`] | the delays' distribution inside their envelopes, across runs |
 
 pub mod claim;
+pub mod distribution;
+pub mod model;
+pub mod oracles;
+
+#[cfg(test)]
+mod fixture;
+#[cfg(test)]
+mod oracle_tests;
 
 pub use claim::Claim;
 
@@ -45,11 +56,56 @@ pub struct Context {
     pub live_from: Option<Duration>,
 }
 
-/// Every oracle's name, in the order reports list them.
-pub const ORACLES: &[&str] = &[];
+/// The cross-run oracle's name: [`distribution::test`] over many runs' samples.
+pub const DELAY_DISTRIBUTION: &str = "delay_distribution";
 
-/// Check every per-run oracle on `trace` against `claim`.
+/// Every oracle's name, in the order reports list them.
+pub const ORACLES: &[&str] = &[
+    "calls_end",
+    "no_panic",
+    "forwarding",
+    "capabilities",
+    "attempts_bounded",
+    "not_retried_once",
+    "non_transient_once",
+    "transient_retried",
+    "delay_within_envelope",
+    "retry_after_honoured",
+    "no_sleep_after_final",
+    "deadline_respected",
+    "attempt_within_timeout",
+    "stream_integrity",
+    "stream_idle_bounded",
+    "reported_agrees",
+    "liveness_after_heal",
+    DELAY_DISTRIBUTION,
+];
+
+/// Check every per-call oracle on `trace` against `claim`, then the delay
+/// distribution if this one trace holds enough samples. A distribution
+/// violation belongs to no call; it is reported as client 0, call 0.
 pub fn check(trace: &Trace, claim: &Claim, context: &Context) -> Vec<Violation> {
-    let _ = (trace, claim, context);
-    Vec::new()
+    let mut out = Vec::new();
+    for ((client, call), records) in trace.calls() {
+        let facts = model::Call::of(&records);
+        for (oracle, judge) in oracles::PER_CALL {
+            if let Some(detail) = judge(&facts, claim, context) {
+                out.push(Violation {
+                    oracle,
+                    client,
+                    call,
+                    detail,
+                });
+            }
+        }
+    }
+    if let Some(detail) = distribution::test(&distribution::samples(trace, claim), claim) {
+        out.push(Violation {
+            oracle: DELAY_DISTRIBUTION,
+            client: 0,
+            call: 0,
+            detail,
+        });
+    }
+    out
 }

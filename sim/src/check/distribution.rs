@@ -1,0 +1,244 @@
+//! The delay distribution, judged across runs.
+//!
+//! Every claimed jitter shape draws uniformly inside its envelope, so each
+//! backoff's place `u = (delay - lo) / (hi - lo)` in its envelope is
+//! Uniform[0, 1]. [`samples`] collects those places from a trace and
+//! [`test`] compares them with the uniform law by a Kolmogorov–Smirnov test.
+//!
+//! Only waits whose envelope is at least [`MIN_WIDTH_NS`] wide count: a
+//! wait measured from outside may end up to a tick late, and on a 20 ms
+//! envelope that shifts `u` by at most 5%. Where the wrapper reported its
+//! delays they are used instead (exact). Retry-After waits and envelopes a
+//! cap clipped (values pile up at the cap) are left out.
+
+use super::claim::Claim;
+use super::model::{Call, envelopes};
+use crate::trace::{Reported, Trace};
+
+/// The narrowest envelope sampled: 20 timer ticks.
+pub const MIN_WIDTH_NS: u64 = 20_000_000;
+
+/// The false-alarm rate: a correct wrapper fails once in a million tests,
+/// so a conformance suite of thousands of runs stays quiet.
+pub const ALPHA: f64 = 1e-6;
+
+/// Fewer samples than this say too little to test.
+pub const MIN_SAMPLES: usize = 50;
+
+/// Places of backoff delays inside their envelopes, each in `[0, 1]`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Samples {
+    pub places: Vec<f64>,
+}
+
+impl Samples {
+    /// Add another run's samples.
+    pub fn extend(&mut self, other: Samples) {
+        self.places.extend(other.places);
+    }
+
+    pub fn len(&self) -> usize {
+        self.places.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.places.is_empty()
+    }
+}
+
+/// The places of every uncensored backoff wider than [`MIN_WIDTH_NS`] in `trace`.
+pub fn samples(trace: &Trace, claim: &Claim) -> Samples {
+    let mut out = Samples::default();
+    for records in trace.calls().values() {
+        let call = Call::of(records);
+        let reported = |after: u32| {
+            call.reported.iter().find_map(|(_, e)| match *e {
+                Reported::Delay {
+                    attempt, delay_ns, ..
+                } if attempt == after => Some(delay_ns),
+                _ => None,
+            })
+        };
+        let exact = |w: &super::model::Wait| reported(w.after);
+        for (w, e) in envelopes(&call.waits(claim), claim, exact) {
+            let Some(e) = e else { continue };
+            let width = e.hi.saturating_sub(e.lo);
+            if e.censored || width < MIN_WIDTH_NS {
+                continue;
+            }
+            let delay = reported(w.after).unwrap_or(w.gap_ns);
+            let u = (delay.saturating_sub(e.lo)) as f64 / width as f64;
+            out.places.push(u.clamp(0.0, 1.0));
+        }
+    }
+    out
+}
+
+/// The KS critical value for `n` samples at [`ALPHA`]:
+/// `sqrt(-ln(alpha / 2) / 2) / sqrt(n)` (the asymptotic two-sided bound).
+pub fn critical(n: usize) -> f64 {
+    (-(ALPHA / 2.0).ln() / 2.0).sqrt() / (n as f64).sqrt()
+}
+
+/// The KS statistic of `places` against Uniform[0, 1].
+pub fn statistic(places: &[f64]) -> f64 {
+    let mut sorted: Vec<f64> = places.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len() as f64;
+    sorted
+        .iter()
+        .enumerate()
+        .map(|(i, &u)| ((i + 1) as f64 / n - u).max(u - i as f64 / n))
+        .fold(0.0, f64::max)
+}
+
+/// `None` when the delays are consistent with the claim's uniform draw (or
+/// there are fewer than [`MIN_SAMPLES`]); else what was found.
+pub fn test(samples: &Samples, claim: &Claim) -> Option<String> {
+    let n = samples.len();
+    if n < MIN_SAMPLES {
+        return None;
+    }
+    let d = statistic(&samples.places);
+    let c = critical(n);
+    (d > c).then(|| {
+        format!(
+            "backoff delays are not drawn as {:?} claims: KS D = {d:.4} over n = {n}, critical {c:.4} at alpha {ALPHA:e}",
+            claim.backoff.jitter
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seeds::{stream, unit};
+
+    fn claim() -> Claim {
+        crate::check::fixture::claim()
+    }
+
+    /// 200 seeds of 2000 uniform draws each: at alpha 1e-6 the chance any
+    /// fails is about 2e-4, so a failure here means the test is wrong.
+    #[test]
+    fn uniform_samples_pass_over_many_seeds() {
+        for seed in 0..200 {
+            let mut rng = stream(seed, "ks", 0);
+            let places = (0..2000).map(|_| unit(&mut rng)).collect();
+            let verdict = test(&Samples { places }, &claim());
+            assert_eq!(verdict, None, "seed {seed}");
+        }
+    }
+
+    /// Equal jitter's [0.5, 1] places judged as full jitter's [0, 1]: D is about 0.5.
+    #[test]
+    fn half_range_samples_labelled_full_fail() {
+        let mut rng = stream(7, "ks", 0);
+        let places = (0..2000).map(|_| 0.5 + unit(&mut rng) / 2.0).collect();
+        let verdict = test(&Samples { places }, &claim()).expect("must fail");
+        assert!(verdict.contains("n = 2000"), "{verdict}");
+    }
+
+    #[test]
+    fn too_few_samples_are_not_tested() {
+        let places = vec![1.0; MIN_SAMPLES - 1];
+        assert_eq!(test(&Samples { places }, &claim()), None);
+    }
+
+    /// 500 chat calls, each one 503 then a wait drawn with equal jitter
+    /// around 100 ms (measured, so ending on the next whole millisecond),
+    /// then success.
+    fn equal_jitter_run(seed: u64, report: bool) -> Trace {
+        use crate::check::fixture::*;
+        use crate::method::Method;
+        use crate::trace::{CallOutcome, Record};
+        let mut rng = stream(seed, "equal", 0);
+        let mut records = Vec::new();
+        for call in 0..500u64 {
+            let t0 = call * 1_000;
+            let drawn = 50 * MS + (unit(&mut rng) * (50 * MS) as f64) as u64;
+            let resumed = (t0 + 10) * MS + drawn.div_ceil(MS) * MS;
+            let mut push = |t: u64, kind| {
+                records.push(Record {
+                    t,
+                    call,
+                    ..rec(0, kind)
+                })
+            };
+            push(t0 * MS, started(Method::Chat));
+            push(t0 * MS, attempt(0));
+            push((t0 + 10) * MS, failed(0, 503, None));
+            if report {
+                push(
+                    (t0 + 10) * MS,
+                    crate::trace::Kind::Reported {
+                        event: Reported::Delay {
+                            attempt: 0,
+                            delay_ns: drawn,
+                            retry_after: false,
+                        },
+                    },
+                );
+            }
+            push(resumed, attempt(1));
+            push(resumed, ok(1));
+            let chunk = crate::trace::ChunkId {
+                client: 0,
+                call,
+                stream: call,
+                index: 0,
+            };
+            push(
+                resumed,
+                crate::trace::Kind::ChunkReceived { chunk: Some(chunk) },
+            );
+            push(resumed, ended(CallOutcome::Ok));
+        }
+        Trace { records }
+    }
+
+    fn jittered(lo: f64) -> Claim {
+        let mut c = claim();
+        c.backoff.jitter = crate::check::claim::JitterShape::Scale { lo, hi: 1.0 };
+        c
+    }
+
+    #[test]
+    fn equal_jitter_passes_as_equal_and_is_caught_labelled_full() {
+        for report in [false, true] {
+            let t = equal_jitter_run(3, report);
+            let as_equal = samples(&t, &jittered(0.5));
+            assert_eq!(as_equal.len(), 500);
+            assert_eq!(test(&as_equal, &jittered(0.5)), None, "report {report}");
+            let as_full = samples(&t, &jittered(0.0));
+            let verdict = test(&as_full, &jittered(0.0)).expect("equal labelled full");
+            assert!(verdict.contains("n = 500"), "{verdict}");
+        }
+    }
+
+    #[test]
+    fn check_runs_the_distribution_test_on_one_trace() {
+        let t = equal_jitter_run(4, false);
+        let context = crate::check::Context::default();
+        assert_eq!(crate::check::check(&t, &jittered(0.5), &context), []);
+        let v = crate::check::check(&t, &jittered(0.0), &context);
+        let names: Vec<&str> = v.iter().map(|v| v.oracle).collect();
+        assert_eq!(names, [crate::check::DELAY_DISTRIBUTION]);
+    }
+
+    #[test]
+    fn runs_combine_their_samples() {
+        let mut all = Samples::default();
+        for seed in 0..3 {
+            all.extend(samples(&equal_jitter_run(seed, false), &jittered(0.5)));
+        }
+        assert_eq!(all.len(), 1500);
+        assert_eq!(test(&all, &jittered(0.5)), None);
+    }
+
+    #[test]
+    fn narrow_envelopes_are_not_sampled() {
+        // No jitter: every envelope has width 0.
+        assert!(samples(&equal_jitter_run(0, false), &claim()).is_empty());
+    }
+}

@@ -1,0 +1,121 @@
+//! Doctored traces for the judge's tests: a claim and record builders.
+
+use super::claim::{Backoff, Claim, JitterShape, RetryAfterRule, Retryable};
+use crate::method::Method;
+use crate::trace::{AttemptOutcome, CallOutcome, Failure, Kind, Record, Reported, Trace};
+
+pub const MS: u64 = 1_000_000;
+
+/// provider-retry's defaults without jitter: 3 retries, 100 ms doubling to 10 s.
+pub fn claim() -> Claim {
+    Claim {
+        max_attempts: 4,
+        timeout_ns: Some(30_000 * MS),
+        backoff: Backoff {
+            initial_ns: 100 * MS,
+            factor: 2.0,
+            cap_ns: Some(10_000 * MS),
+            jitter: JitterShape::Scale { lo: 1.0, hi: 1.0 },
+            cap_after_jitter: true,
+            advances_on_retry_after: true,
+        },
+        retry_after: RetryAfterRule::Exact {
+            max_ns: 60_000 * MS,
+        },
+        deadline_ns: None,
+        retryable: Retryable::transient(),
+        retried: [Method::Chat, Method::ChatStream].into(),
+        timed: [Method::Chat, Method::ChatStream].into(),
+        stream_idle_ns: None,
+        budget: false,
+    }
+}
+
+/// A record of client 0, call 0 at `t_ms`.
+pub fn rec(t_ms: u64, kind: Kind) -> Record {
+    Record {
+        t: t_ms * MS,
+        client: 0,
+        call: 0,
+        kind,
+    }
+}
+
+pub fn started(method: Method) -> Kind {
+    Kind::CallStarted {
+        method,
+        compat: 1,
+        inner_compat: 1,
+    }
+}
+
+pub fn attempt(attempt: u32) -> Kind {
+    Kind::AttemptStarted { attempt }
+}
+
+pub fn failed(attempt: u32, status: u16, ra_ms: Option<u64>) -> Kind {
+    Kind::AttemptEnded {
+        attempt,
+        outcome: AttemptOutcome::Failed(Failure::Status {
+            status,
+            retry_after_ns: ra_ms.map(|m| m * MS),
+        }),
+    }
+}
+
+pub fn ok(attempt: u32) -> Kind {
+    Kind::AttemptEnded {
+        attempt,
+        outcome: AttemptOutcome::Ok,
+    }
+}
+
+pub fn ended(outcome: CallOutcome) -> Kind {
+    Kind::CallEnded { outcome }
+}
+
+pub fn fail_503() -> CallOutcome {
+    CallOutcome::Failed(Failure::Status {
+        status: 503,
+        retry_after_ns: None,
+    })
+}
+
+pub fn delay(attempt: u32, ms: u64, retry_after: bool) -> Kind {
+    Kind::Reported {
+        event: Reported::Delay {
+            attempt,
+            delay_ns: ms * MS,
+            retry_after,
+        },
+    }
+}
+
+/// A correct chat call: two 503s with exact backoff (100, 200 ms), then success.
+pub fn good() -> Vec<Record> {
+    vec![
+        rec(0, started(Method::Chat)),
+        rec(0, attempt(0)),
+        rec(10, failed(0, 503, None)),
+        rec(110, attempt(1)),
+        rec(120, failed(1, 503, None)),
+        rec(320, attempt(2)),
+        rec(330, ok(2)),
+        rec(
+            330,
+            Kind::ChunkReceived {
+                chunk: Some(crate::trace::ChunkId {
+                    client: 0,
+                    call: 0,
+                    stream: 2,
+                    index: 0,
+                }),
+            },
+        ),
+        rec(330, ended(CallOutcome::Ok)),
+    ]
+}
+
+pub fn trace(records: Vec<Record>) -> Trace {
+    Trace { records }
+}

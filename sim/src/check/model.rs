@@ -1,0 +1,500 @@
+//! The reference model: what a call did, as facts, and what the claim allows.
+//!
+//! [`Call::of`] reads one call's records into facts (the probe's attempts,
+//! the caller's items and end). From those the model infers each wait
+//! between attempts ([`Call::waits`]), the backoff envelope each wait had to
+//! fall in ([`envelopes`]), and the give-up reasons the claim permits when a
+//! failed call stopped retrying ([`endings`]). Nothing here comes from the
+//! wrapper crate; every sum saturates and no input panics.
+
+use super::claim::{Backoff, Claim, JitterShape, RetryAfterRule};
+use crate::method::Method;
+use crate::trace::{
+    AttemptOutcome, CallOutcome, ChunkId, Failure, GiveUpReason, Kind, Record, Reported,
+};
+
+/// The timer wheel's resolution: a wait measured from outside ends on the
+/// timer's next whole millisecond, so up to this much after it was drawn.
+pub const TICK_NS: u64 = 1_000_000;
+
+/// One attempt as the provider below the wrapper saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub number: u32,
+    pub start: u64,
+    /// When and how it ended; `None` if the trace stops first.
+    pub end: Option<(u64, AttemptOutcome)>,
+}
+
+/// One logical call's facts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Call {
+    pub client: u32,
+    pub call: u64,
+    /// `(time, method, compat, inner_compat)` of `CallStarted`.
+    pub started: Option<(u64, Method, u8, u8)>,
+    pub attempts: Vec<Attempt>,
+    /// `(stream, index)` of every item the provider sent, in order.
+    pub sent: Vec<(u64, u32)>,
+    /// The payload of every item the caller received, in order.
+    pub received: Vec<Option<ChunkId>>,
+    /// When each of `received` arrived.
+    pub received_at: Vec<u64>,
+    /// The handed-over stream failed (`Some(timeout)`).
+    pub stream_failed: Option<bool>,
+    pub ended: Option<(u64, CallOutcome)>,
+    /// `(time, event)` of what the wrapper reported.
+    pub reported: Vec<(u64, Reported)>,
+}
+
+/// A wait between two attempts, measured from outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wait {
+    /// The attempt whose end the wait followed; the retry is `after + 1`.
+    pub after: u32,
+    /// From that attempt's end to the next attempt's start.
+    pub gap_ns: u64,
+    /// When it began, since the first attempt started.
+    pub from_first_ns: u64,
+    /// The Retry-After the claim says was waited instead of a backoff.
+    pub retry_after_ns: Option<u64>,
+}
+
+/// Where a backoff wait had to fall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Envelope {
+    pub lo: u64,
+    pub hi: u64,
+    /// A cap clipped the drawn range, so values pile up at `hi`: the
+    /// distribution inside is not uniform.
+    pub censored: bool,
+}
+
+impl Call {
+    /// The facts of one call's records (in trace order).
+    pub fn of(records: &[&Record]) -> Call {
+        let mut c = Call::default();
+        if let Some(r) = records.first() {
+            (c.client, c.call) = (r.client, r.call);
+        }
+        for r in records {
+            c.note(r);
+        }
+        c
+    }
+
+    fn note(&mut self, r: &Record) {
+        match &r.kind {
+            Kind::CallStarted {
+                method,
+                compat,
+                inner_compat,
+            } => self.started = Some((r.t, *method, *compat, *inner_compat)),
+            Kind::AttemptStarted { attempt } => self.attempts.push(Attempt {
+                number: *attempt,
+                start: r.t,
+                end: None,
+            }),
+            Kind::AttemptEnded { attempt, outcome } => {
+                let open = self
+                    .attempts
+                    .iter_mut()
+                    .rev()
+                    .find(|a| a.number == *attempt && a.end.is_none());
+                if let Some(a) = open {
+                    a.end = Some((r.t, outcome.clone()));
+                }
+            }
+            Kind::ChunkSent { stream, index } => self.sent.push((*stream, *index)),
+            Kind::ChunkReceived { chunk } => {
+                self.received.push(*chunk);
+                self.received_at.push(r.t);
+            }
+            Kind::StreamFailed { timeout } => self.stream_failed = Some(*timeout),
+            Kind::CallEnded { outcome } => self.ended = Some((r.t, outcome.clone())),
+            Kind::Reported { event } => self.reported.push((r.t, event.clone())),
+        }
+    }
+
+    /// The method called, if the call started.
+    pub fn method(&self) -> Option<Method> {
+        self.started.map(|s| s.1)
+    }
+
+    /// A stream was handed over: items arrived or the stream failed.
+    pub fn streamed(&self) -> bool {
+        !self.received.is_empty() || self.stream_failed.is_some()
+    }
+
+    /// The first attempt's start.
+    pub fn first_start(&self) -> Option<u64> {
+        self.attempts.first().map(|a| a.start)
+    }
+
+    /// Every wait between consecutive attempts.
+    pub fn waits(&self, claim: &Claim) -> Vec<Wait> {
+        let first = self.first_start().unwrap_or(0);
+        self.attempts
+            .windows(2)
+            .filter_map(|w| {
+                let (end, outcome) = w[0].end.as_ref()?;
+                Some(Wait {
+                    after: w[0].number,
+                    gap_ns: w[1].start.saturating_sub(*end),
+                    from_first_ns: end.saturating_sub(first),
+                    retry_after_ns: waited_retry_after(outcome, claim),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Whether `outcome` is a failure the claim retries (a dropped attempt is a timeout).
+pub fn transient(outcome: &AttemptOutcome, claim: &Claim) -> bool {
+    match outcome {
+        AttemptOutcome::Ok => false,
+        AttemptOutcome::Dropped => claim.retryable.timeout,
+        AttemptOutcome::Failed(f) => transient_failure(f, claim),
+    }
+}
+
+/// Whether `failure` is one the claim retries.
+pub fn transient_failure(failure: &Failure, claim: &Claim) -> bool {
+    match failure {
+        Failure::Status { status, .. } => claim.retryable.statuses.contains(status),
+        Failure::Network => claim.retryable.network,
+        Failure::Timeout => claim.retryable.timeout,
+        Failure::Decode | Failure::Unsupported | Failure::Other { .. } => false,
+    }
+}
+
+/// The Retry-After a transient `outcome` carried, if the claim waits it.
+pub fn waited_retry_after(outcome: &AttemptOutcome, claim: &Claim) -> Option<u64> {
+    let AttemptOutcome::Failed(f @ Failure::Status { retry_after_ns, .. }) = outcome else {
+        return None;
+    };
+    match claim.retry_after {
+        RetryAfterRule::Ignored => None,
+        RetryAfterRule::Exact { .. } if transient_failure(f, claim) => *retry_after_ns,
+        RetryAfterRule::Exact { .. } => None,
+    }
+}
+
+/// `min(cap, initial * factor^n)`, saturating; exact for doubling.
+pub fn base(backoff: &Backoff, n: u32) -> u64 {
+    let cap = backoff.cap_ns.unwrap_or(u64::MAX);
+    let initial = backoff.initial_ns;
+    let raw = if initial == 0 {
+        0
+    } else if backoff.factor == 2.0 {
+        // Exact integer doubling: a shift that would lose bits saturates.
+        match n < 64 && initial.leading_zeros() >= n {
+            true => initial << n,
+            false => u64::MAX,
+        }
+    } else {
+        let exponent = i32::try_from(n).unwrap_or(i32::MAX);
+        clamp_f64(initial as f64 * backoff.factor.powi(exponent))
+    };
+    raw.min(cap)
+}
+
+/// A float as nanoseconds: NaN and negatives are 0, overflow saturates.
+fn clamp_f64(x: f64) -> u64 {
+    // `as` saturates at both ends and maps NaN to 0.
+    x as u64
+}
+
+/// `b * f`, exact for the factors 0 and 1 that float rounding must not blur.
+fn scale(b: u64, f: f64, round_up: bool) -> u64 {
+    if f == 0.0 {
+        0
+    } else if f == 1.0 {
+        b
+    } else if round_up {
+        clamp_f64((b as f64 * f).ceil())
+    } else {
+        clamp_f64((b as f64 * f).floor()).min(b)
+    }
+}
+
+/// The envelope of backoff `n` (retry `n + 1` follows it), given the
+/// previous backoff actually waited (decorrelated); `None`: unknown, so
+/// only the cap binds.
+pub fn envelope(backoff: &Backoff, n: u32, previous: Option<u64>) -> Envelope {
+    let cap = backoff.cap_ns.unwrap_or(u64::MAX);
+    match backoff.jitter {
+        JitterShape::Decorrelated => {
+            let initial = backoff.initial_ns;
+            let top = previous.map_or(u64::MAX, |p| p.saturating_mul(3).max(initial));
+            Envelope {
+                lo: initial.min(cap),
+                hi: top.min(cap),
+                censored: previous.is_none() || top > cap,
+            }
+        }
+        JitterShape::Scale { lo, hi } => {
+            let b = base(backoff, n);
+            let (l, h) = (scale(b, lo, false), scale(b, hi, true));
+            after_jitter_cap(backoff, cap, l, h)
+        }
+        JitterShape::Add { lo_ns, hi_ns } => {
+            let b = base(backoff, n);
+            let (l, h) = (b.saturating_add(lo_ns), b.saturating_add(hi_ns));
+            after_jitter_cap(backoff, cap, l, h)
+        }
+    }
+}
+
+fn after_jitter_cap(backoff: &Backoff, cap: u64, lo: u64, hi: u64) -> Envelope {
+    match backoff.cap_after_jitter {
+        true => Envelope {
+            lo: lo.min(cap),
+            hi: hi.min(cap),
+            censored: hi > cap,
+        },
+        false => Envelope {
+            lo,
+            hi,
+            censored: false,
+        },
+    }
+}
+
+/// Each wait with the envelope its backoff had to fall in (`None` for a
+/// Retry-After wait). `exact` gives a wait's drawn delay when known (a
+/// reported one) so decorrelated's next envelope uses it, not the
+/// tick-late measurement.
+pub fn envelopes(
+    waits: &[Wait],
+    claim: &Claim,
+    exact: impl Fn(&Wait) -> Option<u64>,
+) -> Vec<(Wait, Option<Envelope>)> {
+    let backoff = &claim.backoff;
+    let mut previous = Some(backoff.initial_ns);
+    let mut item: u32 = 0;
+    let mut out = Vec::with_capacity(waits.len());
+    for w in waits {
+        // provider-retry: retry n takes schedule item n even after a Retry-After.
+        if backoff.advances_on_retry_after {
+            item = w.after;
+        }
+        if w.retry_after_ns.is_some() {
+            previous = None;
+            out.push((*w, None));
+            continue;
+        }
+        out.push((*w, Some(envelope(backoff, item, previous))));
+        previous = Some(exact(w).unwrap_or(w.gap_ns));
+        item = item.saturating_add(1);
+    }
+    out
+}
+
+/// Whether a reason to stop is certain, or only possible (depends on a draw
+/// or on shared state the trace does not show).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum May {
+    Certain,
+    Possible,
+}
+
+/// The give-up reasons the claim permits for `call` stopping after its
+/// last attempt (the deadline measured from the first attempt's start),
+/// in provider-retry's order: not transient, exhausted, Retry-After too
+/// long, deadline, budget. The first certain reason excludes the rest.
+pub fn endings(call: &Call, claim: &Claim) -> Vec<(GiveUpReason, May)> {
+    let Some(last) = call.attempts.last() else {
+        return Vec::new();
+    };
+    let Some((end, outcome)) = &last.end else {
+        return Vec::new();
+    };
+    let retried = call.method().is_none_or(|m| claim.retried.contains(&m));
+    let mut out = Vec::new();
+    if !transient(outcome, claim) || !retried {
+        return vec![(GiveUpReason::NotTransient, May::Certain)];
+    }
+    if u64::from(last.number).saturating_add(1) >= claim.max_attempts {
+        return vec![(GiveUpReason::Exhausted, May::Certain)];
+    }
+    let ra = match (outcome, claim.retry_after) {
+        (
+            AttemptOutcome::Failed(Failure::Status {
+                retry_after_ns: Some(ra),
+                ..
+            }),
+            RetryAfterRule::Exact { max_ns },
+        ) => {
+            if *ra > max_ns {
+                return vec![(GiveUpReason::RetryAfterTooLong, May::Certain)];
+            }
+            Some(*ra)
+        }
+        _ => None,
+    };
+    if let Some(deadline) = claim.deadline_ns {
+        let elapsed = end.saturating_sub(call.first_start().unwrap_or(*end));
+        let (lo, hi) = next_wait_bounds(call, claim, ra);
+        if elapsed.saturating_add(lo) > deadline {
+            out.push((GiveUpReason::Deadline, May::Certain));
+            return out;
+        }
+        if elapsed.saturating_add(hi) > deadline {
+            out.push((GiveUpReason::Deadline, May::Possible));
+        }
+    }
+    if claim.budget {
+        out.push((GiveUpReason::Budget, May::Possible));
+    }
+    out
+}
+
+/// The bounds of the wait that would have followed the last attempt.
+fn next_wait_bounds(call: &Call, claim: &Claim, ra: Option<u64>) -> (u64, u64) {
+    if let Some(ra) = ra {
+        return (ra, ra);
+    }
+    let mut waits = call.waits(claim);
+    let after = call.attempts.last().map_or(0, |a| a.number);
+    waits.push(Wait {
+        after,
+        gap_ns: 0,
+        from_first_ns: 0,
+        retry_after_ns: None,
+    });
+    match envelopes(&waits, claim, |_| None).last() {
+        Some((_, Some(e))) => (e.lo, e.hi),
+        _ => (0, u64::MAX),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::claim::Retryable;
+
+    const MS: u64 = 1_000_000;
+
+    fn backoff(jitter: JitterShape) -> Backoff {
+        Backoff {
+            initial_ns: 100 * MS,
+            factor: 2.0,
+            cap_ns: Some(1_000 * MS),
+            jitter,
+            cap_after_jitter: true,
+            advances_on_retry_after: true,
+        }
+    }
+
+    const NONE: JitterShape = JitterShape::Scale { lo: 1.0, hi: 1.0 };
+
+    #[test]
+    fn the_base_doubles_to_the_cap_and_saturates() {
+        let b = backoff(NONE);
+        let bases: Vec<u64> = (0..6).map(|n| base(&b, n) / MS).collect();
+        assert_eq!(bases, [100, 200, 400, 800, 1000, 1000]);
+        let huge = Backoff {
+            initial_ns: u64::MAX,
+            cap_ns: None,
+            ..b
+        };
+        assert_eq!(base(&huge, 1), u64::MAX);
+        assert_eq!(base(&huge, u32::MAX), u64::MAX);
+        let odd = Backoff {
+            factor: 1.5,
+            cap_ns: None,
+            ..b
+        };
+        assert_eq!(base(&odd, 2), 225 * MS);
+        assert_eq!(base(&odd, 10_000), u64::MAX);
+    }
+
+    #[test]
+    fn envelopes_follow_each_jitter_shape() {
+        let equal = envelope(&backoff(JitterShape::Scale { lo: 0.5, hi: 1.0 }), 1, None);
+        assert_eq!((equal.lo, equal.hi), (100 * MS, 200 * MS));
+        let full = envelope(&backoff(JitterShape::Scale { lo: 0.0, hi: 1.0 }), 3, None);
+        assert_eq!((full.lo, full.hi), (0, 800 * MS));
+        let dec = envelope(&backoff(JitterShape::Decorrelated), 5, Some(150 * MS));
+        assert_eq!((dec.lo, dec.hi, dec.censored), (100 * MS, 450 * MS, false));
+        let unknown = envelope(&backoff(JitterShape::Decorrelated), 5, None);
+        assert_eq!(
+            unknown.hi,
+            1_000 * MS,
+            "after a Retry-After only the cap binds"
+        );
+        let add = envelope(
+            &backoff(JitterShape::Add {
+                lo_ns: 0,
+                hi_ns: u64::MAX,
+            }),
+            0,
+            None,
+        );
+        assert_eq!((add.hi, add.censored), (1_000 * MS, true));
+    }
+
+    #[test]
+    fn extreme_inputs_do_not_panic() {
+        for jitter in [
+            NONE,
+            JitterShape::Scale {
+                lo: f64::NAN,
+                hi: f64::INFINITY,
+            },
+            JitterShape::Decorrelated,
+            JitterShape::Add {
+                lo_ns: u64::MAX,
+                hi_ns: u64::MAX,
+            },
+        ] {
+            let b = Backoff {
+                initial_ns: u64::MAX,
+                factor: f64::MAX,
+                cap_ns: None,
+                jitter,
+                cap_after_jitter: false,
+                advances_on_retry_after: false,
+            };
+            for n in [0, 1, 63, 64, 500, u32::MAX] {
+                let _ = envelope(&b, n, Some(u64::MAX));
+            }
+        }
+    }
+
+    #[test]
+    fn a_retry_after_wait_still_advances_the_schedule() {
+        let claim_backoff = backoff(NONE);
+        let claim = Claim {
+            max_attempts: 4,
+            timeout_ns: None,
+            backoff: claim_backoff,
+            retry_after: RetryAfterRule::Exact { max_ns: u64::MAX },
+            deadline_ns: None,
+            retryable: Retryable::transient(),
+            retried: Method::ALL.into(),
+            timed: Method::ALL.into(),
+            stream_idle_ns: None,
+            budget: false,
+        };
+        let w = |after, ra| Wait {
+            after,
+            gap_ns: 0,
+            from_first_ns: 0,
+            retry_after_ns: ra,
+        };
+        let e = envelopes(&[w(0, Some(5)), w(1, None)], &claim, |_| None);
+        assert_eq!(e[0].1, None);
+        assert_eq!(e[1].1.map(|e| e.lo), Some(200 * MS));
+        let held = Claim {
+            backoff: Backoff {
+                advances_on_retry_after: false,
+                ..claim_backoff
+            },
+            ..claim
+        };
+        let e = envelopes(&[w(0, Some(5)), w(1, None)], &held, |_| None);
+        assert_eq!(e[1].1.map(|e| e.lo), Some(100 * MS));
+    }
+}

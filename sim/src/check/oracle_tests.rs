@@ -1,0 +1,483 @@
+//! Doctored traces: each oracle fires on its violation, and a correct trace passes them all.
+
+use super::claim::{Claim, RetryAfterRule};
+use super::fixture::{self, *};
+use super::oracles::PER_CALL;
+use super::{Context, check};
+use crate::method::Method;
+use crate::trace::{AttemptOutcome, CallOutcome, Failure, Reported};
+use crate::trace::{ChunkId, Kind, Record};
+use std::time::Duration;
+
+fn names_in(records: Vec<Record>, claim: &Claim, context: &Context) -> Vec<&'static str> {
+    check(&trace(records), claim, context)
+        .into_iter()
+        .map(|v| v.oracle)
+        .collect()
+}
+
+fn names(records: Vec<Record>, claim: &Claim) -> Vec<&'static str> {
+    names_in(records, claim, &Context::default())
+}
+
+const NONE: [&str; 0] = [];
+
+#[test]
+fn a_correct_trace_passes_every_oracle() {
+    assert_eq!(names(good(), &claim()), NONE);
+}
+
+#[test]
+fn every_per_call_oracle_is_listed_in_report_order() {
+    let per_call: Vec<&str> = PER_CALL.iter().map(|(n, _)| *n).collect();
+    assert_eq!(per_call, super::ORACLES[..PER_CALL.len()]);
+}
+
+#[test]
+fn calls_end_catches_a_call_that_never_ended() {
+    let mut t = good();
+    t.pop();
+    assert_eq!(names(t, &claim()), ["calls_end"]);
+}
+
+#[test]
+fn no_panic_catches_a_panicking_wrapper_and_quotes_it() {
+    let mut t = good();
+    *t.last_mut().unwrap() = rec(
+        330,
+        ended(CallOutcome::Panicked {
+            message: "boom".into(),
+        }),
+    );
+    let v = check(&trace(t), &claim(), &Context::default());
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0].oracle, "no_panic");
+    assert!(v[0].detail.contains("boom"));
+}
+
+#[test]
+fn forwarding_catches_an_unsupported_end_and_a_call_never_forwarded() {
+    let mut t = good();
+    t.truncate(1);
+    t.push(rec(0, ended(CallOutcome::Failed(Failure::Unsupported))));
+    assert_eq!(names(t.clone(), &claim()), ["forwarding"]);
+    t[1] = rec(0, ended(fail_503()));
+    assert_eq!(names(t, &claim()), ["forwarding"]);
+}
+
+#[test]
+fn capabilities_catches_flags_that_differ_from_the_providers() {
+    let mut t = good();
+    t[0] = rec(
+        0,
+        Kind::CallStarted {
+            method: Method::Chat,
+            compat: 0,
+            inner_compat: 1,
+        },
+    );
+    assert_eq!(names(t, &claim()), ["capabilities"]);
+}
+
+#[test]
+fn attempts_bounded_catches_a_fifth_attempt() {
+    let mut t = good();
+    t.truncate(6);
+    t.push(rec(330, failed(2, 503, None)));
+    t.push(rec(730, attempt(3)));
+    t.push(rec(740, failed(3, 503, None)));
+    t.push(rec(1540, attempt(4)));
+    t.push(rec(1550, ok(4)));
+    t.push(good()[7].clone());
+    t.push(rec(1550, ended(CallOutcome::Ok)));
+    assert_eq!(names(t, &claim()), ["attempts_bounded"]);
+}
+
+#[test]
+fn not_retried_once_catches_a_retried_unretried_method() {
+    let mut t = good();
+    t[0] = rec(0, started(Method::Embedding));
+    assert_eq!(names(t.clone(), &claim()), ["not_retried_once"]);
+    // The same method attempted once and failed is fine.
+    t.truncate(3);
+    t.push(rec(10, ended(fail_503())));
+    assert_eq!(names(t, &claim()), NONE);
+}
+
+#[test]
+fn non_transient_once_catches_a_retry_after_400() {
+    let mut t = good();
+    t[2] = rec(10, failed(0, 400, None));
+    assert_eq!(names(t.clone(), &claim()), ["non_transient_once"]);
+    t.truncate(3);
+    t.push(rec(10, ended(fail_503())));
+    assert_eq!(names(t, &claim()), NONE, "a 400 ends the call at once");
+}
+
+#[test]
+fn transient_retried_catches_a_transient_error_given_up_on_early() {
+    let mut t = good();
+    t.truncate(3);
+    t.push(rec(10, ended(fail_503())));
+    assert_eq!(names(t.clone(), &claim()), ["transient_retried"]);
+    let budgeted = Claim {
+        budget: true,
+        ..claim()
+    };
+    assert_eq!(names(t, &budgeted), NONE, "a budget may refuse");
+}
+
+#[test]
+fn transient_retried_accepts_exhaustion_and_a_timed_out_final_attempt() {
+    let mut t = good();
+    t.truncate(6);
+    t.push(rec(330, failed(2, 503, None)));
+    t.push(rec(730, attempt(3)));
+    t.push(rec(
+        740,
+        Kind::AttemptEnded {
+            attempt: 3,
+            outcome: AttemptOutcome::Dropped,
+        },
+    ));
+    t.push(rec(740, ended(CallOutcome::Failed(Failure::Timeout))));
+    assert_eq!(names(t, &claim()), NONE);
+}
+
+#[test]
+fn delay_within_envelope_catches_a_wrong_backoff() {
+    let mut t = good();
+    t[5] = rec(370, attempt(2));
+    t[6] = rec(380, ok(2));
+    t[8] = rec(380, ended(CallOutcome::Ok));
+    assert_eq!(names(t, &claim()), ["delay_within_envelope"]);
+}
+
+#[test]
+fn delay_within_envelope_catches_a_delay_above_the_cap() {
+    let mut capped = claim();
+    capped.backoff.cap_ns = Some(150 * MS);
+    assert_eq!(names(good(), &capped), ["delay_within_envelope"]);
+}
+
+#[test]
+fn measured_waits_get_one_tick_of_slack_and_no_more() {
+    let late = |by_ns: u64| {
+        let mut t = good();
+        for r in &mut t[5..] {
+            r.t += by_ns;
+        }
+        names(t, &claim())
+    };
+    assert_eq!(late(MS), NONE);
+    assert_eq!(late(MS + 1), ["delay_within_envelope"]);
+}
+
+#[test]
+fn a_planted_times_three_schedule_is_caught() {
+    // Waits of initial * 3^n: 100, 300, 900 ms where 100, 200, 400 are claimed.
+    let t = vec![
+        rec(0, started(Method::Chat)),
+        rec(0, attempt(0)),
+        rec(10, failed(0, 503, None)),
+        rec(110, attempt(1)),
+        rec(120, failed(1, 503, None)),
+        rec(420, attempt(2)),
+        rec(430, failed(2, 503, None)),
+        rec(1330, attempt(3)),
+        rec(1340, failed(3, 503, None)),
+        rec(1340, ended(fail_503())),
+    ];
+    let v = check(&trace(t), &claim(), &Context::default());
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert_eq!(v[0].oracle, "delay_within_envelope");
+    assert!(v[0].detail.contains("after attempt 1"), "{}", v[0].detail);
+}
+
+#[test]
+fn retry_after_honoured_catches_a_shortened_retry_after() {
+    let mut t = good();
+    t[2] = rec(10, failed(0, 503, Some(150)));
+    assert_eq!(names(t.clone(), &claim()), ["retry_after_honoured"]);
+    // Waited exactly, the schedule still advances: the next backoff is item 1.
+    for r in &mut t[3..] {
+        r.t += 50 * MS;
+    }
+    assert_eq!(names(t, &claim()), NONE);
+}
+
+#[test]
+fn retry_after_honoured_catches_one_above_the_maximum_being_waited() {
+    let mut t = good();
+    t[2] = rec(10, failed(0, 503, Some(100)));
+    let strict = Claim {
+        retry_after: RetryAfterRule::Exact { max_ns: 50 * MS },
+        ..claim()
+    };
+    assert_eq!(names(t.clone(), &strict), ["retry_after_honoured"]);
+    // Ending at once is what the claim asks for.
+    t.truncate(3);
+    t.push(rec(10, ended(fail_503())));
+    assert_eq!(names(t, &strict), NONE);
+}
+
+#[test]
+fn no_sleep_after_final_catches_a_trailing_sleep() {
+    let mut t = good();
+    t.truncate(6);
+    t.push(rec(330, failed(2, 503, None)));
+    t.push(rec(730, attempt(3)));
+    t.push(rec(740, failed(3, 503, None)));
+    t.push(rec(1540, ended(fail_503())));
+    assert_eq!(names(t, &claim()), ["no_sleep_after_final"]);
+}
+
+#[test]
+fn no_sleep_after_final_catches_a_reported_delay_after_the_last_attempt() {
+    let mut t = good();
+    t.truncate(3);
+    t[2] = rec(10, failed(0, 400, None));
+    t.push(rec(10, delay(0, 100, false)));
+    t.push(rec(10, ended(fail_503())));
+    assert!(names(t, &claim()).contains(&"no_sleep_after_final"));
+}
+
+#[test]
+fn deadline_respected_catches_a_wait_past_it() {
+    let strict = Claim {
+        deadline_ns: Some(300 * MS),
+        ..claim()
+    };
+    assert_eq!(names(good(), &strict), ["deadline_respected"]);
+    // Ending instead of waiting past the deadline is allowed.
+    let mut t = good();
+    t.truncate(5);
+    t.push(rec(120, ended(fail_503())));
+    assert_eq!(names(t, &strict), NONE);
+}
+
+#[test]
+fn attempt_within_timeout_catches_a_long_attempt_of_a_timed_method_only() {
+    let short = Claim {
+        timeout_ns: Some(5 * MS),
+        ..claim()
+    };
+    assert_eq!(names(good(), &short), ["attempt_within_timeout"]);
+    let exact = Claim {
+        timeout_ns: Some(9 * MS),
+        ..claim()
+    };
+    assert_eq!(names(good(), &exact), NONE, "10 ms is 9 ms plus a tick");
+    let untimed = Claim {
+        timed: Default::default(),
+        ..short
+    };
+    assert_eq!(names(good(), &untimed), NONE);
+}
+
+/// A chat stream: one open attempt, then `sent` sent and `received` received.
+fn streamed(sent: &[(u64, u32)], received: &[Option<ChunkId>], ok: bool) -> Vec<Record> {
+    let mut t = vec![
+        rec(0, started(Method::ChatStream)),
+        rec(0, attempt(0)),
+        rec(10, fixture::ok(0)),
+    ];
+    for &(stream, index) in sent {
+        t.push(rec(11, Kind::ChunkSent { stream, index }));
+    }
+    for &chunk in received {
+        t.push(rec(12, Kind::ChunkReceived { chunk }));
+    }
+    let outcome = match ok {
+        true => CallOutcome::Ok,
+        false => {
+            t.push(rec(12, Kind::StreamFailed { timeout: true }));
+            CallOutcome::Failed(Failure::Timeout)
+        }
+    };
+    t.push(rec(12, ended(outcome)));
+    t
+}
+
+fn id(client: u32, call: u64, stream: u64, index: u32) -> Option<ChunkId> {
+    Some(ChunkId {
+        client,
+        call,
+        stream,
+        index,
+    })
+}
+
+#[test]
+fn stream_integrity_catches_lost_duplicated_spliced_and_foreign_items() {
+    let sent = [(4, 0), (4, 1), (4, 2)];
+    let judge = |received: &[Option<ChunkId>], ok| names(streamed(&sent, received, ok), &claim());
+    let whole = [id(0, 0, 4, 0), id(0, 0, 4, 1), id(0, 0, 4, 2)];
+    assert_eq!(judge(&whole, true), NONE);
+    assert_eq!(
+        judge(&whole[..2], false),
+        NONE,
+        "a failed stream may stop early"
+    );
+    let bad: [&[Option<ChunkId>]; 6] = [
+        &[id(0, 0, 4, 0), id(0, 0, 4, 2)],
+        &[
+            id(0, 0, 4, 0),
+            id(0, 0, 4, 1),
+            id(0, 0, 4, 1),
+            id(0, 0, 4, 2),
+        ],
+        &[id(0, 0, 4, 0), id(0, 0, 5, 1), id(0, 0, 4, 2)],
+        &[id(0, 1, 4, 0), id(0, 1, 4, 1), id(0, 1, 4, 2)],
+        &[id(0, 0, 4, 0), None, id(0, 0, 4, 2)],
+        &whole[..2],
+    ];
+    for received in bad {
+        assert_eq!(judge(received, true), ["stream_integrity"], "{received:?}");
+    }
+    let unopened = [id(0, 0, 9, 0)];
+    let t = streamed(&[], &unopened, false);
+    assert_eq!(names(t, &claim()), ["stream_integrity"]);
+}
+
+#[test]
+fn stream_idle_bounded_catches_a_silence_past_the_bound() {
+    let sent = [(4, 0), (4, 1)];
+    let received = [id(0, 0, 4, 0), id(0, 0, 4, 1)];
+    let mut t = streamed(&sent, &received, true);
+    let idle = Claim {
+        stream_idle_ns: Some(5 * MS),
+        ..claim()
+    };
+    assert_eq!(names(t.clone(), &idle), NONE);
+    // The second item arrives 20 ms after the first.
+    let at = t.len() - 2;
+    t[at].t += 20 * MS;
+    assert_eq!(names(t.clone(), &idle), ["stream_idle_bounded"]);
+    let unbounded = Claim {
+        stream_idle_ns: None,
+        ..claim()
+    };
+    assert_eq!(names(t, &unbounded), NONE);
+}
+
+#[test]
+fn reported_agrees_accepts_a_truthful_report() {
+    let mut t = good();
+    t.insert(
+        1,
+        rec(
+            0,
+            Kind::Reported {
+                event: Reported::Attempt { attempt: 0 },
+            },
+        ),
+    );
+    t.insert(4, rec(10, delay(0, 100, false)));
+    t.insert(
+        5,
+        rec(
+            110,
+            Kind::Reported {
+                event: Reported::Attempt { attempt: 1 },
+            },
+        ),
+    );
+    t.insert(8, rec(120, delay(1, 200, false)));
+    t.insert(
+        9,
+        rec(
+            320,
+            Kind::Reported {
+                event: Reported::Attempt { attempt: 2 },
+            },
+        ),
+    );
+    assert_eq!(names(t.clone(), &claim()), NONE);
+    // A misreported delay.
+    t[7] = rec(120, delay(1, 150, false));
+    assert_eq!(names(t, &claim()), ["reported_agrees"]);
+}
+
+#[test]
+fn reported_agrees_catches_a_wrong_count_and_a_wrong_reason() {
+    let mut t = good();
+    t.insert(
+        1,
+        rec(
+            0,
+            Kind::Reported {
+                event: Reported::Attempt { attempt: 0 },
+            },
+        ),
+    );
+    assert_eq!(names(t, &claim()), ["reported_agrees"]);
+    let gave_up = |reason| {
+        let mut t = good();
+        t.truncate(3);
+        t.push(rec(
+            10,
+            Kind::Reported {
+                event: Reported::Attempt { attempt: 0 },
+            },
+        ));
+        t.push(rec(
+            10,
+            Kind::Reported {
+                event: Reported::GaveUp { attempt: 0, reason },
+            },
+        ));
+        t.push(rec(10, ended(fail_503())));
+        names(
+            t,
+            &Claim {
+                budget: true,
+                ..claim()
+            },
+        )
+    };
+    assert_eq!(gave_up(crate::trace::GiveUpReason::Budget), NONE);
+    assert_eq!(
+        gave_up(crate::trace::GiveUpReason::Exhausted),
+        ["reported_agrees"]
+    );
+}
+
+#[test]
+fn liveness_catches_a_failure_after_heal() {
+    let mut t = good();
+    *t.last_mut().unwrap() = rec(330, ended(fail_503()));
+    let live = Context {
+        live_from: Some(Duration::ZERO),
+    };
+    assert!(names_in(t.clone(), &claim(), &live).contains(&"liveness_after_heal"));
+    let later = Context {
+        live_from: Some(Duration::from_millis(1)),
+    };
+    assert!(!names_in(t, &claim(), &later).contains(&"liveness_after_heal"));
+}
+
+#[test]
+fn hostile_traces_do_not_panic() {
+    let mut t = vec![rec(0, started(Method::Chat))];
+    for k in 0..500u32 {
+        t.push(Record {
+            t: u64::MAX,
+            ..rec(0, attempt(k))
+        });
+        t.push(Record {
+            t: if k % 2 == 0 { 0 } else { u64::MAX },
+            ..rec(0, failed(k, 503, Some(u64::MAX / MS)))
+        });
+    }
+    t.push(Record {
+        t: 0,
+        ..rec(0, ended(fail_503()))
+    });
+    let mut wild = claim();
+    wild.backoff.factor = f64::INFINITY;
+    wild.backoff.cap_ns = None;
+    wild.deadline_ns = Some(u64::MAX);
+    wild.timeout_ns = Some(u64::MAX);
+    let _ = names(t, &wild);
+}

@@ -1,0 +1,369 @@
+//! Named per-call oracles: each reads one call's facts and the claim, and
+//! says what is wrong, if anything.
+//!
+//! Waits are measured from outside (an attempt's end to the next one's
+//! start), so they may end up to one [`TICK_NS`] after the drawn delay.
+
+use super::Context;
+use super::claim::{Claim, RetryAfterRule, nanos};
+use super::model::{Call, May, TICK_NS, endings, envelopes, transient};
+use crate::trace::{AttemptOutcome, CallOutcome, Failure, Reported};
+
+/// One oracle: a call's facts, the claim and the context in; what is wrong out.
+pub type Oracle = fn(&Call, &Claim, &Context) -> Option<String>;
+
+/// Every per-call oracle with its name, in the order reports list them.
+pub const PER_CALL: [(&str, Oracle); 17] = [
+    ("calls_end", calls_end),
+    ("no_panic", no_panic),
+    ("forwarding", forwarding),
+    ("capabilities", capabilities),
+    ("attempts_bounded", attempts_bounded),
+    ("not_retried_once", not_retried_once),
+    ("non_transient_once", non_transient_once),
+    ("transient_retried", transient_retried),
+    ("delay_within_envelope", delay_within_envelope),
+    ("retry_after_honoured", retry_after_honoured),
+    ("no_sleep_after_final", no_sleep_after_final),
+    ("deadline_respected", deadline_respected),
+    ("attempt_within_timeout", attempt_within_timeout),
+    ("stream_integrity", stream_integrity),
+    ("stream_idle_bounded", stream_idle_bounded),
+    ("reported_agrees", reported_agrees),
+    ("liveness_after_heal", liveness_after_heal),
+];
+
+/// A call that started never ended (cut off at the simulation horizon).
+fn calls_end(c: &Call, _: &Claim, _: &Context) -> Option<String> {
+    (c.started.is_some() && c.ended.is_none())
+        .then(|| "the call never ended (cut off at the simulation horizon)".into())
+}
+
+/// The wrapper panicked.
+fn no_panic(c: &Call, _: &Claim, _: &Context) -> Option<String> {
+    match &c.ended {
+        Some((_, CallOutcome::Panicked { message })) => Some(format!("panicked: {message}")),
+        _ => None,
+    }
+}
+
+/// Every method is implemented by the provider below: the wrapper must
+/// reach it and never answer `Unsupported` itself.
+fn forwarding(c: &Call, _: &Claim, _: &Context) -> Option<String> {
+    match &c.ended {
+        Some((_, CallOutcome::Failed(Failure::Unsupported))) => Some(format!(
+            "ended Unsupported after {} attempts, though the provider implements it",
+            c.attempts.len()
+        )),
+        Some((_, CallOutcome::Failed(f))) if c.attempts.is_empty() => {
+            Some(format!("ended {f} without reaching the provider"))
+        }
+        _ => None,
+    }
+}
+
+/// The wrapper answers the provider's `is_*_compat` flags.
+fn capabilities(c: &Call, _: &Claim, _: &Context) -> Option<String> {
+    let (_, _, compat, inner) = c.started?;
+    (compat != inner).then(|| format!("compat flags {compat:03b}, the provider's {inner:03b}"))
+}
+
+fn attempts_bounded(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
+    let n = c.attempts.len() as u64;
+    (n > claim.max_attempts)
+        .then(|| format!("{n} attempts, at most {} allowed", claim.max_attempts))
+}
+
+/// A method the claim does not retry is attempted exactly once.
+fn not_retried_once(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
+    let method = c.method()?;
+    let n = c.attempts.len();
+    (!claim.retried.contains(&method) && n > 1)
+        .then(|| format!("{method} is not retried, yet had {n} attempts"))
+}
+
+fn non_transient_once(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
+    let at = c.attempts.iter().position(|a| match &a.end {
+        Some((_, o @ AttemptOutcome::Failed(_))) => !transient(o, claim),
+        _ => false,
+    })?;
+    let next = c.attempts.get(at + 1)?;
+    let failed = c.attempts[at].end.as_ref().map(|e| &e.1);
+    Some(format!(
+        "attempt {} followed a non-transient {failed:?}",
+        next.number
+    ))
+}
+
+/// A failed call whose last attempt failed transiently stopped only for a
+/// reason the claim permits.
+fn transient_retried(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
+    let Some((_, CallOutcome::Failed(_))) = &c.ended else {
+        return None;
+    };
+    let (_, outcome) = c.attempts.last()?.end.as_ref()?;
+    if c.streamed() || !transient(outcome, claim) {
+        return None;
+    }
+    endings(c, claim).is_empty().then(|| {
+        format!(
+            "the call ended after attempt {} failed transiently ({outcome:?}) with retries left",
+            c.attempts.len() - 1
+        )
+    })
+}
+
+fn delay_within_envelope(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
+    envelopes(&c.waits(claim), claim, |_| None)
+        .into_iter()
+        .find_map(|(w, e)| {
+            let e = e?;
+            (w.gap_ns < e.lo || w.gap_ns > e.hi.saturating_add(TICK_NS)).then(|| {
+                format!(
+                    "backoff after attempt {} was {}ns, outside [{}, {}]ns",
+                    w.after, w.gap_ns, e.lo, e.hi
+                )
+            })
+        })
+}
+
+/// A transient failure's Retry-After is waited exactly when within the
+/// claim's maximum; a longer one is never waited.
+fn retry_after_honoured(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
+    let RetryAfterRule::Exact { max_ns } = claim.retry_after else {
+        return None;
+    };
+    for w in c.waits(claim) {
+        let Some(ra) = w.retry_after_ns else { continue };
+        if ra > max_ns {
+            return Some(format!(
+                "Retry-After {ra}ns over the maximum {max_ns}ns after attempt {} was waited",
+                w.after
+            ));
+        }
+        if w.gap_ns < ra || w.gap_ns > ra.saturating_add(TICK_NS) {
+            return Some(format!(
+                "Retry-After {ra}ns after attempt {} was followed by a {}ns wait",
+                w.after, w.gap_ns
+            ));
+        }
+    }
+    None
+}
+
+/// A failed call (not a failed handed-over stream) ends when its last
+/// attempt does, and no delay is reported after it.
+fn no_sleep_after_final(c: &Call, _: &Claim, _: &Context) -> Option<String> {
+    let (ended, CallOutcome::Failed(_)) = c.ended.as_ref()? else {
+        return None;
+    };
+    let last = c.attempts.last()?;
+    let reported = c
+        .reported
+        .iter()
+        .find(|(_, e)| matches!(e, Reported::Delay { attempt, .. } if *attempt >= last.number));
+    if let Some((_, e)) = reported {
+        return Some(format!("a delay reported after the final attempt: {e:?}"));
+    }
+    let (last_end, _) = last.end.as_ref()?;
+    (!c.streamed() && ended > last_end).then(|| {
+        format!(
+            "the call failed {}ns after its last attempt ended",
+            ended - last_end
+        )
+    })
+}
+
+/// No wait ends later than the deadline after the first attempt began.
+fn deadline_respected(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
+    let deadline = claim.deadline_ns?;
+    c.waits(claim).into_iter().find_map(|w| {
+        let end = w.from_first_ns.saturating_add(w.gap_ns);
+        (end > deadline.saturating_add(TICK_NS)).then(|| {
+            format!(
+                "the wait after attempt {} ended {end}ns after the first attempt, deadline {deadline}ns",
+                w.after
+            )
+        })
+    })
+}
+
+/// An attempt of a timed method lasts at most the timeout (plus a tick).
+fn attempt_within_timeout(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
+    let timeout = claim.timeout_ns?;
+    if !claim.timed.contains(&c.method()?) {
+        return None;
+    }
+    c.attempts.iter().find_map(|a| {
+        let took = a.end.as_ref()?.0.saturating_sub(a.start);
+        (took > timeout.saturating_add(TICK_NS))
+            .then(|| format!("attempt {} took {took}ns, timeout {timeout}ns", a.number))
+    })
+}
+
+/// Every received item is this call's, from one stream it opened, in
+/// order with nothing lost, duplicated or spliced; a successful stream
+/// call received the whole stream.
+fn stream_integrity(c: &Call, _: &Claim, _: &Context) -> Option<String> {
+    let mut stream = None;
+    for (k, chunk) in c.received.iter().enumerate() {
+        let Some(id) = chunk else {
+            return Some(format!("item {k} carries no payload"));
+        };
+        if (id.client, id.call) != (c.client, c.call) {
+            return Some(format!("item {k} is {id}, another call's"));
+        }
+        if *stream.get_or_insert(id.stream) != id.stream {
+            return Some(format!("item {k} is {id}, spliced from another stream"));
+        }
+        if u64::from(id.index) != k as u64 {
+            return Some(format!("item {k} is {id}: expected index {k}"));
+        }
+    }
+    let method = c.method()?;
+    if !method.is_stream() {
+        let ok = matches!(c.ended, Some((_, CallOutcome::Ok)));
+        return (ok && c.received.len() != 1)
+            .then(|| format!("a unary call received {} items", c.received.len()));
+    }
+    let opened = stream.or_else(|| c.sent.last().map(|s| s.0))?;
+    let sent: Vec<u32> = c
+        .sent
+        .iter()
+        .filter(|s| s.0 == opened)
+        .map(|s| s.1)
+        .collect();
+    if stream.is_some() && sent.is_empty() {
+        return Some(format!(
+            "received stream {opened}, which this call never opened"
+        ));
+    }
+    if sent
+        .iter()
+        .enumerate()
+        .any(|(k, &i)| u64::from(i) != k as u64)
+    {
+        return Some(format!("stream {opened} was sent out of order: {sent:?}"));
+    }
+    if c.received.len() > sent.len() {
+        return Some(format!(
+            "received {} items of stream {opened}, {} sent",
+            c.received.len(),
+            sent.len()
+        ));
+    }
+    let ok = matches!(c.ended, Some((_, CallOutcome::Ok)));
+    (ok && c.received.len() != sent.len()).then(|| {
+        format!(
+            "ended ok with {} of the {} items of stream {opened}",
+            c.received.len(),
+            sent.len()
+        )
+    })
+}
+
+/// A handed-over stream of a retried method is never silent longer than
+/// the idle bound (plus a tick): an item arrives, or the stream fails.
+fn stream_idle_bounded(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
+    let idle = claim.stream_idle_ns?;
+    let method = c.method()?;
+    if !method.is_stream() || !claim.retried.contains(&method) {
+        return None;
+    }
+    let (handed, AttemptOutcome::Ok) = c.attempts.last()?.end.as_ref()? else {
+        return None;
+    };
+    let timed_out = match (c.stream_failed, &c.ended) {
+        (Some(true), Some((t, _))) => Some(*t),
+        _ => None,
+    };
+    let mut times = std::iter::once(*handed)
+        .chain(c.received_at.iter().copied())
+        .chain(timed_out);
+    let mut previous = times.next()?;
+    for t in times {
+        let silent = t.saturating_sub(previous);
+        if silent > idle.saturating_add(TICK_NS) {
+            return Some(format!(
+                "the stream was silent {silent}ns from {previous}ns, idle bound {idle}ns"
+            ));
+        }
+        previous = t;
+    }
+    None
+}
+
+/// What the wrapper reported agrees with the facts.
+fn reported_agrees(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
+    if c.reported.is_empty() {
+        return None;
+    }
+    let reported_attempts = c
+        .reported
+        .iter()
+        .filter(|(_, e)| matches!(e, Reported::Attempt { .. }))
+        .count();
+    if reported_attempts != c.attempts.len() {
+        return Some(format!(
+            "reported {reported_attempts} attempts, the provider saw {}",
+            c.attempts.len()
+        ));
+    }
+    let waits = c.waits(claim);
+    for (_, event) in &c.reported {
+        match *event {
+            Reported::Delay {
+                attempt,
+                delay_ns,
+                retry_after,
+            } => {
+                let Some(w) = waits.iter().find(|w| w.after == attempt) else {
+                    return Some(format!(
+                        "reported a delay after attempt {attempt}, but no retry followed"
+                    ));
+                };
+                if w.gap_ns < delay_ns || w.gap_ns > delay_ns.saturating_add(TICK_NS) {
+                    return Some(format!(
+                        "reported a {delay_ns}ns delay after attempt {attempt}, measured {}ns",
+                        w.gap_ns
+                    ));
+                }
+                if retry_after != w.retry_after_ns.is_some() {
+                    return Some(format!(
+                        "the delay after attempt {attempt} was reported with retry_after {retry_after}"
+                    ));
+                }
+            }
+            Reported::GaveUp { attempt, reason } => {
+                let allowed = endings(c, claim);
+                let first_certain = allowed.iter().find(|(_, m)| *m == May::Certain);
+                let ok = match first_certain {
+                    Some((r, _)) => *r == reason,
+                    None => allowed.iter().any(|(r, _)| *r == reason),
+                };
+                if !ok {
+                    let names: Vec<&str> = allowed.iter().map(|(r, _)| r.name()).collect();
+                    return Some(format!(
+                        "gave up after attempt {attempt} for {}, the claim allows {names:?}",
+                        reason.name()
+                    ));
+                }
+            }
+            Reported::Attempt { .. } => {}
+        }
+    }
+    None
+}
+
+/// Calls starting at or after the heal bound succeed.
+fn liveness_after_heal(c: &Call, _: &Claim, context: &Context) -> Option<String> {
+    let from = nanos(context.live_from?);
+    let (start, ..) = c.started?;
+    let ok = matches!(c.ended, Some((_, CallOutcome::Ok)));
+    (start >= from && !ok).then(|| {
+        format!(
+            "a call started at {start}ns, after the heal bound {from}ns, ended {:?}",
+            c.ended.as_ref().map(|e| &e.1)
+        )
+    })
+}
