@@ -3,17 +3,25 @@
 //!
 //! | module | role |
 //! |---|---|
-//! | [`items`] | typed responses and stream items built from, and read back to, payloads |
+//! | [`items`] | typed responses and stream items built from, and read back to, payloads; each method's bytes on the wire |
+//! | [`requests`] | the smallest valid request of each kind |
+//! | [`sse`] | server-sent events put back together from bytes cut anywhere |
 //!
 //! [`invoke`] makes one call of any [`Method`] on any provider, reports each
 //! item's payload as it arrives, and says how the call ended.
 
 pub mod items;
+pub mod requests;
+pub mod sse;
+
+#[cfg(test)]
+mod tests;
 
 use crate::method::Method;
 use crate::trace::ChunkId;
-use crabllm_core::{ChatCompletionRequest, Error, Provider};
+use crabllm_core::{ByteStream, Error, Provider};
 use futures::StreamExt;
+use items::{MODEL, payload_in, payload_of};
 
 /// How a failed call ended.
 #[derive(Debug)]
@@ -29,6 +37,15 @@ impl From<Error> for Ended {
             error,
             stream_failed: None,
         }
+    }
+}
+
+/// The error a raw byte stream's failure stands for: a timeout if it says
+/// it timed out, otherwise a broken connection.
+pub fn io_error(e: std::io::Error) -> Error {
+    match e.kind() {
+        std::io::ErrorKind::TimedOut => Error::Timeout,
+        _ => Error::Network(e.to_string()),
     }
 }
 
@@ -54,6 +71,22 @@ async fn drain<T, E>(
     Ok(())
 }
 
+/// Read a raw SSE byte stream to its end, reporting one payload per event
+/// that has data (`[DONE]` and comments are not items).
+async fn drain_sse(
+    bytes: ByteStream,
+    on_item: &mut impl FnMut(Option<ChunkId>),
+) -> Result<(), Ended> {
+    let events = sse::events(bytes).filter(|event| {
+        let item = match event {
+            Ok(e) => sse::data(e).is_some_and(|d| d != sse::DONE),
+            Err(_) => true,
+        };
+        std::future::ready(item)
+    });
+    drain(Box::pin(events), |e| payload_in(e), io_error, on_item).await
+}
+
 /// Make one call of `method` on `provider`, reporting every item's payload
 /// (a unary response counts as one item).
 ///
@@ -65,17 +98,86 @@ pub async fn invoke<P: Provider>(
     method: Method,
     mut on_item: impl FnMut(Option<ChunkId>),
 ) -> Result<(), Ended> {
-    let chat = ChatCompletionRequest::default();
+    use requests as rq;
+    let on_item = &mut on_item;
+    let network = |e: Error| e;
     match method {
-        Method::Chat => {
-            let r = provider.chat_completion(&chat).await?;
-            on_item(items::payload_of(&r));
-            Ok(())
-        }
+        Method::Chat => on_item(payload_of(&provider.chat_completion(&rq::chat()).await?)),
         Method::ChatStream => {
-            let s = provider.chat_completion_stream(&chat).await?;
-            drain(s, items::payload_of, |e| e, &mut on_item).await
+            let s = provider.chat_completion_stream(&rq::chat()).await?;
+            return drain(s, payload_of, network, on_item).await;
         }
-        other => Err(Error::Internal(format!("method {other} is not driven yet")).into()),
+        Method::ChatRaw => {
+            let b = provider.chat_completion_raw(MODEL, rq::chat_body()).await?;
+            on_item(payload_in(&b));
+        }
+        Method::ChatStreamRaw => {
+            let s = provider.chat_completion_stream_raw(MODEL, rq::chat_body());
+            return drain_sse(s.await?, on_item).await;
+        }
+        Method::Passthrough => {
+            let body = rq::chat_body_stream();
+            let s = provider.chat_completion_stream_passthrough(MODEL, body);
+            return drain_sse(s.await?, on_item).await;
+        }
+        Method::Anthropic => {
+            on_item(payload_of(
+                &provider.anthropic_messages(&rq::anthropic()).await?,
+            ));
+        }
+        Method::AnthropicStream => {
+            let s = provider.anthropic_messages_stream(&rq::anthropic()).await?;
+            return drain(s, payload_of, network, on_item).await;
+        }
+        Method::AnthropicRaw => {
+            let b = provider
+                .anthropic_messages_raw(rq::anthropic_body())
+                .await?;
+            on_item(payload_in(&b));
+        }
+        Method::AnthropicStreamRaw => {
+            let s = provider.anthropic_messages_stream_raw(rq::anthropic_body());
+            return drain_sse(s.await?, on_item).await;
+        }
+        Method::Gemini => {
+            let r = provider
+                .gemini_generate_content(MODEL, &rq::gemini())
+                .await?;
+            on_item(payload_of(&r));
+        }
+        Method::GeminiStream => {
+            let request = rq::gemini();
+            let s = provider.gemini_generate_content_stream(MODEL, &request);
+            return drain(s.await?, payload_of, network, on_item).await;
+        }
+        Method::GeminiRaw => {
+            let b = provider.gemini_generate_content_raw(MODEL, rq::gemini_body());
+            on_item(payload_in(&b.await?));
+        }
+        Method::GeminiStreamRaw => {
+            let s = provider.gemini_generate_content_stream_raw(MODEL, rq::gemini_body());
+            return drain_sse(s.await?, on_item).await;
+        }
+        Method::Complete => {
+            on_item(items::ir_response_payload(
+                &provider.complete(&rq::ir()).await?,
+            ));
+        }
+        Method::CompleteStream => {
+            let s = provider.complete_stream(&rq::ir()).await?;
+            return drain(s, items::ir_event_payload, network, on_item).await;
+        }
+        Method::Embedding => on_item(payload_of(&provider.embedding(&rq::embedding()).await?)),
+        Method::Models => on_item(payload_of(&provider.models().await?)),
+        Method::Image => on_item(payload_in(
+            &provider.image_generation(&rq::image()).await?.0,
+        )),
+        Method::AudioSpeech => on_item(payload_in(&provider.audio_speech(&rq::speech()).await?.0)),
+        Method::AudioTranscription => {
+            let fields = rq::transcription();
+            let (bytes, _) = provider.audio_transcription(MODEL, &fields).await?;
+            on_item(payload_in(&bytes));
+        }
     }
+    Ok(())
 }

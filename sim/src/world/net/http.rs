@@ -1,22 +1,37 @@
-//! An HTTP provider: `chat_completion` and its SSE stream over HTTP/1.1 on
-//! turmoil's simulated TCP.
+//! An HTTP provider: every `Provider` method over HTTP/1.1 on turmoil's
+//! simulated TCP, each request naming its method in `x-sim-method`.
 //!
 //! A status of 400 or more becomes [`Error::Provider`] with the wait any
 //! Retry-After form asked for (a malformed header is ignored); a failure
-//! to connect, send or read becomes [`Error::Network`]; a body that is not
-//! the expected JSON becomes [`Error::Decode`]. Server-sent events are
-//! parsed as they arrive; a stream that ends without `[DONE]` ends with a
-//! network error.
+//! to connect, send or read becomes [`Error::Network`]; a unary body that
+//! is not JSON (raw methods included), or a stream answered with anything
+//! but `text/event-stream`, becomes [`Error::Decode`].
+//!
+//! Typed streams are parsed as their events arrive, and one that ends
+//! without `[DONE]` ends with a network error. Raw streams hand over the
+//! body's bytes as they come, unparsed; a broken body is an
+//! [`std::io::ErrorKind::ConnectionReset`] error.
+//!
+//! The canonical IR has no wire form of its own: `complete` and
+//! `complete_stream` travel as Anthropic Messages, through crabllm's own
+//! conversions both ways.
 
-use super::{CALL_HEADER, CLIENT_HEADER, retry_after};
+use super::{CALL_HEADER, CLIENT_HEADER, METHOD_HEADER, retry_after};
+use crate::method::Method;
+use crate::wire::{items, sse};
 use crate::world::Cursor;
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use crabllm_core::{
-    BoxStream, ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse, Error, Provider,
+    AudioSpeechRequest, BoxStream, ByteStream, ChatCompletionChunk, ChatCompletionRequest,
+    ChatCompletionResponse, EmbeddingRequest, EmbeddingResponse, Error, ImageRequest, ModelList,
+    MultipartField, Provider, anthropic, gemini, ir,
 };
+use futures::{StreamExt, TryStreamExt};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::time::SystemTime;
 
 /// One client's connection details.
@@ -27,6 +42,33 @@ pub struct HttpProvider {
     client: u32,
     cursor: Cursor,
     wall: fn() -> SystemTime,
+}
+
+/// The path a method is sent to, as its real API names it (the server
+/// goes by the method header; the path only makes traces read true).
+fn path(method: Method, model: &str) -> String {
+    match method {
+        Method::Chat
+        | Method::ChatStream
+        | Method::ChatRaw
+        | Method::ChatStreamRaw
+        | Method::Passthrough => "/v1/chat/completions".into(),
+        Method::Anthropic
+        | Method::AnthropicStream
+        | Method::AnthropicRaw
+        | Method::AnthropicStreamRaw
+        | Method::Complete
+        | Method::CompleteStream => "/v1/messages".into(),
+        Method::Gemini | Method::GeminiRaw => format!("/v1beta/models/{model}:generateContent"),
+        Method::GeminiStream | Method::GeminiStreamRaw => {
+            format!("/v1beta/models/{model}:streamGenerateContent?alt=sse")
+        }
+        Method::Embedding => "/v1/embeddings".into(),
+        Method::Models => "/v1/models".into(),
+        Method::Image => "/v1/images/generations".into(),
+        Method::AudioSpeech => "/v1/audio/speech".into(),
+        Method::AudioTranscription => "/v1/audio/transcriptions".into(),
+    }
 }
 
 impl HttpProvider {
@@ -41,10 +83,14 @@ impl HttpProvider {
         }
     }
 
-    /// Send one request on a fresh connection; statuses of 400 and up are errors.
-    async fn send(&self, request: &ChatCompletionRequest, stream: bool) -> Result<Incoming, Error> {
-        let mut body = serde_json::to_value(request).map_err(|e| Error::Internal(e.to_string()))?;
-        body["stream"] = serde_json::Value::Bool(stream);
+    /// Send one call of `method` on a fresh connection; statuses of 400
+    /// and up are errors.
+    async fn send(
+        &self,
+        method: Method,
+        model: &str,
+        body: Bytes,
+    ) -> Result<hyper::Response<Incoming>, Error> {
         let tcp = turmoil::net::TcpStream::connect(self.server.as_str())
             .await
             .map_err(network)?;
@@ -55,17 +101,24 @@ impl HttpProvider {
         tokio::spawn(async move {
             let _ = connection.await;
         });
-        let req = hyper::Request::post("/v1/chat/completions")
+        let verb = match method {
+            Method::Models => hyper::Method::GET,
+            _ => hyper::Method::POST,
+        };
+        let req = hyper::Request::builder()
+            .method(verb)
+            .uri(path(method, model))
             .header(hyper::header::HOST, self.server.as_str())
             .header(hyper::header::CONTENT_TYPE, "application/json")
+            .header(METHOD_HEADER, method.name())
             .header(CLIENT_HEADER, self.client.to_string())
             .header(CALL_HEADER, self.cursor.get().to_string())
-            .body(Full::new(Bytes::from(body.to_string())))
+            .body(Full::new(body))
             .map_err(|e| Error::Internal(e.to_string()))?;
         let response = sender.send_request(req).await.map_err(network)?;
         let status = response.status().as_u16();
         if status < 400 {
-            return Ok(response.into_body());
+            return Ok(response);
         }
         let retry_after = retry_after::parse(response.headers(), (self.wall)());
         let body = response.into_body().collect().await.map_err(network)?;
@@ -75,59 +128,127 @@ impl HttpProvider {
             retry_after,
         })
     }
+
+    /// A unary call: the body, checked to be JSON, and its content type.
+    async fn unary(
+        &self,
+        method: Method,
+        model: &str,
+        body: Bytes,
+    ) -> Result<(Bytes, String), Error> {
+        let response = self.send(method, model, body).await?;
+        let kind = content_type(&response).unwrap_or_default().to_string();
+        let bytes = response.into_body().collect().await.map_err(network)?;
+        let bytes = bytes.to_bytes();
+        serde_json::from_slice::<serde::de::IgnoredAny>(&bytes).map_err(decode)?;
+        Ok((bytes, kind))
+    }
+
+    /// A unary call whose JSON body is a `T`.
+    async fn typed<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        model: &str,
+        body: Bytes,
+    ) -> Result<T, Error> {
+        let (bytes, _) = self.unary(method, model, body).await?;
+        serde_json::from_slice(&bytes).map_err(decode)
+    }
+
+    /// A stream call: the event-stream body.
+    async fn open(&self, method: Method, model: &str, body: Bytes) -> Result<Incoming, Error> {
+        let response = self.send(method, model, body).await?;
+        match content_type(&response) {
+            Some(t) if t.starts_with("text/event-stream") => Ok(response.into_body()),
+            other => Err(Error::Decode(format!("not an event stream: {other:?}"))),
+        }
+    }
+
+    /// A raw stream call: the body's bytes, unparsed.
+    async fn raw_stream(
+        &self,
+        method: Method,
+        model: &str,
+        body: Bytes,
+    ) -> Result<ByteStream, Error> {
+        let body = self.open(method, model, body).await?;
+        Ok(Box::pin(body.into_data_stream().map_err(|e| {
+            std::io::Error::new(std::io::ErrorKind::ConnectionReset, e.to_string())
+        })))
+    }
+}
+
+fn content_type(response: &hyper::Response<Incoming>) -> Option<&str> {
+    response
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)?
+        .to_str()
+        .ok()
 }
 
 fn network(e: impl std::fmt::Display) -> Error {
     Error::Network(e.to_string())
 }
 
-/// Server-sent events parsed incrementally into chunks.
-fn events<B>(body: B) -> BoxStream<'static, Result<ChatCompletionChunk, Error>>
+fn decode(e: impl std::fmt::Display) -> Error {
+    Error::Decode(e.to_string())
+}
+
+/// `request` as a JSON body, with its `stream` field set when it has one.
+fn json_body<T: Serialize>(request: &T, stream: Option<bool>) -> Result<Bytes, Error> {
+    let mut value = serde_json::to_value(request).map_err(|e| Error::Encode(e.to_string()))?;
+    if let (Some(stream), Some(object)) = (stream, value.as_object_mut()) {
+        object.insert("stream".into(), stream.into());
+    }
+    Ok(Bytes::from(value.to_string()))
+}
+
+fn serde_item<T: DeserializeOwned>(json: &str) -> Result<T, Error> {
+    serde_json::from_str(json).map_err(decode)
+}
+
+fn anthropic_item(json: &str) -> Result<anthropic::StreamEvent, Error> {
+    items::anthropic_event_from_json(json).map_err(Error::Decode)
+}
+
+fn ir_item(json: &str) -> Result<ir::StreamEvent, Error> {
+    let event = anthropic_item(json)?;
+    event
+        .to_ir_events()
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::Decode(format!("no IR event in {json}")))
+}
+
+/// Server-sent events parsed incrementally into items by `parse`.
+fn events<B, T, F>(body: B, parse: F) -> BoxStream<'static, Result<T, Error>>
 where
     B: hyper::body::Body<Data = Bytes> + Send + Unpin + 'static,
-    B::Error: std::fmt::Display,
+    B::Error: std::fmt::Display + Send,
+    T: Send + 'static,
+    F: Fn(&str) -> Result<T, Error> + Send + 'static,
 {
-    let state = (body, BytesMut::new(), false);
+    let events = Box::pin(sse::events(body.into_data_stream()));
     Box::pin(futures::stream::unfold(
-        state,
-        |(mut body, mut buf, done)| async move {
+        (events, parse, false),
+        |(mut events, parse, done)| async move {
             if done {
                 return None;
             }
             loop {
-                if let Some(end) = buf.windows(2).position(|w| w == b"\n\n") {
-                    let event = buf.split_to(end + 2);
-                    let data = std::str::from_utf8(&event)
-                        .ok()
-                        .and_then(|e| e.lines().find_map(|l| l.strip_prefix("data: ")))
-                        .map(str::to_string);
-                    match data.as_deref() {
+                let item = match events.next().await {
+                    Some(Ok(event)) => match sse::data(&event) {
                         None => continue,
-                        Some("[DONE]") => return None,
-                        Some(json) => {
-                            let item = serde_json::from_str(json)
-                                .map_err(|e| Error::Decode(e.to_string()));
-                            return Some((item, (body, buf, false)));
-                        }
-                    }
-                }
-                match body.frame().await {
-                    Some(Ok(frame)) => {
-                        if let Ok(mut data) = frame.into_data() {
-                            while data.has_remaining() {
-                                let chunk = data.chunk();
-                                buf.extend_from_slice(chunk);
-                                let n = chunk.len();
-                                data.advance(n);
-                            }
-                        }
-                    }
-                    Some(Err(e)) => return Some((Err(network(e)), (body, buf, true))),
+                        Some(sse::DONE) => return None,
+                        Some(json) => parse(json),
+                    },
+                    Some(Err(e)) => return Some((Err(network(e)), (events, parse, true))),
                     None => {
                         let cut = Error::Network("stream ended before [DONE]".into());
-                        return Some((Err(cut), (body, buf, true)));
+                        return Some((Err(cut), (events, parse, true)));
                     }
-                }
+                };
+                return Some((item, (events, parse, false)));
             }
         },
     ))
@@ -138,19 +259,160 @@ impl Provider for HttpProvider {
         &self,
         request: &ChatCompletionRequest,
     ) -> Result<ChatCompletionResponse, Error> {
-        let body = self.send(request, false).await?;
-        let bytes = body.collect().await.map_err(network)?.to_bytes();
-        serde_json::from_slice(&bytes).map_err(|e| Error::Decode(e.to_string()))
+        let body = json_body(request, Some(false))?;
+        self.typed(Method::Chat, &request.model, body).await
     }
 
     async fn chat_completion_stream(
         &self,
         request: &ChatCompletionRequest,
     ) -> Result<BoxStream<'static, Result<ChatCompletionChunk, Error>>, Error> {
-        Ok(events(self.send(request, true).await?))
+        let body = json_body(request, Some(true))?;
+        let body = self.open(Method::ChatStream, &request.model, body).await?;
+        Ok(events(body, serde_item))
     }
 
-    crate::chat_only_provider_rest!();
+    async fn anthropic_messages(
+        &self,
+        request: &anthropic::Request,
+    ) -> Result<anthropic::Response, Error> {
+        let body = json_body(request, Some(false))?;
+        self.typed(Method::Anthropic, &request.model, body).await
+    }
+
+    async fn anthropic_messages_stream(
+        &self,
+        request: &anthropic::Request,
+    ) -> Result<BoxStream<'static, Result<anthropic::StreamEvent, Error>>, Error> {
+        let body = json_body(request, Some(true))?;
+        let body = self
+            .open(Method::AnthropicStream, &request.model, body)
+            .await?;
+        Ok(events(body, anthropic_item))
+    }
+
+    async fn gemini_generate_content(
+        &self,
+        model: &str,
+        request: &gemini::Request,
+    ) -> Result<gemini::Response, Error> {
+        let body = json_body(request, None)?;
+        self.typed(Method::Gemini, model, body).await
+    }
+
+    async fn gemini_generate_content_stream(
+        &self,
+        model: &str,
+        request: &gemini::Request,
+    ) -> Result<BoxStream<'static, Result<gemini::Response, Error>>, Error> {
+        let body = json_body(request, None)?;
+        let body = self.open(Method::GeminiStream, model, body).await?;
+        Ok(events(body, serde_item))
+    }
+
+    async fn complete(&self, request: &ir::Request) -> Result<ir::Response, Error> {
+        let body = json_body(&anthropic::Request::from(request), Some(false))?;
+        let response: anthropic::Response =
+            self.typed(Method::Complete, &request.model, body).await?;
+        Ok(ir::Response::from(response))
+    }
+
+    async fn complete_stream(
+        &self,
+        request: &ir::Request,
+    ) -> Result<BoxStream<'static, Result<ir::StreamEvent, Error>>, Error> {
+        let body = json_body(&anthropic::Request::from(request), Some(true))?;
+        let body = self
+            .open(Method::CompleteStream, &request.model, body)
+            .await?;
+        Ok(events(body, ir_item))
+    }
+
+    async fn embedding(&self, request: &EmbeddingRequest) -> Result<EmbeddingResponse, Error> {
+        let body = json_body(request, None)?;
+        self.typed(Method::Embedding, &request.model, body).await
+    }
+
+    async fn image_generation(&self, request: &ImageRequest) -> Result<(Bytes, String), Error> {
+        let body = json_body(request, None)?;
+        self.unary(Method::Image, &request.model, body).await
+    }
+
+    async fn audio_speech(&self, request: &AudioSpeechRequest) -> Result<(Bytes, String), Error> {
+        let body = json_body(request, None)?;
+        self.unary(Method::AudioSpeech, &request.model, body).await
+    }
+
+    async fn audio_transcription(
+        &self,
+        model: &str,
+        fields: &[MultipartField],
+    ) -> Result<(Bytes, String), Error> {
+        // The server answers by the plan, not the upload: the fields travel
+        // as a JSON summary rather than as multipart.
+        let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+        let body = json_body(
+            &serde_json::json!({ "model": model, "fields": names }),
+            None,
+        )?;
+        self.unary(Method::AudioTranscription, model, body).await
+    }
+
+    async fn models(&self) -> Result<ModelList, Error> {
+        self.typed(Method::Models, "", Bytes::new()).await
+    }
+
+    async fn chat_completion_stream_passthrough(
+        &self,
+        model: &str,
+        mut body_stream: ByteStream,
+    ) -> Result<ByteStream, Error> {
+        let mut body = BytesMut::new();
+        while let Some(piece) = body_stream.next().await {
+            body.extend_from_slice(&piece.map_err(network)?);
+        }
+        self.raw_stream(Method::Passthrough, model, body.freeze())
+            .await
+    }
+
+    async fn chat_completion_stream_raw(
+        &self,
+        model: &str,
+        raw_body: Bytes,
+    ) -> Result<ByteStream, Error> {
+        self.raw_stream(Method::ChatStreamRaw, model, raw_body)
+            .await
+    }
+
+    async fn chat_completion_raw(&self, model: &str, raw_body: Bytes) -> Result<Bytes, Error> {
+        Ok(self.unary(Method::ChatRaw, model, raw_body).await?.0)
+    }
+
+    async fn anthropic_messages_raw(&self, raw_body: Bytes) -> Result<Bytes, Error> {
+        Ok(self.unary(Method::AnthropicRaw, "", raw_body).await?.0)
+    }
+
+    async fn anthropic_messages_stream_raw(&self, raw_body: Bytes) -> Result<ByteStream, Error> {
+        self.raw_stream(Method::AnthropicStreamRaw, "", raw_body)
+            .await
+    }
+
+    async fn gemini_generate_content_raw(
+        &self,
+        model: &str,
+        raw_body: Bytes,
+    ) -> Result<Bytes, Error> {
+        Ok(self.unary(Method::GeminiRaw, model, raw_body).await?.0)
+    }
+
+    async fn gemini_generate_content_stream_raw(
+        &self,
+        model: &str,
+        raw_body: Bytes,
+    ) -> Result<ByteStream, Error> {
+        self.raw_stream(Method::GeminiStreamRaw, model, raw_body)
+            .await
+    }
 }
 
 #[cfg(test)]
@@ -202,7 +464,7 @@ mod tests {
         // Cut everywhere: mid-prefix, mid-JSON, between the two newlines.
         for cut in [3, 20, text.len() / 2, text.len() - 8] {
             let (x, y) = text.split_at(cut);
-            let items: Vec<_> = events(body(&[x, y], None)).collect().await;
+            let items: Vec<_> = events(body(&[x, y], None), serde_item).collect().await;
             assert_eq!(ids(&items), ["a", "b"], "cut at {cut}");
             assert!(items.iter().all(Result::is_ok), "{items:?}");
         }
@@ -211,7 +473,9 @@ mod tests {
     #[tokio::test]
     async fn a_body_that_breaks_or_stops_before_done_ends_with_a_network_error() {
         for end in [Some("reset"), None] {
-            let items: Vec<_> = events(body(&[&event("a")], end)).collect().await;
+            let items: Vec<_> = events(body(&[&event("a")], end), serde_item)
+                .collect()
+                .await;
             assert_eq!(ids(&items), ["a"]);
             assert!(
                 matches!(items.last(), Some(Err(Error::Network(_)))),
@@ -222,12 +486,124 @@ mod tests {
 
     #[tokio::test]
     async fn a_chunk_that_is_not_json_is_a_decode_error() {
-        let items: Vec<_> = events(body(&["data: nope\n\ndata: [DONE]\n\n"], None))
-            .collect()
-            .await;
+        let items: Vec<_> = events(
+            body(&["data: nope\n\ndata: [DONE]\n\n"], None),
+            serde_item::<ChatCompletionChunk>,
+        )
+        .collect()
+        .await;
         assert!(
             matches!(items.as_slice(), [Err(Error::Decode(_))]),
             "{items:?}"
         );
+    }
+
+    /// What one call over the network got: its payloads and how it ended.
+    type Got = (
+        Vec<Option<crate::trace::ChunkId>>,
+        Result<(), (Error, Option<bool>)>,
+    );
+
+    /// Every method called `steps` times in turn by one client over a
+    /// turmoil network, against a server replaying `script`.
+    fn over_the_network(script: &[&str], steps: u64) -> Vec<(Method, Got)> {
+        use crate::backend::{Backend, Clock};
+        use crate::faults::{FaultPlan, Faults};
+        use crate::world::net::server::Server;
+        use crate::world::net::world::wall;
+        use std::sync::{Arc, Mutex};
+        let plan = FaultPlan {
+            script: script.iter().map(|s| s.to_string()).collect(),
+            script_repeat: true,
+            ..FaultPlan::default()
+        };
+        let mut sim = turmoil::Builder::new()
+            .simulation_duration(std::time::Duration::from_secs(600))
+            .build();
+        let server = Server::new(
+            Backend::new(Faults::new(plan, 1), None, Clock::Turmoil),
+            wall,
+        );
+        sim.host("server", move || {
+            let server = server.clone();
+            async move {
+                let listener = turmoil::net::TcpListener::bind(("0.0.0.0", 80)).await?;
+                loop {
+                    let (stream, _) = listener.accept().await?;
+                    tokio::spawn(server.clone().connection(stream));
+                }
+            }
+        });
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let sink = out.clone();
+        sim.client("client", async move {
+            let cursor = Cursor::default();
+            let provider = HttpProvider::new("server:80", 1, cursor.clone(), wall);
+            for (m, method) in Method::ALL.into_iter().enumerate() {
+                for step in 0..steps {
+                    cursor.set(m as u64 * 100 + step);
+                    let mut got = Vec::new();
+                    let ended = crate::wire::invoke(&provider, method, |p| got.push(p)).await;
+                    let ended = ended.map_err(|e| (e.error, e.stream_failed));
+                    sink.lock().unwrap().push((method, (got, ended)));
+                }
+            }
+            Ok(())
+        });
+        sim.run().unwrap();
+        std::mem::take(&mut *out.lock().unwrap())
+    }
+
+    /// Payloads of one whole answer: from client 1's call, numbered from 0.
+    fn whole(method: Method, got: &[Option<crate::trace::ChunkId>], items: u32) {
+        let indices: Vec<_> = got.iter().map(|p| p.map(|p| (p.client, p.index))).collect();
+        let want: Vec<_> = match method.is_stream() {
+            true => (0..items).map(|i| Some((1, i))).collect(),
+            false => vec![Some((1, 0))],
+        };
+        assert_eq!(indices, want, "{method}");
+    }
+
+    #[test]
+    fn every_method_travels_the_network_with_its_payloads() {
+        let script = ["ok", "429:ra=2000", "network", "decode", "stream-fail"];
+        let calls = over_the_network(&script, script.len() as u64);
+        assert_eq!(calls.len(), Method::ALL.len() * script.len());
+        for pair in calls.chunks(script.len()) {
+            let method = pair[0].0;
+            let [ok, status, net, decode, fail] =
+                &pair.iter().map(|c| &c.1).collect::<Vec<_>>()[..]
+            else {
+                unreachable!()
+            };
+            assert!(ok.1.is_ok(), "{method}: {ok:?}");
+            whole(method, &ok.0, 8);
+            assert!(
+                matches!(
+                    status,
+                    (got, Err((Error::Provider { status: 429, retry_after: Some(w), .. }, None)))
+                        if got.is_empty() && w.as_secs() == 2
+                ),
+                "{method}: {status:?}"
+            );
+            assert!(
+                matches!(net, (got, Err((Error::Network(_), None))) if got.is_empty()),
+                "{method}: {net:?}"
+            );
+            assert!(
+                matches!(decode, (got, Err((Error::Decode(_), None))) if got.is_empty()),
+                "{method}: {decode:?}"
+            );
+            if method.is_stream() {
+                whole(method, &fail.0, 4);
+                assert!(
+                    matches!(fail.1, Err((Error::Network(_), Some(false)))),
+                    "{method}: {fail:?}"
+                );
+            } else {
+                whole(method, &fail.0, 1);
+                assert!(fail.1.is_ok(), "{method}: {fail:?}");
+            }
+        }
     }
 }

@@ -1,22 +1,29 @@
-//! A fault-injecting OpenAI-compatible server: `POST /v1/chat/completions`,
-//! plain or `stream: true` (server-sent events), answering each request as
-//! the scenario's fault plan says.
+//! A fault-injecting server for every `Provider` method, answering each
+//! request as the scenario's fault plan says.
+//!
+//! The method is the one the request's `x-sim-method` header names (any
+//! path); a request without the header must be `POST /v1/chat/completions`
+//! and is a chat call, streamed if its body says `"stream": true`. A
+//! success is rendered in the method's dialect ([`crate::wire::items`]):
+//! a unary method's JSON body, or a stream method's server-sent events
+//! (for the raw stream methods, exactly the bytes the caller gets).
 //!
 //! | plan's answer | on the wire |
 //! |---|---|
-//! | success | after the latency (slow headers), 200 with a JSON body, or SSE `data:` chunks a gap apart then `data: [DONE]` |
-//! | stream fails | the connection is dropped after half the chunks |
-//! | stream stalls | no byte after half the chunks |
+//! | success | after the latency (slow headers), 200 with a JSON body, or SSE events a gap apart then `data: [DONE]` |
+//! | stream fails | the connection is dropped after half the events |
+//! | stream stalls | no byte after half the events |
 //! | status | the status after the latency, with Retry-After in the plan's form |
 //! | network error | the connection closed with no response |
-//! | decode error | 200 with a body that is not JSON |
+//! | decode error | 200 with a body that is not JSON (and not an event stream) |
 //! | hang | no response, ever |
 //!
 //! The same code serves turmoil's simulated sockets and real ones.
 
-use super::{CALL_HEADER, CLIENT_HEADER, retry_after};
+use super::{CALL_HEADER, CLIENT_HEADER, METHOD_HEADER, retry_after};
 use crate::backend::{Backend, Item, Opened, Reply};
-use crate::wire::items::{chat_chunk, chat_response};
+use crate::method::Method;
+use crate::wire::items;
 use bytes::Bytes;
 use futures::StreamExt;
 use http_body_util::combinators::BoxBody;
@@ -61,8 +68,17 @@ impl Server {
     }
 
     async fn handle(&self, req: Request<Incoming>) -> Result<Response<Body>, io::Error> {
-        if req.method() != hyper::Method::POST || req.uri().path() != "/v1/chat/completions" {
-            return Ok(text(StatusCode::NOT_FOUND, "no such endpoint"));
+        let named = req
+            .headers()
+            .get(METHOD_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(|name| Method::ALL.into_iter().find(|m| m.name() == name));
+        let plain_chat =
+            req.method() == hyper::Method::POST && req.uri().path() == "/v1/chat/completions";
+        match named {
+            Some(None) => return Ok(text(StatusCode::NOT_FOUND, "no such method")),
+            None if !plain_chat => return Ok(text(StatusCode::NOT_FOUND, "no such endpoint")),
+            _ => {}
         }
         let header = |name: &str| {
             req.headers()
@@ -74,15 +90,23 @@ impl Server {
             header(CLIENT_HEADER).unwrap_or(0),
             header(CALL_HEADER).unwrap_or(0),
         );
+        // The body is read whole (passthrough's too) before the answer.
         let body = req.into_body().collect().await.map_err(io::Error::other)?;
-        let stream = serde_json::from_slice::<serde_json::Value>(&body.to_bytes())
-            .ok()
-            .and_then(|v| v.get("stream").and_then(serde_json::Value::as_bool))
-            .unwrap_or(false);
+        let method = named.flatten().unwrap_or_else(|| {
+            let stream = serde_json::from_slice::<serde_json::Value>(&body.to_bytes())
+                .ok()
+                .and_then(|v| v.get("stream").and_then(serde_json::Value::as_bool))
+                .unwrap_or(false);
+            if stream {
+                Method::ChatStream
+            } else {
+                Method::Chat
+            }
+        });
         match self.backend.attempt(client as u32, call).await {
-            Reply::Ok(opened) => Ok(match stream {
-                true => events(opened),
-                false => json(&chat_response(opened.response())),
+            Reply::Ok(opened) => Ok(match method.is_stream() {
+                true => events(opened, method),
+                false => json(items::body(method, opened.response())),
             }),
             Reply::Status {
                 status,
@@ -108,16 +132,13 @@ impl Server {
     }
 }
 
-/// The SSE body of one stream: the backend's items, then `[DONE]`, or a
-/// dropped connection or a stall halfway.
-fn events(opened: Opened) -> Response<Body> {
+/// The SSE body of one stream of `method`: the backend's items, then
+/// `[DONE]`, or a dropped connection or a stall halfway.
+fn events(opened: Opened, method: Method) -> Response<Body> {
     let gap = opened.gap();
     let frames = opened.into_stream().then(move |item| async move {
         match item {
-            Item::Chunk(id) => {
-                let line = format!("data: {}\n\n", serde_json::to_string(&chat_chunk(id))?);
-                Ok::<_, io::Error>(Frame::data(Bytes::from(line)))
-            }
+            Item::Chunk(id) => Ok::<_, io::Error>(Frame::data(items::event(method, id))),
             Item::Fail => {
                 // One gap later, so the chunks already sent are flushed
                 // before the reset (a reset discards unsent bytes).
@@ -146,9 +167,12 @@ fn text(status: StatusCode, body: &str) -> Response<Body> {
     response
 }
 
-fn json<T: serde::Serialize>(value: &T) -> Response<Body> {
-    match serde_json::to_string(value) {
-        Ok(body) => text(StatusCode::OK, &body),
-        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-    }
+/// A 200 with a JSON body.
+fn json(body: Bytes) -> Response<Body> {
+    let mut response = Response::new(Full::new(body).map_err(|never| match never {}).boxed());
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    response
 }
