@@ -12,7 +12,7 @@
 //! |---|---|
 //! | [`policy`] | which knobs, with which defaults ([`RetryPolicy`]) |
 //! | [`schedule`] | how long to wait before retry `n` ([`Schedule`], [`Jitter`]) |
-//! | [`rng`] | where the randomness comes from (seeded ChaCha streams) |
+//! | `rng` | where the randomness comes from (seeded ChaCha streams) |
 //! | [`classify`] | retry or give up after this error ([`verdict`], [`GiveUp`]) |
 //! | `attempt` | one attempt under a lazily armed timeout |
 //! | `retrying` | the one retry loop, and the wrapper's setters |
@@ -72,7 +72,7 @@ mod forward;
 pub mod observe;
 pub mod policy;
 mod retrying;
-pub mod rng;
+mod rng;
 pub mod schedule;
 pub mod stream;
 mod timer;

@@ -8,7 +8,6 @@ use crate::policy::RetryPolicy;
 use crate::rng::Streams;
 use crate::schedule::{Jitter, Schedule};
 use crabllm_core::{Error, Provider, ProviderConfig};
-use rand_chacha::ChaCha8Rng;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -227,7 +226,7 @@ impl<P: Provider> Retrying<P> {
         // held inline it would make every call's future that much larger to
         // move, while the box costs one allocation only on the first retry,
         // next to a sleep of milliseconds.
-        let mut schedule: Option<Box<Schedule<ChaCha8Rng>>> = None;
+        let mut schedule: Option<Box<Schedule>> = None;
         let mut attempt: u32 = 0;
         // Budget tokens this call's retries withdrew, refunded if it succeeds.
         let mut spent: u64 = 0;
