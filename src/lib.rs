@@ -13,7 +13,7 @@
 //! | [`policy`] | which knobs, with which defaults ([`RetryPolicy`]) |
 //! | [`schedule`] | how long to wait before retry `n` ([`Schedule`], [`Jitter`]) |
 //! | `rng` | where the randomness comes from (seeded ChaCha streams) |
-//! | [`classify`] | retry or give up after this error ([`verdict`], [`GiveUp`]) |
+//! | [`classify`] | retry or give up after this error, and why ([`GiveUp`]) |
 //! | `attempt` | one attempt under a lazily armed timeout |
 //! | `retrying` | the one retry loop, and the wrapper's setters |
 //! | `forward` | which `Provider` methods are retried (table below) |
@@ -78,7 +78,7 @@ pub mod stream;
 mod timer;
 
 pub use budget::RetryBudget;
-pub use classify::{GiveUp, Verdict, passes_deadline, verdict};
+pub use classify::GiveUp;
 pub use observe::{DelayReason, Event, Observer, Outcome};
 pub use policy::RetryPolicy;
 pub use retrying::Retrying;

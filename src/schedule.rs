@@ -44,17 +44,7 @@ pub enum Jitter {
 }
 
 /// `min(cap, initial * 2^n)` in nanoseconds, saturating instead of wrapping.
-///
-/// # Examples
-///
-/// ```
-/// use provider_retry::schedule::exponential;
-///
-/// assert_eq!(exponential(100, 3, u64::MAX), 800);
-/// assert_eq!(exponential(100, 3, 500), 500);
-/// assert_eq!(exponential(1, u32::MAX, u64::MAX), u64::MAX);
-/// ```
-pub const fn exponential(initial: u64, n: u32, cap: u64) -> u64 {
+pub(crate) const fn exponential(initial: u64, n: u32, cap: u64) -> u64 {
     let grown = if initial == 0 {
         0
     } else if n > initial.leading_zeros() {
@@ -67,7 +57,7 @@ pub const fn exponential(initial: u64, n: u32, cap: u64) -> u64 {
 }
 
 /// A duration in whole nanoseconds, saturating at `u64::MAX` (about 584 years).
-pub const fn saturating_nanos(d: Duration) -> u64 {
+pub(crate) const fn saturating_nanos(d: Duration) -> u64 {
     let nanos = d.as_nanos();
     if nanos > u64::MAX as u128 {
         u64::MAX
@@ -221,6 +211,13 @@ mod tests {
                 .take(5)
                 .all(|d| d.as_nanos() == u128::from(u64::MAX))
         );
+    }
+
+    #[test]
+    fn exponential_doubles_then_caps() {
+        assert_eq!(exponential(100, 3, u64::MAX), 800);
+        assert_eq!(exponential(100, 3, 500), 500);
+        assert_eq!(exponential(1, u32::MAX, u64::MAX), u64::MAX);
     }
 
     #[test]

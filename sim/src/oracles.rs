@@ -5,7 +5,6 @@
 //! get 1 ms of slack: tokio's timer wheel fires on whole milliseconds.
 
 use crate::trace::{AttemptOutcome, Kind, Record, Trace};
-use provider_retry::schedule::{exponential, saturating_nanos};
 use provider_retry::{Jitter, RetryPolicy};
 use std::fmt;
 use std::time::Duration;
@@ -178,6 +177,24 @@ pub fn delay_bounds(policy: &RetryPolicy, n: u32, previous: Option<u64>) -> (u64
             (initial.min(cap), hi.min(cap))
         }
     }
+}
+
+/// `min(cap, initial * 2^n)` in nanoseconds, saturating instead of wrapping.
+fn exponential(initial: u64, n: u32, cap: u64) -> u64 {
+    let grown = if initial == 0 {
+        0
+    } else if n > initial.leading_zeros() {
+        // Shifting by this much would push a set bit off the top.
+        u64::MAX
+    } else {
+        initial << n
+    };
+    grown.min(cap)
+}
+
+/// A duration in whole nanoseconds, saturating at `u64::MAX`.
+fn saturating_nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 fn delay_within_jitter(records: &[&Record], claims: &Claims) -> Option<String> {

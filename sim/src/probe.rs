@@ -16,10 +16,10 @@ use crabllm_core::{
     BoxStream, ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse, Error, Provider,
 };
 use provider_retry::RetryPolicy;
-use provider_retry::schedule::saturating_nanos;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// The scripted provider as a wrapper under test sees it, recording every attempt.
 #[derive(Debug, Clone)]
@@ -186,6 +186,11 @@ pub fn infer(trace: Trace, claimed: &RetryPolicy) -> Trace {
         records.push(r);
     }
     Trace { records }
+}
+
+/// A duration in whole nanoseconds, saturating at `u64::MAX`.
+fn saturating_nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 fn reason(
