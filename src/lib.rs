@@ -21,6 +21,18 @@
 //! | [`observe`] | the observer hook and `tracing` events |
 //! | [`budget`] | how many retries all callers may add ([`RetryBudget`]) |
 //!
+//! # Naming
+//!
+//! One rule for every type. A builder method is named for what it sets and
+//! returns the changed value: [`RetryPolicy::max_retries`]`(3)`,
+//! [`Retrying::policy`]`(p)`, [`Retrying::seed`]`(7)`,
+//! [`RetryBudget::capacity`]`(500)`. A method that reads a setting or a
+//! state back is `get_<name>()`: [`RetryPolicy::get_max_retries`],
+//! [`Retrying::get_policy`], [`Retrying::get_seed`],
+//! [`RetryBudget::get_tokens`]; and, as in tower,
+//! [`Retrying::get_ref`] borrows the wrapped provider. Methods that act are
+//! named for the act ([`RetryBudget::try_withdraw`], [`RetryBudget::deposit`]).
+//!
 //! # Semantics
 //!
 //! 1. Backoff `n` (0-based) is `min(max_backoff, initial_backoff * 2^n)` in
