@@ -164,9 +164,9 @@ impl<P> Retrying<P> {
         self.policy(p)
     }
 
-    /// See [`RetryPolicy::retry_deadline`]; takes the deadline itself, as crabllm's config does.
-    pub fn retry_deadline(self, d: Duration) -> Self {
-        let p = self.policy.retry_deadline(Some(d));
+    /// See [`RetryPolicy::retry_deadline`]; `None` sets no deadline.
+    pub fn retry_deadline(self, d: Option<Duration>) -> Self {
+        let p = self.policy.retry_deadline(d);
         self.policy(p)
     }
 
