@@ -72,7 +72,7 @@ pub const DEFAULT_SUCCESS_REFILL: u64 = 1;
 /// assert!(shared.try_withdraw(5));
 /// assert!(!budget.try_withdraw(5), "both clones drew from one bucket");
 /// budget.deposit(1_000);
-/// assert_eq!(shared.tokens(), 10, "never above capacity");
+/// assert_eq!(shared.get_tokens(), 10, "never above capacity");
 /// ```
 #[derive(Clone)]
 pub struct RetryBudget {
@@ -97,7 +97,7 @@ impl fmt::Debug for RetryBudget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let b = &*self.bucket;
         f.debug_struct("RetryBudget")
-            .field("tokens", &self.tokens())
+            .field("tokens", &self.get_tokens())
             .field("capacity", &b.capacity)
             .field("retry_cost", &b.retry_cost)
             .field("timeout_cost", &b.timeout_cost)
@@ -159,7 +159,7 @@ impl RetryBudget {
     }
 
     /// Tokens in the bucket now.
-    pub fn tokens(&self) -> u64 {
+    pub fn get_tokens(&self) -> u64 {
         self.bucket.tokens.load(Ordering::Relaxed)
     }
 
@@ -264,8 +264,8 @@ mod tests {
                     Op::Succeeded(s) => budget.succeeded(s),
                     Op::Withdraw(_) => {}
                 }
-                prop_assert_eq!(budget.tokens(), model);
-                prop_assert!(budget.tokens() <= capacity);
+                prop_assert_eq!(budget.get_tokens(), model);
+                prop_assert!(budget.get_tokens() <= capacity);
             }
         }
     }
@@ -276,7 +276,7 @@ mod tests {
         assert!(!empty.try_withdraw(1));
         assert!(empty.try_withdraw(0));
         empty.deposit(10);
-        assert_eq!(empty.tokens(), 0);
+        assert_eq!(empty.get_tokens(), 0);
     }
 
     #[test]
@@ -306,6 +306,6 @@ mod tests {
             handles.into_iter().map(|h| h.join().unwrap()).sum()
         });
         assert_eq!(taken, 10_000);
-        assert_eq!(budget.tokens(), 0);
+        assert_eq!(budget.get_tokens(), 0);
     }
 }

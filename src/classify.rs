@@ -37,7 +37,7 @@ impl GiveUp {
 
 /// What the loop does after a failed attempt, before the deadline is consulted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Retry after the next delay of the backoff schedule.
     Backoff,
     /// Retry after exactly this long, as the provider asked.
@@ -52,18 +52,7 @@ pub enum Verdict {
 /// retries left ends (so nothing ever sleeps after the final attempt); then
 /// a `Retry-After` is honoured exactly if it is at most `max_retry_after`
 /// and ends the call if longer; otherwise the backoff schedule decides.
-///
-/// # Examples
-///
-/// ```
-/// use crabllm_core::Error;
-/// use provider_retry::{GiveUp, RetryPolicy, Verdict, verdict};
-///
-/// let p = RetryPolicy::new();
-/// assert_eq!(verdict(&Error::Timeout, 0, &p), Verdict::Backoff);
-/// assert_eq!(verdict(&Error::Timeout, 2, &p), Verdict::GiveUp(GiveUp::Exhausted));
-/// ```
-pub fn verdict(error: &Error, retries_used: u32, policy: &RetryPolicy) -> Verdict {
+pub(crate) fn verdict(error: &Error, retries_used: u32, policy: &RetryPolicy) -> Verdict {
     if !error.is_transient() {
         return Verdict::GiveUp(GiveUp::NotTransient);
     }
@@ -79,19 +68,7 @@ pub fn verdict(error: &Error, retries_used: u32, policy: &RetryPolicy) -> Verdic
 
 /// Whether a wait of `delay`, begun `elapsed` after the first attempt
 /// started, would end past `deadline`. Ending exactly at it is allowed.
-///
-/// # Examples
-///
-/// ```
-/// use provider_retry::passes_deadline;
-/// use std::time::Duration;
-///
-/// let s = Duration::from_secs;
-/// assert!(!passes_deadline(s(10), s(5), s(15)));
-/// assert!(passes_deadline(s(10), s(6), s(15)));
-/// assert!(passes_deadline(Duration::MAX, Duration::MAX, s(15)));
-/// ```
-pub fn passes_deadline(elapsed: Duration, delay: Duration, deadline: Duration) -> bool {
+pub(crate) fn passes_deadline(elapsed: Duration, delay: Duration, deadline: Duration) -> bool {
     match elapsed.checked_add(delay) {
         Some(end) => end > deadline,
         // A sum past Duration::MAX is past any deadline.
@@ -148,6 +125,14 @@ mod tests {
             verdict(&above, 0, &p),
             Verdict::GiveUp(GiveUp::RetryAfterTooLong)
         );
+    }
+
+    #[test]
+    fn a_wait_may_end_exactly_on_the_deadline() {
+        let s = Duration::from_secs;
+        assert!(!passes_deadline(s(10), s(5), s(15)));
+        assert!(passes_deadline(s(10), s(6), s(15)));
+        assert!(passes_deadline(Duration::MAX, Duration::MAX, s(15)));
     }
 
     #[test]

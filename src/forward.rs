@@ -28,7 +28,7 @@ impl<P: Provider> Retrying<P> {
         Fut: Future<Output = Result<BoxStream<'static, Result<T, E>>, Error>>,
     {
         let stream = self.retry(method, open).await?;
-        Ok(bound(stream, self.policy().get_stream_idle()))
+        Ok(bound(stream, self.get_policy().get_stream_idle()))
     }
 }
 
@@ -158,10 +158,10 @@ impl<P: Provider> Provider for Retrying<P> {
         let open = self
             .get_ref()
             .chat_completion_stream_passthrough(model, body_stream);
-        let stream = Attempt::new(open, self.policy().get_timeout())
+        let stream = Attempt::new(open, self.get_policy().get_timeout())
             .await
             .unwrap_or(Err(Error::Timeout))?;
-        Ok(bound(stream, self.policy().get_stream_idle()))
+        Ok(bound(stream, self.get_policy().get_stream_idle()))
     }
 
     async fn chat_completion_stream_raw(

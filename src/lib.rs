@@ -12,14 +12,26 @@
 //! |---|---|
 //! | [`policy`] | which knobs, with which defaults ([`RetryPolicy`]) |
 //! | [`schedule`] | how long to wait before retry `n` ([`Schedule`], [`Jitter`]) |
-//! | [`rng`] | where the randomness comes from (seeded ChaCha streams) |
-//! | [`classify`] | retry or give up after this error ([`verdict`], [`GiveUp`]) |
+//! | `rng` | where the randomness comes from (seeded ChaCha streams) |
+//! | [`classify`] | retry or give up after this error, and why ([`GiveUp`]) |
 //! | `attempt` | one attempt under a lazily armed timeout |
 //! | `retrying` | the one retry loop, and the wrapper's setters |
 //! | `forward` | which `Provider` methods are retried (table below) |
 //! | [`stream`] | idle-bounded streams |
 //! | [`observe`] | the observer hook and `tracing` events |
 //! | [`budget`] | how many retries all callers may add ([`RetryBudget`]) |
+//!
+//! # Naming
+//!
+//! One rule for every type. A builder method is named for what it sets and
+//! returns the changed value: [`RetryPolicy::max_retries`]`(3)`,
+//! [`Retrying::policy`]`(p)`, [`Retrying::seed`]`(7)`,
+//! [`RetryBudget::capacity`]`(500)`. A method that reads a setting or a
+//! state back is `get_<name>()`: [`RetryPolicy::get_max_retries`],
+//! [`Retrying::get_policy`], [`Retrying::get_seed`],
+//! [`RetryBudget::get_tokens`]; and, as in tower,
+//! [`Retrying::get_ref`] borrows the wrapped provider. Methods that act are
+//! named for the act ([`RetryBudget::try_withdraw`], [`RetryBudget::deposit`]).
 //!
 //! # Semantics
 //!
@@ -72,13 +84,13 @@ mod forward;
 pub mod observe;
 pub mod policy;
 mod retrying;
-pub mod rng;
+mod rng;
 pub mod schedule;
 pub mod stream;
 mod timer;
 
 pub use budget::RetryBudget;
-pub use classify::{GiveUp, Verdict, passes_deadline, verdict};
+pub use classify::GiveUp;
 pub use observe::{DelayReason, Event, Observer, Outcome};
 pub use policy::RetryPolicy;
 pub use retrying::Retrying;

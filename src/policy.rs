@@ -212,7 +212,7 @@ impl RetryPolicy {
     /// The backoff schedule a wrapper seeded with `seed` uses for its call number `call`.
     ///
     /// Call numbers count, from 0, the calls of a wrapper (and its clones)
-    /// in the order they first back off. This is how the simulator and the
+    /// in the order they first back off. This is how tests and the
     /// snapshots see exactly the delays the wrapper will choose.
     ///
     /// # Examples
@@ -225,7 +225,7 @@ impl RetryPolicy {
     /// let ms: Vec<u128> = p.schedule(0, 0).take(4).map(|d| d.as_millis()).collect();
     /// assert_eq!(ms, [100, 200, 400, 800]);
     /// ```
-    pub fn schedule(&self, seed: u64, call: u64) -> Schedule<rand_chacha::ChaCha8Rng> {
+    pub fn schedule(&self, seed: u64, call: u64) -> Schedule {
         Schedule::new(self, crate::rng::call_rng(seed, call))
     }
 }

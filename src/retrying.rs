@@ -8,7 +8,6 @@ use crate::policy::RetryPolicy;
 use crate::rng::Streams;
 use crate::schedule::{Jitter, Schedule};
 use crabllm_core::{Error, Provider, ProviderConfig};
-use rand_chacha::ChaCha8Rng;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -47,7 +46,7 @@ use tokio::time::Instant;
 ///     .timeout(Duration::from_secs(10))
 ///     .jitter(Jitter::Full)
 ///     .seed(42);
-/// assert_eq!(provider.policy().get_max_retries(), 3);
+/// assert_eq!(provider.get_policy().get_max_retries(), 3);
 /// ```
 pub struct Retrying<P> {
     inner: P,
@@ -112,63 +111,63 @@ impl<P> Retrying<P> {
         &self.inner
     }
 
-    /// The policy in force.
-    pub fn policy(&self) -> &RetryPolicy {
-        &self.policy
-    }
-
     /// Replace the whole policy.
-    pub fn set_policy(mut self, policy: RetryPolicy) -> Self {
+    pub fn policy(mut self, policy: RetryPolicy) -> Self {
         self.policy = policy;
         self
+    }
+
+    /// The policy in force.
+    pub fn get_policy(&self) -> &RetryPolicy {
+        &self.policy
     }
 
     /// See [`RetryPolicy::max_retries`].
     pub fn max_retries(self, n: u32) -> Self {
         let p = self.policy.max_retries(n);
-        self.set_policy(p)
+        self.policy(p)
     }
 
     /// See [`RetryPolicy::timeout`].
     pub fn timeout(self, d: Duration) -> Self {
         let p = self.policy.timeout(d);
-        self.set_policy(p)
+        self.policy(p)
     }
 
     /// See [`RetryPolicy::max_retry_after`].
     pub fn max_retry_after(self, d: Duration) -> Self {
         let p = self.policy.max_retry_after(d);
-        self.set_policy(p)
+        self.policy(p)
     }
 
     /// See [`RetryPolicy::stream_idle`].
     pub fn stream_idle(self, d: Duration) -> Self {
         let p = self.policy.stream_idle(d);
-        self.set_policy(p)
+        self.policy(p)
     }
 
     /// See [`RetryPolicy::initial_backoff`].
     pub fn initial_backoff(self, d: Duration) -> Self {
         let p = self.policy.initial_backoff(d);
-        self.set_policy(p)
+        self.policy(p)
     }
 
     /// See [`RetryPolicy::max_backoff`].
     pub fn max_backoff(self, d: Duration) -> Self {
         let p = self.policy.max_backoff(d);
-        self.set_policy(p)
+        self.policy(p)
     }
 
     /// See [`RetryPolicy::jitter`].
     pub fn jitter(self, j: Jitter) -> Self {
         let p = self.policy.jitter(j);
-        self.set_policy(p)
+        self.policy(p)
     }
 
-    /// See [`RetryPolicy::retry_deadline`]; takes the deadline itself, as crabllm's config does.
-    pub fn retry_deadline(self, d: Duration) -> Self {
-        let p = self.policy.retry_deadline(Some(d));
-        self.set_policy(p)
+    /// See [`RetryPolicy::retry_deadline`]; `None` sets no deadline.
+    pub fn retry_deadline(self, d: Option<Duration>) -> Self {
+        let p = self.policy.retry_deadline(d);
+        self.policy(p)
     }
 
     /// Make every backoff schedule reproducible: call `k` (counted from 0
@@ -227,7 +226,7 @@ impl<P: Provider> Retrying<P> {
         // held inline it would make every call's future that much larger to
         // move, while the box costs one allocation only on the first retry,
         // next to a sleep of milliseconds.
-        let mut schedule: Option<Box<Schedule<ChaCha8Rng>>> = None;
+        let mut schedule: Option<Box<Schedule>> = None;
         let mut attempt: u32 = 0;
         // Budget tokens this call's retries withdrew, refunded if it succeeds.
         let mut spent: u64 = 0;

@@ -18,18 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// The generator behind one call's jitter: ChaCha8 keyed by `seed`, on stream `call`.
-///
-/// # Examples
-///
-/// ```
-/// use provider_retry::rng::call_rng;
-/// use rand_chacha::rand_core::RngCore;
-///
-/// let (mut a, mut b) = (call_rng(7, 0), call_rng(7, 0));
-/// assert_eq!(a.next_u64(), b.next_u64());
-/// assert_ne!(call_rng(7, 0).next_u64(), call_rng(7, 1).next_u64());
-/// ```
-pub fn call_rng(seed: u64, call: u64) -> ChaCha8Rng {
+pub(crate) fn call_rng(seed: u64, call: u64) -> ChaCha8Rng {
     let mut key = [0u8; 32];
     key[..8].copy_from_slice(&seed.to_le_bytes());
     let mut rng = ChaCha8Rng::from_seed(key);
@@ -44,19 +33,7 @@ pub fn call_rng(seed: u64, call: u64) -> ChaCha8Rng {
 /// multiply a raw draw by the range size as a 128-bit product, keep the high
 /// word, and reject the few low words that would make some values more
 /// likely. The full `u64` range takes one raw draw as is.
-///
-/// # Examples
-///
-/// ```
-/// use provider_retry::rng::{call_rng, uniform_inclusive};
-///
-/// let mut rng = call_rng(1, 0);
-/// for _ in 0..100 {
-///     let x = uniform_inclusive(&mut rng, 10, 20);
-///     assert!((10..=20).contains(&x));
-/// }
-/// ```
-pub fn uniform_inclusive(rng: &mut impl RngCore, lo: u64, hi: u64) -> u64 {
+pub(crate) fn uniform_inclusive(rng: &mut impl RngCore, lo: u64, hi: u64) -> u64 {
     let (lo, hi) = if lo <= hi { (lo, hi) } else { (hi, lo) };
     let span = hi - lo;
     if span == u64::MAX {

@@ -15,7 +15,7 @@
 
 use crate::policy::RetryPolicy;
 use crate::rng::uniform_inclusive;
-use rand_chacha::rand_core::RngCore;
+use rand_chacha::ChaCha8Rng;
 use std::time::Duration;
 
 /// How a backoff delay is randomised around its exponential base.
@@ -44,17 +44,7 @@ pub enum Jitter {
 }
 
 /// `min(cap, initial * 2^n)` in nanoseconds, saturating instead of wrapping.
-///
-/// # Examples
-///
-/// ```
-/// use provider_retry::schedule::exponential;
-///
-/// assert_eq!(exponential(100, 3, u64::MAX), 800);
-/// assert_eq!(exponential(100, 3, 500), 500);
-/// assert_eq!(exponential(1, u32::MAX, u64::MAX), u64::MAX);
-/// ```
-pub const fn exponential(initial: u64, n: u32, cap: u64) -> u64 {
+pub(crate) const fn exponential(initial: u64, n: u32, cap: u64) -> u64 {
     let grown = if initial == 0 {
         0
     } else if n > initial.leading_zeros() {
@@ -67,7 +57,7 @@ pub const fn exponential(initial: u64, n: u32, cap: u64) -> u64 {
 }
 
 /// A duration in whole nanoseconds, saturating at `u64::MAX` (about 584 years).
-pub const fn saturating_nanos(d: Duration) -> u64 {
+pub(crate) const fn saturating_nanos(d: Duration) -> u64 {
     let nanos = d.as_nanos();
     if nanos > u64::MAX as u128 {
         u64::MAX
@@ -78,8 +68,11 @@ pub const fn saturating_nanos(d: Duration) -> u64 {
 
 /// The delays before retries 0, 1, 2, ...: an endless iterator.
 ///
-/// Built from a policy's `initial_backoff`, `max_backoff` and `jitter`, and a
-/// random source. The same policy and source always yield the same delays.
+/// Made by [`RetryPolicy::schedule`] from a policy's `initial_backoff`,
+/// `max_backoff` and `jitter`, and a seed and call number. The same policy,
+/// seed and call always yield the same delays. The generator behind the
+/// jitter is private: which one it is may change only with the documented
+/// key layout and draw method, never through this type's signature.
 ///
 /// # Examples
 ///
@@ -91,20 +84,23 @@ pub const fn saturating_nanos(d: Duration) -> u64 {
 /// for d in policy.schedule(42, 0).take(10) {
 ///     assert!(d <= Duration::from_millis(250));
 /// }
+/// let once: Vec<Duration> = policy.schedule(42, 0).take(5).collect();
+/// assert_eq!(once, policy.schedule(42, 0).take(5).collect::<Vec<_>>());
+/// assert_ne!(once, policy.schedule(42, 1).take(5).collect::<Vec<_>>());
 /// ```
 #[derive(Debug, Clone)]
-pub struct Schedule<R> {
+pub struct Schedule {
     initial: u64,
     cap: u64,
     jitter: Jitter,
     retry: u32,
     previous: u64,
-    rng: R,
+    rng: ChaCha8Rng,
 }
 
-impl<R: RngCore> Schedule<R> {
+impl Schedule {
     /// The schedule `policy` describes, drawing its jitter from `rng`.
-    pub fn new(policy: &RetryPolicy, rng: R) -> Self {
+    pub(crate) fn new(policy: &RetryPolicy, rng: ChaCha8Rng) -> Self {
         let initial = saturating_nanos(policy.get_initial_backoff());
         Self {
             initial,
@@ -138,7 +134,7 @@ impl<R: RngCore> Schedule<R> {
     }
 }
 
-impl<R: RngCore> Iterator for Schedule<R> {
+impl Iterator for Schedule {
     type Item = Duration;
 
     fn next(&mut self) -> Option<Duration> {
@@ -149,7 +145,6 @@ impl<R: RngCore> Iterator for Schedule<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::call_rng;
     use proptest::prelude::*;
 
     fn ms(v: u64) -> Duration {
@@ -219,6 +214,13 @@ mod tests {
     }
 
     #[test]
+    fn exponential_doubles_then_caps() {
+        assert_eq!(exponential(100, 3, u64::MAX), 800);
+        assert_eq!(exponential(100, 3, 500), 500);
+        assert_eq!(exponential(1, u32::MAX, u64::MAX), u64::MAX);
+    }
+
+    #[test]
     fn exponential_shifts_exactly_up_to_the_top_bit() {
         assert_eq!(exponential(1, 63, u64::MAX), 1 << 63);
         assert_eq!(exponential(1, 64, u64::MAX), u64::MAX);
@@ -265,7 +267,7 @@ mod tests {
             start in any::<u32>(),
         ) {
             let p = policy(jitter, initial, cap);
-            let mut s = Schedule::new(&p, call_rng(seed, 0));
+            let mut s = p.schedule(seed, 0);
             s.retry = start;
             let mut previous = s.previous;
             for n in 0..8u32 {

@@ -23,10 +23,10 @@ async fn an_outage_drains_the_budget_then_retries_stop() {
     let w = wrap(inner.clone(), &budget);
     assert!(w.chat_completion(&request()).await.is_err());
     assert_eq!(inner.count(), 3, "first call: both retries paid");
-    assert_eq!(budget.tokens(), 2);
+    assert_eq!(budget.get_tokens(), 2);
     assert!(w.chat_completion(&request()).await.is_err());
     assert_eq!(inner.count(), 4, "second call: no retry affordable");
-    assert_eq!(budget.tokens(), 2, "a refused retry takes nothing");
+    assert_eq!(budget.get_tokens(), 2, "a refused retry takes nothing");
 }
 
 #[tokio::test(start_paused = true)]
@@ -37,7 +37,7 @@ async fn a_retry_that_succeeds_is_refunded() {
         .chat_completion(&request())
         .await
         .unwrap();
-    assert_eq!(budget.tokens(), 20);
+    assert_eq!(budget.get_tokens(), 20);
 }
 
 #[tokio::test(start_paused = true)]
@@ -49,7 +49,7 @@ async fn first_try_successes_refill_one_token_each() {
     for _ in 0..3 {
         w.chat_completion(&request()).await.unwrap();
     }
-    assert_eq!(budget.tokens(), 13);
+    assert_eq!(budget.get_tokens(), 13);
 }
 
 #[tokio::test(start_paused = true)]
@@ -58,7 +58,7 @@ async fn a_timeout_retry_costs_the_timeout_price() {
     let inner = Scripted::new([Step::Hang, Step::Decode]);
     let w = wrap(inner, &budget).timeout(Duration::from_secs(1));
     assert!(w.chat_completion(&request()).await.is_err());
-    assert_eq!(budget.tokens(), 70);
+    assert_eq!(budget.get_tokens(), 70);
 }
 
 #[tokio::test(start_paused = true)]
@@ -70,7 +70,7 @@ async fn wrappers_given_one_budget_share_it_and_clones_too() {
     let clone = first.clone();
     let _ = first.max_retries(1).chat_completion(&request()).await;
     let _ = second.max_retries(1).chat_completion(&request()).await;
-    assert_eq!(budget.tokens(), 0);
+    assert_eq!(budget.get_tokens(), 0);
     let _ = clone.chat_completion(&request()).await;
     assert_eq!(a.count() + b.count(), 2 + 2 + 1, "the clone found it empty");
     assert!(clone.get_budget().is_some_and(|c| c.shares_with(&budget)));

@@ -171,7 +171,7 @@ async fn retry_deadline_refuses_a_wait_that_would_pass_it() {
     let start = Instant::now();
     exact(inner.clone())
         .max_retries(10)
-        .retry_deadline(ms(250))
+        .retry_deadline(Some(ms(250)))
         .chat_completion(&request())
         .await
         .unwrap_err();
@@ -185,7 +185,7 @@ async fn retry_deadline_allows_a_wait_ending_exactly_on_it() {
     let start = Instant::now();
     exact(inner.clone())
         .max_retries(10)
-        .retry_deadline(ms(300))
+        .retry_deadline(Some(ms(300)))
         .chat_completion(&request())
         .await
         .unwrap_err();
@@ -306,7 +306,7 @@ async fn absurd_settings_saturate_instead_of_panicking() {
         .max_backoff(Duration::MAX)
         .max_retry_after(Duration::MAX)
         .stream_idle(Duration::MAX)
-        .retry_deadline(Duration::MAX);
+        .retry_deadline(Some(Duration::MAX));
     let r = tokio::time::timeout(
         Duration::from_secs(365 * 24 * 3600),
         w.chat_completion(&request()),
@@ -347,6 +347,26 @@ async fn from_config_takes_retries_timeout_and_deadline() {
         Err(Error::Timeout)
     ));
     assert_eq!(inner.call_times(start), [0, 1100]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_deadline_none_lifts_the_config_deadline() {
+    // Waits 100, 200, ... 12800 ms: attempt 7 starts at 12.7 s, and the
+    // 12.8 s wait after it would pass from_config's 15 s deadline.
+    let run = |lift: bool| async move {
+        let inner = Scripted::new([]).then_always(Step::Status(503, None));
+        let start = Instant::now();
+        let w = Retrying::from_config(inner.clone(), &Default::default())
+            .jitter(Jitter::None)
+            .max_retries(8);
+        let w = if lift { w.retry_deadline(None) } else { w };
+        w.chat_completion(&request()).await.unwrap_err();
+        inner.call_times(start)
+    };
+    let kept = run(false).await;
+    assert_eq!(kept, [0, 100, 300, 700, 1500, 3100, 6300, 12700]);
+    let lifted = run(true).await;
+    assert_eq!(lifted, [0, 100, 300, 700, 1500, 3100, 6300, 12700, 25500]);
 }
 
 #[test]

@@ -62,7 +62,7 @@ async fn each_give_up_reason_is_reported() {
         ),
         (
             Scripted::new([Step::Network]),
-            |w| w.retry_deadline(ms(50)),
+            |w| w.retry_deadline(Some(ms(50))),
             "0 gave up 0 deadline",
         ),
         (
