@@ -524,16 +524,7 @@ mod tests {
             Backend::new(Faults::new(plan, 1), None, Clock::Turmoil),
             wall,
         );
-        sim.host("server", move || {
-            let server = server.clone();
-            async move {
-                let listener = turmoil::net::TcpListener::bind(("0.0.0.0", 80)).await?;
-                loop {
-                    let (stream, _) = listener.accept().await?;
-                    tokio::spawn(server.clone().connection(stream));
-                }
-            }
-        });
+        crate::world::net::world::serve(&mut sim, server);
         let out = Arc::new(Mutex::new(Vec::new()));
         let sink = out.clone();
         sim.client("client", async move {

@@ -90,6 +90,25 @@ fn apply(sim: &mut turmoil::Sim<'_>, change: Change, clients: &[String]) {
     }
 }
 
+/// Put `server` on the simulation as the host `server`, port 80.
+pub fn serve(sim: &mut turmoil::Sim<'_>, server: Server) {
+    sim.host(SERVER, move || {
+        let server = server.clone();
+        async move {
+            let listener = turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?;
+            loop {
+                let (stream, _) = listener.accept().await?;
+                // On the host's LocalSet, not the runtime: a crash or bounce
+                // drops the runtime's tasks in the order of tokio's
+                // process-wide task ids, and each dropped socket sends its
+                // RST or FIN, drawing on turmoil's seeded rng. The LocalSet
+                // drops its tasks in spawn order, the same on every run.
+                tokio::task::spawn_local(server.clone().connection(stream));
+            }
+        }
+    });
+}
+
 /// Run `scenario` (a closed workload) under `seed` against `subject` over
 /// the simulated network.
 ///
@@ -113,17 +132,7 @@ pub fn run<S: Subject>(subject: &S, scenario: &Scenario, seed: u64) -> std::io::
         scenario.faults.capacity,
         Clock::Turmoil,
     );
-    let server = Server::new(backend.clone(), wall);
-    sim.host(SERVER, move || {
-        let server = server.clone();
-        async move {
-            let listener = turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?;
-            loop {
-                let (stream, _) = listener.accept().await?;
-                tokio::spawn(server.clone().connection(stream));
-            }
-        }
-    });
+    serve(&mut sim, Server::new(backend.clone(), wall));
     let (clients, calls, think_ms) = match scenario.workload.shape {
         Shape::Closed {
             clients,
