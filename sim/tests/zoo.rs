@@ -31,22 +31,78 @@ use defect::Defect;
 
 /// Which oracle catches each defect, and on which scenario.
 const CAUGHT_BY: [(Defect, &Case, &str); 17] = [
-    (Defect::OverflowsDoublingBackoff, &cases::MANY_RETRIES, "no_panic"),
-    (Defect::SleepsAfterFinalAttempt, &cases::EXHAUSTED, "no_sleep_after_final"),
-    (Defect::RetriesBadRequest, &cases::BAD_REQUEST, "non_transient_once"),
-    (Defect::IgnoresRetryAfter, &cases::RETRY_AFTER, "retry_after_honoured"),
-    (Defect::JittersRetryAfter, &cases::RETRY_AFTER, "retry_after_honoured"),
-    (Defect::WaitsPastDeadline, &cases::DEADLINE, "deadline_respected"),
-    (Defect::NoAttemptTimeout, &cases::SLOW, "attempt_within_timeout"),
+    (
+        Defect::OverflowsDoublingBackoff,
+        &cases::MANY_RETRIES,
+        "no_panic",
+    ),
+    (
+        Defect::SleepsAfterFinalAttempt,
+        &cases::EXHAUSTED,
+        "no_sleep_after_final",
+    ),
+    (
+        Defect::RetriesBadRequest,
+        &cases::BAD_REQUEST,
+        "non_transient_once",
+    ),
+    (
+        Defect::IgnoresRetryAfter,
+        &cases::RETRY_AFTER,
+        "retry_after_honoured",
+    ),
+    (
+        Defect::JittersRetryAfter,
+        &cases::RETRY_AFTER,
+        "retry_after_honoured",
+    ),
+    (
+        Defect::WaitsPastDeadline,
+        &cases::DEADLINE,
+        "deadline_respected",
+    ),
+    (
+        Defect::NoAttemptTimeout,
+        &cases::SLOW,
+        "attempt_within_timeout",
+    ),
     (Defect::TimeoutCheckedAfterAnswer, &cases::HANG, "calls_end"),
-    (Defect::ReplaysFailedStream, &cases::STREAM_FAIL, "stream_integrity"),
-    (Defect::SplicesSecondStream, &cases::STREAM_FAIL, "stream_integrity"),
-    (Defect::EqualJitterClaimedFull, &cases::FULL_JITTER, "delay_distribution"),
-    (Defect::TriplingSchedule, &cases::EXHAUSTED, "delay_within_envelope"),
-    (Defect::JitterAddedAfterCap, &cases::CAPPED, "delay_within_envelope"),
-    (Defect::AnthropicNotRetried, &cases::ANTHROPIC, "transient_retried"),
+    (
+        Defect::ReplaysFailedStream,
+        &cases::STREAM_FAIL,
+        "stream_integrity",
+    ),
+    (
+        Defect::SplicesSecondStream,
+        &cases::STREAM_FAIL,
+        "stream_integrity",
+    ),
+    (
+        Defect::EqualJitterClaimedFull,
+        &cases::FULL_JITTER,
+        "delay_distribution",
+    ),
+    (
+        Defect::TriplingSchedule,
+        &cases::EXHAUSTED,
+        "delay_within_envelope",
+    ),
+    (
+        Defect::JitterAddedAfterCap,
+        &cases::CAPPED,
+        "delay_within_envelope",
+    ),
+    (
+        Defect::AnthropicNotRetried,
+        &cases::ANTHROPIC,
+        "transient_retried",
+    ),
     (Defect::CompleteNotForwarded, &cases::COMPLETE, "forwarding"),
-    (Defect::OpenAiCompatAlwaysFalse, &cases::HEALTHY, "capabilities"),
+    (
+        Defect::OpenAiCompatAlwaysFalse,
+        &cases::HEALTHY,
+        "capabilities",
+    ),
     (Defect::OneExtraRetry, &cases::EXHAUSTED, "attempts_bounded"),
 ];
 
@@ -107,5 +163,77 @@ fn every_planted_defect_has_exactly_one_catching_oracle() {
     let mut names: Vec<&str> = Defect::ALL.iter().map(|d| d.name()).collect();
     names.sort_unstable();
     names.dedup();
-    assert_eq!(names.len(), Defect::ALL.len(), "variant names must be distinct");
+    assert_eq!(
+        names.len(),
+        Defect::ALL.len(),
+        "variant names must be distinct"
+    );
+}
+
+/// Methods the client driver can call yet (`wire::invoke` answers the rest
+/// with an internal error until it drives them).
+fn driven(case: &Case) -> bool {
+    let scenario = case.scenario();
+    scenario.workload.methods.iter().all(|&m| {
+        let e =
+            futures::executor::block_on(provider_retry_sim::wire::invoke(&Unanswering, m, |_| {}));
+        !matches!(e, Err(ref end) if matches!(end.error, crabllm_core::Error::Internal(_)))
+    })
+}
+
+/// A provider that answers every method Unsupported, at once.
+struct Unanswering;
+
+impl crabllm_core::Provider for Unanswering {
+    async fn chat_completion(
+        &self,
+        _: &crabllm_core::ChatCompletionRequest,
+    ) -> Result<crabllm_core::ChatCompletionResponse, crabllm_core::Error> {
+        Err(crabllm_core::Error::not_implemented("chat_completion"))
+    }
+
+    async fn chat_completion_stream(
+        &self,
+        _: &crabllm_core::ChatCompletionRequest,
+    ) -> Result<
+        crabllm_core::BoxStream<
+            'static,
+            Result<crabllm_core::ChatCompletionChunk, crabllm_core::Error>,
+        >,
+        crabllm_core::Error,
+    > {
+        Err(crabllm_core::Error::not_implemented(
+            "chat_completion_stream",
+        ))
+    }
+
+    provider_retry_sim::chat_only_provider_rest!();
+}
+
+/// The planted defect must show in the trace of its own scenario, judge or
+/// no judge: otherwise the scenario does not exercise the rule it breaks.
+#[test]
+fn every_planted_defect_changes_what_happens_on_its_scenario() {
+    for (defect, case, _) in CAUGHT_BY {
+        if !driven(case) {
+            eprintln!(
+                "{}: {} calls methods not driven yet",
+                defect.name(),
+                case.name
+            );
+            continue;
+        }
+        let control = case.evaluate(Defect::None, false);
+        let planted = case.evaluate(defect, false);
+        let same = control.iter().zip(&planted).all(|(c, p)| {
+            provider_retry_sim::trace::first_divergence(&c.trace, &p.trace).is_none()
+        });
+        assert!(
+            !same,
+            "{} behaves exactly like the control on {}\n{}",
+            defect.name(),
+            case.name,
+            case.replay(case.seeds.start, defect)
+        );
+    }
 }

@@ -5,6 +5,7 @@ use super::subject::Zoo;
 use provider_retry_sim::check::ORACLES;
 use provider_retry_sim::run::{Evaluation, evaluate, replay_command};
 use provider_retry_sim::scenario::Scenario;
+use provider_retry_sim::world::clients;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -290,11 +291,15 @@ impl Case {
     /// Run every seed of this case against `defect`'s variant.
     pub fn evaluate(&self, defect: Defect, twice: bool) -> Vec<Evaluation> {
         let scenario = self.scenario();
+        // A planted panic is a finding the run catches: keep it off stderr.
+        clients::quiet_caught_panics();
         self.seeds
             .clone()
             .map(|seed| {
-                evaluate(&Zoo(defect), &scenario, seed, twice)
-                    .unwrap_or_else(|e| panic!("world did not start: {e}"))
+                clients::IN_RUN.with(|f| f.set(true));
+                let e = evaluate(&Zoo(defect), &scenario, seed, twice);
+                clients::IN_RUN.with(|f| f.set(false));
+                e.unwrap_or_else(|e| panic!("world did not start: {e}"))
             })
             .collect()
     }

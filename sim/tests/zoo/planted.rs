@@ -29,7 +29,9 @@ fn ns(d: Duration) -> u64 {
 
 /// `initial * factor^n` in saturating `u64` nanoseconds.
 fn grown(initial: u64, factor: u64, n: u32) -> u64 {
-    (0..n).try_fold(initial, |b, _| b.checked_mul(factor)).unwrap_or(u64::MAX)
+    (0..n)
+        .try_fold(initial, |b, _| b.checked_mul(factor))
+        .unwrap_or(u64::MAX)
 }
 
 /// One call's backoff state: the retry number and the last delay drawn.
@@ -81,12 +83,16 @@ impl<P> Planted<P> {
     /// The backoff before the next retry: `min(cap, initial * 2^n)`, jittered.
     fn next_backoff(&self, state: &mut Backoff) -> Duration {
         let (initial, cap) = (ns(self.spec.initial_backoff), ns(self.spec.max_backoff));
-        let factor = if self.has(Defect::TriplingSchedule) { 3 } else { 2 };
+        let factor = if self.has(Defect::TriplingSchedule) {
+            3
+        } else {
+            2
+        };
         let mut base = grown(initial, factor, state.retry).min(cap);
         if self.has(Defect::OverflowsDoublingBackoff) {
             base = ns(state.doubled).min(cap);
             // The planted bug: `Duration * u32` panics on overflow.
-            state.doubled = state.doubled * 2;
+            state.doubled *= 2;
         }
         let mut delay = self.jittered(base, state);
         if self.has(Defect::JitterAddedAfterCap) {
@@ -178,7 +184,10 @@ impl<P> Planted<P> {
             let Some(wait) = self.wait_for(&error, &mut state) else {
                 return Err(error);
             };
-            let deadline = self.spec.retry_deadline.filter(|_| !self.has(Defect::WaitsPastDeadline));
+            let deadline = self
+                .spec
+                .retry_deadline
+                .filter(|_| !self.has(Defect::WaitsPastDeadline));
             if deadline.is_some_and(|d| started.elapsed().saturating_add(wait) > d) {
                 return Err(error);
             }

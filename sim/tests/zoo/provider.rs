@@ -179,7 +179,10 @@ impl<P: Provider + Clone + 'static> Provider for Planted<P> {
         model: &str,
         body: Bytes,
     ) -> Result<ByteStream, Error> {
-        self.retry_open(|| self.inner.gemini_generate_content_stream_raw(model, body.clone()))
-            .await
+        self.retry_open(|| {
+            self.inner
+                .gemini_generate_content_stream_raw(model, body.clone())
+        })
+        .await
     }
 }

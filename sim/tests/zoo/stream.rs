@@ -35,14 +35,17 @@ where
     if idle.is_zero() {
         return stream;
     }
-    Box::pin(futures::stream::unfold(Some(stream), move |state| async move {
-        let mut stream = state?;
-        match tokio::time::timeout(idle, stream.next()).await {
-            Ok(Some(item)) => Some((item, Some(stream))),
-            Ok(None) => None,
-            Err(_) => Some((Err(E::idle_timeout()), None)),
-        }
-    }))
+    Box::pin(futures::stream::unfold(
+        Some(stream),
+        move |state| async move {
+            let mut stream = state?;
+            match tokio::time::timeout(idle, stream.next()).await {
+                Ok(Some(item)) => Some((item, Some(stream))),
+                Ok(None) => None,
+                Err(_) => Some((Err(E::idle_timeout()), None)),
+            }
+        },
+    ))
 }
 
 /// What a re-opening stream carries between items.
