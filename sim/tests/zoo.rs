@@ -30,7 +30,7 @@ use cases::{Case, assert_caught, assert_control_holds};
 use defect::Defect;
 
 /// Which oracle catches each defect, and on which scenario.
-const CAUGHT_BY: [(Defect, &Case, &str); 17] = [
+const CAUGHT_BY: [(Defect, &Case, &str); 19] = [
     (
         Defect::OverflowsDoublingBackoff,
         &cases::MANY_RETRIES,
@@ -104,6 +104,16 @@ const CAUGHT_BY: [(Defect, &Case, &str); 17] = [
         "capabilities",
     ),
     (Defect::OneExtraRetry, &cases::EXHAUSTED, "attempts_bounded"),
+    (
+        Defect::RetriesImageGeneration,
+        &cases::IMAGE,
+        "not_retried_once",
+    ),
+    (
+        Defect::NoStreamIdleBound,
+        &cases::DRIPPING,
+        "stream_idle_bounded",
+    ),
 ];
 
 fn caught(defect: Defect) {
@@ -145,6 +155,8 @@ caught! {
     complete_not_forwarded_is_caught => CompleteNotForwarded,
     openai_compat_always_false_is_caught => OpenAiCompatAlwaysFalse,
     one_extra_retry_is_caught => OneExtraRetry,
+    retries_image_generation_is_caught => RetriesImageGeneration,
+    no_stream_idle_bound_is_caught => NoStreamIdleBound,
 }
 
 #[test]
@@ -236,4 +248,38 @@ fn every_planted_defect_changes_what_happens_on_its_scenario() {
             case.replay(case.seeds.start, defect)
         );
     }
+}
+
+/// The control conforms on the simulator's own suite too: every built-in
+/// scenario in both worlds, and generated ones.
+#[test]
+fn control_holds_every_oracle_in_the_conformance_suite() {
+    use provider_retry_sim::run::conform::{Options, suite, table};
+    let options = Options {
+        seeds: 2,
+        net_seeds: 1,
+        cases: 16,
+        ..Options::default()
+    };
+    let report = suite(&subject::Zoo(Defect::None), "zoo-control", &options)
+        .unwrap_or_else(|e| panic!("the suite could not run: {e}"));
+    let findings: Vec<String> = report
+        .findings
+        .values()
+        .map(|f| {
+            format!(
+                "{} ({}; replay: {})",
+                f.violation,
+                f.name,
+                provider_retry_sim::run::replay_command(&f.name, f.seed, "ours")
+            )
+        })
+        .collect();
+    assert!(
+        report.held(),
+        "{}\n{findings:#?}\n{:?}\nthis variant: cargo test -p provider-retry-sim --test zoo -- --exact \
+         control_holds_every_oracle_in_the_conformance_suite",
+        table(std::slice::from_ref(&report)),
+        report.nondeterministic
+    );
 }

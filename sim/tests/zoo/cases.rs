@@ -246,8 +246,46 @@ calls = 1
 "#,
 };
 
+/// Image generation against a provider failing transiently.
+pub const IMAGE: Case = Case {
+    name: "zoo-image",
+    seeds: 0..1,
+    toml: r#"
+name = "zoo-image"
+[faults]
+p_transient = 1.0
+[workload]
+kind = "closed"
+clients = 2
+calls = 2
+method = "image"
+"#,
+};
+
+/// Streams drip an item every 5 s against a 3 s idle bound: the bound must
+/// end them with a timeout. (A stream that stalls for good is caught only
+/// by `calls_end`: `stream_idle_bounded` does not judge the silence of a
+/// call the horizon cut off.)
+pub const DRIPPING: Case = Case {
+    name: "zoo-dripping",
+    seeds: 0..1,
+    toml: r#"
+name = "zoo-dripping"
+[policy]
+stream_idle = "3s"
+[faults]
+chunks = 3
+chunk_gap_ms = 5000
+[workload]
+kind = "closed"
+clients = 1
+calls = 2
+method = "chat_stream"
+"#,
+};
+
 /// Every zoo scenario, for the control.
-pub const ALL: [&Case; 13] = [
+pub const ALL: [&Case; 15] = [
     &MANY_RETRIES,
     &EXHAUSTED,
     &CAPPED,
@@ -261,6 +299,8 @@ pub const ALL: [&Case; 13] = [
     &ANTHROPIC,
     &COMPLETE,
     &HEALTHY,
+    &IMAGE,
+    &DRIPPING,
 ];
 
 impl Case {
@@ -334,10 +374,11 @@ pub fn assert_caught(defect: Defect, case: &Case, oracle: &str) {
         "the judge has no oracle named {oracle} (it has {ORACLES:?}); {}",
         case.replay(case.seeds.start, defect)
     );
-    if runs
+    let caught = runs
         .iter()
-        .any(|e| e.violations.iter().any(|v| v.oracle == oracle))
-    {
+        .find_map(|e| e.violations.iter().find(|v| v.oracle == oracle));
+    if let Some(v) = caught {
+        eprintln!("{} caught: {v}", defect.name());
         return;
     }
     let fired: Vec<String> = runs

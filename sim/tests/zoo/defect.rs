@@ -43,11 +43,15 @@ pub enum Defect {
     OpenAiCompatAlwaysFalse,
     /// Allows `max_retries + 1` retries.
     OneExtraRetry,
+    /// Retries `image_generation`, which is documented as passed through once.
+    RetriesImageGeneration,
+    /// Hands streams over with no idle bound: a stalled stream never ends.
+    NoStreamIdleBound,
 }
 
 impl Defect {
     /// Every variant, the control first.
-    pub const ALL: [Defect; 18] = [
+    pub const ALL: [Defect; 20] = [
         Defect::None,
         Defect::OverflowsDoublingBackoff,
         Defect::SleepsAfterFinalAttempt,
@@ -66,6 +70,8 @@ impl Defect {
         Defect::CompleteNotForwarded,
         Defect::OpenAiCompatAlwaysFalse,
         Defect::OneExtraRetry,
+        Defect::RetriesImageGeneration,
+        Defect::NoStreamIdleBound,
     ];
 
     /// A short name for reports.
@@ -89,6 +95,8 @@ impl Defect {
             Defect::CompleteNotForwarded => "complete-not-forwarded",
             Defect::OpenAiCompatAlwaysFalse => "openai-compat-always-false",
             Defect::OneExtraRetry => "one-extra-retry",
+            Defect::RetriesImageGeneration => "retries-image-generation",
+            Defect::NoStreamIdleBound => "no-stream-idle-bound",
         }
     }
 }

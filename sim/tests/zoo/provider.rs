@@ -15,6 +15,14 @@ use std::future::Future;
 type Opened<T, E = Error> = Result<BoxStream<'static, Result<T, E>>, Error>;
 
 impl<P: Provider> Planted<P> {
+    /// The idle bound on handed-over streams (none, for that defect).
+    fn idle(&self) -> std::time::Duration {
+        match self.defect {
+            Defect::NoStreamIdleBound => std::time::Duration::ZERO,
+            _ => self.spec.stream_idle,
+        }
+    }
+
     /// Retry the open, then bound the handed-over stream's silences.
     async fn retry_open<T, E, F>(&self, op: impl FnMut() -> F) -> Opened<T, E>
     where
@@ -23,7 +31,7 @@ impl<P: Provider> Planted<P> {
         F: Future<Output = Opened<T, E>>,
     {
         let stream = self.retry(op).await?;
-        Ok(idle_bounded(stream, self.spec.stream_idle))
+        Ok(idle_bounded(stream, self.idle()))
     }
 }
 
@@ -47,7 +55,7 @@ impl<P: Provider + Clone + 'static> Provider for Planted<P> {
             }
             _ => stream,
         };
-        Ok(idle_bounded(stream, self.spec.stream_idle))
+        Ok(idle_bounded(stream, self.idle()))
     }
 
     async fn anthropic_messages(
@@ -103,7 +111,10 @@ impl<P: Provider + Clone + 'static> Provider for Planted<P> {
     }
 
     async fn image_generation(&self, r: &ImageRequest) -> Result<(Bytes, String), Error> {
-        self.inner.image_generation(r).await
+        match self.defect {
+            Defect::RetriesImageGeneration => self.retry(|| self.inner.image_generation(r)).await,
+            _ => self.inner.image_generation(r).await,
+        }
     }
 
     async fn audio_speech(&self, r: &AudioSpeechRequest) -> Result<(Bytes, String), Error> {
@@ -142,7 +153,7 @@ impl<P: Provider + Clone + 'static> Provider for Planted<P> {
         // The body is consumed by the one attempt: timed, never retried.
         let open = self.inner.chat_completion_stream_passthrough(model, body);
         let stream = self.attempt(open).await?;
-        Ok(idle_bounded(stream, self.spec.stream_idle))
+        Ok(idle_bounded(stream, self.idle()))
     }
 
     async fn chat_completion_stream_raw(
