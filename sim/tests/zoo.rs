@@ -1,0 +1,237 @@
+//! A zoo of planted defects: one hand-written retry wrapper, `Planted<P>`,
+//! with exactly one defect switched on per variant, each claiming
+//! provider-retry's documented semantics. Every defect must be caught by
+//! the oracle named for the rule it breaks, on a scenario aimed at that
+//! rule; the control (`Defect::None`) must hold every oracle on all of them.
+//!
+//! | module | role |
+//! |---|---|
+//! | `defect` | the planted defects, one per variant |
+//! | `planted` | the wrapper: backoff, attempt timeout, the one retry loop |
+//! | `stream` | idle-bounded streams; the re-open defects |
+//! | `provider` | every `Provider` method forwarded, retried ones through the loop |
+//! | `subject` | each variant as a `Subject` |
+//! | `cases` | the scenarios (TOML in the test) and the judging helpers |
+
+#[path = "zoo/cases.rs"]
+mod cases;
+#[path = "zoo/defect.rs"]
+mod defect;
+#[path = "zoo/planted.rs"]
+mod planted;
+#[path = "zoo/provider.rs"]
+mod provider;
+#[path = "zoo/stream.rs"]
+mod stream;
+#[path = "zoo/subject.rs"]
+mod subject;
+
+use cases::{Case, assert_caught, assert_control_holds};
+use defect::Defect;
+
+/// Which oracle catches each defect, and on which scenario.
+const CAUGHT_BY: [(Defect, &Case, &str); 19] = [
+    (
+        Defect::OverflowsDoublingBackoff,
+        &cases::MANY_RETRIES,
+        "no_panic",
+    ),
+    (
+        Defect::SleepsAfterFinalAttempt,
+        &cases::EXHAUSTED,
+        "no_sleep_after_final",
+    ),
+    (
+        Defect::RetriesBadRequest,
+        &cases::BAD_REQUEST,
+        "non_transient_once",
+    ),
+    (
+        Defect::IgnoresRetryAfter,
+        &cases::RETRY_AFTER,
+        "retry_after_honoured",
+    ),
+    (
+        Defect::JittersRetryAfter,
+        &cases::RETRY_AFTER,
+        "retry_after_honoured",
+    ),
+    (
+        Defect::WaitsPastDeadline,
+        &cases::DEADLINE,
+        "deadline_respected",
+    ),
+    (
+        Defect::NoAttemptTimeout,
+        &cases::SLOW,
+        "attempt_within_timeout",
+    ),
+    (Defect::TimeoutCheckedAfterAnswer, &cases::HANG, "calls_end"),
+    (
+        Defect::ReplaysFailedStream,
+        &cases::STREAM_FAIL,
+        "stream_integrity",
+    ),
+    (
+        Defect::SplicesSecondStream,
+        &cases::STREAM_FAIL,
+        "stream_integrity",
+    ),
+    (
+        Defect::EqualJitterClaimedFull,
+        &cases::FULL_JITTER,
+        "delay_distribution",
+    ),
+    (
+        Defect::TriplingSchedule,
+        &cases::EXHAUSTED,
+        "delay_within_envelope",
+    ),
+    (
+        Defect::JitterAddedAfterCap,
+        &cases::CAPPED,
+        "delay_within_envelope",
+    ),
+    (
+        Defect::AnthropicNotRetried,
+        &cases::ANTHROPIC,
+        "transient_retried",
+    ),
+    (Defect::CompleteNotForwarded, &cases::COMPLETE, "forwarding"),
+    (
+        Defect::OpenAiCompatAlwaysFalse,
+        &cases::HEALTHY,
+        "capabilities",
+    ),
+    (Defect::OneExtraRetry, &cases::EXHAUSTED, "attempts_bounded"),
+    (
+        Defect::RetriesImageGeneration,
+        &cases::IMAGE,
+        "not_retried_once",
+    ),
+    (
+        Defect::NoStreamIdleBound,
+        &cases::DRIPPING,
+        "stream_idle_bounded",
+    ),
+];
+
+fn caught(defect: Defect) {
+    let (_, case, oracle) = CAUGHT_BY
+        .iter()
+        .find(|(d, _, _)| *d == defect)
+        .unwrap_or_else(|| panic!("{} has no row in CAUGHT_BY", defect.name()));
+    assert_caught(defect, case, oracle);
+}
+
+macro_rules! caught {
+    ($($test:ident => $defect:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $test() {
+                caught(Defect::$defect);
+            }
+        )*
+    };
+}
+
+// Each test's name is `cases::test_name` of its defect, so a failure's
+// reproduce command names it.
+caught! {
+    overflows_doubling_backoff_is_caught => OverflowsDoublingBackoff,
+    sleeps_after_final_attempt_is_caught => SleepsAfterFinalAttempt,
+    retries_bad_request_is_caught => RetriesBadRequest,
+    ignores_retry_after_is_caught => IgnoresRetryAfter,
+    jitters_retry_after_is_caught => JittersRetryAfter,
+    waits_past_deadline_is_caught => WaitsPastDeadline,
+    no_attempt_timeout_is_caught => NoAttemptTimeout,
+    timeout_checked_after_answer_is_caught => TimeoutCheckedAfterAnswer,
+    replays_failed_stream_is_caught => ReplaysFailedStream,
+    splices_second_stream_is_caught => SplicesSecondStream,
+    equal_jitter_claimed_full_is_caught => EqualJitterClaimedFull,
+    tripling_schedule_is_caught => TriplingSchedule,
+    jitter_added_after_cap_is_caught => JitterAddedAfterCap,
+    anthropic_not_retried_is_caught => AnthropicNotRetried,
+    complete_not_forwarded_is_caught => CompleteNotForwarded,
+    openai_compat_always_false_is_caught => OpenAiCompatAlwaysFalse,
+    one_extra_retry_is_caught => OneExtraRetry,
+    retries_image_generation_is_caught => RetriesImageGeneration,
+    no_stream_idle_bound_is_caught => NoStreamIdleBound,
+}
+
+#[test]
+fn control_holds_every_oracle_on_every_zoo_scenario() {
+    for case in cases::ALL {
+        assert_control_holds(case);
+    }
+}
+
+#[test]
+fn every_planted_defect_has_exactly_one_catching_oracle() {
+    for defect in Defect::ALL.into_iter().skip(1) {
+        let rows = CAUGHT_BY.iter().filter(|(d, _, _)| *d == defect).count();
+        assert_eq!(rows, 1, "{} must have one row in CAUGHT_BY", defect.name());
+    }
+    let mut names: Vec<&str> = Defect::ALL.iter().map(|d| d.name()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(
+        names.len(),
+        Defect::ALL.len(),
+        "variant names must be distinct"
+    );
+}
+
+/// The planted defect must show in the trace of its own scenario, judge or
+/// no judge: otherwise the scenario does not exercise the rule it breaks.
+#[test]
+fn every_planted_defect_changes_what_happens_on_its_scenario() {
+    for (defect, case, _) in CAUGHT_BY {
+        let control = case.evaluate(Defect::None, false);
+        let planted = case.evaluate(defect, false);
+        let same = control.iter().zip(&planted).all(|(c, p)| {
+            provider_retry_sim::trace::first_divergence(&c.trace, &p.trace).is_none()
+        });
+        assert!(
+            !same,
+            "{} behaves exactly like the control on {}\n{}",
+            defect.name(),
+            case.name,
+            case.replay(case.seeds.start, defect)
+        );
+    }
+}
+
+/// The control conforms on the simulator's own suite too: every built-in
+/// scenario in both worlds, and generated ones.
+#[test]
+fn control_holds_every_oracle_in_the_conformance_suite() {
+    use provider_retry_sim::run::conform::{Options, suite, table};
+    let options = Options {
+        seeds: 2,
+        net_seeds: 1,
+        cases: 16,
+        ..Options::default()
+    };
+    let report = suite(&subject::Zoo(Defect::None), "zoo-control", &options)
+        .unwrap_or_else(|e| panic!("the suite could not run: {e}"));
+    let findings: Vec<String> = report
+        .findings
+        .values()
+        .map(|f| {
+            format!(
+                "{} ({}; replay: {})",
+                f.violation,
+                f.name,
+                provider_retry_sim::run::replay_command(&f.name, f.seed, "ours")
+            )
+        })
+        .collect();
+    assert!(
+        report.held(),
+        "{}\n{findings:#?}\n{:?}\nthis variant: cargo test -p provider-retry-sim --test zoo -- --exact \
+         control_holds_every_oracle_in_the_conformance_suite",
+        table(std::slice::from_ref(&report)),
+        report.nondeterministic
+    );
+}

@@ -1,0 +1,408 @@
+//! The zoo's scenarios, each small and aimed at one rule, and the judging helpers.
+
+use super::defect::Defect;
+use super::subject::Zoo;
+use provider_retry_sim::check::ORACLES;
+use provider_retry_sim::run::{Evaluation, evaluate, replay_command};
+use provider_retry_sim::scenario::Scenario;
+use provider_retry_sim::world::clients;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// A scenario written out in the test, run over a few fixed seeds.
+pub struct Case {
+    pub name: &'static str,
+    pub toml: &'static str,
+    pub seeds: Range<u64>,
+}
+
+/// A transient 503 with Retry-After 0 forever and 100 retries allowed:
+/// the backoff is still computed each retry, so an unchecked doubling of
+/// 100 ms overflows `Duration` at retry 67.
+pub const MANY_RETRIES: Case = Case {
+    name: "zoo-many-retries",
+    seeds: 0..1,
+    toml: r#"
+name = "zoo-many-retries"
+[policy]
+max_retries = 100
+jitter = "none"
+[faults]
+script = ["503:ra=0"]
+script_repeat = true
+[workload]
+kind = "closed"
+clients = 1
+calls = 1
+"#,
+};
+
+/// Every attempt fails transiently: calls run out of retries.
+pub const EXHAUSTED: Case = Case {
+    name: "zoo-exhausted",
+    seeds: 0..2,
+    toml: r#"
+name = "zoo-exhausted"
+[policy]
+max_retries = 3
+jitter = "none"
+initial_backoff = "100ms"
+[faults]
+p_transient = 1.0
+[workload]
+kind = "closed"
+clients = 3
+calls = 2
+"#,
+};
+
+/// A 250 ms cap that bites from retry 2 on.
+pub const CAPPED: Case = Case {
+    name: "zoo-capped",
+    seeds: 0..2,
+    toml: r#"
+name = "zoo-capped"
+[policy]
+max_retries = 4
+jitter = "none"
+initial_backoff = "100ms"
+max_backoff = "250ms"
+[faults]
+p_transient = 1.0
+[workload]
+kind = "closed"
+clients = 2
+calls = 2
+"#,
+};
+
+/// Every answer is a 400.
+pub const BAD_REQUEST: Case = Case {
+    name: "zoo-bad-request",
+    seeds: 0..2,
+    toml: r#"
+name = "zoo-bad-request"
+[faults]
+p_non_transient = 1.0
+non_transient_statuses = [400]
+[workload]
+kind = "closed"
+clients = 2
+calls = 2
+"#,
+};
+
+/// Transient failures asking for a 1 s Retry-After (below the 60 s cap).
+pub const RETRY_AFTER: Case = Case {
+    name: "zoo-retry-after",
+    seeds: 0..2,
+    toml: r#"
+name = "zoo-retry-after"
+[policy]
+jitter = "full"
+[faults]
+p_transient = 1.0
+retry_after_ms = 1000
+[workload]
+kind = "closed"
+clients = 2
+calls = 2
+"#,
+};
+
+/// A 1.5 s deadline that cuts 10 retries of 200 ms doubling short.
+pub const DEADLINE: Case = Case {
+    name: "zoo-deadline",
+    seeds: 0..2,
+    toml: r#"
+name = "zoo-deadline"
+[policy]
+max_retries = 10
+initial_backoff = "200ms"
+jitter = "none"
+retry_deadline = "1500ms"
+[faults]
+p_transient = 1.0
+[workload]
+kind = "closed"
+clients = 2
+calls = 2
+"#,
+};
+
+/// Every answer takes 2 s against a 500 ms per-attempt timeout.
+pub const SLOW: Case = Case {
+    name: "zoo-slow",
+    seeds: 0..2,
+    toml: r#"
+name = "zoo-slow"
+[policy]
+max_retries = 1
+timeout = "500ms"
+[faults.latency]
+kind = "uniform"
+min_ms = 2000
+max_ms = 2000
+[workload]
+kind = "closed"
+clients = 1
+calls = 2
+"#,
+};
+
+/// The first attempt never answers; the timeout must end it so the retry succeeds.
+pub const HANG: Case = Case {
+    name: "zoo-hang",
+    seeds: 0..1,
+    toml: r#"
+name = "zoo-hang"
+[policy]
+timeout = "1s"
+[faults]
+script = ["hang", "ok"]
+[workload]
+kind = "closed"
+clients = 1
+calls = 1
+"#,
+};
+
+/// The first stream fails after half its chunks; a second open would succeed.
+pub const STREAM_FAIL: Case = Case {
+    name: "zoo-stream-fail",
+    seeds: 0..1,
+    toml: r#"
+name = "zoo-stream-fail"
+[faults]
+script = ["stream-fail", "ok"]
+chunks = 8
+[workload]
+kind = "closed"
+clients = 1
+calls = 2
+method = "chat_stream"
+"#,
+};
+
+/// 25 calls of 4 full-jitter retries each: 100 delays, enough for a KS test.
+pub const FULL_JITTER: Case = Case {
+    name: "zoo-full-jitter",
+    seeds: 0..1,
+    toml: r#"
+name = "zoo-full-jitter"
+[policy]
+max_retries = 4
+jitter = "full"
+initial_backoff = "100ms"
+[faults]
+p_transient = 1.0
+[workload]
+kind = "closed"
+clients = 25
+calls = 1
+"#,
+};
+
+/// Anthropic messages against a provider failing transiently.
+pub const ANTHROPIC: Case = Case {
+    name: "zoo-anthropic",
+    seeds: 0..2,
+    toml: r#"
+name = "zoo-anthropic"
+[faults]
+p_transient = 1.0
+[workload]
+kind = "closed"
+clients = 2
+calls = 2
+method = "anthropic"
+"#,
+};
+
+/// `complete` against a healthy provider.
+pub const COMPLETE: Case = Case {
+    name: "zoo-complete",
+    seeds: 0..1,
+    toml: r#"
+name = "zoo-complete"
+[workload]
+kind = "closed"
+clients = 2
+calls = 2
+method = "complete"
+"#,
+};
+
+/// A healthy provider: clients 0 and 1 differ in every compat flag.
+pub const HEALTHY: Case = Case {
+    name: "zoo-healthy",
+    seeds: 0..1,
+    toml: r#"
+name = "zoo-healthy"
+[workload]
+kind = "closed"
+clients = 2
+calls = 1
+"#,
+};
+
+/// Image generation against a provider failing transiently.
+pub const IMAGE: Case = Case {
+    name: "zoo-image",
+    seeds: 0..1,
+    toml: r#"
+name = "zoo-image"
+[faults]
+p_transient = 1.0
+[workload]
+kind = "closed"
+clients = 2
+calls = 2
+method = "image"
+"#,
+};
+
+/// Streams drip an item every 5 s against a 3 s idle bound: the bound must
+/// end them with a timeout. (A stream that stalls for good is caught only
+/// by `calls_end`: `stream_idle_bounded` does not judge the silence of a
+/// call the horizon cut off.)
+pub const DRIPPING: Case = Case {
+    name: "zoo-dripping",
+    seeds: 0..1,
+    toml: r#"
+name = "zoo-dripping"
+[policy]
+stream_idle = "3s"
+[faults]
+chunks = 3
+chunk_gap_ms = 5000
+[workload]
+kind = "closed"
+clients = 1
+calls = 2
+method = "chat_stream"
+"#,
+};
+
+/// Every zoo scenario, for the control.
+pub const ALL: [&Case; 15] = [
+    &MANY_RETRIES,
+    &EXHAUSTED,
+    &CAPPED,
+    &BAD_REQUEST,
+    &RETRY_AFTER,
+    &DEADLINE,
+    &SLOW,
+    &HANG,
+    &STREAM_FAIL,
+    &FULL_JITTER,
+    &ANTHROPIC,
+    &COMPLETE,
+    &HEALTHY,
+    &IMAGE,
+    &DRIPPING,
+];
+
+impl Case {
+    pub fn scenario(&self) -> Scenario {
+        Scenario::parse(Path::new(&format!("{}.toml", self.name)), self.toml)
+            .unwrap_or_else(|e| panic!("zoo scenario does not parse: {e}"))
+    }
+
+    /// The scenario written to a file, so the replay command can name it.
+    fn file(&self) -> PathBuf {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("zoo");
+        let path = dir.join(format!("{}.toml", self.name));
+        let _ = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, self.toml));
+        path
+    }
+
+    /// How to reproduce `seed` of this case for `defect`.
+    pub fn replay(&self, seed: u64, defect: Defect) -> String {
+        let file = self.file();
+        format!(
+            "replay: {} (the scenario against provider-retry); this variant: \
+             cargo test -p provider-retry-sim --test zoo -- --exact {}",
+            replay_command(&file.display().to_string(), seed, "ours"),
+            test_name(defect),
+        )
+    }
+
+    /// Run every seed of this case against `defect`'s variant.
+    pub fn evaluate(&self, defect: Defect, twice: bool) -> Vec<Evaluation> {
+        let scenario = self.scenario();
+        // A planted panic is a finding the run catches: keep it off stderr.
+        clients::quiet_caught_panics();
+        self.seeds
+            .clone()
+            .map(|seed| {
+                clients::IN_RUN.with(|f| f.set(true));
+                let e = evaluate(&Zoo(defect), &scenario, seed, twice);
+                clients::IN_RUN.with(|f| f.set(false));
+                e.unwrap_or_else(|e| panic!("world did not start: {e}"))
+            })
+            .collect()
+    }
+}
+
+/// The test that pins `defect` (the control's for `Defect::None`).
+pub fn test_name(defect: Defect) -> String {
+    match defect {
+        Defect::None => "control_holds_every_oracle_on_every_zoo_scenario".into(),
+        d => format!("{}_is_caught", d.name().replace('-', "_")),
+    }
+}
+
+/// Whether the judge has landed: until then no oracle reports anything,
+/// and the zoo can only check that every variant runs.
+pub fn judge_landed() -> bool {
+    if ORACLES.is_empty() {
+        eprintln!("the judge has not landed (check::ORACLES is empty): nothing to assert yet");
+        return false;
+    }
+    true
+}
+
+/// Assert that `oracle` catches `defect` on some seed of `case`.
+pub fn assert_caught(defect: Defect, case: &Case, oracle: &str) {
+    let runs = case.evaluate(defect, false);
+    if !judge_landed() {
+        return;
+    }
+    assert!(
+        ORACLES.contains(&oracle),
+        "the judge has no oracle named {oracle} (it has {ORACLES:?}); {}",
+        case.replay(case.seeds.start, defect)
+    );
+    let caught = runs
+        .iter()
+        .find_map(|e| e.violations.iter().find(|v| v.oracle == oracle));
+    if let Some(v) = caught {
+        eprintln!("{} caught: {v}", defect.name());
+        return;
+    }
+    let fired: Vec<String> = runs
+        .iter()
+        .flat_map(|e| e.failures(case.name))
+        .take(10)
+        .collect();
+    panic!(
+        "{oracle} did not catch {} on {} seeds {:?}; what fired instead: {fired:#?}\n{}",
+        defect.name(),
+        case.name,
+        case.seeds,
+        case.replay(case.seeds.start, defect)
+    );
+}
+
+/// Assert that the control holds every oracle (and repeats exactly) on `case`.
+pub fn assert_control_holds(case: &Case) {
+    for e in case.evaluate(Defect::None, true) {
+        let failures = e.failures(case.name);
+        assert!(
+            failures.is_empty(),
+            "the control failed: {failures:#?}\n{}",
+            case.replay(e.seed, Defect::None)
+        );
+    }
+}

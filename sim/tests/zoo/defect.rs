@@ -1,0 +1,102 @@
+//! The planted defects: each one lie against provider-retry's documented claim.
+
+/// Exactly one planted defect (or none: the control).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Defect {
+    /// The control: provider-retry's documented semantics, hand-written.
+    None,
+    /// Doubles the backoff with `Duration * 2` every retry, unchecked: the
+    /// multiply overflows (and panics) around retry 67 from 100 ms.
+    OverflowsDoublingBackoff,
+    /// Sleeps one more backoff after the final attempt failed.
+    SleepsAfterFinalAttempt,
+    /// Treats a 400 as transient and retries it.
+    RetriesBadRequest,
+    /// Waits the backoff instead of the provider's Retry-After, and retries
+    /// even when the Retry-After is above `max_retry_after`.
+    IgnoresRetryAfter,
+    /// Jitters the Retry-After like a backoff base instead of waiting it exactly.
+    JittersRetryAfter,
+    /// Never consults the retry deadline.
+    WaitsPastDeadline,
+    /// Awaits every attempt with no per-attempt timeout.
+    NoAttemptTimeout,
+    /// Checks the timeout only after the attempt answered, so a hang is never given up on.
+    TimeoutCheckedAfterAnswer,
+    /// Re-opens a stream that failed after hand-over and delivers the new
+    /// one from its start: the caller receives the first chunks twice.
+    ReplaysFailedStream,
+    /// Re-opens a stream that failed after hand-over and skips the chunks
+    /// already delivered: a second stream silently spliced onto the first.
+    SplicesSecondStream,
+    /// Draws equal jitter `[b/2, b]` while the policy (and claim) say full `[0, b]`.
+    EqualJitterClaimedFull,
+    /// Grows the base by 3 per retry instead of 2.
+    TriplingSchedule,
+    /// Adds jitter on top of the capped base, so a delay can pass the cap.
+    JitterAddedAfterCap,
+    /// Forwards `anthropic_messages` once, never retried.
+    AnthropicNotRetried,
+    /// Does not forward `complete`: answers Unsupported, as the trait default does.
+    CompleteNotForwarded,
+    /// Answers `is_openai_compat() == false` whatever the provider says.
+    OpenAiCompatAlwaysFalse,
+    /// Allows `max_retries + 1` retries.
+    OneExtraRetry,
+    /// Retries `image_generation`, which is documented as passed through once.
+    RetriesImageGeneration,
+    /// Hands streams over with no idle bound: a stalled stream never ends.
+    NoStreamIdleBound,
+}
+
+impl Defect {
+    /// Every variant, the control first.
+    pub const ALL: [Defect; 20] = [
+        Defect::None,
+        Defect::OverflowsDoublingBackoff,
+        Defect::SleepsAfterFinalAttempt,
+        Defect::RetriesBadRequest,
+        Defect::IgnoresRetryAfter,
+        Defect::JittersRetryAfter,
+        Defect::WaitsPastDeadline,
+        Defect::NoAttemptTimeout,
+        Defect::TimeoutCheckedAfterAnswer,
+        Defect::ReplaysFailedStream,
+        Defect::SplicesSecondStream,
+        Defect::EqualJitterClaimedFull,
+        Defect::TriplingSchedule,
+        Defect::JitterAddedAfterCap,
+        Defect::AnthropicNotRetried,
+        Defect::CompleteNotForwarded,
+        Defect::OpenAiCompatAlwaysFalse,
+        Defect::OneExtraRetry,
+        Defect::RetriesImageGeneration,
+        Defect::NoStreamIdleBound,
+    ];
+
+    /// A short name for reports.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Defect::None => "control",
+            Defect::OverflowsDoublingBackoff => "overflows-doubling-backoff",
+            Defect::SleepsAfterFinalAttempt => "sleeps-after-final-attempt",
+            Defect::RetriesBadRequest => "retries-bad-request",
+            Defect::IgnoresRetryAfter => "ignores-retry-after",
+            Defect::JittersRetryAfter => "jitters-retry-after",
+            Defect::WaitsPastDeadline => "waits-past-deadline",
+            Defect::NoAttemptTimeout => "no-attempt-timeout",
+            Defect::TimeoutCheckedAfterAnswer => "timeout-checked-after-answer",
+            Defect::ReplaysFailedStream => "replays-failed-stream",
+            Defect::SplicesSecondStream => "splices-second-stream",
+            Defect::EqualJitterClaimedFull => "equal-jitter-claimed-full",
+            Defect::TriplingSchedule => "tripling-schedule",
+            Defect::JitterAddedAfterCap => "jitter-added-after-cap",
+            Defect::AnthropicNotRetried => "anthropic-not-retried",
+            Defect::CompleteNotForwarded => "complete-not-forwarded",
+            Defect::OpenAiCompatAlwaysFalse => "openai-compat-always-false",
+            Defect::OneExtraRetry => "one-extra-retry",
+            Defect::RetriesImageGeneration => "retries-image-generation",
+            Defect::NoStreamIdleBound => "no-stream-idle-bound",
+        }
+    }
+}
