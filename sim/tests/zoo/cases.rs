@@ -353,13 +353,13 @@ pub fn test_name(defect: Defect) -> String {
     }
 }
 
-/// Whether the judge has landed: until then no oracle reports anything,
-/// and the zoo can only check that every variant runs.
+/// The judge has oracles: an empty judge would let every defect through,
+/// so it fails the zoo rather than passing it.
 pub fn judge_landed() -> bool {
-    if ORACLES.is_empty() {
-        eprintln!("the judge has not landed (check::ORACLES is empty): nothing to assert yet");
-        return false;
-    }
+    assert!(
+        !ORACLES.is_empty(),
+        "check::ORACLES is empty: the judge judges nothing"
+    );
     true
 }
 
