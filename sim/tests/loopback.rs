@@ -116,7 +116,10 @@ async fn a_stream_open_is_retried_then_every_chunk_arrives() {
         .unwrap();
     let chunks: Vec<_> = stream.collect().await;
     let ids: Vec<String> = chunks.into_iter().map(|c| c.unwrap().id).collect();
-    assert_eq!(ids, ["0:0", "0:1", "0:2", "0:3"]);
+    assert_eq!(
+        ids,
+        ["sim:0:0:0:0", "sim:0:0:0:1", "sim:0:0:0:2", "sim:0:0:0:3"]
+    );
     assert_eq!(seen.lock().unwrap().attempts, 2);
 }
 

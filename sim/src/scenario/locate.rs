@@ -21,12 +21,17 @@ pub fn span(text: &str, path: &[Seg]) -> Option<Range<usize>> {
     for seg in path {
         let value = match (seg, table, array) {
             (Seg::Key(k), Some(t), _) => {
-                let (key, value) = t.iter().find(|(key, _)| key.get_ref().as_ref() == k)?;
+                let Some((key, value)) = t.iter().find(|(key, _)| key.get_ref().as_ref() == k)
+                else {
+                    return best;
+                };
                 best = Some(key.span());
                 value
             }
             (Seg::Index(i), _, Some(a)) => {
-                let value = a.iter().nth(*i)?;
+                let Some(value) = a.iter().nth(*i) else {
+                    return best;
+                };
                 best = Some(value.span());
                 value
             }
