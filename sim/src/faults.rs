@@ -1,6 +1,6 @@
 //! Fault plans as data, and the seeded state that turns a plan into per-attempt outcomes.
 
-use crate::scenario::Invalid;
+use crate::invalid::Invalid;
 use crate::seeds::{stream, unit};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -236,7 +236,7 @@ impl FaultPlan {
                 &["faults", "script"],
                 format!("unknown script step {bad:?}"),
             );
-            invalid.path.push(crate::scenario::Seg::Index(i));
+            invalid.path.push(crate::invalid::Seg::Index(i));
             return Err(invalid);
         }
         if let Some((i, b)) = self

@@ -11,11 +11,13 @@
 //! |---|---|
 //! | [`scenario`] | scenario files: parse once, validate, locate errors |
 //! | [`duration`] | durations in scenario files |
+//! | [`invalid`] | values no world can run, and where they stand |
 //! | [`faults`] | fault plans and their per-concern seeded state |
 //! | [`seeds`] | sub-seeds per concern from one root seed |
 //! | [`method`] | every `Provider` method family |
 //! | [`backend`] | answers every attempt from the plan: the one home of fault behaviour |
 //! | [`wire`] | typed values carrying payloads; the caller's side of each method |
+//! | [`link`] | the providers below the probe: the backend directly, or HTTP |
 //! | [`world`] | the client driver, the in-process world, the network world |
 //! | [`subject`] | the one interface for what is under test; the probe; built-ins |
 //! | [`trace`] | canonical trace, text and JSON lines, first divergence |
@@ -83,6 +85,8 @@ pub mod duration;
 pub mod experiment;
 pub mod faults;
 pub mod generate;
+pub mod invalid;
+pub mod link;
 pub mod method;
 pub mod report;
 pub mod run;

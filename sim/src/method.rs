@@ -2,7 +2,7 @@
 //!
 //! The names are the ones scenario files use (`method = "chat_stream"`).
 //! Which of them a wrapper retries is not said here: that is a claim about
-//! the wrapper ([`crate::check::Claim`]), judged from what it did.
+//! the wrapper (the judge's `Claim`), judged from what it did.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

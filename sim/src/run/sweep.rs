@@ -265,7 +265,7 @@ mod tests {
             p99_ns: 9,
             failures: vec!["x".into()],
         };
-        let text = to_json_lines(&[line.clone()]);
+        let text = to_json_lines(std::slice::from_ref(&line));
         assert_eq!(parse_json_lines("f", &text), Ok(vec![line]));
         let e = parse_json_lines("f.jsonl", "\n{\"seed\": 1}\n").unwrap_err();
         assert!(e.starts_with("f.jsonl:2:"), "{e}");

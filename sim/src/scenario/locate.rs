@@ -1,14 +1,8 @@
 //! Where a key stands in a scenario file: spans from the TOML parser.
 
+use crate::invalid::Seg;
 use std::ops::Range;
 use toml::de::{DeTable, DeValue};
-
-/// One step of a path into the document.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Seg {
-    Key(String),
-    Index(usize),
-}
 
 /// The byte range of the value at `path` in `text`, or of its nearest
 /// ancestor present in the file (a key left to its default has no span).
@@ -29,7 +23,7 @@ pub fn span(text: &str, path: &[Seg]) -> Option<Range<usize>> {
                 value
             }
             (Seg::Index(i), _, Some(a)) => {
-                let Some(value) = a.iter().nth(*i) else {
+                let Some(value) = a.get(*i) else {
                     return best;
                 };
                 best = Some(value.span());

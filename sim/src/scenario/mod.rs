@@ -16,7 +16,7 @@ pub mod network;
 pub mod policy;
 pub mod workload;
 
-pub use locate::Seg;
+pub use crate::invalid::{Invalid, Seg};
 pub use network::{Crash, Direction, NetworkSpec, Partition, Window, WorldKind};
 pub use policy::{JitterSpec, PolicySpec};
 pub use workload::{Shape, Workload, WorkloadKind, WorkloadSpec};
@@ -105,31 +105,6 @@ pub struct Expect {
     /// Calls starting this long after the faults heal must all succeed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub liveness_after_heal_ms: Option<u64>,
-}
-
-/// A value serde accepts but the simulator cannot run, and where it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invalid {
-    pub path: Vec<Seg>,
-    pub message: String,
-}
-
-impl Invalid {
-    /// At the key path `keys`.
-    pub fn at(keys: &[&str], message: impl Into<String>) -> Self {
-        Invalid {
-            path: keys.iter().map(|k| Seg::Key(k.to_string())).collect(),
-            message: message.into(),
-        }
-    }
-
-    /// At key `key` of item `index` of the list at `list`.
-    pub fn at_item(list: &[&str], index: usize, key: &str, message: impl Into<String>) -> Self {
-        let mut invalid = Invalid::at(list, message);
-        invalid.path.push(Seg::Index(index));
-        invalid.path.push(Seg::Key(key.to_string()));
-        invalid
-    }
 }
 
 /// A scenario file that could not be used.

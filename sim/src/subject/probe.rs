@@ -7,8 +7,8 @@
 //! It answers the `is_*_compat` flags the world gives its client.
 
 use crate::backend::Backend;
+use crate::link::{Cursor, Link};
 use crate::trace::{AttemptOutcome, Failure, Kind, Reported};
-use crate::world::{Cursor, Link};
 use bytes::Bytes;
 use crabllm_core::{
     AudioSpeechRequest, BoxStream, ByteStream, ChatCompletionChunk, ChatCompletionRequest,

@@ -6,16 +6,15 @@
 //! | [`items`] | typed responses and stream items built from, and read back to, payloads; each method's bytes on the wire |
 //! | [`requests`] | the smallest valid request of each kind |
 //! | [`sse`] | server-sent events put back together from bytes cut anywhere |
+//! | [`retry_after`] | the three Retry-After forms, written and parsed |
 //!
 //! [`invoke`] makes one call of any [`Method`] on any provider, reports each
 //! item's payload as it arrives, and says how the call ended.
 
 pub mod items;
 pub mod requests;
+pub mod retry_after;
 pub mod sse;
-
-#[cfg(test)]
-mod tests;
 
 use crate::method::Method;
 use crate::trace::ChunkId;
@@ -180,4 +179,40 @@ pub async fn invoke<P: Provider>(
         }
     }
     Ok(())
+}
+
+/// Headers that tell the network world's server which client and call a
+/// request belongs to, so that what it sends lands in the right place of
+/// the trace.
+pub const CLIENT_HEADER: &str = "x-sim-client";
+pub const CALL_HEADER: &str = "x-sim-call";
+
+/// The header naming the `Provider` method a request is a call of
+/// ([`Method::name`](crate::method::Method::name)). A request without it is
+/// a plain OpenAI chat call (streamed if its body says `"stream": true`),
+/// so real OpenAI clients can call the server too.
+pub const METHOD_HEADER: &str = "x-sim-method";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crabllm_core::ByteStream;
+
+    #[test]
+    fn a_timed_out_byte_stream_is_a_timeout_stream_failure() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let bytes: ByteStream = Box::pin(futures::stream::iter([
+            Ok(bytes::Bytes::from_static(b"data: sim:1:2:3:4\n\nda")),
+            Ok(bytes::Bytes::from_static(b"ta: [DONE]\n\n")),
+            Err(std::io::Error::from(std::io::ErrorKind::TimedOut)),
+        ]));
+        let mut got = Vec::new();
+        let ended = runtime.block_on(drain_sse(bytes, &mut |p| got.push(p)));
+        assert_eq!(got.len(), 1);
+        let ended = ended.unwrap_err();
+        assert_eq!(ended.stream_failed, Some(true));
+        assert!(matches!(ended.error, Error::Timeout));
+    }
 }

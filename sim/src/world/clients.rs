@@ -1,8 +1,8 @@
 //! The client driver both worlds share: one client's calls, each recorded
 //! from the caller's side, with panics caught and recorded as findings.
 
-use super::{Cursor, Link};
 use crate::backend::Backend;
+use crate::link::{Cursor, Link};
 use crate::method::Method;
 use crate::scenario::Scenario;
 use crate::seeds::derive;

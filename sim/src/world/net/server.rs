@@ -20,10 +20,10 @@
 //!
 //! The same code serves turmoil's simulated sockets and real ones.
 
-use super::{CALL_HEADER, CLIENT_HEADER, METHOD_HEADER, retry_after};
 use crate::backend::{Backend, Item, Opened, Reply};
 use crate::method::Method;
 use crate::wire::items;
+use crate::wire::{CALL_HEADER, CLIENT_HEADER, METHOD_HEADER, retry_after};
 use bytes::Bytes;
 use futures::StreamExt;
 use http_body_util::combinators::BoxBody;

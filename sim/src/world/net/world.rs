@@ -7,15 +7,15 @@
 //! by the probe, chunks sent by the server and received by the caller), so
 //! every oracle and the determinism check apply unchanged.
 
-use super::http::HttpProvider;
 use super::server::Server;
 use crate::backend::{Backend, Clock};
 use crate::faults::Faults;
+use crate::link::http::HttpProvider;
+use crate::link::{Cursor, Link};
 use crate::scenario::{Direction, Scenario, Shape};
 use crate::subject::Subject;
 use crate::trace::Trace;
 use crate::world::clients::{Plan, drive};
-use crate::world::{Cursor, Link};
 use std::time::{Duration, SystemTime};
 
 /// How long a network run may go, in simulated time, before it is cut off

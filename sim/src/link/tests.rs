@@ -1,11 +1,14 @@
 //! Every method, called through [`invoke`] on the in-process provider,
 //! hands its payloads to the caller.
 
-use super::*;
 use crate::backend::Backend;
 use crate::faults::{FaultPlan, Faults};
-use crate::world::Cursor;
-use crate::world::in_process::SimProvider;
+use crate::link::Cursor;
+use crate::link::local::SimProvider;
+use crate::method::Method;
+use crate::trace::ChunkId;
+use crate::wire::{Ended, invoke};
+use crabllm_core::Error;
 
 const CLIENT: u32 = 2;
 const CALL: u64 = 5;
@@ -87,22 +90,4 @@ fn every_method_reports_a_status_before_any_item() {
             "{method}"
         );
     }
-}
-
-#[test]
-fn a_timed_out_byte_stream_is_a_timeout_stream_failure() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let bytes: ByteStream = Box::pin(futures::stream::iter([
-        Ok(bytes::Bytes::from_static(b"data: sim:1:2:3:4\n\nda")),
-        Ok(bytes::Bytes::from_static(b"ta: [DONE]\n\n")),
-        Err(std::io::Error::from(std::io::ErrorKind::TimedOut)),
-    ]));
-    let mut got = Vec::new();
-    let ended = runtime.block_on(drain_sse(bytes, &mut |p| got.push(p)));
-    assert_eq!(got.len(), 1);
-    let ended = ended.unwrap_err();
-    assert_eq!(ended.stream_failed, Some(true));
-    assert!(matches!(ended.error, Error::Timeout));
 }
