@@ -11,7 +11,7 @@
 
 use crate::faults::{Answer, Faults, RetryAfterForm, StreamEnd};
 use crate::trace::{ChunkId, Kind, Record};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -51,6 +51,9 @@ pub struct Backend {
     trace: Mutex<Vec<Record>>,
     next_stream: AtomicU64,
     capacity: Option<Arc<Semaphore>>,
+    /// Set when the run is cut off: what is dropped after is not recorded,
+    /// so the trace stops at the horizon instead of inventing ends there.
+    cut: AtomicBool,
 }
 
 /// What one attempt gets, after its latency (and its wait for capacity).
@@ -107,6 +110,7 @@ impl Backend {
             trace: Mutex::new(Vec::new()),
             next_stream: AtomicU64::new(0),
             capacity: capacity.map(|c| Arc::new(Semaphore::new(c as usize))),
+            cut: AtomicBool::new(false),
         })
     }
 
@@ -120,8 +124,11 @@ impl Backend {
         self.clock.elapsed()
     }
 
-    /// Append a record stamped now.
+    /// Append a record stamped now (nothing, once the run is cut off).
     pub fn record(&self, client: u32, call: u64, kind: Kind) {
+        if self.cut.load(Ordering::Relaxed) {
+            return;
+        }
         let t = u64::try_from(self.now().as_nanos()).unwrap_or(u64::MAX);
         lock(&self.trace).push(Record {
             t,
@@ -129,6 +136,11 @@ impl Backend {
             call,
             kind,
         });
+    }
+
+    /// Cut the run off: record nothing more.
+    pub fn cut(&self) {
+        self.cut.store(true, Ordering::Relaxed);
     }
 
     /// Take the records written so far.

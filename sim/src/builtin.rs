@@ -28,12 +28,14 @@ scenarios![
     "flapping",
     "thundering-herd",
     "open-loop-heal",
+    "every-method",
     "net-partition-during-attempt",
     "net-crash-mid-stream",
     "net-lossy-link",
     "net-bounce-during-backoff",
     "net-retry-after-http-date",
     "net-one-way-and-hold",
+    "net-every-method",
 ];
 
 /// A built-in scenario by name.

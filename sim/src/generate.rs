@@ -1,8 +1,16 @@
-//! Random scenarios for property tests and the conformance suite: bounded
-//! policies, fault plans mixing every fault kind, small closed workloads.
+//! Random scenarios for property tests and the conformance suite.
 //!
-//! The timeout is never zero here: with hangs in the plan, a zero timeout
-//! legitimately never ends (the `calls_end` oracle would rightly object).
+//! They span the whole domain a policy allows, not a comfortable corner:
+//! zero wherever zero is allowed, durations from nanoseconds to near
+//! `u64::MAX`, and now and then hundreds of retries. Fault plans are drawn
+//! the way swarm testing draws them: each fault kind is switched on or off
+//! per scenario, so every mix of kinds appears, including none. Workloads
+//! call a random set of `Provider` methods.
+//!
+//! Every generated scenario can end for a correct wrapper before the
+//! simulation's horizon: a zero (disabled) timeout is drawn only when no
+//! attempt can hang, a zero stream idle bound only when no stream can
+//! stall, and long schedules only with a short cap.
 
 use crate::faults::FaultPlan;
 use crate::method::Method;
@@ -12,75 +20,100 @@ use crate::scenario::{
 use proptest::prelude::*;
 use std::time::Duration;
 
-/// A policy with every knob drawn from a bounded range.
-pub fn policy() -> impl Strategy<Value = PolicySpec> {
-    let jitter = prop_oneof![
+/// A duration at one of three scales: nanoseconds, milliseconds, or near `u64::MAX` nanoseconds.
+fn any_scale(ms_max: u64) -> impl Strategy<Value = Duration> {
+    prop_oneof![
+        3 => (0u64..=ms_max).prop_map(Duration::from_millis),
+        1 => (0u64..2_000).prop_map(Duration::from_nanos),
+        1 => Just(Duration::ZERO),
+        1 => (0u64..1_000).prop_map(|k| Duration::from_nanos(u64::MAX - k)),
+    ]
+}
+
+/// A duration that stays short (a wait a run can afford to sit through).
+fn short(ms_max: u64) -> impl Strategy<Value = Duration> {
+    prop_oneof![
+        3 => (0u64..=ms_max).prop_map(Duration::from_millis),
+        1 => (0u64..2_000).prop_map(Duration::from_nanos),
+        1 => Just(Duration::ZERO),
+    ]
+}
+
+fn jitter() -> impl Strategy<Value = JitterSpec> {
+    prop_oneof![
         Just(JitterSpec::None),
         Just(JitterSpec::Equal),
         Just(JitterSpec::Full),
         Just(JitterSpec::Decorrelated)
-    ];
-    (
-        0u32..6,
-        1u64..3000,
-        0u64..500,
-        0u64..5000,
-        jitter,
-        0u64..3000,
-        0u64..2000,
-        proptest::option::of(0u64..5000),
-    )
-        .prop_map(
-            |(
-                max_retries,
-                timeout_ms,
-                initial_backoff_ms,
-                max_backoff_ms,
-                jitter,
-                max_retry_after_ms,
-                stream_idle_ms,
-                retry_deadline_ms,
-            )| {
-                let ms = Duration::from_millis;
-                PolicySpec {
-                    max_retries,
-                    timeout: ms(timeout_ms),
-                    initial_backoff: ms(initial_backoff_ms),
-                    max_backoff: ms(max_backoff_ms),
-                    jitter,
-                    max_retry_after: ms(max_retry_after_ms),
-                    stream_idle: ms(stream_idle_ms),
-                    retry_deadline: retry_deadline_ms.map(ms),
-                }
-            },
-        )
+    ]
 }
 
-/// A fault plan with every per-attempt fault kind at up to 50 %.
+/// A policy. One in six is a long schedule: up to 300 retries with a cap
+/// of at most 50 ms.
+pub fn policy() -> impl Strategy<Value = PolicySpec> {
+    let common = (
+        short(3_000),
+        jitter(),
+        any_scale(3_000),
+        short(2_000),
+        proptest::option::of(any_scale(5_000)),
+    );
+    let few = (0u32..6, short(500), any_scale(5_000));
+    let many = (60u32..=300, short(20), short(50));
+    let counts = prop_oneof![5 => few, 1 => many];
+    (counts, common).prop_map(
+        |(
+            (max_retries, initial_backoff, max_backoff),
+            (timeout, jitter, max_retry_after, stream_idle, retry_deadline),
+        )| PolicySpec {
+            max_retries,
+            timeout,
+            initial_backoff,
+            max_backoff,
+            jitter,
+            max_retry_after,
+            stream_idle,
+            retry_deadline,
+        },
+    )
+}
+
+/// A probability that is zero when the kind is switched off (half the time).
+fn switched(max: f64) -> impl Strategy<Value = f64> {
+    prop_oneof![Just(0.0), (0.0f64..max)]
+}
+
+/// A fault plan mixing the kinds a swarm draw switched on.
 pub fn faults() -> impl Strategy<Value = FaultPlan> {
-    let p = || 0.0f64..0.5;
+    let step = prop_oneof![
+        Just("ok"),
+        Just("503"),
+        Just("429:ra=0"),
+        Just("503:ra=1"),
+        Just("400"),
+        Just("network"),
+        Just("decode"),
+        Just("hang"),
+        Just("stream-fail"),
+        Just("stream-stall"),
+    ];
+    let script = proptest::collection::vec(step, 0..4);
     (
-        p(),
-        p(),
-        p(),
-        p(),
-        0.0f64..0.2,
-        p(),
-        p(),
+        (switched(0.9), switched(0.3), switched(0.3), switched(0.3), switched(0.2)),
+        (switched(0.5), switched(0.5)),
         proptest::option::of(0u64..4000),
         1u32..6,
+        0u64..20,
+        (script, any::<bool>()),
     )
         .prop_map(
             |(
-                p_transient,
-                p_non_transient,
-                p_decode,
-                p_network,
-                p_hang,
-                p_stream_fail,
-                p_stream_stall,
+                (p_transient, p_non_transient, p_decode, p_network, p_hang),
+                (p_stream_fail, p_stream_stall),
                 retry_after_ms,
                 chunks,
+                chunk_gap_ms,
+                (script, script_repeat),
             )| FaultPlan {
                 p_transient,
                 p_non_transient,
@@ -91,25 +124,51 @@ pub fn faults() -> impl Strategy<Value = FaultPlan> {
                 p_stream_stall,
                 retry_after_ms,
                 chunks,
+                chunk_gap_ms,
+                script: script.into_iter().map(str::to_string).collect(),
+                script_repeat,
                 transient_statuses: vec![429, 500, 502, 503, 504],
                 ..FaultPlan::default()
             },
         )
 }
 
-/// A closed workload of 1 to 3 clients x 1 to 3 calls, chat or stream.
-pub fn scenario() -> impl Strategy<Value = Scenario> {
+/// One to four methods, drawn from every family.
+pub fn methods() -> impl Strategy<Value = Vec<Method>> {
+    proptest::collection::vec(proptest::sample::select(Method::ALL.to_vec()), 1..=4)
+}
+
+/// Whether an attempt under `faults` can hang, and a stream stall.
+fn can_hang(faults: &FaultPlan) -> (bool, bool) {
+    let scripted = |step: &str| faults.script.iter().any(|s| s == step);
     (
-        policy(),
-        faults(),
-        1u32..4,
-        1u32..4,
-        prop_oneof![Just(Method::Chat), Just(Method::ChatStream)],
+        faults.p_hang > 0.0 || scripted("hang"),
+        faults.p_stream_stall > 0.0 || scripted("stream-stall"),
     )
-        .prop_map(|(policy, faults, clients, calls, method)| Scenario {
-            name: "property".into(),
+}
+
+/// Keep what a correct wrapper needs to end every call: a timeout when
+/// attempts can hang, an idle bound when streams can stall, and a timeout
+/// short enough that a hang costs what a run can afford.
+fn endable(mut policy: PolicySpec, faults: &FaultPlan) -> PolicySpec {
+    let (hangs, stalls) = can_hang(faults);
+    let long = Duration::from_secs(3);
+    if hangs && (policy.timeout.is_zero() || policy.timeout > long) {
+        policy.timeout = long;
+    }
+    if stalls && (policy.stream_idle.is_zero() || policy.stream_idle > long) {
+        policy.stream_idle = long;
+    }
+    policy
+}
+
+/// A closed workload of 1 to 3 clients x 1 to 3 calls, in process.
+pub fn scenario() -> impl Strategy<Value = Scenario> {
+    (policy(), faults(), 1u32..4, 1u32..4, methods()).prop_map(
+        |(policy, faults, clients, calls, methods)| Scenario {
+            name: "generated".into(),
             description: String::new(),
-            policy,
+            policy: endable(policy, &faults),
             faults,
             workload: Workload {
                 shape: Shape::Closed {
@@ -117,10 +176,43 @@ pub fn scenario() -> impl Strategy<Value = Scenario> {
                     calls,
                     think_ms: 0,
                 },
-                methods: vec![method],
+                methods,
             },
             expect: Expect::default(),
             world: WorldKind::InProcess,
             network: NetworkSpec::default(),
-        })
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+
+    /// Draws from the strategy reach every corner the module promises.
+    #[test]
+    fn generated_scenarios_span_the_domain() {
+        let mut runner = TestRunner::deterministic();
+        let strategy = scenario();
+        let (mut many, mut ns, mut huge, mut zero, mut none_on, mut methods) =
+            (false, false, false, false, false, std::collections::BTreeSet::new());
+        for _ in 0..2_000 {
+            let s = strategy.new_tree(&mut runner).unwrap().current();
+            let p = &s.policy;
+            many |= p.max_retries >= 60;
+            ns |= p.initial_backoff.as_nanos() > 0 && p.initial_backoff < Duration::from_micros(2);
+            huge |= p.max_retry_after > Duration::from_secs(1 << 33);
+            zero |= p.max_backoff.is_zero() && p.initial_backoff.is_zero();
+            none_on |= s.faults.p_transient == 0.0 && s.faults.p_hang == 0.0 && s.faults.p_network == 0.0;
+            methods.extend(s.workload.methods.iter().copied());
+            let (hangs, stalls) = can_hang(&s.faults);
+            assert!(!hangs || !p.timeout.is_zero(), "{s:?}");
+            assert!(!stalls || !p.stream_idle.is_zero(), "{s:?}");
+            assert!(p.max_retries < 60 || p.max_backoff <= Duration::from_millis(50));
+        }
+        assert!(many && ns && huge && zero && none_on);
+        assert_eq!(methods.len(), Method::ALL.len());
+    }
 }

@@ -34,9 +34,23 @@ pub const PER_CALL: [(&str, Oracle); 17] = [
 ];
 
 /// A call that started never ended (cut off at the simulation horizon).
-fn calls_end(c: &Call, _: &Claim, _: &Context) -> Option<String> {
-    (c.started.is_some() && c.ended.is_none())
-        .then(|| "the call never ended (cut off at the simulation horizon)".into())
+///
+/// Unless the claim lets it wait forever: an attempt of a method the claim
+/// does not time (or with no timeout at all) that never answered, or a
+/// handed-over stream with no idle bound that went silent.
+fn calls_end(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
+    if c.started.is_none() || c.ended.is_some() {
+        return None;
+    }
+    let method = c.started.map(|(_, m, _, _)| m);
+    let untimed = claim.timeout_ns.is_none() || method.is_none_or(|m| !claim.timed.contains(&m));
+    let open_attempt = c.attempts.last().is_some_and(|a| a.end.is_none());
+    let handed_over = c.attempts.last().is_some_and(|a| {
+        matches!(a.end, Some((_, crate::trace::AttemptOutcome::Ok)))
+    }) && method.is_some_and(|m| m.is_stream());
+    let unbounded_stream = handed_over && claim.stream_idle_ns.is_none();
+    let may_wait = (open_attempt && untimed) || unbounded_stream;
+    (!may_wait).then(|| "the call never ended (cut off at the simulation horizon)".into())
 }
 
 /// The wrapper panicked.

@@ -11,7 +11,8 @@
 //! so its verdict is stable even when single runs differ.
 
 use super::evaluate;
-use crate::check::{ORACLES, Violation};
+use crate::check::distribution::{self, Samples};
+use crate::check::{DELAY_DISTRIBUTION, ORACLES, Violation};
 use crate::scenario::{Scenario, WorldKind};
 use crate::subject::Subject;
 use crate::{builtin, generate};
@@ -58,6 +59,8 @@ pub struct Finding {
     /// Runs of this case that violated the oracle, out of `runs`.
     pub violated: u32,
     pub runs: u32,
+    /// For an oracle judged across seeds: it was, over seeds `0..n`.
+    pub pooled_seeds: Option<u64>,
 }
 
 /// How far the suite goes.
@@ -133,8 +136,36 @@ pub fn suite<S: Subject>(subject: &S, key: &str, options: &Options) -> std::io::
             WorldKind::InProcess => (Family::BuiltIn, options.seeds),
             WorldKind::Network => (Family::Network, options.net_seeds),
         };
+        let mut pooled = Samples::default();
         for seed in 0..seeds {
-            built_in_case(subject, options, &mut report, family, name, scenario, seed)?;
+            let samples = built_in_case(subject, options, &mut report, family, name, scenario, seed)?;
+            pooled.extend(samples);
+        }
+        // The drawn delays of every seed (and run) together: enough samples
+        // that a mislabelled distribution shows, at the documented rate.
+        let claim = subject.claim(&scenario.policy);
+        if let Some(detail) = distribution::test(&pooled, &claim) {
+            let runs = match subject.seedable() {
+                true => 1,
+                false => options.repeats.max(1),
+            };
+            report
+                .findings
+                .entry((DELAY_DISTRIBUTION, family))
+                .or_insert_with(|| Finding {
+                    name: name.to_string(),
+                    scenario: scenario.clone(),
+                    seed: 0,
+                    violation: Violation {
+                        oracle: DELAY_DISTRIBUTION,
+                        client: 0,
+                        call: 0,
+                        detail: format!("pooled over seeds 0..{seeds}: {detail}"),
+                    },
+                    violated: 1,
+                    runs,
+                    pooled_seeds: Some(seeds),
+                });
         }
     }
     for oracle in ORACLES {
@@ -153,7 +184,9 @@ fn built_in_case<S: Subject>(
     name: &str,
     scenario: &Scenario,
     seed: u64,
-) -> std::io::Result<()> {
+) -> std::io::Result<Samples> {
+    let claim = subject.claim(&scenario.policy);
+    let mut samples = Samples::default();
     let runs = match subject.seedable() {
         true => 1,
         false => options.repeats.max(1),
@@ -161,6 +194,7 @@ fn built_in_case<S: Subject>(
     let mut tally: BTreeMap<&'static str, (u32, Violation)> = BTreeMap::new();
     for _ in 0..runs {
         let e = evaluate(subject, scenario, seed, subject.seedable())?;
+        samples.extend(distribution::samples(&e.trace, &claim));
         if let (None, Some(d)) = (&report.nondeterministic, &e.divergence) {
             report.nondeterministic = Some(format!("{name} seed {seed}: {d}"));
         }
@@ -182,9 +216,10 @@ fn built_in_case<S: Subject>(
                 violation,
                 violated,
                 runs,
+                pooled_seeds: None,
             });
     }
-    Ok(())
+    Ok(samples)
 }
 
 /// Search generated scenarios for a violation of `oracle`; shrink the first found.
@@ -237,6 +272,7 @@ fn generated<S: Subject>(
                 violation,
                 violated,
                 runs,
+                pooled_seeds: None,
             }))
         }
         Err(TestError::Abort(why)) => Err(std::io::Error::other(why.to_string())),
@@ -257,6 +293,9 @@ pub fn table(reports: &[Report]) -> String {
             let _ = write!(out, "| {oracle} | {family} |");
             for r in reports {
                 match r.finding(oracle, family) {
+                    Some(f) if f.pooled_seeds.is_some() => {
+                        let _ = write!(out, " violated: {} seeds 0..{} |", f.name, f.pooled_seeds.unwrap_or(0));
+                    }
                     Some(f) if f.runs > 1 => {
                         let _ = write!(
                             out,

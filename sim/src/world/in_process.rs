@@ -64,7 +64,10 @@ async fn world<S: Subject>(subject: &S, scenario: &Scenario, seed: u64) -> Trace
     // A subject that never gives up would leave the paused clock with
     // nothing to advance to: the horizon ends the run, and the `calls_end`
     // oracle reports the calls it cut off.
-    let _ = tokio::time::timeout(HORIZON, futures::future::join_all(clients)).await;
+    let mut all = std::pin::pin!(futures::future::join_all(clients));
+    let _ = tokio::time::timeout(HORIZON, all.as_mut()).await;
+    // Dropping calls still in flight must not write ends they never had.
+    backend.cut();
     Trace {
         records: backend.take_trace(),
     }

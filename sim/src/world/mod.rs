@@ -26,8 +26,13 @@ use crate::trace::Trace;
 /// Only if a runtime cannot be built, or turmoil fails for a reason other
 /// than reaching the horizon.
 pub fn run<S: Subject>(subject: &S, scenario: &Scenario, seed: u64) -> std::io::Result<Trace> {
-    match scenario.world {
+    // A subject's panics are caught and recorded as findings: keep the
+    // default hook from printing them while this thread runs the world.
+    let outer = clients::IN_RUN.with(|f| f.replace(true));
+    let trace = match scenario.world {
         WorldKind::InProcess => in_process::run(subject, scenario, seed),
         WorldKind::Network => net::world::run(subject, scenario, seed),
-    }
+    };
+    clients::IN_RUN.with(|f| f.set(outer));
+    trace
 }
