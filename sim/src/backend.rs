@@ -240,7 +240,12 @@ impl Opened {
             self.finished = true;
             return match self.end {
                 StreamEnd::Done => None,
-                StreamEnd::Fail => Some(Item::Fail),
+                // The connection breaks when the next item was due: in both
+                // worlds alike, and over HTTP after the items sent are flushed.
+                StreamEnd::Fail => {
+                    sleep(self.gap).await;
+                    Some(Item::Fail)
+                }
                 StreamEnd::Stall => std::future::pending().await,
             };
         }

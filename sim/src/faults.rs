@@ -219,10 +219,10 @@ impl FaultPlan {
                     format!("{key} must not be empty"),
                 ));
             }
-            if let Some(bad) = list.iter().find(|s| !(100..=599).contains(*s)) {
+            if let Some(bad) = list.iter().find(|s| !(400..=599).contains(*s)) {
                 return Err(Invalid::at(
                     &["faults", key],
-                    format!("{bad} is not an HTTP status (100 to 599)"),
+                    format!("{bad} is not an error status (400 to 599)"),
                 ));
             }
         }
@@ -253,6 +253,19 @@ impl FaultPlan {
                     "a brownout factor must be finite and non-negative, not {}",
                     b.factor
                 ),
+            ));
+        }
+        if let Some((i, o)) = self
+            .outages
+            .iter()
+            .enumerate()
+            .find(|(_, o)| !(400..=599).contains(&o.status))
+        {
+            return Err(Invalid::at_item(
+                &["faults", "outages"],
+                i,
+                "status",
+                format!("{} is not an error status (400 to 599)", o.status),
             ));
         }
         if self.rate_limit.as_ref().is_some_and(|r| r.window_ms == 0) {
@@ -300,7 +313,9 @@ fn parse_step(text: &str) -> Option<Step> {
                 None => (text, None),
             };
             let status: u16 = status.parse().ok()?;
-            (100..=599)
+            // Only error statuses: below 400 an answer is a success on the
+            // wire, and the two worlds could not agree on what it means.
+            (400..=599)
                 .contains(&status)
                 .then_some(Step::Status(status, ra))?
         }

@@ -99,7 +99,13 @@ pub fn faults() -> impl Strategy<Value = FaultPlan> {
     ];
     let script = proptest::collection::vec(step, 0..4);
     (
-        (switched(0.9), switched(0.3), switched(0.3), switched(0.3), switched(0.2)),
+        (
+            switched(0.9),
+            switched(0.3),
+            switched(0.3),
+            switched(0.3),
+            switched(0.2),
+        ),
         (switched(0.5), switched(0.5)),
         proptest::option::of(0u64..4000),
         1u32..6,
@@ -196,8 +202,14 @@ mod tests {
     fn generated_scenarios_span_the_domain() {
         let mut runner = TestRunner::deterministic();
         let strategy = scenario();
-        let (mut many, mut ns, mut huge, mut zero, mut none_on, mut methods) =
-            (false, false, false, false, false, std::collections::BTreeSet::new());
+        let (mut many, mut ns, mut huge, mut zero, mut none_on, mut methods) = (
+            false,
+            false,
+            false,
+            false,
+            false,
+            std::collections::BTreeSet::new(),
+        );
         for _ in 0..2_000 {
             let s = strategy.new_tree(&mut runner).unwrap().current();
             let p = &s.policy;
@@ -205,7 +217,8 @@ mod tests {
             ns |= p.initial_backoff.as_nanos() > 0 && p.initial_backoff < Duration::from_micros(2);
             huge |= p.max_retry_after > Duration::from_secs(1 << 33);
             zero |= p.max_backoff.is_zero() && p.initial_backoff.is_zero();
-            none_on |= s.faults.p_transient == 0.0 && s.faults.p_hang == 0.0 && s.faults.p_network == 0.0;
+            none_on |=
+                s.faults.p_transient == 0.0 && s.faults.p_hang == 0.0 && s.faults.p_network == 0.0;
             methods.extend(s.workload.methods.iter().copied());
             let (hangs, stalls) = can_hang(&s.faults);
             assert!(!hangs || !p.timeout.is_zero(), "{s:?}");

@@ -793,21 +793,16 @@ fn capacity_queues_in_both_worlds() {
     }
 }
 
-// Where the worlds disagree. Run with `--ignored`; each fails until the
-// library is changed, and then its `ignore` should go.
+// Where the worlds once disagreed, kept as regressions.
 
 /// A stream that fails before its first item (`chunks` of 0 or 1: it fails
-/// after half its items) fails at once in process, but over the network
-/// the server waits one `chunk_gap_ms` before dropping the connection (to
-/// flush items already sent, `world/net/server.rs`). With a gap longer
-/// than the stream idle bound, the caller sees a network error in process
-/// and an idle timeout over the network. (With items before the fault the
-/// outcome agrees; the failure only comes one gap later.)
+/// after half its items) breaks one `chunk_gap_ms` after it opened, in both
+/// worlds (the backend times the break; the server once added the gap on
+/// its own, so a gap between the two idle bounds split the worlds).
 #[test]
-#[ignore = "diverges: a stream failing before its first item waits one chunk gap over the network"]
-fn diverges_stream_fail_before_any_item() {
+fn a_stream_failing_before_its_first_item_fails_alike() {
     check(&Case {
-        policy: "max_retries = 3\ninitial_backoff_ms = 100\nstream_idle_ms = 200",
+        policy: "max_retries = 3\ninitial_backoff_ms = 100\nstream_idle_ms = 400",
         common: "chunks = 1\nchunk_gap_ms = 300",
         field: "p_stream_fail = 1.0",
         workload: "clients = 1\ncalls = 2\nmethod = \"chat_stream\"",
@@ -815,18 +810,24 @@ fn diverges_stream_fail_before_any_item() {
     });
 }
 
-/// Statuses from 100 to 399 pass validation (in `script`,
-/// `transient_statuses`, `non_transient_statuses` and an outage's
-/// `status`), and in process they are `Error::Provider` with that status;
-/// over the network the HTTP provider takes any status below 400 as a
-/// success and the error body then fails to parse: a decode error.
+/// Statuses below 400 would be successes on the wire: the two worlds
+/// could not agree on them, so every place a status is given refuses
+/// them at load, naming the line and column.
 #[test]
-#[ignore = "diverges: a status below 400 is a decode error over the network"]
-fn diverges_status_below_400() {
-    check(&Case {
-        policy: RETRIES,
-        field: "script = [\"302\", \"204\"]",
-        workload: "clients = 1\ncalls = 2\nmethod = \"chat\"",
-        ..CASE
-    });
+fn statuses_below_400_are_refused_where_they_stand() {
+    let base = "name = \"s\"\n[workload]\nkind = \"closed\"\nclients = 1\ncalls = 1\n[faults]\n";
+    for (field, line) in [
+        ("script = [\"ok\", \"302\"]", 7),
+        ("transient_statuses = [503, 204]", 7),
+        ("non_transient_statuses = [399]", 7),
+        ("outages = [{ start_ms = 0, end_ms = 5, status = 200 }]", 7),
+    ] {
+        let text = format!("{base}{field}\n");
+        let e = Scenario::parse(Path::new("s.toml"), &text).unwrap_err();
+        assert_eq!(e.line, line, "{e}\n{text}");
+        assert!(
+            e.message.contains("400 to 599") || e.message.contains("unknown script step"),
+            "{e}"
+        );
+    }
 }

@@ -54,6 +54,9 @@ impl fmt::Display for Violation {
 pub struct Context {
     /// Calls starting at or after this virtual time must succeed.
     pub live_from: Option<Duration>,
+    /// When the trace stops (set by [`check`] from the trace itself): a
+    /// call still open then may be cut off rather than stuck.
+    pub trace_end_ns: u64,
 }
 
 /// The cross-run oracle's name: [`distribution::test`] over many runs' samples.
@@ -85,6 +88,10 @@ pub const ORACLES: &[&str] = &[
 /// distribution if this one trace holds enough samples. A distribution
 /// violation belongs to no call; it is reported as client 0, call 0.
 pub fn check(trace: &Trace, claim: &Claim, context: &Context) -> Vec<Violation> {
+    let context = &Context {
+        trace_end_ns: trace.records.iter().map(|r| r.t).max().unwrap_or(0),
+        ..*context
+    };
     let mut out = Vec::new();
     for ((client, call), records) in trace.calls() {
         let facts = model::Call::of(&records);

@@ -41,6 +41,45 @@ fn calls_end_catches_a_call_that_never_ended() {
 }
 
 #[test]
+fn calls_end_spares_a_call_the_claim_lets_wait_past_the_trace() {
+    // Cut off while waiting backoff 1 (exactly 200 ms here): the trace
+    // stopping 150 ms into it is no fault; stopping 250 ms into it is.
+    let cut_at = |ms: u64| {
+        let mut t = good();
+        t.truncate(5);
+        t.push(rec(
+            120 + ms,
+            Kind::ChunkSent {
+                stream: 9,
+                index: 0,
+            },
+        ));
+        names(t, &claim())
+    };
+    assert!(!cut_at(150).contains(&"calls_end"));
+    assert!(cut_at(250).contains(&"calls_end"));
+    // An attempt of a method the claim does not time may hang for ever;
+    // A timed one may hang until its timeout (30 s here), not past it.
+    let hung = |method: Method, trace_ends_ms: u64| {
+        let t = vec![
+            rec(0, started(method)),
+            rec(0, attempt(0)),
+            rec(
+                trace_ends_ms,
+                Kind::ChunkSent {
+                    stream: 9,
+                    index: 0,
+                },
+            ),
+        ];
+        names(t, &claim()).contains(&"calls_end")
+    };
+    assert!(!hung(Method::Image, 90_000));
+    assert!(!hung(Method::Chat, 29_000));
+    assert!(hung(Method::Chat, 31_000));
+}
+
+#[test]
 fn no_panic_catches_a_panicking_wrapper_and_quotes_it() {
     let mut t = good();
     *t.last_mut().unwrap() = rec(
@@ -449,10 +488,12 @@ fn liveness_catches_a_failure_after_heal() {
     *t.last_mut().unwrap() = rec(330, ended(fail_503()));
     let live = Context {
         live_from: Some(Duration::ZERO),
+        ..Context::default()
     };
     assert!(names_in(t.clone(), &claim(), &live).contains(&"liveness_after_heal"));
     let later = Context {
         live_from: Some(Duration::from_millis(1)),
+        ..Context::default()
     };
     assert!(!names_in(t, &claim(), &later).contains(&"liveness_after_heal"));
 }

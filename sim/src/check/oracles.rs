@@ -6,7 +6,7 @@
 
 use super::Context;
 use super::claim::{Claim, RetryAfterRule, nanos};
-use super::model::{Call, May, TICK_NS, endings, envelopes, transient};
+use super::model::{self, Attempt, Call, May, TICK_NS, endings, envelopes, transient};
 use crate::trace::{AttemptOutcome, CallOutcome, Failure, Reported};
 
 /// One oracle: a call's facts, the claim and the context in; what is wrong out.
@@ -38,19 +38,46 @@ pub const PER_CALL: [(&str, Oracle); 17] = [
 /// Unless the claim lets it wait forever: an attempt of a method the claim
 /// does not time (or with no timeout at all) that never answered, or a
 /// handed-over stream with no idle bound that went silent.
-fn calls_end(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
+fn calls_end(c: &Call, claim: &Claim, context: &Context) -> Option<String> {
     if c.started.is_none() || c.ended.is_some() {
         return None;
     }
     let method = c.started.map(|(_, m, _, _)| m);
     let untimed = claim.timeout_ns.is_none() || method.is_none_or(|m| !claim.timed.contains(&m));
     let open_attempt = c.attempts.last().is_some_and(|a| a.end.is_none());
-    let handed_over = c.attempts.last().is_some_and(|a| {
-        matches!(a.end, Some((_, crate::trace::AttemptOutcome::Ok)))
-    }) && method.is_some_and(|m| m.is_stream());
+    let handed_over = c
+        .attempts
+        .last()
+        .is_some_and(|a| matches!(a.end, Some((_, crate::trace::AttemptOutcome::Ok))))
+        && method.is_some_and(|m| m.is_stream());
     let unbounded_stream = handed_over && claim.stream_idle_ns.is_none();
-    let may_wait = (open_attempt && untimed) || unbounded_stream;
+    // An open attempt still inside its timeout when the trace stopped.
+    let within = c.attempts.last().is_some_and(|a| {
+        let elapsed = context.trace_end_ns.saturating_sub(a.start);
+        elapsed <= claim.timeout_ns.unwrap_or(u64::MAX).saturating_add(TICK_NS)
+    });
+    let may_wait =
+        (open_attempt && (untimed || within)) || unbounded_stream || waiting(c, claim, context);
     (!may_wait).then(|| "the call never ended (cut off at the simulation horizon)".into())
+}
+
+/// The call was cut off during a wait the claim allows to last past the
+/// end of the trace (a long schedule with no cap, or a long Retry-After).
+fn waiting(c: &Call, claim: &Claim, context: &Context) -> bool {
+    let Some(Attempt {
+        number,
+        end: Some((ended, outcome)),
+        ..
+    }) = c.attempts.last()
+    else {
+        return false;
+    };
+    if !model::transient(outcome, claim) || c.attempts.len() as u64 >= claim.max_attempts {
+        return false;
+    }
+    let longest = model::waited_retry_after(outcome, claim)
+        .unwrap_or_else(|| model::envelope(&claim.backoff, *number, None).hi);
+    context.trace_end_ns.saturating_sub(*ended) <= longest.saturating_add(model::TICK_NS)
 }
 
 /// The wrapper panicked.

@@ -138,7 +138,8 @@ pub fn suite<S: Subject>(subject: &S, key: &str, options: &Options) -> std::io::
         };
         let mut pooled = Samples::default();
         for seed in 0..seeds {
-            let samples = built_in_case(subject, options, &mut report, family, name, scenario, seed)?;
+            let samples =
+                built_in_case(subject, options, &mut report, family, name, scenario, seed)?;
             pooled.extend(samples);
         }
         // The drawn delays of every seed (and run) together: enough samples
@@ -294,7 +295,12 @@ pub fn table(reports: &[Report]) -> String {
             for r in reports {
                 match r.finding(oracle, family) {
                     Some(f) if f.pooled_seeds.is_some() => {
-                        let _ = write!(out, " violated: {} seeds 0..{} |", f.name, f.pooled_seeds.unwrap_or(0));
+                        let _ = write!(
+                            out,
+                            " violated: {} seeds 0..{} |",
+                            f.name,
+                            f.pooled_seeds.unwrap_or(0)
+                        );
                     }
                     Some(f) if f.runs > 1 => {
                         let _ = write!(

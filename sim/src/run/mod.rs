@@ -60,7 +60,10 @@ pub fn context(scenario: &Scenario) -> Context {
         (Some(heal), Some(grace)) => Some(heal + Duration::from_millis(grace)),
         _ => None,
     };
-    Context { live_from }
+    Context {
+        live_from,
+        ..Context::default()
+    }
 }
 
 /// Run `scenario` under `seed` against `subject`, judge it, and (if asked,

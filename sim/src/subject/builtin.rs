@@ -91,8 +91,10 @@ fn reported(event: &Event<'_>) -> Option<Reported> {
 /// `max_retry_after` waited, a longer one propagated at once; the
 /// per-attempt timeout and the stream idle bound as set. It overrides, and
 /// so retries, chat, Anthropic messages and the Gemini stream, with their
-/// stream opens; embedding, models, image and audio it documents as passed
-/// through. Its jitter comes from the thread RNG: not seedable.
+/// stream opens; `chat_completion_raw` is retried too, through the trait's
+/// default (which calls the wrapper's own `chat_completion`); embedding,
+/// models, image and audio it documents as passed through. Its jitter
+/// comes from the thread RNG: not seedable.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Crabllm;
 
@@ -107,6 +109,7 @@ impl Subject for Crabllm {
         let retried = [
             Method::Chat,
             Method::ChatStream,
+            Method::ChatRaw,
             Method::Anthropic,
             Method::AnthropicStream,
             Method::GeminiStream,
