@@ -256,6 +256,10 @@ fn main() {
             "{} (scenario {}, seed {})",
             finding.violation, finding.name, finding.seed
         );
+        // A generated scenario is printed whole: save it to replay it.
+        if finding.name == "generated" {
+            println!("{}", toml::to_string(&finding.scenario).unwrap_or_default());
+        }
     }
 }
 

@@ -272,7 +272,7 @@ mod tests {
         for c in 0..100 {
             records.extend(call(c, 0, u64::from(c) + 1, c % 10 != 0));
         }
-        let s = Summary::of(&Trace { records });
+        let s = Summary::of(&Trace::new(records));
         assert_eq!((s.calls, s.ok, s.attempts), (100, 90, 100));
         assert_eq!(
             (s.p50_ns, s.p99_ns, s.max_ns),
@@ -292,7 +292,7 @@ mod tests {
     fn svg_has_a_row_per_call() {
         let mut records = call(0, 0, 5, true);
         records.extend(call(1, 1, 9, false));
-        let svg = svg(&Trace { records }, 10);
+        let svg = svg(&Trace::new(records), 10);
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert_eq!(svg.matches("<circle").count(), 2);
     }

@@ -301,9 +301,18 @@ impl fmt::Display for Record {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Trace {
     pub records: Vec<Record>,
+    /// When the run stopped: the horizon if it was cut off, else its last
+    /// record. A call still open then was still open when the world ended.
+    pub end_ns: u64,
 }
 
 impl Trace {
+    /// A trace of `records` that stopped at its last record.
+    pub fn new(records: Vec<Record>) -> Self {
+        let end_ns = records.iter().map(|r| r.t).max().unwrap_or(0);
+        Trace { records, end_ns }
+    }
+
     /// One line per record.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
@@ -416,8 +425,7 @@ mod tests {
 
     #[test]
     fn identical_traces_do_not_diverge() {
-        let t = Trace {
-            records: vec![
+        let t = Trace::new(vec![
                 rec(0, started()),
                 rec(
                     5,
@@ -425,15 +433,13 @@ mod tests {
                         outcome: CallOutcome::Ok,
                     },
                 ),
-            ],
-        };
+            ]);
         assert_eq!(first_divergence(&t, &t.clone()), None);
     }
 
     #[test]
     fn divergence_reports_first_differing_record_and_its_time() {
-        let a = Trace {
-            records: vec![
+        let a = Trace::new(vec![
                 rec(0, started()),
                 rec(
                     5,
@@ -441,8 +447,7 @@ mod tests {
                         outcome: CallOutcome::Ok,
                     },
                 ),
-            ],
-        };
+            ]);
         let mut b = a.clone();
         b.records[1].t = 6;
         let d = first_divergence(&a, &b).unwrap();
@@ -452,18 +457,14 @@ mod tests {
 
     #[test]
     fn a_shorter_trace_diverges_at_its_end() {
-        let a = Trace {
-            records: vec![rec(0, started())],
-        };
+        let a = Trace::new(vec![rec(0, started())]);
         let d = first_divergence(&a, &Trace::default()).unwrap();
         assert_eq!((d.index, d.second), (0, None));
     }
 
     #[test]
     fn json_lines_are_flat_objects() {
-        let t = Trace {
-            records: vec![rec(7, Kind::AttemptStarted { attempt: 2 })],
-        };
+        let t = Trace::new(vec![rec(7, Kind::AttemptStarted { attempt: 2 })]);
         assert_eq!(
             t.to_json_lines(),
             "{\"t\":7,\"client\":0,\"call\":0,\"kind\":\"attempt_started\",\"attempt\":2}\n"

@@ -35,7 +35,8 @@ pub struct Claim {
     pub retried: BTreeSet<Method>,
     /// Methods whose attempts are bounded by `timeout_ns`.
     pub timed: BTreeSet<Method>,
-    /// A handed-over stream that goes this long without an item ends with a timeout.
+    /// A handed-over stream of a method in `timed` that goes this long
+    /// without an item ends with a timeout.
     pub stream_idle_ns: Option<u64>,
     /// A shared budget may refuse a retry the rest of the claim allows.
     pub budget: bool,

@@ -194,7 +194,7 @@ mod tests {
             );
             push(resumed, ended(CallOutcome::Ok));
         }
-        Trace { records }
+        Trace::new(records)
     }
 
     fn jittered(lo: f64) -> Claim {

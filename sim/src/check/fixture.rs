@@ -117,5 +117,5 @@ pub fn good() -> Vec<Record> {
 }
 
 pub fn trace(records: Vec<Record>) -> Trace {
-    Trace { records }
+    Trace::new(records)
 }

@@ -50,7 +50,8 @@ fn calls_end(c: &Call, claim: &Claim, context: &Context) -> Option<String> {
         .last()
         .is_some_and(|a| matches!(a.end, Some((_, crate::trace::AttemptOutcome::Ok))))
         && method.is_some_and(|m| m.is_stream());
-    let unbounded_stream = handed_over && claim.stream_idle_ns.is_none();
+    let unbounded_stream = handed_over
+        && (claim.stream_idle_ns.is_none() || method.is_none_or(|m| !claim.timed.contains(&m)));
     // An open attempt still inside its timeout when the trace stopped.
     let within = c.attempts.last().is_some_and(|a| {
         let elapsed = context.trace_end_ns.saturating_sub(a.start);
@@ -308,7 +309,7 @@ fn stream_integrity(c: &Call, _: &Claim, _: &Context) -> Option<String> {
 fn stream_idle_bounded(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
     let idle = claim.stream_idle_ns?;
     let method = c.method()?;
-    if !method.is_stream() || !claim.retried.contains(&method) {
+    if !method.is_stream() || !claim.timed.contains(&method) {
         return None;
     }
     let (handed, AttemptOutcome::Ok) = c.attempts.last()?.end.as_ref()? else {

@@ -68,8 +68,10 @@ async fn world<S: Subject>(subject: &S, scenario: &Scenario, seed: u64) -> Trace
     let _ = tokio::time::timeout(HORIZON, all.as_mut()).await;
     // Dropping calls still in flight must not write ends they never had.
     backend.cut();
+    let end_ns = u64::try_from(backend.now().as_nanos()).unwrap_or(u64::MAX);
     Trace {
         records: backend.take_trace(),
+        end_ns,
     }
 }
 

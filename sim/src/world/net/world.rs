@@ -173,5 +173,6 @@ pub fn run<S: Subject>(subject: &S, scenario: &Scenario, seed: u64) -> std::io::
     }
     Ok(Trace {
         records: backend.take_trace(),
+        end_ns: u64::try_from(sim.elapsed().as_nanos()).unwrap_or(u64::MAX),
     })
 }
