@@ -83,13 +83,9 @@ impl Summary {
     }
 
     /// The expectations a single run misses: those that hold on every seed
-    /// by construction (an outage's success-rate ceiling, a latency bound).
+    /// by construction (a latency bound).
     pub fn unmet(&self, expect: &Expect) -> Vec<String> {
         let mut out = Vec::new();
-        let rate = self.success_rate();
-        if let Some(max) = expect.max_success_rate.filter(|m| rate > *m) {
-            out.push(format!("success rate {rate:.4} above {max}"));
-        }
         if let Some(max) = expect.max_p99_ms.filter(|m| self.p99_ns > m * 1_000_000) {
             out.push(format!("p99 {} above {max} ms", ms(self.p99_ns)));
         }
@@ -101,13 +97,19 @@ impl Summary {
     /// calls, never on one seed's.
     pub fn unmet_pooled(&self, expect: &Expect, seeds: u64) -> Vec<String> {
         let rate = self.success_rate();
-        match expect.min_success_rate.filter(|m| rate < *m) {
-            Some(min) => vec![format!(
-                "mean success rate {rate:.4} over {seeds} seed(s) ({} calls) below {min}",
-                self.calls
-            )],
-            None => Vec::new(),
+        let calls = self.calls;
+        let mut out = Vec::new();
+        if let Some(min) = expect.min_success_rate.filter(|m| rate < *m) {
+            out.push(format!(
+                "mean success rate {rate:.4} over {seeds} seed(s) ({calls} calls) below {min}"
+            ));
         }
+        if let Some(max) = expect.max_success_rate.filter(|m| rate > *m) {
+            out.push(format!(
+                "mean success rate {rate:.4} over {seeds} seed(s) ({calls} calls) above {max}"
+            ));
+        }
+        out
     }
 }
 
@@ -284,6 +286,15 @@ mod tests {
             ..Expect::default()
         };
         assert_eq!(s.unmet(&expect).len(), 1, "the p99 bound, per run");
+        let ceiling = Expect {
+            max_success_rate: Some(0.5),
+            ..Expect::default()
+        };
+        assert!(
+            s.unmet(&ceiling).is_empty(),
+            "a rate is never judged on one run"
+        );
+        assert_eq!(s.unmet_pooled(&ceiling, 1).len(), 1);
         assert_eq!(s.unmet_pooled(&expect, 1).len(), 1, "the mean rate, pooled");
         assert!(s.unmet(&Expect::default()).is_empty());
     }

@@ -426,28 +426,28 @@ mod tests {
     #[test]
     fn identical_traces_do_not_diverge() {
         let t = Trace::new(vec![
-                rec(0, started()),
-                rec(
-                    5,
-                    Kind::CallEnded {
-                        outcome: CallOutcome::Ok,
-                    },
-                ),
-            ]);
+            rec(0, started()),
+            rec(
+                5,
+                Kind::CallEnded {
+                    outcome: CallOutcome::Ok,
+                },
+            ),
+        ]);
         assert_eq!(first_divergence(&t, &t.clone()), None);
     }
 
     #[test]
     fn divergence_reports_first_differing_record_and_its_time() {
         let a = Trace::new(vec![
-                rec(0, started()),
-                rec(
-                    5,
-                    Kind::CallEnded {
-                        outcome: CallOutcome::Ok,
-                    },
-                ),
-            ]);
+            rec(0, started()),
+            rec(
+                5,
+                Kind::CallEnded {
+                    outcome: CallOutcome::Ok,
+                },
+            ),
+        ]);
         let mut b = a.clone();
         b.records[1].t = 6;
         let d = first_divergence(&a, &b).unwrap();

@@ -65,21 +65,41 @@ fn the_readme_shows_the_table_the_suite_prints() {
         suite(&Bare, "bare", &options).unwrap(),
     ];
     // crabllm's jitter is not seedable, so which case first shows a
-    // violation, and in how many runs, may change: compare its verdicts,
-    // the other columns exactly.
+    // violation, and in how many of its runs, may change: its column is
+    // compared by verdict, and a verdict the table itself marks as showing
+    // in only some runs ("violated (k/n runs)" with k < n) may read "held"
+    // on the other side. Every other column is compared exactly.
+    let unstable = |cell: &str| {
+        cell.split_once("violated (")
+            .and_then(|(_, rest)| rest.split_once(" runs)"))
+            .and_then(|(ratio, _)| ratio.split_once('/'))
+            .is_some_and(|(k, n)| k != n)
+    };
     let cells = |row: &str| -> Vec<String> {
         row.split(" | ")
             .enumerate()
-            .map(|(i, c)| match (i, c.trim().starts_with("violated")) {
-                (3, true) => "violated".to_string(),
-                _ => c.to_string(),
-            })
+            .map(
+                |(i, c)| match (i, c.trim().starts_with("violated"), unstable(c)) {
+                    (3, _, true) => "either".to_string(),
+                    (3, true, false) => "violated".to_string(),
+                    _ => c.to_string(),
+                },
+            )
             .collect()
+    };
+    let same = |a: &[String], b: &[String]| {
+        a.len() == b.len()
+            && a.iter().zip(b).all(|(x, y)| {
+                x == y
+                    || (x == "either" && (y == "held" || y == "violated"))
+                    || (y == "either" && (x == "held" || x == "violated"))
+                    || (x == "either" && y == "either")
+            })
     };
     let readme = readme_rows();
     for row in table(&reports).lines() {
         let expected = cells(row);
-        let found = readme.iter().any(|line| cells(line) == expected);
+        let found = readme.iter().any(|line| same(&cells(line), &expected));
         assert!(found, "README lacks the row {row}");
     }
 }

@@ -89,7 +89,9 @@ pub const ORACLES: &[&str] = &[
 /// violation belongs to no call; it is reported as client 0, call 0.
 pub fn check(trace: &Trace, claim: &Claim, context: &Context) -> Vec<Violation> {
     let context = &Context {
-        trace_end_ns: trace.end_ns.max(trace.records.iter().map(|r| r.t).max().unwrap_or(0)),
+        trace_end_ns: trace
+            .end_ns
+            .max(trace.records.iter().map(|r| r.t).max().unwrap_or(0)),
         ..*context
     };
     let mut out = Vec::new();

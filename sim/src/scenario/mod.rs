@@ -85,18 +85,20 @@ impl From<Scenario> for ScenarioSpec {
 
 /// What the run must achieve.
 ///
-/// `min_success_rate` is a statement across seeds: it is judged on the
-/// calls of every seed a sweep runs, pooled, never on one seed's (a bound
-/// on one seed's share of successes would fail by chance). The others
-/// hold on every seed by construction and are judged per run.
+/// The success-rate bounds are statements about the mean: they are judged
+/// on the calls of every seed a sweep runs, pooled, never on one seed's (a
+/// bound on one seed's share of successes would fail by chance; a rate
+/// that must be 0, as under a permanent outage, is 0 pooled exactly when
+/// it is 0 on every seed). `max_p99_ms` holds on every seed by
+/// construction and is judged per run.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     /// Lowest acceptable mean share of calls that succeed, over the seeds swept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_success_rate: Option<f64>,
-    /// Highest acceptable share of calls that succeed, every run (for
-    /// outage scenarios that must fail).
+    /// Highest acceptable mean share of calls that succeed, over the seeds
+    /// swept (0 for outage scenarios that must fail).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_success_rate: Option<f64>,
     /// Highest acceptable 99th percentile of call latency, every run.
