@@ -290,8 +290,15 @@ impl Visit for RunAll<'_> {
                 "{}",
                 report::table(name, self.seed, &e.summary, &e.violations, &e.unmet)
             );
-            for u in e.summary.unmet_pooled(&scenario.expect, 1) {
-                println!("  (indicative, one seed: {u}; `sweep` judges it)");
+            for (bound, rate) in [
+                ("at least", scenario.expect.min_success_rate),
+                ("at most", scenario.expect.max_success_rate),
+            ] {
+                if let Some(rate) = rate {
+                    println!(
+                        "  (mean success rate expected {bound} {rate}: judged across seeds by `sweep`)"
+                    );
+                }
             }
             if let Some(d) = &e.divergence {
                 println!("  NOT DETERMINISTIC: {d}");

@@ -1,9 +1,10 @@
 //! The simulator's modules form no import cycle: data flows one way, from
 //! scenario to world to trace to judge to report.
 //!
-//! Every `crate::<module>` (and `super::` reaching a sibling) in a file
-//! under `sim/src/<module>` is an edge from that top-level module; the
-//! graph must be acyclic, and the judge must import nothing from the
+//! Every `crate::<module>` (grouped imports included) in a file under
+//! `sim/src/<module>` is an edge from that top-level module (`super::`
+//! stays inside a module, so it needs no edge); the graph must be
+//! acyclic, and the judge and the probe must import nothing from the
 //! wrapper crate.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,6 +19,47 @@ fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
             out.push(path);
         }
     }
+}
+
+/// Every top-level name a file reaches through `crate::`, grouped
+/// imports (`crate::{a, b::c}`) included.
+fn imported(text: &str) -> BTreeSet<String> {
+    let ident = |s: &str| -> String {
+        s.trim()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut out = BTreeSet::new();
+    for (i, _) in text.match_indices("crate::") {
+        let rest = &text[i + "crate::".len()..];
+        match rest.strip_prefix('{') {
+            Some(group) => {
+                // Top-level items of the group: split at commas outside braces.
+                let mut depth = 0;
+                let mut item = String::new();
+                for c in group.chars() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' if depth == 0 => break,
+                        '}' => depth -= 1,
+                        ',' if depth == 0 => {
+                            out.insert(ident(&item));
+                            item.clear();
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    item.push(c);
+                }
+                out.insert(ident(&item));
+            }
+            None => {
+                out.insert(ident(rest));
+            }
+        }
+    }
+    out
 }
 
 /// Top-level module of a file under `src`.
@@ -99,6 +141,13 @@ fn modules_import_each_other_in_one_direction_only() {
 }
 
 #[test]
+fn grouped_imports_are_edges_too() {
+    let found = imported("use crate::{builtin, generate::{a, b}};\nuse crate::run::x;");
+    let want: BTreeSet<String> = ["builtin", "generate", "run"].map(String::from).into();
+    assert_eq!(found, want);
+}
+
+#[test]
 fn a_planted_cycle_is_found() {
     let mut edges = graph();
     edges
@@ -113,11 +162,12 @@ fn a_planted_cycle_is_found() {
 }
 
 #[test]
-fn the_judge_imports_nothing_from_the_wrapper_crate() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/check");
+fn the_judge_and_the_probe_import_nothing_from_the_wrapper_crate() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut all = Vec::new();
-    files(&dir, &mut all);
-    assert!(!all.is_empty());
+    files(&src.join("check"), &mut all);
+    all.push(src.join("subject/probe.rs"));
+    assert!(all.len() > 1);
     for file in all {
         let text = std::fs::read_to_string(&file).unwrap();
         assert!(

@@ -136,20 +136,25 @@ pub fn suite<S: Subject>(subject: &S, key: &str, options: &Options) -> std::io::
             WorldKind::InProcess => (Family::BuiltIn, options.seeds),
             WorldKind::Network => (Family::Network, options.net_seeds),
         };
-        let mut pooled = Samples::default();
+        let runs = runs_per_case(subject, options);
+        // One pool per repeated run: a subject that cannot be seeded gets a
+        // count of pools that failed, like every other finding.
+        let mut pools = vec![Samples::default(); runs as usize];
         for seed in 0..seeds {
             let samples =
                 built_in_case(subject, options, &mut report, family, name, scenario, seed)?;
-            pooled.extend(samples);
+            for (pool, run) in pools.iter_mut().zip(samples) {
+                pool.extend(run);
+            }
         }
-        // The drawn delays of every seed (and run) together: enough samples
-        // that a mislabelled distribution shows, at the documented rate.
+        // The drawn delays of every seed together: enough samples that a
+        // mislabelled distribution shows, at the documented rate.
         let claim = subject.claim(&scenario.policy);
-        if let Some(detail) = distribution::test(&pooled, &claim) {
-            let runs = match subject.seedable() {
-                true => 1,
-                false => options.repeats.max(1),
-            };
+        let failed: Vec<String> = pools
+            .iter()
+            .filter_map(|pool| distribution::test(pool, &claim))
+            .collect();
+        if let Some(detail) = failed.first() {
             report
                 .findings
                 .entry((DELAY_DISTRIBUTION, family))
@@ -163,7 +168,7 @@ pub fn suite<S: Subject>(subject: &S, key: &str, options: &Options) -> std::io::
                         call: 0,
                         detail: format!("pooled over seeds 0..{seeds}: {detail}"),
                     },
-                    violated: 1,
+                    violated: failed.len() as u32,
                     runs,
                     pooled_seeds: Some(seeds),
                 });
@@ -185,17 +190,14 @@ fn built_in_case<S: Subject>(
     name: &str,
     scenario: &Scenario,
     seed: u64,
-) -> std::io::Result<Samples> {
+) -> std::io::Result<Vec<Samples>> {
     let claim = subject.claim(&scenario.policy);
-    let mut samples = Samples::default();
-    let runs = match subject.seedable() {
-        true => 1,
-        false => options.repeats.max(1),
-    };
+    let runs = runs_per_case(subject, options);
+    let mut samples = Vec::with_capacity(runs as usize);
     let mut tally: BTreeMap<&'static str, (u32, Violation)> = BTreeMap::new();
     for _ in 0..runs {
         let e = evaluate(subject, scenario, seed, subject.seedable())?;
-        samples.extend(distribution::samples(&e.trace, &claim));
+        samples.push(distribution::samples(&e.trace, &claim));
         if let (None, Some(d)) = (&report.nondeterministic, &e.divergence) {
             report.nondeterministic = Some(format!("{name} seed {seed}: {d}"));
         }
@@ -207,6 +209,7 @@ fn built_in_case<S: Subject>(
         }
     }
     for (oracle, (violated, violation)) in tally {
+        let runs = runs_per_case(subject, options);
         report
             .findings
             .entry((oracle, family))
@@ -223,7 +226,19 @@ fn built_in_case<S: Subject>(
     Ok(samples)
 }
 
-/// Search generated scenarios for a violation of `oracle`; shrink the first found.
+/// How many times each case runs: once for a seedable subject, `repeats`
+/// times for one whose choices the seed does not fix.
+fn runs_per_case<S: Subject>(subject: &S, options: &Options) -> u32 {
+    match subject.seedable() {
+        true => 1,
+        false => options.repeats.max(1),
+    }
+}
+
+/// Search generated scenarios for a violation of `oracle`; shrink the first
+/// found. For a subject that cannot be seeded every case runs `repeats`
+/// times and counts as violated if any run is, so whether the search finds
+/// something does not hang on one run's draws.
 fn generated<S: Subject>(
     subject: &S,
     options: &Options,
@@ -245,19 +260,20 @@ fn generated<S: Subject>(
         let e = evaluate(subject, scenario, seed, false)?;
         Ok(e.violations.into_iter().find(|v| v.oracle == oracle))
     };
+    let runs = runs_per_case(subject, options);
     let result = runner.run(&strategy, |(scenario, seed)| {
-        match violates(&scenario, seed).map_err(|e| TestCaseError::fail(format!("world: {e}")))? {
-            Some(_) => Err(TestCaseError::fail(oracle)),
-            None => Ok(()),
+        for _ in 0..runs {
+            let found = violates(&scenario, seed)
+                .map_err(|e| TestCaseError::fail(format!("world: {e}")))?;
+            if found.is_some() {
+                return Err(TestCaseError::fail(oracle));
+            }
         }
+        Ok(())
     });
     match result {
         Ok(()) => Ok(None),
         Err(TestError::Fail(_, (scenario, seed))) => {
-            let runs = match subject.seedable() {
-                true => 1,
-                false => options.repeats.max(1),
-            };
             let mut first = None;
             let mut violated = 0;
             for _ in 0..runs {

@@ -120,11 +120,14 @@ pub fn sweep<S: Subject>(
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {
-                while let Some(&(s, seed)) = jobs.get(next.fetch_add(1, Ordering::Relaxed)) {
+                loop {
+                    let at = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&(s, seed)) = jobs.get(at) else {
+                        break;
+                    };
                     let (name, scenario) = &scenarios[s];
                     let line = evaluate(subject, scenario, seed, true)
                         .map(|e| RunLine::of(name, subject_name, &e));
-                    let at = next_slot(&jobs, s, seed);
                     lines.lock().unwrap_or_else(|p| p.into_inner())[at] = Some(line);
                     tick();
                 }
@@ -135,22 +138,19 @@ pub fn sweep<S: Subject>(
     lines.into_iter().flatten().collect()
 }
 
-fn next_slot(jobs: &[(usize, u64)], s: usize, seed: u64) -> usize {
-    // Jobs are sorted by (scenario, seed) and unique: a binary search finds it.
-    jobs.binary_search(&(s, seed)).unwrap_or(0)
-}
-
 /// The report of a sweep (or of merged shards): per scenario the pooled
 /// counts and the expectations stated across seeds, then every failing run
 /// with the command that replays it. `expect` gives each scenario's
 /// expectations by name. True when nothing failed.
 pub fn report(lines: &[RunLine], scenarios: &BTreeMap<String, Scenario>) -> (String, bool) {
     let mut out = String::new();
-    let mut pooled: BTreeMap<&str, (Summary, u64)> = BTreeMap::new();
+    // Per scenario: pooled counts, seeds, and the sum of per-seed rates.
+    let mut pooled: BTreeMap<&str, (Summary, u64, f64)> = BTreeMap::new();
     for line in lines {
         let entry = pooled.entry(&line.scenario).or_default();
         entry.0.pool(&line.summary());
         entry.1 += 1;
+        entry.2 += line.summary().success_rate();
     }
     let mut failing = 0;
     let _ = writeln!(
@@ -159,7 +159,7 @@ pub fn report(lines: &[RunLine], scenarios: &BTreeMap<String, Scenario>) -> (Str
     );
     let _ = writeln!(out, "|---|---|---|---|---|---|");
     let mut pooled_unmet = Vec::new();
-    for (name, (summary, seeds)) in &pooled {
+    for (name, (summary, seeds, rates)) in &pooled {
         let _ = writeln!(
             out,
             "| {name} | {seeds} | {} | {:.4} | {:.3} | {:.1} ms |",
@@ -169,7 +169,8 @@ pub fn report(lines: &[RunLine], scenarios: &BTreeMap<String, Scenario>) -> (Str
             summary.p99_ns as f64 / 1e6
         );
         if let Some(scenario) = scenarios.get(*name) {
-            for u in summary.unmet_pooled(&scenario.expect, *seeds) {
+            let mean = rates / *seeds as f64;
+            for u in crate::report::unmet_pooled(&scenario.expect, mean, *seeds) {
                 pooled_unmet.push(format!("{name}: expectation {u}"));
             }
         }

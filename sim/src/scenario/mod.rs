@@ -205,6 +205,12 @@ impl TryFrom<ScenarioSpec> for Scenario {
     /// Validate every part once: what passes can be run as it is.
     fn try_from(spec: ScenarioSpec) -> Result<Self, Invalid> {
         let workload = Workload::try_from(spec.workload)?;
+        if spec.world == WorldKind::InProcess && spec.network != NetworkSpec::default() {
+            return Err(Invalid::at(
+                &["network"],
+                "a [network] table needs world = \"network\" (in process it would be ignored)",
+            ));
+        }
         if spec.world == WorldKind::Network {
             if !matches!(workload.shape, Shape::Closed { .. }) {
                 return Err(Invalid::at(

@@ -15,7 +15,7 @@ pub enum WorldKind {
 }
 
 /// The simulated network: link latency and loss, and timed faults.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NetworkSpec {
     /// Each message takes between these many milliseconds.
@@ -59,7 +59,7 @@ pub enum Direction {
 }
 
 /// A partition window.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Partition {
     pub start_ms: u64,
@@ -69,7 +69,7 @@ pub struct Partition {
 }
 
 /// A time window.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Window {
     pub start_ms: u64,
@@ -77,7 +77,7 @@ pub struct Window {
 }
 
 /// A server crash and restart.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Crash {
     pub at_ms: u64,

@@ -186,3 +186,20 @@ thread_local! {
     /// Set while this thread runs a world (its panics are findings).
     pub static IN_RUN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
+
+/// Marks this thread as running a world until dropped, restoring what was
+/// there before even if the world panics.
+pub struct InRun(bool);
+
+impl InRun {
+    /// Mark the thread.
+    pub fn enter() -> Self {
+        InRun(IN_RUN.with(|f| f.replace(true)))
+    }
+}
+
+impl Drop for InRun {
+    fn drop(&mut self) {
+        IN_RUN.with(|f| f.set(self.0));
+    }
+}

@@ -29,11 +29,9 @@ pub fn run<S: Subject>(subject: &S, scenario: &Scenario, seed: u64) -> std::io::
     // A subject's panics are caught and recorded as findings: keep the
     // default hook from printing them while this thread runs the world.
     clients::quiet_caught_panics();
-    let outer = clients::IN_RUN.with(|f| f.replace(true));
-    let trace = match scenario.world {
+    let _quiet = clients::InRun::enter();
+    match scenario.world {
         WorldKind::InProcess => in_process::run(subject, scenario, seed),
         WorldKind::Network => net::world::run(subject, scenario, seed),
-    };
-    clients::IN_RUN.with(|f| f.set(outer));
-    trace
+    }
 }
