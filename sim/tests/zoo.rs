@@ -272,6 +272,27 @@ fn every_planted_defect_changes_what_happens_on_its_scenario() {
 /// scenario in both worlds, and generated ones.
 #[test]
 fn control_holds_every_oracle_in_the_conformance_suite() {
+    assert_conforms(
+        &subject::Zoo(Defect::None),
+        "zoo-control",
+        "control_holds_every_oracle_in_the_conformance_suite",
+    );
+}
+
+/// So do the variants that are correct under their own claims.
+#[test]
+fn truthful_variants_hold_every_oracle_in_the_conformance_suite() {
+    for defect in [Defect::OpenAiStyle, Defect::FactorOneAndAHalf] {
+        assert_conforms(
+            &Truthful(defect),
+            &format!("zoo-truthful-{}", defect.name()),
+            "truthful_variants_hold_every_oracle_in_the_conformance_suite",
+        );
+    }
+}
+
+/// Assert that `subject` holds every oracle over the conformance suite.
+fn assert_conforms<S: provider_retry_sim::subject::Subject>(subject: &S, name: &str, test: &str) {
     use provider_retry_sim::run::conform::{Options, suite, table};
     let options = Options {
         seeds: 2,
@@ -279,8 +300,8 @@ fn control_holds_every_oracle_in_the_conformance_suite() {
         cases: 16,
         ..Options::default()
     };
-    let report = suite(&subject::Zoo(Defect::None), "zoo-control", &options)
-        .unwrap_or_else(|e| panic!("the suite could not run: {e}"));
+    let report =
+        suite(subject, name, &options).unwrap_or_else(|e| panic!("the suite could not run: {e}"));
     let findings: Vec<String> = report
         .findings
         .values()
@@ -295,8 +316,7 @@ fn control_holds_every_oracle_in_the_conformance_suite() {
         .collect();
     assert!(
         report.held(),
-        "{}\n{findings:#?}\n{:?}\nthis variant: cargo test -p provider-retry-sim --test zoo -- --exact \
-         control_holds_every_oracle_in_the_conformance_suite",
+        "{}\n{findings:#?}\n{:?}\nthis variant: cargo test -p provider-retry-sim --test zoo -- --exact {test}",
         table(std::slice::from_ref(&report)),
         report.nondeterministic
     );
