@@ -10,7 +10,7 @@
 //! | `planted` | the wrapper: backoff, attempt timeout, the one retry loop |
 //! | `stream` | idle-bounded streams; the re-open defects |
 //! | `provider` | every `Provider` method forwarded, retried ones through the loop |
-//! | `subject` | each variant as a `Subject` |
+//! | `subject` | each variant as a `Subject`, under provider-retry's claim or its own |
 //! | `cases` | the scenarios (TOML in the test) and the judging helpers |
 
 #[path = "zoo/cases.rs"]
@@ -26,11 +26,12 @@ mod stream;
 #[path = "zoo/subject.rs"]
 mod subject;
 
-use cases::{Case, assert_caught, assert_control_holds};
+use cases::{Case, assert_caught, assert_control_holds, assert_holds};
 use defect::Defect;
+use subject::Truthful;
 
 /// Which oracle catches each defect, and on which scenario.
-const CAUGHT_BY: [(Defect, &Case, &str); 19] = [
+const CAUGHT_BY: [(Defect, &Case, &str); 25] = [
     (
         Defect::OverflowsDoublingBackoff,
         &cases::MANY_RETRIES,
@@ -114,6 +115,32 @@ const CAUGHT_BY: [(Defect, &Case, &str); 19] = [
         &cases::DRIPPING,
         "stream_idle_bounded",
     ),
+    (
+        Defect::MisreportsDelay,
+        &cases::FULL_JITTER,
+        "reported_agrees",
+    ),
+    (
+        Defect::MisreportsGiveUp,
+        &cases::BAD_REQUEST,
+        "reported_agrees",
+    ),
+    (Defect::StuckBreaker, &cases::HEAL, "liveness_after_heal"),
+    (
+        Defect::ReadsWallClock,
+        &cases::FULL_JITTER,
+        cases::DETERMINISM,
+    ),
+    (
+        Defect::OpenAiStyle,
+        &cases::FULL_JITTER,
+        "delay_distribution",
+    ),
+    (
+        Defect::FactorOneAndAHalf,
+        &cases::EXHAUSTED,
+        "delay_within_envelope",
+    ),
 ];
 
 fn caught(defect: Defect) {
@@ -157,6 +184,45 @@ caught! {
     one_extra_retry_is_caught => OneExtraRetry,
     retries_image_generation_is_caught => RetriesImageGeneration,
     no_stream_idle_bound_is_caught => NoStreamIdleBound,
+    misreports_delay_is_caught => MisreportsDelay,
+    misreports_give_up_is_caught => MisreportsGiveUp,
+    stuck_breaker_is_caught => StuckBreaker,
+    reads_wall_clock_is_caught => ReadsWallClock,
+    openai_style_is_caught => OpenAiStyle,
+    factor_one_and_a_half_is_caught => FactorOneAndAHalf,
+}
+
+/// The variants whose schedule is not provider-retry's, yet correct:
+/// claimed truthfully, each holds every oracle on every zoo scenario.
+#[test]
+fn openai_style_holds_every_oracle_under_its_own_claim() {
+    for case in cases::ALL {
+        assert_holds(&Truthful(Defect::OpenAiStyle), Defect::OpenAiStyle, case);
+    }
+}
+
+#[test]
+fn factor_one_and_a_half_holds_every_oracle_under_its_own_claim() {
+    for case in cases::ALL {
+        let defect = Defect::FactorOneAndAHalf;
+        assert_holds(&Truthful(defect), defect, case);
+    }
+}
+
+/// The truthful claims are not vacuous: each says something provider-retry's
+/// does not, and its variant's scenario shows the difference.
+#[test]
+fn truthful_claims_differ_from_provider_retry() {
+    for defect in [Defect::OpenAiStyle, Defect::FactorOneAndAHalf] {
+        let (_, case, _) = CAUGHT_BY.iter().find(|(d, _, _)| *d == defect).unwrap();
+        let policy = case.scenario().policy;
+        assert_ne!(
+            subject::truthful_claim(defect, &policy),
+            provider_retry_sim::check::Claim::provider_retry(&policy),
+            "{}",
+            defect.name()
+        );
+    }
 }
 
 #[test]
@@ -206,6 +272,27 @@ fn every_planted_defect_changes_what_happens_on_its_scenario() {
 /// scenario in both worlds, and generated ones.
 #[test]
 fn control_holds_every_oracle_in_the_conformance_suite() {
+    assert_conforms(
+        &subject::Zoo(Defect::None),
+        "zoo-control",
+        "control_holds_every_oracle_in_the_conformance_suite",
+    );
+}
+
+/// So do the variants that are correct under their own claims.
+#[test]
+fn truthful_variants_hold_every_oracle_in_the_conformance_suite() {
+    for defect in [Defect::OpenAiStyle, Defect::FactorOneAndAHalf] {
+        assert_conforms(
+            &Truthful(defect),
+            &format!("zoo-truthful-{}", defect.name()),
+            "truthful_variants_hold_every_oracle_in_the_conformance_suite",
+        );
+    }
+}
+
+/// Assert that `subject` holds every oracle over the conformance suite.
+fn assert_conforms<S: provider_retry_sim::subject::Subject>(subject: &S, name: &str, test: &str) {
     use provider_retry_sim::run::conform::{Options, suite, table};
     let options = Options {
         seeds: 2,
@@ -213,8 +300,8 @@ fn control_holds_every_oracle_in_the_conformance_suite() {
         cases: 16,
         ..Options::default()
     };
-    let report = suite(&subject::Zoo(Defect::None), "zoo-control", &options)
-        .unwrap_or_else(|e| panic!("the suite could not run: {e}"));
+    let report =
+        suite(subject, name, &options).unwrap_or_else(|e| panic!("the suite could not run: {e}"));
     let findings: Vec<String> = report
         .findings
         .values()
@@ -229,8 +316,7 @@ fn control_holds_every_oracle_in_the_conformance_suite() {
         .collect();
     assert!(
         report.held(),
-        "{}\n{findings:#?}\n{:?}\nthis variant: cargo test -p provider-retry-sim --test zoo -- --exact \
-         control_holds_every_oracle_in_the_conformance_suite",
+        "{}\n{findings:#?}\n{:?}\nthis variant: cargo test -p provider-retry-sim --test zoo -- --exact {test}",
         table(std::slice::from_ref(&report)),
         report.nondeterministic
     );

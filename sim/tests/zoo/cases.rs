@@ -5,7 +5,7 @@ use super::subject::Zoo;
 use provider_retry_sim::check::ORACLES;
 use provider_retry_sim::run::{Evaluation, evaluate, replay_command};
 use provider_retry_sim::scenario::Scenario;
-use provider_retry_sim::world::clients;
+use provider_retry_sim::subject::Subject;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -284,8 +284,32 @@ method = "chat_stream"
 "#,
 };
 
+/// A 1 s outage, healed at 1 s: calls starting from 1.5 s on must succeed.
+/// Four calls fail during the outage, enough to open a breaker at three.
+pub const HEAL: Case = Case {
+    name: "zoo-heal",
+    seeds: 0..2,
+    toml: r#"
+name = "zoo-heal"
+[policy]
+max_retries = 1
+jitter = "none"
+initial_backoff = "50ms"
+[faults]
+outages = [{ start_ms = 0, end_ms = 1000 }]
+heal_ms = 1000
+[workload]
+kind = "closed"
+clients = 1
+calls = 10
+think_ms = 200
+[expect]
+liveness_after_heal_ms = 500
+"#,
+};
+
 /// Every zoo scenario, for the control.
-pub const ALL: [&Case; 15] = [
+pub const ALL: [&Case; 16] = [
     &MANY_RETRIES,
     &EXHAUSTED,
     &CAPPED,
@@ -301,7 +325,12 @@ pub const ALL: [&Case; 15] = [
     &HEALTHY,
     &IMAGE,
     &DRIPPING,
+    &HEAL,
 ];
+
+/// Not an oracle of the judge's: the determinism check (a seedable
+/// subject's two runs of one seed must not diverge).
+pub const DETERMINISM: &str = "determinism";
 
 impl Case {
     pub fn scenario(&self) -> Scenario {
@@ -330,16 +359,18 @@ impl Case {
 
     /// Run every seed of this case against `defect`'s variant.
     pub fn evaluate(&self, defect: Defect, twice: bool) -> Vec<Evaluation> {
+        self.evaluate_as(&Zoo(defect), twice)
+    }
+
+    /// Run every seed of this case against `subject`.
+    pub fn evaluate_as<S: Subject>(&self, subject: &S, twice: bool) -> Vec<Evaluation> {
+        // world::run keeps a planted panic (a finding) off stderr itself.
         let scenario = self.scenario();
-        // A planted panic is a finding the run catches: keep it off stderr.
-        clients::quiet_caught_panics();
         self.seeds
             .clone()
             .map(|seed| {
-                clients::IN_RUN.with(|f| f.set(true));
-                let e = evaluate(&Zoo(defect), &scenario, seed, twice);
-                clients::IN_RUN.with(|f| f.set(false));
-                e.unwrap_or_else(|e| panic!("world did not start: {e}"))
+                evaluate(subject, &scenario, seed, twice)
+                    .unwrap_or_else(|e| panic!("world did not start: {e}"))
             })
             .collect()
     }
@@ -353,22 +384,12 @@ pub fn test_name(defect: Defect) -> String {
     }
 }
 
-/// The judge has oracles: an empty judge would let every defect through,
-/// so it fails the zoo rather than passing it.
-pub fn judge_landed() -> bool {
-    assert!(
-        !ORACLES.is_empty(),
-        "check::ORACLES is empty: the judge judges nothing"
-    );
-    true
-}
-
 /// Assert that `oracle` catches `defect` on some seed of `case`.
 pub fn assert_caught(defect: Defect, case: &Case, oracle: &str) {
-    let runs = case.evaluate(defect, false);
-    if !judge_landed() {
-        return;
+    if oracle == DETERMINISM {
+        return assert_diverges(defect, case);
     }
+    let runs = case.evaluate(defect, false);
     assert!(
         ORACLES.contains(&oracle),
         "the judge has no oracle named {oracle} (it has {ORACLES:?}); {}",
@@ -395,14 +416,39 @@ pub fn assert_caught(defect: Defect, case: &Case, oracle: &str) {
     );
 }
 
+/// Assert that two runs of one seed of `case` diverge for `defect`, a
+/// variant that claims to be seedable: it is flagged as reading the wall
+/// clock (or some other randomness no seed fixes).
+fn assert_diverges(defect: Defect, case: &Case) {
+    let runs = case.evaluate(defect, true);
+    if let Some(d) = runs.iter().find_map(|e| e.divergence.as_ref()) {
+        eprintln!("{} flagged as not deterministic: {d}", defect.name());
+        return;
+    }
+    panic!(
+        "two runs of every seed {:?} of {} agreed for {}: the determinism check did not flag it\n{}",
+        case.seeds,
+        case.name,
+        defect.name(),
+        case.replay(case.seeds.start, defect)
+    );
+}
+
 /// Assert that the control holds every oracle (and repeats exactly) on `case`.
 pub fn assert_control_holds(case: &Case) {
-    for e in case.evaluate(Defect::None, true) {
+    assert_holds(&Zoo(Defect::None), Defect::None, case);
+}
+
+/// Assert that `subject` (`defect`'s variant under some claim) holds every
+/// oracle and repeats exactly on `case`.
+pub fn assert_holds<S: Subject>(subject: &S, defect: Defect, case: &Case) {
+    for e in case.evaluate_as(subject, true) {
         let failures = e.failures(case.name);
         assert!(
             failures.is_empty(),
-            "the control failed: {failures:#?}\n{}",
-            case.replay(e.seed, Defect::None)
+            "{} failed: {failures:#?}\n{}",
+            subject.name(),
+            case.replay(e.seed, defect)
         );
     }
 }

@@ -47,11 +47,32 @@ pub enum Defect {
     RetriesImageGeneration,
     /// Hands streams over with no idle bound: a stalled stream never ends.
     NoStreamIdleBound,
+    /// Reports the un-jittered base as the delay it chose, while it waits
+    /// the jittered draw.
+    MisreportsDelay,
+    /// Reports `exhausted` when it stopped on a non-transient error.
+    MisreportsGiveUp,
+    /// A circuit breaker that opens after 3 consecutive failed calls and
+    /// never closes: while open, every attempt gets a 1 ns timeout (to "fail
+    /// fast"), so no call can succeed again, even after the provider heals.
+    /// Each such call still runs the whole schedule and ends exhausted, so
+    /// only liveness can tell.
+    StuckBreaker,
+    /// Draws its jitter from the wall clock's nanoseconds while claiming
+    /// its seed fixes every draw: two runs of one seed differ.
+    ReadsWallClock,
+    /// OpenAI's SDKs' jitter, `b * U[0.75, 1]`, whatever the policy asks:
+    /// correct under its own claim ([`Truthful`](super::subject::Truthful)),
+    /// a lie against provider-retry's full jitter.
+    OpenAiStyle,
+    /// Grows the base by 1.5 per retry: correct under a claim of factor 1.5
+    /// ([`Truthful`](super::subject::Truthful)), a lie against doubling.
+    FactorOneAndAHalf,
 }
 
 impl Defect {
     /// Every variant, the control first.
-    pub const ALL: [Defect; 20] = [
+    pub const ALL: [Defect; 26] = [
         Defect::None,
         Defect::OverflowsDoublingBackoff,
         Defect::SleepsAfterFinalAttempt,
@@ -72,6 +93,12 @@ impl Defect {
         Defect::OneExtraRetry,
         Defect::RetriesImageGeneration,
         Defect::NoStreamIdleBound,
+        Defect::MisreportsDelay,
+        Defect::MisreportsGiveUp,
+        Defect::StuckBreaker,
+        Defect::ReadsWallClock,
+        Defect::OpenAiStyle,
+        Defect::FactorOneAndAHalf,
     ];
 
     /// A short name for reports.
@@ -97,6 +124,12 @@ impl Defect {
             Defect::OneExtraRetry => "one-extra-retry",
             Defect::RetriesImageGeneration => "retries-image-generation",
             Defect::NoStreamIdleBound => "no-stream-idle-bound",
+            Defect::MisreportsDelay => "misreports-delay",
+            Defect::MisreportsGiveUp => "misreports-give-up",
+            Defect::StuckBreaker => "stuck-breaker",
+            Defect::ReadsWallClock => "reads-wall-clock",
+            Defect::OpenAiStyle => "openai-style",
+            Defect::FactorOneAndAHalf => "factor-one-and-a-half",
         }
     }
 }

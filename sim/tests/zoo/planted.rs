@@ -8,10 +8,13 @@ use super::defect::Defect;
 use crabllm_core::Error;
 use provider_retry_sim::scenario::{JitterSpec, PolicySpec};
 use provider_retry_sim::seeds;
+use provider_retry_sim::subject::Reporter;
+use provider_retry_sim::trace::{GiveUpReason, Reported};
 use rand_chacha::ChaCha8Rng;
 use std::future::Future;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
 /// A retry wrapper around `inner` with `defect` planted.
@@ -20,7 +23,14 @@ pub struct Planted<P> {
     pub(crate) spec: PolicySpec,
     pub(crate) defect: Defect,
     rng: Mutex<ChaCha8Rng>,
+    /// Where it says what it did, as an observer hook would.
+    reporter: Option<Reporter>,
+    /// Consecutive failed calls ([`Defect::StuckBreaker`] opens at 3).
+    failed_calls: AtomicU32,
 }
+
+/// Failed calls in a row after which [`Defect::StuckBreaker`] opens.
+const BREAKER_OPENS_AT: u32 = 3;
 
 /// Saturating nanoseconds.
 fn ns(d: Duration) -> u64 {
@@ -38,18 +48,45 @@ fn grown(initial: u64, factor: u64, n: u32) -> u64 {
 struct Backoff {
     retry: u32,
     previous: u64,
+    /// The last base, before jitter (what [`Defect::MisreportsDelay`] reports).
+    base: u64,
     /// The unchecked doubling of [`Defect::OverflowsDoublingBackoff`].
     doubled: Duration,
 }
 
 impl<P> Planted<P> {
-    pub fn new(inner: P, spec: PolicySpec, defect: Defect, seed: u64) -> Self {
+    pub fn new(
+        inner: P,
+        spec: PolicySpec,
+        defect: Defect,
+        seed: u64,
+        reporter: Option<Reporter>,
+    ) -> Self {
         Self {
             inner,
             spec,
             defect,
             rng: Mutex::new(seeds::stream(seed, "zoo", 0)),
+            reporter,
+            failed_calls: AtomicU32::new(0),
         }
+    }
+
+    fn report(&self, event: Reported) {
+        if let Some(reporter) = &self.reporter {
+            reporter.report(event);
+        }
+    }
+
+    /// Report giving up after `attempt` for `reason` (misreported, for that defect).
+    fn give_up(&self, attempt: u32, reason: GiveUpReason) {
+        let reason = match reason {
+            GiveUpReason::NotTransient if self.has(Defect::MisreportsGiveUp) => {
+                GiveUpReason::Exhausted
+            }
+            r => r,
+        };
+        self.report(Reported::GaveUp { attempt, reason });
     }
 
     fn has(&self, defect: Defect) -> bool {
@@ -58,14 +95,30 @@ impl<P> Planted<P> {
 
     /// Uniform in `[lo, hi]` nanoseconds from the wrapper's seeded stream.
     fn draw(&self, lo: u64, hi: u64) -> u64 {
-        let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
-        let u = seeds::unit(&mut *rng);
+        let u = match self.has(Defect::ReadsWallClock) {
+            // The planted bug: a draw no seed fixes.
+            true => {
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default();
+                f64::from(now.subsec_nanos()) / 1e9
+            }
+            false => {
+                let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+                seeds::unit(&mut *rng)
+            }
+        };
         lo + ((hi - lo) as f64 * u) as u64
     }
 
     /// `base` jittered as the policy says (equal when full is asked, for that defect).
     fn jittered(&self, base: u64, state: &mut Backoff) -> u64 {
         let initial = ns(self.spec.initial_backoff);
+        if self.has(Defect::OpenAiStyle) {
+            // Its own fixed jitter: uniform in [0.75 b, b].
+            let lo = ((base as f64 * 0.75).floor() as u64).min(base);
+            return self.draw(lo, base);
+        }
         match self.spec.jitter {
             JitterSpec::None => base,
             JitterSpec::Full if self.has(Defect::EqualJitterClaimedFull) => {
@@ -89,11 +142,17 @@ impl<P> Planted<P> {
             2
         };
         let mut base = grown(initial, factor, state.retry).min(cap);
+        if self.has(Defect::FactorOneAndAHalf) {
+            let exponent = i32::try_from(state.retry).unwrap_or(i32::MAX);
+            // `as` saturates: the same rounding as the claim's envelope.
+            base = ((initial as f64 * 1.5f64.powi(exponent)) as u64).min(cap);
+        }
         if self.has(Defect::OverflowsDoublingBackoff) {
             base = ns(state.doubled).min(cap);
             // The planted bug: `Duration * u32` panics on overflow.
             state.doubled *= 2;
         }
+        state.base = base;
         let mut delay = self.jittered(base, state);
         if self.has(Defect::JitterAddedAfterCap) {
             delay = delay.saturating_add(self.draw(0, initial));
@@ -108,7 +167,15 @@ impl<P> Planted<P> {
         &self,
         fut: impl Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
-        let limit = self.spec.timeout;
+        self.attempt_within(self.spec.timeout, fut).await
+    }
+
+    /// One attempt under `limit` (zero: none).
+    async fn attempt_within<T>(
+        &self,
+        limit: Duration,
+        fut: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
         if limit.is_zero() || self.has(Defect::NoAttemptTimeout) {
             return fut.await;
         }
@@ -135,53 +202,96 @@ impl<P> Planted<P> {
         self.spec.max_retries.saturating_add(extra)
     }
 
-    /// The wait before the next retry, or `None` to give up with the error.
-    fn wait_for(&self, error: &Error, state: &mut Backoff) -> Option<Duration> {
+    /// The wait before the next retry and whether it is a Retry-After, or
+    /// `None` to give up with the error.
+    fn wait_for(&self, error: &Error, state: &mut Backoff) -> Option<(Duration, bool)> {
         // Retry n takes schedule item n even after a Retry-After wait.
         let backoff = self.next_backoff(state);
         match error.retry_after() {
-            _ if self.has(Defect::IgnoresRetryAfter) => Some(backoff),
+            _ if self.has(Defect::IgnoresRetryAfter) => Some((backoff, false)),
             Some(asked) if asked > self.spec.max_retry_after => None,
             Some(asked) if self.has(Defect::JittersRetryAfter) => {
                 let mut fresh = Backoff {
                     retry: 0,
                     previous: ns(asked),
+                    base: ns(asked),
                     doubled: asked,
                 };
-                Some(Duration::from_nanos(self.jittered(ns(asked), &mut fresh)))
+                let jittered = self.jittered(ns(asked), &mut fresh);
+                Some((Duration::from_nanos(jittered), true))
             }
-            Some(asked) => Some(asked),
-            None => Some(backoff),
+            Some(asked) => Some((asked, true)),
+            None => Some((backoff, false)),
+        }
+    }
+
+    /// The per-attempt timeout of this call: 1 ns once the stuck breaker is open.
+    fn call_timeout(&self) -> Duration {
+        let open = self.has(Defect::StuckBreaker)
+            && self.failed_calls.load(Ordering::Relaxed) >= BREAKER_OPENS_AT;
+        match open {
+            true => Duration::from_nanos(1),
+            false => self.spec.timeout,
+        }
+    }
+
+    /// The breaker counts failed calls in a row; once open it never closes.
+    fn call_ended(&self, ok: bool) {
+        let open = self.failed_calls.load(Ordering::Relaxed) >= BREAKER_OPENS_AT;
+        match (ok, open) {
+            (_, true) => {}
+            (true, false) => self.failed_calls.store(0, Ordering::Relaxed),
+            (false, false) => {
+                self.failed_calls.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
     /// The one retry loop every retried method runs through.
-    pub(crate) async fn retry<T, F>(&self, mut op: impl FnMut() -> F) -> Result<T, Error>
+    pub(crate) async fn retry<T, F>(&self, op: impl FnMut() -> F) -> Result<T, Error>
+    where
+        F: Future<Output = Result<T, Error>>,
+    {
+        let result = self.retry_loop(op).await;
+        self.call_ended(result.is_ok());
+        result
+    }
+
+    async fn retry_loop<T, F>(&self, mut op: impl FnMut() -> F) -> Result<T, Error>
     where
         F: Future<Output = Result<T, Error>>,
     {
         let started = Instant::now();
+        let timeout = self.call_timeout();
         let mut state = Backoff {
             retry: 0,
             previous: ns(self.spec.initial_backoff),
+            base: ns(self.spec.initial_backoff),
             doubled: self.spec.initial_backoff,
         };
+        // Attempt `retries` is the call's attempt number, from 0.
         let mut retries = 0u32;
         loop {
-            let error = match self.attempt(op()).await {
+            self.report(Reported::Attempt { attempt: retries });
+            let error = match self.attempt_within(timeout, op()).await {
                 Ok(value) => return Ok(value),
                 Err(error) => error,
             };
+            // provider-retry's order: not transient, exhausted, Retry-After
+            // too long, deadline.
             if !self.retryable(&error) {
+                self.give_up(retries, GiveUpReason::NotTransient);
                 return Err(error);
             }
             if retries >= self.max_retries() {
                 if self.has(Defect::SleepsAfterFinalAttempt) {
                     tokio::time::sleep(self.next_backoff(&mut state)).await;
                 }
+                self.give_up(retries, GiveUpReason::Exhausted);
                 return Err(error);
             }
-            let Some(wait) = self.wait_for(&error, &mut state) else {
+            let Some((wait, retry_after)) = self.wait_for(&error, &mut state) else {
+                self.give_up(retries, GiveUpReason::RetryAfterTooLong);
                 return Err(error);
             };
             let deadline = self
@@ -189,8 +299,18 @@ impl<P> Planted<P> {
                 .retry_deadline
                 .filter(|_| !self.has(Defect::WaitsPastDeadline));
             if deadline.is_some_and(|d| started.elapsed().saturating_add(wait) > d) {
+                self.give_up(retries, GiveUpReason::Deadline);
                 return Err(error);
             }
+            let reported = match self.has(Defect::MisreportsDelay) && !retry_after {
+                true => state.base,
+                false => ns(wait),
+            };
+            self.report(Reported::Delay {
+                attempt: retries,
+                delay_ns: reported,
+                retry_after,
+            });
             tokio::time::sleep(wait).await;
             retries += 1;
         }
