@@ -44,7 +44,7 @@ pub struct FaultPlan {
     pub p_stream_stall: f64,
     /// Literal outcomes for the first attempts (`"ok"`, `"503"`, `"429:ra=2000"`,
     /// `"network"`, `"decode"`, `"hang"`, `"stream-fail"`, `"stream-stall"`).
-    pub script: Vec<String>,
+    pub script: Vec<Step>,
     /// Replay `script` forever instead of falling back to the plan.
     pub script_repeat: bool,
     pub outages: Vec<Outage>,
@@ -182,7 +182,7 @@ pub enum Answer {
 }
 
 /// How an opened stream ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 pub enum StreamEnd {
     Done,
     Fail,
@@ -225,19 +225,6 @@ impl FaultPlan {
                     format!("{bad} is not an error status (400 to 599)"),
                 ));
             }
-        }
-        if let Some((i, bad)) = self
-            .script
-            .iter()
-            .enumerate()
-            .find(|(_, s)| parse_step(s).is_none())
-        {
-            let mut invalid = Invalid::at(
-                &["faults", "script"],
-                format!("unknown script step {bad:?}"),
-            );
-            invalid.path.push(crate::invalid::Seg::Index(i));
-            return Err(invalid);
         }
         if let Some((i, b)) = self
             .brownouts
@@ -289,14 +276,50 @@ impl FaultPlan {
     }
 }
 
-/// A literal script step, parsed. The latency is filled in later.
-#[derive(Debug, Clone, PartialEq)]
-enum Step {
+/// A literal script step, parsed once when the scenario is read (written
+/// `"ok"`, `"503"`, `"429:ra=2000"`, `"network"`, `"decode"`, `"hang"`,
+/// `"stream-fail"`, `"stream-stall"`). The latency is filled in later.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Step {
     Ok(StreamEnd),
     Status(u16, Option<Duration>),
     Network,
     Decode,
     Hang,
+}
+
+impl std::str::FromStr for Step {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        parse_step(text).ok_or_else(|| {
+            format!("unknown script step {text:?} (ok, <status 400-599>[:ra=<ms>], network, decode, hang, stream-fail, stream-stall)")
+        })
+    }
+}
+
+impl TryFrom<String> for Step {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        text.parse()
+    }
+}
+
+impl From<Step> for String {
+    fn from(step: Step) -> String {
+        match step {
+            Step::Ok(StreamEnd::Done) => "ok".into(),
+            Step::Ok(StreamEnd::Fail) => "stream-fail".into(),
+            Step::Ok(StreamEnd::Stall) => "stream-stall".into(),
+            Step::Network => "network".into(),
+            Step::Decode => "decode".into(),
+            Step::Hang => "hang".into(),
+            Step::Status(status, None) => status.to_string(),
+            Step::Status(status, Some(ra)) => format!("{status}:ra={}", ra.as_millis()),
+        }
+    }
 }
 
 fn parse_step(text: &str) -> Option<Step> {
@@ -336,7 +359,7 @@ pub struct Faults {
 impl Faults {
     /// Start `plan` under the run's root `seed`.
     pub fn new(plan: FaultPlan, seed: u64) -> Self {
-        let script = plan.script.iter().filter_map(|s| parse_step(s)).collect();
+        let script = plan.script.iter().cloned().collect();
         let die = |name| stream(seed, name, 0);
         Self {
             script,
@@ -529,7 +552,9 @@ mod tests {
     #[test]
     fn script_plays_first_then_the_plan() {
         let p = FaultPlan {
-            script: vec!["503".into(), "429:ra=1500".into(), "hang".into()],
+            script: ["503", "429:ra=1500", "hang"]
+                .map(|s| s.parse().unwrap())
+                .to_vec(),
             ..plan()
         };
         let mut f = Faults::new(p, 1);

@@ -15,7 +15,7 @@
 use crate::faults::FaultPlan;
 use crate::method::Method;
 use crate::scenario::{
-    Expect, JitterSpec, NetworkSpec, PolicySpec, Scenario, Shape, Workload, WorldKind,
+    Expect, JitterSpec, NetworkSpec, PolicySpec, Scenario, ScenarioSpec, Shape, Workload, WorldKind,
 };
 use proptest::prelude::*;
 use std::time::Duration;
@@ -131,7 +131,7 @@ pub fn faults() -> impl Strategy<Value = FaultPlan> {
                 retry_after_ms,
                 chunks,
                 chunk_gap_ms,
-                script: script.into_iter().map(str::to_string).collect(),
+                script: script.into_iter().filter_map(|s| s.parse().ok()).collect(),
                 script_repeat,
                 transient_statuses: vec![429, 500, 502, 503, 504],
                 ..FaultPlan::default()
@@ -146,7 +146,12 @@ pub fn methods() -> impl Strategy<Value = Vec<Method>> {
 
 /// Whether an attempt under `faults` can hang, and a stream stall.
 fn can_hang(faults: &FaultPlan) -> (bool, bool) {
-    let scripted = |step: &str| faults.script.iter().any(|s| s == step);
+    let scripted = |step: &str| {
+        faults
+            .script
+            .iter()
+            .any(|s| String::from(s.clone()) == step)
+    };
     (
         faults.p_hang > 0.0 || scripted("hang"),
         faults.p_stream_stall > 0.0 || scripted("stream-stall"),
@@ -170,8 +175,8 @@ fn endable(mut policy: PolicySpec, faults: &FaultPlan) -> PolicySpec {
 
 /// A closed workload of 1 to 3 clients x 1 to 3 calls, in process.
 pub fn scenario() -> impl Strategy<Value = Scenario> {
-    (policy(), faults(), 1u32..4, 1u32..4, methods()).prop_map(
-        |(policy, faults, clients, calls, methods)| Scenario {
+    (policy(), faults(), 1u32..4, 1u32..4, methods())
+        .prop_map(|(policy, faults, clients, calls, methods)| Scenario {
             name: "generated".into(),
             description: String::new(),
             policy: endable(policy, &faults),
@@ -187,8 +192,12 @@ pub fn scenario() -> impl Strategy<Value = Scenario> {
             expect: Expect::default(),
             world: WorldKind::InProcess,
             network: NetworkSpec::default(),
-        },
-    )
+        })
+        // Through the same validation as a file: what is generated is what a
+        // scenario file could say.
+        .prop_filter_map("a valid scenario", |s| {
+            Scenario::try_from(ScenarioSpec::from(s)).ok()
+        })
 }
 
 #[cfg(test)]

@@ -25,7 +25,10 @@ struct Seen {
 /// Serve `script` on a fresh port and return crabllm's provider for it, wrapped.
 async fn setup(script: &[&str]) -> (impl Provider, Arc<Mutex<Seen>>) {
     let plan = FaultPlan {
-        script: script.iter().map(|s| s.to_string()).collect(),
+        script: script
+            .iter()
+            .map(|s| s.parse().expect("a script step"))
+            .collect(),
         latency: Latency {
             kind: LatencyKind::Uniform,
             min_ms: 1,

@@ -40,6 +40,9 @@ pub struct Claim {
     pub stream_idle_ns: Option<u64>,
     /// A shared budget may refuse a retry the rest of the claim allows.
     pub budget: bool,
+    /// The subject reports its attempts, waits and give-ups through an
+    /// observer: every call that made an attempt must have reports.
+    pub reports: bool,
 }
 
 /// The backoff envelope: base `n` is `min(cap, initial * factor^n)`
@@ -146,6 +149,7 @@ impl Claim {
             timed,
             stream_idle_ns: positive(spec.stream_idle),
             budget: false,
+            reports: false,
         }
     }
 }

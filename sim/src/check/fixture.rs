@@ -28,6 +28,7 @@ pub fn claim() -> Claim {
         timed: [Method::Chat, Method::ChatStream].into(),
         stream_idle_ns: None,
         budget: false,
+        reports: false,
     }
 }
 

@@ -477,6 +477,7 @@ mod tests {
             timed: Method::ALL.into(),
             stream_idle_ns: None,
             budget: false,
+            reports: false,
         };
         let w = |after, ra| Wait {
             after,

@@ -439,6 +439,31 @@ fn reported_agrees_accepts_a_truthful_report() {
 }
 
 #[test]
+fn reported_agrees_catches_silence_and_misnumbered_attempts() {
+    // A subject that claims to report and reports nothing.
+    let reporting = Claim {
+        reports: true,
+        ..claim()
+    };
+    assert!(names(good(), &reporting).contains(&"reported_agrees"));
+    assert!(!names(good(), &claim()).contains(&"reported_agrees"));
+    // Reports numbering the attempts 0, 0, 1 where the provider saw 0, 1, 2.
+    let mut t = good();
+    for (at, n) in [(1, 0), (4, 0), (7, 1)] {
+        t.insert(
+            at,
+            rec(
+                t[at].t / MS,
+                Kind::Reported {
+                    event: Reported::Attempt { attempt: n },
+                },
+            ),
+        );
+    }
+    assert!(names(t, &reporting).contains(&"reported_agrees"));
+}
+
+#[test]
 fn reported_agrees_catches_a_wrong_count_and_a_wrong_reason() {
     let mut t = good();
     t.insert(

@@ -338,17 +338,36 @@ fn stream_idle_bounded(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
 /// What the wrapper reported agrees with the facts.
 fn reported_agrees(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
     if c.reported.is_empty() {
-        return None;
+        // A subject that claims to report must: a silent observer is a fault.
+        return (claim.reports && !c.attempts.is_empty()).then(|| {
+            format!(
+                "reported nothing, though it claims to report and made {} attempts",
+                c.attempts.len()
+            )
+        });
     }
-    let reported_attempts = c
+    let reported: Vec<u32> = c
         .reported
         .iter()
-        .filter(|(_, e)| matches!(e, Reported::Attempt { .. }))
-        .count();
-    if reported_attempts != c.attempts.len() {
+        .filter_map(|(_, e)| match e {
+            Reported::Attempt { attempt } => Some(*attempt),
+            _ => None,
+        })
+        .collect();
+    let seen: Vec<u32> = c.attempts.iter().map(|a| a.number).collect();
+    if reported != seen {
         return Some(format!(
-            "reported {reported_attempts} attempts, the provider saw {}",
-            c.attempts.len()
+            "reported attempts {reported:?}, the provider saw {seen:?}"
+        ));
+    }
+    let last = seen.last().copied();
+    if let Some(gave_up) = c.reported.iter().find_map(|(_, e)| match e {
+        Reported::GaveUp { attempt, .. } => Some(*attempt),
+        _ => None,
+    }) && Some(gave_up) != last
+    {
+        return Some(format!(
+            "reported giving up after attempt {gave_up}, but the last attempt was {last:?}"
         ));
     }
     let waits = c.waits(claim);

@@ -61,7 +61,7 @@ fn every_method_hands_every_payload_to_the_caller() {
 #[test]
 fn every_stream_method_fails_after_half_its_items_as_a_stream_failure() {
     let plan = FaultPlan {
-        script: vec!["stream-fail".into()],
+        script: vec!["stream-fail".parse().unwrap()],
         ..FaultPlan::default()
     };
     for method in Method::ALL.into_iter().filter(|m| m.is_stream()) {
@@ -77,7 +77,7 @@ fn every_stream_method_fails_after_half_its_items_as_a_stream_failure() {
 #[test]
 fn every_method_reports_a_status_before_any_item() {
     let plan = FaultPlan {
-        script: vec!["503".into()],
+        script: vec!["503".parse().unwrap()],
         ..FaultPlan::default()
     };
     for method in Method::ALL {

@@ -20,8 +20,12 @@ impl Subject for Ours {
         "provider-retry".into()
     }
 
+    /// The documented semantics, and it reports through its observer.
     fn claim(&self, policy: &PolicySpec) -> Claim {
-        Claim::provider_retry(policy)
+        Claim {
+            reports: true,
+            ..Claim::provider_retry(policy)
+        }
     }
 
     fn wrap(&self, inner: Probe, policy: &PolicySpec, seed: u64) -> Self::Wrapped {
@@ -135,6 +139,7 @@ impl Subject for Crabllm {
             timed: retried.into(),
             stream_idle_ns: positive(policy.stream_idle),
             budget: false,
+            reports: false,
         }
     }
 

@@ -21,7 +21,10 @@ fn over_the_network(script: &[&str], steps: u64) -> Vec<(Method, Got)> {
     use crate::world::net::world::wall;
     use std::sync::{Arc, Mutex};
     let plan = FaultPlan {
-        script: script.iter().map(|s| s.to_string()).collect(),
+        script: script
+            .iter()
+            .map(|s| s.parse().expect("a script step"))
+            .collect(),
         script_repeat: true,
         ..FaultPlan::default()
     };
