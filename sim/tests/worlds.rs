@@ -216,14 +216,25 @@ const CASE: Case = Case {
     retry_after_shrinks: false,
 };
 
+/// The network's links, pinned to no latency: only the network world
+/// takes the table (in process it is refused, since it would be ignored).
+fn network_table(world: &str) -> &'static str {
+    match world {
+        "network" => "[network]\nlatency_min_ms = 0\nlatency_max_ms = 0\n",
+        _ => "",
+    }
+}
+
 /// Scenario text in `world`, with or without the field.
 fn text(case: &Case, world: &str, with_field: bool) -> String {
     let field = if with_field { case.field } else { "" };
     format!(
         "name = \"worlds\"\nworld = \"{world}\"\n\n[policy]\njitter = \"none\"\n{}\n\n\
-         [faults]\n{}\n{field}\n\n[workload]\nkind = \"closed\"\n{}\n\n\
-         [network]\nlatency_min_ms = 0\nlatency_max_ms = 0\n",
-        case.policy, case.common, case.workload
+         [faults]\n{}\n{field}\n\n[workload]\nkind = \"closed\"\n{}\n\n{}",
+        case.policy,
+        case.common,
+        case.workload,
+        network_table(world)
     )
 }
 
@@ -761,8 +772,8 @@ fn capacity_queues_in_both_worlds() {
         format!(
             "name = \"queue\"\nworld = \"{world}\"\n\n[faults]\n\
              latency = {{ kind = \"uniform\", min_ms = 100, max_ms = 100 }}\n{capacity}\n\n\
-             [workload]\nkind = \"closed\"\nclients = {clients}\ncalls = 2\nmethod = \"chat\"\n\n\
-             [network]\nlatency_min_ms = 0\nlatency_max_ms = 0\n"
+             [workload]\nkind = \"closed\"\nclients = {clients}\ncalls = 2\nmethod = \"chat\"\n\n{}",
+            network_table(world)
         )
     };
     let mean = |text: &str| {

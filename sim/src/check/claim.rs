@@ -41,7 +41,8 @@ pub struct Claim {
     /// A shared budget may refuse a retry the rest of the claim allows.
     pub budget: bool,
     /// The subject reports its attempts, waits and give-ups through an
-    /// observer: every call that made an attempt must have reports.
+    /// observer: every call of a retried method that made an attempt must
+    /// have reports (what passes straight through is not reported).
     pub reports: bool,
 }
 

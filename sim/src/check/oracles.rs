@@ -338,8 +338,10 @@ fn stream_idle_bounded(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
 /// What the wrapper reported agrees with the facts.
 fn reported_agrees(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
     if c.reported.is_empty() {
-        // A subject that claims to report must: a silent observer is a fault.
-        return (claim.reports && !c.attempts.is_empty()).then(|| {
+        // A subject that claims to report must, for the calls it retries:
+        // a silent observer is a fault.
+        let retried = c.method().is_some_and(|m| claim.retried.contains(&m));
+        return (claim.reports && retried && !c.attempts.is_empty()).then(|| {
             format!(
                 "reported nothing, though it claims to report and made {} attempts",
                 c.attempts.len()
