@@ -225,11 +225,6 @@ impl Opened {
         }
     }
 
-    /// The gap the plan puts before each item.
-    pub fn gap(&self) -> Duration {
-        self.gap
-    }
-
     /// The next stream item after its gap, recorded as sent; `None` at a
     /// clean end. A stall never returns.
     pub async fn next(&mut self) -> Option<Item> {

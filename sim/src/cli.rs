@@ -389,11 +389,8 @@ impl Visit for Sweep<'_> {
         let (text, passed) = sweep::report(&lines, &by_name);
         print!("{text}");
         if let Some(first) = lines.iter().find(|l| !l.failures.is_empty()) {
-            if let Some((name, scenario)) =
-                self.scenarios.iter().find(|(n, _)| *n == first.scenario)
-            {
+            if let Some((_, scenario)) = self.scenarios.iter().find(|(n, _)| *n == first.scenario) {
                 let e = evaluate(subject, scenario, first.seed, false).map_err(world_error)?;
-                let _ = name;
                 write_outputs(self.out, &e.trace)?;
             }
         }
