@@ -79,7 +79,7 @@ fn reported(event: &Event<'_>) -> Option<Reported> {
                 provider_retry::GiveUp::Budget => GiveUpReason::Budget,
             },
         },
-        Event::AttemptEnded { .. } => return None,
+        Event::AttemptEnded { .. } | Event::StreamTimedOut { .. } => return None,
     })
 }
 
