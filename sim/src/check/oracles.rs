@@ -50,8 +50,13 @@ fn calls_end(c: &Call, claim: &Claim, context: &Context) -> Option<String> {
         .last()
         .is_some_and(|a| matches!(a.end, Some((_, crate::trace::AttemptOutcome::Ok))))
         && method.is_some_and(|m| m.is_stream());
-    let unbounded_stream = handed_over
-        && (claim.stream_idle_ns.is_none() || method.is_none_or(|m| !claim.timed.contains(&m)));
+    // Silent while waiting for its first item, or for a later one.
+    let bound = match c.received_at.is_empty() {
+        true => claim.first_chunk_ns,
+        false => claim.stream_idle_ns,
+    };
+    let unbounded_stream =
+        handed_over && (bound.is_none() || method.is_none_or(|m| !claim.timed.contains(&m)));
     // An open attempt still inside its timeout when the trace stopped.
     let within = c.attempts.last().is_some_and(|a| {
         let elapsed = context.trace_end_ns.saturating_sub(a.start);
@@ -304,10 +309,14 @@ fn stream_integrity(c: &Call, _: &Claim, _: &Context) -> Option<String> {
     })
 }
 
-/// A handed-over stream of a retried method is never silent longer than
-/// the idle bound (plus a tick): an item arrives, or the stream fails.
+/// A handed-over stream of a timed method is never silent longer than its
+/// bound (plus a tick): the first-chunk bound from the hand-over to the
+/// first item, the idle bound between later ones; an item arrives, or the
+/// stream fails.
 fn stream_idle_bounded(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
-    let idle = claim.stream_idle_ns?;
+    if claim.first_chunk_ns.is_none() && claim.stream_idle_ns.is_none() {
+        return None;
+    }
     let method = c.method()?;
     if !method.is_stream() || !claim.timed.contains(&method) {
         return None;
@@ -323,11 +332,15 @@ fn stream_idle_bounded(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
         .chain(c.received_at.iter().copied())
         .chain(timed_out);
     let mut previous = times.next()?;
-    for t in times {
+    for (gap, t) in times.enumerate() {
+        let (name, bound) = match gap {
+            0 => ("first-chunk", claim.first_chunk_ns),
+            _ => ("idle", claim.stream_idle_ns),
+        };
         let silent = t.saturating_sub(previous);
-        if silent > idle.saturating_add(TICK_NS) {
+        if let Some(bound) = bound.filter(|b| silent > b.saturating_add(TICK_NS)) {
             return Some(format!(
-                "the stream was silent {silent}ns from {previous}ns, idle bound {idle}ns"
+                "the stream was silent {silent}ns from {previous}ns, {name} bound {bound}ns"
             ));
         }
         previous = t;

@@ -50,6 +50,7 @@ pub fn policy_of(spec: &PolicySpec) -> RetryPolicy {
             JitterSpec::Decorrelated => Jitter::Decorrelated,
         })
         .max_retry_after(spec.max_retry_after)
+        .first_chunk(spec.first_chunk)
         .stream_idle(spec.stream_idle)
         .retry_deadline(spec.retry_deadline)
 }
@@ -133,6 +134,9 @@ impl Subject for Crabllm {
             retryable: crate::check::claim::Retryable::transient(),
             retried: retried.into(),
             timed: retried.into(),
+            // Its single idle bound starts at the hand-over, so it bounds
+            // the first item too.
+            first_chunk_ns: positive(policy.stream_idle),
             stream_idle_ns: positive(policy.stream_idle),
             budget: false,
         }

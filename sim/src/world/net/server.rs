@@ -12,7 +12,9 @@
 //! |---|---|
 //! | success | after the latency (slow headers), 200 with a JSON body, or SSE events a gap apart then `data: [DONE]` |
 //! | stream fails | the connection is dropped after half the events |
-//! | stream stalls | no byte after half the events |
+//! | stream stalls | no event after half the events |
+//! | `first_chunk_ms` | that much more silence before the first event |
+//! | `keepalive_ms` | an SSE comment `: keep-alive` after every that long of silence (stalls and first-chunk silences included) |
 //! | status | the status after the latency, with Retry-After in the plan's form |
 //! | network error | the connection closed with no response |
 //! | decode error | 200 with a body that is not JSON (and not an event stream) |
@@ -25,7 +27,7 @@ use crate::method::Method;
 use crate::wire::items;
 use crate::wire::{CALL_HEADER, CLIENT_HEADER, METHOD_HEADER, retry_after};
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
@@ -33,11 +35,14 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 type Body = BoxBody<Bytes, io::Error>;
+/// An event stream's frames, as the body needs them (`Sync` too).
+type Frames = Pin<Box<dyn Stream<Item = Result<Frame<Bytes>, io::Error>> + Send + Sync>>;
 
 /// The server's state: the shared backend, and its wall clock.
 #[derive(Clone)]
@@ -135,14 +140,14 @@ impl Server {
 /// The SSE body of one stream of `method`: the backend's items, then
 /// `[DONE]`, or a dropped connection or a stall halfway.
 fn events(opened: Opened, method: Method) -> Response<Body> {
-    let frames = opened.into_stream().then(move |item| async move {
-        match item {
-            Item::Chunk(id) => Ok::<_, io::Error>(Frame::data(items::event(method, id))),
-            // The backend breaks a stream one gap after its last item, so
-            // the items already sent are flushed before the reset.
-            Item::Fail => Err(io::Error::other("simulated drop mid-stream")),
-        }
+    let keepalive = opened.keepalive();
+    let frames = opened.into_stream().map(move |item| match item {
+        Item::Chunk(id) => Ok::<_, io::Error>(Frame::data(items::event(method, id))),
+        // The backend breaks a stream one gap after its last item, so
+        // the items already sent are flushed before the reset.
+        Item::Fail => Err(io::Error::other("simulated drop mid-stream")),
     });
+    let frames = with_keepalives(frames, keepalive);
     let done =
         futures::stream::once(async { Ok(Frame::data(Bytes::from_static(b"data: [DONE]\n\n"))) });
     // `[DONE]` follows only a clean end: after a failure the body has ended in error.
@@ -152,6 +157,32 @@ fn events(opened: Opened, method: Method) -> Response<Body> {
         hyper::header::HeaderValue::from_static("text/event-stream"),
     );
     response
+}
+
+/// What a server sends to keep a silent event stream alive: an SSE comment,
+/// which an SSE parser skips.
+pub const KEEPALIVE: &[u8] = b": keep-alive\n\n";
+
+/// `frames`, with a [`KEEPALIVE`] comment after every `every` without a frame.
+fn with_keepalives<S>(frames: S, every: Option<Duration>) -> Frames
+where
+    S: Stream<Item = Result<Frame<Bytes>, io::Error>> + Send + Sync + 'static,
+{
+    let Some(every) = every else {
+        return Box::pin(frames);
+    };
+    let frames: Pin<Box<dyn Stream<Item = _> + Send + Sync>> = Box::pin(frames.map(Some));
+    let with = futures::stream::unfold(frames, move |mut frames| async move {
+        // Dropping `next()` on timeout loses nothing: the item's pending
+        // future lives in the stream, which keeps its gap's timer.
+        match tokio::time::timeout(every, frames.next()).await {
+            Ok(Some(frame)) => Some((frame, frames)),
+            Ok(None) => None,
+            Err(_) => Some((None, frames)),
+        }
+    })
+    .map(|frame| frame.unwrap_or_else(|| Ok(Frame::data(Bytes::from_static(KEEPALIVE)))));
+    Box::pin(with)
 }
 
 fn text(status: StatusCode, body: &str) -> Response<Body> {
