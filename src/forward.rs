@@ -3,6 +3,7 @@
 //! The table of what is retried is in the crate docs.
 
 use crate::attempt::Attempt;
+use crate::observe::Emitter;
 use crate::retrying::Retrying;
 use crate::stream::{IdleError, bound};
 use bytes::Bytes;
@@ -16,7 +17,7 @@ use std::future::Future;
 type Opened<T> = Result<BoxStream<'static, Result<T, Error>>, Error>;
 
 impl<P: Provider> Retrying<P> {
-    /// Retry opening a stream, then bound the open stream's silences.
+    /// Retry opening a stream, then bound the open stream's silences (see [`bound`]).
     async fn retry_open<T, E, Fut>(
         &self,
         method: &'static str,
@@ -27,8 +28,28 @@ impl<P: Provider> Retrying<P> {
         E: IdleError + Send + 'static,
         Fut: Future<Output = Result<BoxStream<'static, Result<T, E>>, Error>>,
     {
-        let stream = self.retry(method, open).await?;
-        Ok(bound(stream, self.get_policy().get_stream_idle()))
+        let emit = self.emitter(method);
+        let stream = self.retry_with(&emit, open).await?;
+        Ok(self.bound(stream, &emit))
+    }
+
+    /// Put an open stream behind the policy's `first_chunk` and `stream_idle`.
+    fn bound<T, E>(
+        &self,
+        stream: BoxStream<'static, Result<T, E>>,
+        emit: &Emitter<'_>,
+    ) -> BoxStream<'static, Result<T, E>>
+    where
+        T: Send + 'static,
+        E: IdleError + Send + 'static,
+    {
+        let policy = self.get_policy();
+        bound(
+            stream,
+            policy.get_first_chunk(),
+            policy.get_stream_idle(),
+            emit.for_stream(),
+        )
     }
 }
 
@@ -155,13 +176,14 @@ impl<P: Provider> Provider for Retrying<P> {
         body_stream: ByteStream,
     ) -> Result<ByteStream, Error> {
         // The body is consumed by the one attempt, so there is nothing to retry with.
+        let emit = self.emitter("chat_completion_stream_passthrough");
         let open = self
             .get_ref()
             .chat_completion_stream_passthrough(model, body_stream);
         let stream = Attempt::new(open, self.get_policy().get_timeout())
             .await
             .unwrap_or(Err(Error::Timeout))?;
-        Ok(bound(stream, self.get_policy().get_stream_idle()))
+        Ok(self.bound(stream, &emit))
     }
 
     async fn chat_completion_stream_raw(

@@ -4,7 +4,8 @@
 //! [`Error::is_transient`](crabllm_core::Error::is_transient) calls transient
 //! (HTTP 429/500/502/503/504, network errors, timeouts), with a per-attempt
 //! timeout, a capped exponential backoff with seedable jitter, `Retry-After`,
-//! a retry deadline, retried stream opens and idle-bounded streams.
+//! a retry deadline, retried stream opens and streams bounded in their
+//! wait for a first item and between items.
 //!
 //! # Map of the code
 //!
@@ -17,7 +18,7 @@
 //! | `attempt` | one attempt under a lazily armed timeout |
 //! | `retrying` | the one retry loop, and the wrapper's setters |
 //! | `forward` | which `Provider` methods are retried (table below) |
-//! | [`stream`] | idle-bounded streams |
+//! | [`stream`] | bounded streams: first chunk and idle gaps |
 //! | [`observe`] | the observer hook and `tracing` events |
 //! | [`budget`] | how many retries all callers may add ([`RetryBudget`]) |
 //!
@@ -49,8 +50,12 @@
 //!    deadline (measured from the first attempt's start); the last error
 //!    returns at once instead.
 //! 6. Stream opens retry like plain calls; once a stream is handed over
-//!    nothing is retried. `stream_idle` bounds the gap between items; expiry
-//!    ends the stream with [`Error::Timeout`](crabllm_core::Error::Timeout).
+//!    nothing is retried. `first_chunk` bounds the wait from the hand-over
+//!    to the first item and `stream_idle` each later gap between items;
+//!    either, on expiry, ends the stream with
+//!    [`Error::Timeout`](crabllm_core::Error::Timeout) (raw byte streams: an
+//!    I/O `TimedOut` error) and reports [`Event::StreamTimedOut`] with the
+//!    [`StreamBound`].
 //! 7. Dropping a call's future at any point stops all its work; nothing is spawned.
 //! 8. No setting panics: see [`RetryPolicy`]'s *Saturation* section.
 //! 9. The provider's errors pass through unchanged; an expired attempt
@@ -63,7 +68,7 @@
 //!
 //! # Which methods are retried
 //!
-//! | method | retried | per-attempt timeout | idle bound |
+//! | method | retried | per-attempt timeout | first-chunk and idle bounds |
 //! |---|---|---|---|
 //! | `chat_completion`, `anthropic_messages`, `gemini_generate_content`, `complete` | yes | yes | - |
 //! | `embedding`, `models` | yes | yes | - |
@@ -91,7 +96,7 @@ mod timer;
 
 pub use budget::RetryBudget;
 pub use classify::GiveUp;
-pub use observe::{DelayReason, Event, Observer, Outcome};
+pub use observe::{DelayReason, Event, Observer, Outcome, StreamBound};
 pub use policy::RetryPolicy;
 pub use retrying::Retrying;
 pub use schedule::{Jitter, Schedule};

@@ -1,7 +1,9 @@
 //! The observer hook: what the retry loop did, in order, with virtual timestamps.
 //!
 //! Each call reports `AttemptStarted`, `AttemptEnded`, then either the end of
-//! the call (success, or `GaveUp`) or a `Delay` and the next attempt. The
+//! the call (success, or `GaveUp`) or a `Delay` and the next attempt. A
+//! stream handed over and later ended by one of its bounds reports one more
+//! event, `StreamTimedOut`, naming the bound. The
 //! same events go to `tracing` at debug level under the target
 //! `provider_retry`. With no observer and no debug subscriber, the loop reads
 //! no clock for them and builds nothing.
@@ -30,6 +32,25 @@ pub enum DelayReason {
     Backoff,
     /// The provider's `Retry-After`, honoured exactly.
     RetryAfter,
+}
+
+/// Which bound ended an open stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StreamBound {
+    /// No first item within [`first_chunk`](crate::RetryPolicy::first_chunk) of the hand-over.
+    FirstChunk,
+    /// No next item within [`stream_idle`](crate::RetryPolicy::stream_idle) of the last one.
+    Idle,
+}
+
+impl StreamBound {
+    /// The policy knob's name: `"first_chunk"` or `"stream_idle"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            StreamBound::FirstChunk => "first_chunk",
+            StreamBound::Idle => "stream_idle",
+        }
+    }
 }
 
 /// One step of one call.
@@ -90,6 +111,20 @@ pub enum Event<'a> {
         /// Why no further attempt is made.
         reason: GiveUp,
     },
+    /// A handed-over stream went silent past one of its bounds and ends
+    /// with a timeout error. Nothing is retried after it.
+    StreamTimedOut {
+        /// Which provider method opened the stream.
+        method: &'static str,
+        /// The call's number.
+        call: u64,
+        /// When the bound expired.
+        at: Instant,
+        /// Which bound.
+        bound: StreamBound,
+        /// The bound's length.
+        limit: Duration,
+    },
 }
 
 /// Receives every [`Event`] of every call through a wrapper.
@@ -122,7 +157,7 @@ impl<F: Fn(&Event<'_>) + Send + Sync> Observer for F {
 
 /// One call's view of the hooks: decides once whether anyone listens.
 pub(crate) struct Emitter<'a> {
-    observer: Option<&'a dyn Observer>,
+    observer: Option<&'a Arc<dyn Observer>>,
     tracing: bool,
     method: &'static str,
     call: u64,
@@ -135,7 +170,6 @@ impl<'a> Emitter<'a> {
         calls: &std::sync::atomic::AtomicU64,
         method: &'static str,
     ) -> Self {
-        let observer = observer.map(|o| &**o);
         let tracing = tracing::enabled!(target: "provider_retry", tracing::Level::DEBUG);
         // Only observed calls take a number, so an unobserved call touches no shared counter.
         let call = match observer {
@@ -208,17 +242,55 @@ impl<'a> Emitter<'a> {
         }
     }
 
+    /// What a handed-over stream needs to report its end: nothing (and no
+    /// clone of the observer) when no one listens.
+    pub(crate) fn for_stream(&self) -> Option<StreamWatch> {
+        self.on().then(|| StreamWatch {
+            observer: self.observer.cloned(),
+            tracing: self.tracing,
+            method: self.method,
+            call: self.call,
+        })
+    }
+
     /// Out of line and cold: the unobserved path pays only the `on()` test.
     #[cold]
     #[inline(never)]
     fn emit<'e>(&self, make: impl FnOnce(&'static str, u64, Instant) -> Event<'e>) {
         let event = make(self.method, self.call, Instant::now());
-        if let Some(observer) = self.observer {
-            observer.on_event(&event);
-        }
-        if self.tracing {
-            trace(&event);
-        }
+        deliver(self.observer.map(|o| &**o), self.tracing, &event);
+    }
+}
+
+/// An [`Emitter`] that outlives the call: a handed-over stream holds one to
+/// report which bound ended it.
+pub(crate) struct StreamWatch {
+    observer: Option<Arc<dyn Observer>>,
+    tracing: bool,
+    method: &'static str,
+    call: u64,
+}
+
+impl StreamWatch {
+    #[cold]
+    pub(crate) fn timed_out(&self, bound: StreamBound, limit: Duration) {
+        let event = Event::StreamTimedOut {
+            method: self.method,
+            call: self.call,
+            at: Instant::now(),
+            bound,
+            limit,
+        };
+        deliver(self.observer.as_deref(), self.tracing, &event);
+    }
+}
+
+fn deliver(observer: Option<&dyn Observer>, tracing: bool, event: &Event<'_>) {
+    if let Some(observer) = observer {
+        observer.on_event(event);
+    }
+    if tracing {
+        trace(event);
     }
 }
 
@@ -266,6 +338,15 @@ fn trace(event: &Event<'_>) {
             ..
         } => {
             debug!(target: "provider_retry", method, call, attempt, reason = reason.as_str(), "gave up")
+        }
+        Event::StreamTimedOut {
+            method,
+            call,
+            bound,
+            limit,
+            ..
+        } => {
+            debug!(target: "provider_retry", method, call, bound = bound.as_str(), limit_ms = limit.as_millis() as u64, "stream timed out")
         }
     }
 }

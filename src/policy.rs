@@ -21,8 +21,19 @@ pub const DEFAULT_JITTER: Jitter = Jitter::Equal;
 /// Longest `Retry-After` honoured; longer ones are returned to the caller at
 /// once. Matches the OpenAI Node SDK's 60 s.
 pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
-/// Longest silence allowed between two chunks of an open stream.
+/// Longest silence allowed between two chunks of an open stream, after the
+/// first: a model that has started answering emits tokens many times a
+/// second, so 90 s of silence mid-answer is a stall, not thought.
 pub const DEFAULT_STREAM_IDLE: Duration = Duration::from_secs(90);
+/// Longest silence allowed from a stream's hand-over to its first item.
+///
+/// Reasoning models send nothing while they think: users report 60 to 120 s
+/// before the first token on cold prompts for extended-thinking models. 300 s
+/// lets such a call through with more than twice that margin, while a stream
+/// that never starts still frees its connection (and the gateway's slot)
+/// within five minutes; the openai Python SDK, which bounds each read by its
+/// 600 s request timeout, waits twice as long for the same stall.
+pub const DEFAULT_FIRST_CHUNK: Duration = Duration::from_secs(300);
 /// `from_config` defaults, as `ProviderConfig` documents them.
 pub const CONFIG_DEFAULT_TIMEOUT_SECS: u64 = 30;
 /// `from_config` default retry deadline, as `ProviderConfig` documents it.
@@ -43,7 +54,8 @@ pub const CONFIG_DEFAULT_RETRY_DEADLINE_SECS: u64 = 15;
 /// | `max_backoff` | 20 s ([`DEFAULT_MAX_BACKOFF`]) | cap on every delay, after jitter |
 /// | `jitter` | [`Jitter::Equal`] ([`DEFAULT_JITTER`]) | uniform in `[b/2, b]` |
 /// | `max_retry_after` | 60 s ([`DEFAULT_MAX_RETRY_AFTER`]) | longest `Retry-After` honoured |
-/// | `stream_idle` | 90 s ([`DEFAULT_STREAM_IDLE`]) | longest gap between chunks; zero disables |
+/// | `first_chunk` | 300 s ([`DEFAULT_FIRST_CHUNK`]) | longest wait from a stream's hand-over to its first item; zero disables |
+/// | `stream_idle` | 90 s ([`DEFAULT_STREAM_IDLE`]) | longest gap between two items, after the first; zero disables |
 /// | `retry_deadline` | none | no backoff may end later than this after the first attempt began |
 ///
 /// # Saturation
@@ -74,6 +86,7 @@ pub struct RetryPolicy {
     max_backoff: Duration,
     jitter: Jitter,
     max_retry_after: Duration,
+    first_chunk: Duration,
     stream_idle: Duration,
     retry_deadline: Option<Duration>,
 }
@@ -94,6 +107,7 @@ impl RetryPolicy {
             max_backoff: DEFAULT_MAX_BACKOFF,
             jitter: DEFAULT_JITTER,
             max_retry_after: DEFAULT_MAX_RETRY_AFTER,
+            first_chunk: DEFAULT_FIRST_CHUNK,
             stream_idle: DEFAULT_STREAM_IDLE,
             retry_deadline: None,
         }
@@ -163,7 +177,32 @@ impl RetryPolicy {
         self
     }
 
-    /// Longest gap between two chunks of an open stream. Zero disables it.
+    /// Longest wait from a stream's hand-over to its first item. Zero disables it.
+    ///
+    /// Expiry ends the stream with [`Error::Timeout`](crabllm_core::Error::Timeout)
+    /// (an I/O `TimedOut` error for raw byte streams); nothing is retried.
+    /// Set it apart from [`stream_idle`](Self::stream_idle) because a
+    /// reasoning model may be silent for minutes before its first token and
+    /// then stream quickly.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use provider_retry::RetryPolicy;
+    /// use std::time::Duration;
+    ///
+    /// let p = RetryPolicy::new().first_chunk(Duration::from_secs(600));
+    /// assert_eq!(p.get_first_chunk(), Duration::from_secs(600));
+    /// assert_eq!(p.get_stream_idle(), Duration::from_secs(90));
+    /// ```
+    pub const fn first_chunk(mut self, d: Duration) -> Self {
+        self.first_chunk = d;
+        self
+    }
+
+    /// Longest gap between two items of an open stream, after the first
+    /// (the wait for the first is [`first_chunk`](Self::first_chunk)).
+    /// Zero disables it.
     pub const fn stream_idle(mut self, d: Duration) -> Self {
         self.stream_idle = d;
         self
@@ -199,6 +238,10 @@ impl RetryPolicy {
     /// See [`max_retry_after`](Self::max_retry_after).
     pub const fn get_max_retry_after(&self) -> Duration {
         self.max_retry_after
+    }
+    /// See [`first_chunk`](Self::first_chunk).
+    pub const fn get_first_chunk(&self) -> Duration {
+        self.first_chunk
     }
     /// See [`stream_idle`](Self::stream_idle).
     pub const fn get_stream_idle(&self) -> Duration {
@@ -243,6 +286,7 @@ mod tests {
         assert_eq!(p.get_max_backoff(), Duration::from_secs(20));
         assert_eq!(p.get_jitter(), Jitter::Equal);
         assert_eq!(p.get_max_retry_after(), Duration::from_secs(60));
+        assert_eq!(p.get_first_chunk(), Duration::from_secs(300));
         assert_eq!(p.get_stream_idle(), Duration::from_secs(90));
         assert_eq!(p.get_retry_deadline(), None);
     }
@@ -260,6 +304,8 @@ mod tests {
         assert_eq!(p.get_timeout(), Duration::ZERO);
         assert_eq!(p.get_retry_deadline(), Some(Duration::from_secs(3)));
         assert_eq!(p.get_initial_backoff(), DEFAULT_INITIAL_BACKOFF);
+        assert_eq!(p.get_first_chunk(), DEFAULT_FIRST_CHUNK);
+        assert_eq!(p.get_stream_idle(), DEFAULT_STREAM_IDLE);
     }
 
     #[test]

@@ -140,6 +140,12 @@ impl<P> Retrying<P> {
         self.policy(p)
     }
 
+    /// See [`RetryPolicy::first_chunk`].
+    pub fn first_chunk(self, d: Duration) -> Self {
+        let p = self.policy.first_chunk(d);
+        self.policy(p)
+    }
+
     /// See [`RetryPolicy::stream_idle`].
     pub fn stream_idle(self, d: Duration) -> Self {
         let p = self.policy.stream_idle(d);
@@ -212,13 +218,31 @@ impl<P: Provider> Retrying<P> {
     pub(crate) async fn retry<T, Fut>(
         &self,
         method: &'static str,
+        op: impl FnMut() -> Fut,
+    ) -> Result<T, Error>
+    where
+        Fut: Future<Output = Result<T, Error>>,
+    {
+        let emit = self.emitter(method);
+        self.retry_with(&emit, op).await
+    }
+
+    /// The hooks of one new call to `method`.
+    pub(crate) fn emitter(&self, method: &'static str) -> Emitter<'_> {
+        Emitter::new(self.observer.as_ref(), &self.observed_calls, method)
+    }
+
+    /// [`retry`](Self::retry), reporting to `emit`, which the caller keeps
+    /// (a stream open hands it on to the stream).
+    pub(crate) async fn retry_with<T, Fut>(
+        &self,
+        emit: &Emitter<'_>,
         mut op: impl FnMut() -> Fut,
     ) -> Result<T, Error>
     where
         Fut: Future<Output = Result<T, Error>>,
     {
         let policy = &self.policy;
-        let emit = Emitter::new(self.observer.as_ref(), &self.observed_calls, method);
         // The clock is read only if a deadline or a listener needs it.
         let started = (policy.get_retry_deadline().is_some() || emit.on()).then(Instant::now);
         // Drawn lazily: a call that never backs off never touches the shared
@@ -233,7 +257,7 @@ impl<P: Provider> Retrying<P> {
         loop {
             emit.attempt_started(attempt);
             let outcome = Attempt::new(op(), policy.get_timeout()).await;
-            let error = match settle(&emit, attempt, outcome) {
+            let error = match settle(emit, attempt, outcome) {
                 Ok(value) => {
                     if let Some(budget) = &self.budget {
                         budget.succeeded(spent);

@@ -57,6 +57,19 @@ impl LazyTimer {
         }
     }
 
+    /// The limit in force.
+    pub(crate) fn limit(&self) -> Duration {
+        self.limit
+    }
+
+    /// Stop counting and use `limit` from the next
+    /// [`poll_expired`](Self::poll_expired) on.
+    pub(crate) fn relimit(self: Pin<&mut Self>, limit: Duration) {
+        let this = self.project();
+        *this.limit = limit;
+        *this.armed = false;
+    }
+
     /// Stop counting; the next [`poll_expired`](Self::poll_expired) starts afresh.
     pub(crate) fn disarm(self: Pin<&mut Self>) {
         *self.project().armed = false;

@@ -86,6 +86,10 @@ pub struct Opened {
     /// Items delivered before the end.
     items: u32,
     gap: Duration,
+    /// Extra silence before the first item (or the break).
+    first: Duration,
+    /// How often the network server sends a keep-alive comment in a silence.
+    keepalive: Option<Duration>,
     end: StreamEnd,
     next: u32,
     finished: bool,
@@ -157,7 +161,7 @@ impl Backend {
             Some(s) => s.clone().acquire_owned().await.ok(),
             None => None,
         };
-        let (answer, form, (count, gap)) = {
+        let (answer, form, shape) = {
             let mut faults = lock(&self.faults);
             let answer = faults.answer(self.now());
             (answer, faults.retry_after_form(), faults.stream_shape())
@@ -175,10 +179,12 @@ impl Backend {
                     stream: self.next_stream.fetch_add(1, Ordering::Relaxed),
                     // Fail or stall halfway, so some items arrive before the fault.
                     items: match stream_end {
-                        StreamEnd::Done => count,
-                        _ => count / 2,
+                        StreamEnd::Done => shape.count,
+                        _ => shape.count / 2,
                     },
-                    gap,
+                    gap: shape.gap,
+                    first: shape.first,
+                    keepalive: shape.keepalive,
                     end: stream_end,
                     next: 0,
                     finished: false,
@@ -225,6 +231,20 @@ impl Opened {
         }
     }
 
+    /// How often a server sends a keep-alive during a silence, if at all.
+    pub fn keepalive(&self) -> Option<Duration> {
+        self.keepalive
+    }
+
+    /// The gap before the next thing the stream does: the plan's gap, and
+    /// before the first, the plan's first-chunk silence too.
+    fn next_gap(&self) -> Duration {
+        match self.next {
+            0 => self.first.saturating_add(self.gap),
+            _ => self.gap,
+        }
+    }
+
     /// The next stream item after its gap, recorded as sent; `None` at a
     /// clean end. A stall never returns.
     pub async fn next(&mut self) -> Option<Item> {
@@ -238,13 +258,13 @@ impl Opened {
                 // The connection breaks when the next item was due: in both
                 // worlds alike, and over HTTP after the items sent are flushed.
                 StreamEnd::Fail => {
-                    sleep(self.gap).await;
+                    sleep(self.next_gap()).await;
                     Some(Item::Fail)
                 }
                 StreamEnd::Stall => std::future::pending().await,
             };
         }
-        sleep(self.gap).await;
+        sleep(self.next_gap()).await;
         let id = self.chunk(self.next);
         self.backend.record(
             self.client,

@@ -24,6 +24,8 @@ scenarios![
     "stream-open-retry",
     "mid-stream-error",
     "stalled-stream",
+    "silent-reasoning",
+    "stall-after-first-chunk",
     "brownout",
     "flapping",
     "thundering-herd",
@@ -36,6 +38,7 @@ scenarios![
     "net-retry-after-http-date",
     "net-one-way-and-hold",
     "net-every-method",
+    "net-silent-reasoning-keepalive",
 ];
 
 /// A built-in scenario by name.

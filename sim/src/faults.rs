@@ -38,6 +38,14 @@ pub struct FaultPlan {
     /// Streams: items per stream and the gap before each.
     pub chunks: u32,
     pub chunk_gap_ms: u64,
+    /// Streams: a silence before the first item (or a break, if the stream
+    /// has none), on top of its gap, as a reasoning model thinks before its
+    /// first token. Both worlds honour it.
+    pub first_chunk_ms: u64,
+    /// Streams over the network: during every silence the server sends an
+    /// SSE comment (`: keep-alive`) this often. In process there is no wire
+    /// and no comment, so it has no effect there.
+    pub keepalive_ms: Option<u64>,
     /// Probability a stream fails after half its items.
     pub p_stream_fail: f64,
     /// Probability a stream stalls after half its items.
@@ -76,6 +84,8 @@ impl Default for FaultPlan {
             p_hang: 0.0,
             chunks: 8,
             chunk_gap_ms: 5,
+            first_chunk_ms: 0,
+            keepalive_ms: None,
             p_stream_fail: 0.0,
             p_stream_stall: 0.0,
             script: Vec::new(),
@@ -181,6 +191,16 @@ pub enum Answer {
     Hang,
 }
 
+/// How a plan's streams go: how many items, the gap before each, the
+/// extra silence before the first, and the network's keep-alive period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamShape {
+    pub count: u32,
+    pub gap: Duration,
+    pub first: Duration,
+    pub keepalive: Option<Duration>,
+}
+
 /// How an opened stream ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 pub enum StreamEnd {
@@ -259,6 +279,12 @@ impl FaultPlan {
             return Err(Invalid::at(
                 &["faults", "rate_limit", "window_ms"],
                 "a rate limit window must be positive",
+            ));
+        }
+        if self.keepalive_ms == Some(0) {
+            return Err(Invalid::at(
+                &["faults", "keepalive_ms"],
+                "keepalive_ms must be positive (leave it out for no keep-alives)",
             ));
         }
         if self.capacity == Some(0) {
@@ -529,11 +555,13 @@ impl Faults {
         self.plan.retry_after_form
     }
 
-    pub fn stream_shape(&self) -> (u32, Duration) {
-        (
-            self.plan.chunks,
-            Duration::from_millis(self.plan.chunk_gap_ms),
-        )
+    pub fn stream_shape(&self) -> StreamShape {
+        StreamShape {
+            count: self.plan.chunks,
+            gap: Duration::from_millis(self.plan.chunk_gap_ms),
+            first: Duration::from_millis(self.plan.first_chunk_ms),
+            keepalive: self.plan.keepalive_ms.map(Duration::from_millis),
+        }
     }
 }
 

@@ -72,6 +72,10 @@ pub fn policy() -> impl Strategy<Value = PolicySpec> {
             max_backoff,
             jitter,
             max_retry_after,
+            // Drawn as one with the idle bound, so the generated domain
+            // (and its seeds) stay what they were; the built-ins
+            // silent-reasoning and stall-after-first-chunk set them apart.
+            first_chunk: stream_idle,
             stream_idle,
             retry_deadline,
         },
@@ -169,6 +173,9 @@ fn endable(mut policy: PolicySpec, faults: &FaultPlan) -> PolicySpec {
     }
     if stalls && (policy.stream_idle.is_zero() || policy.stream_idle > long) {
         policy.stream_idle = long;
+    }
+    if stalls && (policy.first_chunk.is_zero() || policy.first_chunk > long) {
+        policy.first_chunk = long;
     }
     policy
 }

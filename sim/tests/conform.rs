@@ -114,3 +114,31 @@ fn the_readme_shows_the_table_the_suite_prints() {
         "the README's table has {shown} rows, the suite prints {rows}"
     );
 }
+
+/// crabllm bounds a stream's first chunk by its one idle bound (90 s), as
+/// it documents: on silent-reasoning (120 s of thought before the first
+/// chunk) its streams end in a timeout 90 s after the hand-over. That holds
+/// under its own claim, and is a cut before the bound under
+/// provider-retry's (a first chunk may take 300 s).
+#[test]
+fn crabllm_cuts_a_reasoning_model_at_its_idle_bound() {
+    use provider_retry_sim::check::check;
+    use provider_retry_sim::run::{context, evaluate};
+    use provider_retry_sim::subject::Subject;
+    let scenario = provider_retry_sim::builtin::get("silent-reasoning")
+        .expect("a built-in scenario")
+        .unwrap();
+    let e = evaluate(&Crabllm, &scenario, 0, false).unwrap();
+    let cut = |violations: &[provider_retry_sim::check::Violation]| {
+        violations
+            .iter()
+            .filter(|v| v.oracle == "stream_cut_at_bound")
+            .count()
+    };
+    assert_eq!(cut(&e.violations), 0, "{:#?}", e.violations);
+    assert!(e.summary.success_rate() < 1.0, "{:?}", e.summary);
+    let ours = check(&e.trace, &Ours.claim(&scenario.policy), &context(&scenario));
+    assert!(cut(&ours) >= 1, "{ours:#?}");
+    let ours_run = evaluate(&Ours, &scenario, 0, false).unwrap();
+    assert!(ours_run.passed(), "{:#?}", ours_run.violations);
+}

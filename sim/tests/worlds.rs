@@ -574,6 +574,43 @@ cases! {
         workload: ONE_STREAM,
         ..CASE
     },
+    first_chunk_ms: Case {
+        policy: "max_retries = 3\ninitial_backoff_ms = 100\nfirst_chunk_ms = 300\nstream_idle_ms = 200",
+        common: "chunks = 4\nchunk_gap_ms = 50",
+        field: "first_chunk_ms = 400",
+        workload: ONE_STREAM,
+        ..CASE
+    },
+    // A first-chunk silence past the idle bound, within the first-chunk
+    // bound: nothing changes.
+    first_chunk_ms_within_its_bound: Case {
+        policy: "max_retries = 3\ninitial_backoff_ms = 100\nfirst_chunk_ms = 600\nstream_idle_ms = 200",
+        common: "chunks = 4\nchunk_gap_ms = 50",
+        field: "first_chunk_ms = 400",
+        workload: ONE_STREAM,
+        effect: Effect::Nothing,
+        ..CASE
+    },
+    // Under the defaults, 120 s of silence before the first chunk (a
+    // reasoning model thinking) is not cut, in either world.
+    first_chunk_ms_120_s_under_the_defaults: Case {
+        common: "chunks = 3\nchunk_gap_ms = 10",
+        field: "first_chunk_ms = 120000",
+        workload: "clients = 1\ncalls = 1\nmethod = \"chat_stream\"",
+        effect: Effect::Nothing,
+        ..CASE
+    },
+    // Typed streams never see SSE comments: keep-alives during a silence
+    // past the idle bound do not save it, in the network world as in
+    // process, where there is no wire to send them on.
+    keepalive_ms: Case {
+        policy: "max_retries = 3\ninitial_backoff_ms = 100\nfirst_chunk_ms = 300\nstream_idle_ms = 200",
+        common: "chunks = 4\nchunk_gap_ms = 50\nfirst_chunk_ms = 400",
+        field: "keepalive_ms = 100",
+        workload: ONE_STREAM,
+        effect: Effect::Nothing,
+        ..CASE
+    },
     p_stream_fail: Case {
         policy: RETRIES,
         field: "p_stream_fail = 0.5",
@@ -840,5 +877,50 @@ fn statuses_below_400_are_refused_where_they_stand() {
             e.message.contains("400 to 599") || e.message.contains("unknown script step"),
             "{e}"
         );
+    }
+}
+
+/// Over the network, keep-alives during a silence past the first-chunk
+/// bound: raw byte streams see them as bytes, which reset the bound, so
+/// the call succeeds; typed streams never see them (SSE comments are
+/// skipped, Anthropic's `ping` dropped), so the bound cuts the stream.
+/// Without keep-alives every stream is cut.
+#[test]
+fn keepalives_reset_the_bound_of_raw_streams_only() {
+    let text = |method: &str, keepalive: bool| {
+        let keepalive = if keepalive { "keepalive_ms = 100" } else { "" };
+        format!(
+            "name = \"keepalive\"\nworld = \"network\"\n\n[policy]\nmax_retries = 0\n\
+             first_chunk_ms = 300\nstream_idle_ms = 200\n\n[faults]\nchunks = 3\n\
+             chunk_gap_ms = 50\nfirst_chunk_ms = 400\n{keepalive}\n\n[workload]\n\
+             kind = \"closed\"\nclients = 1\ncalls = 2\nmethod = \"{method}\"\n\n{}",
+            network_table("network")
+        )
+    };
+    for (method, raw) in [
+        ("chat_stream", false),
+        ("anthropic_stream", false),
+        ("complete_stream", false),
+        ("gemini_stream", false),
+        ("chat_stream_raw", true),
+        ("anthropic_stream_raw", true),
+        ("gemini_stream_raw", true),
+    ] {
+        for keepalive in [false, true] {
+            let text = text(method, keepalive);
+            let e = run(&text);
+            let ends: Vec<_> = shapes(&e.trace).into_values().map(|s| s.ended).collect();
+            let want = if raw && keepalive {
+                Seen::Ok
+            } else {
+                Seen::Timeout
+            };
+            assert!(
+                ends.len() == 2 && ends.iter().all(|end| *end == Some(want.clone())),
+                "{method} with keep-alives {keepalive}: calls ended {ends:?}, expected {want:?}\n{}\n{}",
+                about(&text),
+                trace_text(&e)
+            );
+        }
     }
 }

@@ -31,7 +31,7 @@ use defect::Defect;
 use subject::Truthful;
 
 /// Which oracle catches each defect, and on which scenario.
-const CAUGHT_BY: [(Defect, &Case, &str); 25] = [
+const CAUGHT_BY: [(Defect, &Case, &str); 26] = [
     (
         Defect::OverflowsDoublingBackoff,
         &cases::MANY_RETRIES,
@@ -116,6 +116,11 @@ const CAUGHT_BY: [(Defect, &Case, &str); 25] = [
         "stream_idle_bounded",
     ),
     (
+        Defect::FirstChunkUnderIdleBound,
+        &cases::SILENT_FIRST,
+        "stream_cut_at_bound",
+    ),
+    (
         Defect::MisreportsDelay,
         &cases::FULL_JITTER,
         "reported_agrees",
@@ -184,6 +189,7 @@ caught! {
     one_extra_retry_is_caught => OneExtraRetry,
     retries_image_generation_is_caught => RetriesImageGeneration,
     no_stream_idle_bound_is_caught => NoStreamIdleBound,
+    first_chunk_under_idle_bound_is_caught => FirstChunkUnderIdleBound,
     misreports_delay_is_caught => MisreportsDelay,
     misreports_give_up_is_caught => MisreportsGiveUp,
     stuck_breaker_is_caught => StuckBreaker,

@@ -335,6 +335,16 @@ pub fn describe(event: &Event<'_>, start: Instant) -> String {
         } => {
             format!("{} gave up {attempt} {}", t(*at), reason.as_str())
         }
+        Event::StreamTimedOut {
+            at, bound, limit, ..
+        } => {
+            format!(
+                "{} stream timed out {} {}ms",
+                t(*at),
+                bound.as_str(),
+                limit.as_millis()
+            )
+        }
     }
 }
 

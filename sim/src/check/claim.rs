@@ -36,7 +36,10 @@ pub struct Claim {
     /// Methods whose attempts are bounded by `timeout_ns`.
     pub timed: BTreeSet<Method>,
     /// A handed-over stream of a method in `timed` that goes this long
-    /// without an item ends with a timeout.
+    /// from its hand-over without a first item ends with a timeout.
+    pub first_chunk_ns: Option<u64>,
+    /// A handed-over stream of a method in `timed` that goes this long
+    /// without an item, after its first, ends with a timeout.
     pub stream_idle_ns: Option<u64>,
     /// A shared budget may refuse a retry the rest of the claim allows.
     pub budget: bool,
@@ -148,6 +151,7 @@ impl Claim {
             retryable: Retryable::transient(),
             retried,
             timed,
+            first_chunk_ns: positive(spec.first_chunk),
             stream_idle_ns: positive(spec.stream_idle),
             budget: false,
             reports: false,

@@ -26,6 +26,7 @@ pub fn claim() -> Claim {
         retryable: Retryable::transient(),
         retried: [Method::Chat, Method::ChatStream].into(),
         timed: [Method::Chat, Method::ChatStream].into(),
+        first_chunk_ns: None,
         stream_idle_ns: None,
         budget: false,
         reports: false,

@@ -79,6 +79,7 @@ pub const ORACLES: &[&str] = &[
     "attempt_within_timeout",
     "stream_integrity",
     "stream_idle_bounded",
+    "stream_cut_at_bound",
     "reported_agrees",
     "liveness_after_heal",
     DELAY_DISTRIBUTION,

@@ -475,6 +475,7 @@ mod tests {
             retryable: Retryable::transient(),
             retried: Method::ALL.into(),
             timed: Method::ALL.into(),
+            first_chunk_ns: None,
             stream_idle_ns: None,
             budget: false,
             reports: false,

@@ -401,6 +401,89 @@ fn stream_idle_bounded_catches_a_silence_past_the_bound() {
 }
 
 #[test]
+fn stream_idle_bounded_judges_the_first_item_by_the_first_chunk_bound() {
+    let sent = [(4, 0), (4, 1)];
+    let received = [id(0, 0, 4, 0), id(0, 0, 4, 1)];
+    let mut t = streamed(&sent, &received, true);
+    // Both items (and the end) come 20 ms later: the first 22 ms after
+    // the hand-over, the second right after it.
+    let n = t.len();
+    for r in &mut t[n - 3..] {
+        r.t += 20 * MS;
+    }
+    let bounds = |first_chunk_ns, stream_idle_ns| Claim {
+        first_chunk_ns,
+        stream_idle_ns,
+        ..claim()
+    };
+    let judge = |first, idle| names(t.clone(), &bounds(first, idle));
+    // A first-chunk bound past the silence, or none, lets a short idle bound pass.
+    assert_eq!(judge(Some(30 * MS), Some(5 * MS)), NONE);
+    assert_eq!(judge(None, Some(5 * MS)), NONE);
+    // A first-chunk bound shorter than the silence is caught, however long the idle bound.
+    assert_eq!(judge(Some(5 * MS), Some(60 * MS)), ["stream_idle_bounded"]);
+    assert_eq!(judge(Some(5 * MS), None), ["stream_idle_bounded"]);
+}
+
+#[test]
+fn stream_cut_at_bound_catches_a_timeout_before_the_bound() {
+    let sent = [(4, 0)];
+    // A timeout 40 ms after the hand-over (at 10 ms), before any item.
+    let mut silent = streamed(&[], &[], false);
+    let n = silent.len();
+    for r in &mut silent[n - 2..] {
+        r.t = 50 * MS;
+    }
+    // A timeout 40 ms after the one item (at 12 ms).
+    let mut stalled = streamed(&sent, &[id(0, 0, 4, 0)], false);
+    let n = stalled.len();
+    for r in &mut stalled[n - 2..] {
+        r.t = 52 * MS;
+    }
+    let bounds = |first_chunk_ns, stream_idle_ns| Claim {
+        first_chunk_ns,
+        stream_idle_ns,
+        ..claim()
+    };
+    let judge = |t: &Vec<Record>, first, idle| names(t.clone(), &bounds(first, idle));
+    // Cut exactly at the bound that applies, or past it (the other
+    // oracle's business), or with no bound claimed: not this oracle's.
+    assert_eq!(judge(&silent, Some(40 * MS), Some(5 * MS)), NONE);
+    assert_eq!(judge(&stalled, Some(500 * MS), Some(40 * MS)), NONE);
+    assert_eq!(judge(&silent, None, Some(5 * MS)), NONE);
+    // Cut before the bound that applies: the first-chunk bound before the
+    // first item however short the idle bound, the idle bound after it.
+    assert_eq!(
+        judge(&silent, Some(41 * MS), Some(5 * MS)),
+        ["stream_cut_at_bound"]
+    );
+    assert_eq!(
+        judge(&stalled, Some(5 * MS), Some(41 * MS)),
+        ["stream_cut_at_bound"]
+    );
+    // A stream that ended cleanly is not judged.
+    let ok = streamed(&sent, &[id(0, 0, 4, 0)], true);
+    assert_eq!(judge(&ok, Some(500 * MS), Some(500 * MS)), NONE);
+}
+
+#[test]
+fn calls_end_spares_a_stream_awaiting_its_first_item_only_without_a_first_chunk_bound() {
+    let mut t = streamed(&[], &[], true);
+    t.pop();
+    let waiting = Claim {
+        first_chunk_ns: None,
+        stream_idle_ns: Some(5 * MS),
+        ..claim()
+    };
+    assert!(!names(t.clone(), &waiting).contains(&"calls_end"));
+    let bounded = Claim {
+        first_chunk_ns: Some(5 * MS),
+        ..waiting
+    };
+    assert!(names(t, &bounded).contains(&"calls_end"));
+}
+
+#[test]
 fn reported_agrees_accepts_a_truthful_report() {
     let mut t = good();
     t.insert(

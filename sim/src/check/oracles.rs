@@ -13,7 +13,7 @@ use crate::trace::{AttemptOutcome, CallOutcome, Failure, Reported};
 pub type Oracle = fn(&Call, &Claim, &Context) -> Option<String>;
 
 /// Every per-call oracle with its name, in the order reports list them.
-pub const PER_CALL: [(&str, Oracle); 17] = [
+pub const PER_CALL: [(&str, Oracle); 18] = [
     ("calls_end", calls_end),
     ("no_panic", no_panic),
     ("forwarding", forwarding),
@@ -29,6 +29,7 @@ pub const PER_CALL: [(&str, Oracle); 17] = [
     ("attempt_within_timeout", attempt_within_timeout),
     ("stream_integrity", stream_integrity),
     ("stream_idle_bounded", stream_idle_bounded),
+    ("stream_cut_at_bound", stream_cut_at_bound),
     ("reported_agrees", reported_agrees),
     ("liveness_after_heal", liveness_after_heal),
 ];
@@ -50,8 +51,13 @@ fn calls_end(c: &Call, claim: &Claim, context: &Context) -> Option<String> {
         .last()
         .is_some_and(|a| matches!(a.end, Some((_, crate::trace::AttemptOutcome::Ok))))
         && method.is_some_and(|m| m.is_stream());
-    let unbounded_stream = handed_over
-        && (claim.stream_idle_ns.is_none() || method.is_none_or(|m| !claim.timed.contains(&m)));
+    // Silent while waiting for its first item, or for a later one.
+    let bound = match c.received_at.is_empty() {
+        true => claim.first_chunk_ns,
+        false => claim.stream_idle_ns,
+    };
+    let unbounded_stream =
+        handed_over && (bound.is_none() || method.is_none_or(|m| !claim.timed.contains(&m)));
     // An open attempt still inside its timeout when the trace stopped.
     let within = c.attempts.last().is_some_and(|a| {
         let elapsed = context.trace_end_ns.saturating_sub(a.start);
@@ -304,35 +310,71 @@ fn stream_integrity(c: &Call, _: &Claim, _: &Context) -> Option<String> {
     })
 }
 
-/// A handed-over stream of a retried method is never silent longer than
-/// the idle bound (plus a tick): an item arrives, or the stream fails.
+/// A handed-over stream of a timed method is never silent longer than its
+/// bound (plus a tick): the first-chunk bound from the hand-over to the
+/// first item, the idle bound between later ones; an item arrives, or the
+/// stream fails.
 fn stream_idle_bounded(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
-    let idle = claim.stream_idle_ns?;
-    let method = c.method()?;
-    if !method.is_stream() || !claim.timed.contains(&method) {
+    if claim.first_chunk_ns.is_none() && claim.stream_idle_ns.is_none() {
         return None;
     }
-    let (handed, AttemptOutcome::Ok) = c.attempts.last()?.end.as_ref()? else {
-        return None;
-    };
+    let handed = handed_over(c, claim)?;
     let timed_out = match (c.stream_failed, &c.ended) {
         (Some(true), Some((t, _))) => Some(*t),
         _ => None,
     };
-    let mut times = std::iter::once(*handed)
+    let mut times = std::iter::once(handed)
         .chain(c.received_at.iter().copied())
         .chain(timed_out);
     let mut previous = times.next()?;
-    for t in times {
+    for (gap, t) in times.enumerate() {
+        let (name, bound) = match gap {
+            0 => ("first-chunk", claim.first_chunk_ns),
+            _ => ("idle", claim.stream_idle_ns),
+        };
         let silent = t.saturating_sub(previous);
-        if silent > idle.saturating_add(TICK_NS) {
+        if let Some(bound) = bound.filter(|b| silent > b.saturating_add(TICK_NS)) {
             return Some(format!(
-                "the stream was silent {silent}ns from {previous}ns, idle bound {idle}ns"
+                "the stream was silent {silent}ns from {previous}ns, {name} bound {bound}ns"
             ));
         }
         previous = t;
     }
     None
+}
+
+/// When a stream of a method the claim times was handed over, if it was.
+fn handed_over(c: &Call, claim: &Claim) -> Option<u64> {
+    let method = c.method()?;
+    if !method.is_stream() || !claim.timed.contains(&method) {
+        return None;
+    }
+    match c.attempts.last()?.end.as_ref()? {
+        (handed, AttemptOutcome::Ok) => Some(*handed),
+        _ => None,
+    }
+}
+
+/// A handed-over stream that a timeout ended was silent for the whole of
+/// its bound: the first-chunk bound when no item had come, the idle bound
+/// after one. Cut sooner (a reasoning model's silent first minutes cut by
+/// the idle bound, say), it is a defect. Timers never fire early, so no
+/// tolerance below the bound.
+fn stream_cut_at_bound(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
+    let handed = handed_over(c, claim)?;
+    let (Some(true), Some((cut, _))) = (c.stream_failed, &c.ended) else {
+        return None;
+    };
+    let (since, name, bound) = match c.received_at.last() {
+        None => (handed, "first-chunk", claim.first_chunk_ns),
+        Some(&t) => (t, "idle", claim.stream_idle_ns),
+    };
+    let silent = cut.saturating_sub(since);
+    let bound = bound.filter(|&b| silent < b)?;
+    Some(format!(
+        "a timeout cut the stream after {silent}ns of silence from {since}ns, \
+         before its {name} bound {bound}ns"
+    ))
 }
 
 /// What the wrapper reported agrees with the facts.

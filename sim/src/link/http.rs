@@ -241,6 +241,8 @@ where
                     Some(Ok(event)) => match sse::data(&event) {
                         None => continue,
                         Some(sse::DONE) => return None,
+                        // As crabllm's Anthropic reader drops `ping`.
+                        Some(json) if items::is_keepalive(json) => continue,
                         Some(json) => parse(json),
                     },
                     Some(Err(e)) => return Some((Err(network(e)), (events, parse, true))),

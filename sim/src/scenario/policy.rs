@@ -19,6 +19,10 @@ pub struct PolicySpec {
     pub jitter: JitterSpec,
     #[serde(alias = "max_retry_after_ms", with = "crate::duration")]
     pub max_retry_after: Duration,
+    /// Longest wait from a stream's hand-over to its first item; zero disables.
+    #[serde(alias = "first_chunk_ms", with = "crate::duration")]
+    pub first_chunk: Duration,
+    /// Longest gap between two items, after the first; zero disables.
     #[serde(alias = "stream_idle_ms", with = "crate::duration")]
     pub stream_idle: Duration,
     #[serde(
@@ -40,6 +44,7 @@ impl Default for PolicySpec {
             max_backoff: Duration::from_secs(20),
             jitter: JitterSpec::Equal,
             max_retry_after: Duration::from_secs(60),
+            first_chunk: Duration::from_secs(300),
             stream_idle: Duration::from_secs(90),
             retry_deadline: None,
         }

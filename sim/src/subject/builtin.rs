@@ -54,6 +54,7 @@ pub fn policy_of(spec: &PolicySpec) -> RetryPolicy {
             JitterSpec::Decorrelated => Jitter::Decorrelated,
         })
         .max_retry_after(spec.max_retry_after)
+        .first_chunk(spec.first_chunk)
         .stream_idle(spec.stream_idle)
         .retry_deadline(spec.retry_deadline)
 }
@@ -83,7 +84,7 @@ fn reported(event: &Event<'_>) -> Option<Reported> {
                 provider_retry::GiveUp::Budget => GiveUpReason::Budget,
             },
         },
-        Event::AttemptEnded { .. } => return None,
+        Event::AttemptEnded { .. } | Event::StreamTimedOut { .. } => return None,
     })
 }
 
@@ -137,6 +138,9 @@ impl Subject for Crabllm {
             retryable: crate::check::claim::Retryable::transient(),
             retried: retried.into(),
             timed: retried.into(),
+            // Its single idle bound starts at the hand-over, so it bounds
+            // the first item too.
+            first_chunk_ns: positive(policy.stream_idle),
             stream_idle_ns: positive(policy.stream_idle),
             budget: false,
             reports: false,

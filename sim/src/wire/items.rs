@@ -238,6 +238,24 @@ pub fn body(method: Method, id: ChunkId) -> Bytes {
     })
 }
 
+/// The data of Anthropic's keep-alive event, `event: ping`.
+pub const PING: &str = r#"{"type":"ping"}"#;
+
+/// What a server sends to keep `method`'s silent event stream alive, as
+/// each dialect's own servers do: Anthropic a `ping` event, the others an
+/// SSE comment (which every SSE reader skips).
+pub fn keepalive(method: Method) -> Bytes {
+    match Dialect::of(method) {
+        Dialect::Anthropic => Bytes::from(format!("event: ping\ndata: {PING}\n\n")),
+        _ => Bytes::from_static(b": keep-alive\n\n"),
+    }
+}
+
+/// Whether an event's data is a keep-alive rather than an item.
+pub fn is_keepalive(data: &str) -> bool {
+    data == PING
+}
+
 /// One server-sent event of `method`'s stream carrying `id`, as it travels
 /// (the raw stream methods yield exactly these bytes).
 pub fn event(method: Method, id: ChunkId) -> Bytes {

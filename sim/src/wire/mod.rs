@@ -71,14 +71,14 @@ async fn drain<T, E>(
 }
 
 /// Read a raw SSE byte stream to its end, reporting one payload per event
-/// that has data (`[DONE]` and comments are not items).
+/// that has data (`[DONE]`, comments and keep-alives are not items).
 async fn drain_sse(
     bytes: ByteStream,
     on_item: &mut impl FnMut(Option<ChunkId>),
 ) -> Result<(), Ended> {
     let events = sse::events(bytes).filter(|event| {
         let item = match event {
-            Ok(e) => sse::data(e).is_some_and(|d| d != sse::DONE),
+            Ok(e) => sse::data(e).is_some_and(|d| d != sse::DONE && !items::is_keepalive(d)),
             Err(_) => true,
         };
         std::future::ready(item)

@@ -284,6 +284,28 @@ method = "chat_stream"
 "#,
 };
 
+/// A reasoning model silent 6 s before its first item, then a fast
+/// stream: within the 10 s first-chunk bound, past the 3 s idle bound.
+pub const SILENT_FIRST: Case = Case {
+    name: "zoo-silent-first",
+    seeds: 0..1,
+    toml: r#"
+name = "zoo-silent-first"
+[policy]
+first_chunk = "10s"
+stream_idle = "3s"
+[faults]
+first_chunk_ms = 6000
+chunks = 3
+chunk_gap_ms = 100
+[workload]
+kind = "closed"
+clients = 1
+calls = 2
+methods = ["chat_stream", "anthropic_stream_raw"]
+"#,
+};
+
 /// A 1 s outage, healed at 1 s: calls starting from 1.5 s on must succeed.
 /// Four calls fail during the outage, enough to open a breaker at three.
 pub const HEAL: Case = Case {
@@ -309,7 +331,7 @@ liveness_after_heal_ms = 500
 };
 
 /// Every zoo scenario, for the control.
-pub const ALL: [&Case; 16] = [
+pub const ALL: [&Case; 17] = [
     &MANY_RETRIES,
     &EXHAUSTED,
     &CAPPED,
@@ -325,6 +347,7 @@ pub const ALL: [&Case; 16] = [
     &HEALTHY,
     &IMAGE,
     &DRIPPING,
+    &SILENT_FIRST,
     &HEAL,
 ];
 

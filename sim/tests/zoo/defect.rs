@@ -47,6 +47,10 @@ pub enum Defect {
     RetriesImageGeneration,
     /// Hands streams over with no idle bound: a stalled stream never ends.
     NoStreamIdleBound,
+    /// Bounds the silence before a stream's first item by the idle bound,
+    /// as one timer reset per item does: a reasoning model is cut while it
+    /// thinks.
+    FirstChunkUnderIdleBound,
     /// Reports the un-jittered base as the delay it chose, while it waits
     /// the jittered draw.
     MisreportsDelay,
@@ -72,7 +76,7 @@ pub enum Defect {
 
 impl Defect {
     /// Every variant, the control first.
-    pub const ALL: [Defect; 26] = [
+    pub const ALL: [Defect; 27] = [
         Defect::None,
         Defect::OverflowsDoublingBackoff,
         Defect::SleepsAfterFinalAttempt,
@@ -93,6 +97,7 @@ impl Defect {
         Defect::OneExtraRetry,
         Defect::RetriesImageGeneration,
         Defect::NoStreamIdleBound,
+        Defect::FirstChunkUnderIdleBound,
         Defect::MisreportsDelay,
         Defect::MisreportsGiveUp,
         Defect::StuckBreaker,
@@ -124,6 +129,7 @@ impl Defect {
             Defect::OneExtraRetry => "one-extra-retry",
             Defect::RetriesImageGeneration => "retries-image-generation",
             Defect::NoStreamIdleBound => "no-stream-idle-bound",
+            Defect::FirstChunkUnderIdleBound => "first-chunk-under-idle-bound",
             Defect::MisreportsDelay => "misreports-delay",
             Defect::MisreportsGiveUp => "misreports-give-up",
             Defect::StuckBreaker => "stuck-breaker",

@@ -23,6 +23,15 @@ impl<P: Provider> Planted<P> {
         }
     }
 
+    /// The bound on the silence before a stream's first item (the idle
+    /// bound, for that defect).
+    fn first_chunk(&self) -> std::time::Duration {
+        match self.defect {
+            Defect::FirstChunkUnderIdleBound => self.idle(),
+            _ => self.spec.first_chunk,
+        }
+    }
+
     /// Retry the open, then bound the handed-over stream's silences.
     async fn retry_open<T, E, F>(&self, op: impl FnMut() -> F) -> Opened<T, E>
     where
@@ -31,7 +40,7 @@ impl<P: Provider> Planted<P> {
         F: Future<Output = Opened<T, E>>,
     {
         let stream = self.retry(op).await?;
-        Ok(idle_bounded(stream, self.idle()))
+        Ok(idle_bounded(stream, self.first_chunk(), self.idle()))
     }
 }
 
@@ -55,7 +64,7 @@ impl<P: Provider + Clone + 'static> Provider for Planted<P> {
             }
             _ => stream,
         };
-        Ok(idle_bounded(stream, self.idle()))
+        Ok(idle_bounded(stream, self.first_chunk(), self.idle()))
     }
 
     async fn anthropic_messages(
@@ -153,7 +162,7 @@ impl<P: Provider + Clone + 'static> Provider for Planted<P> {
         // The body is consumed by the one attempt: timed, never retried.
         let open = self.inner.chat_completion_stream_passthrough(model, body);
         let stream = self.attempt(open).await?;
-        Ok(idle_bounded(stream, self.idle()))
+        Ok(idle_bounded(stream, self.first_chunk(), self.idle()))
     }
 
     async fn chat_completion_stream_raw(

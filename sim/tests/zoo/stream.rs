@@ -22,25 +22,31 @@ impl IdleTimeout for std::io::Error {
     }
 }
 
-/// `stream`, ended with a timeout error if it stays silent for `idle`
-/// (zero: never). The gap is timed per poll of the next item.
+/// `stream`, ended with a timeout error if it stays silent for `first`
+/// before its first item or for `idle` between later ones (zero: never).
+/// Each silence is timed per poll of the next item.
 pub fn idle_bounded<T, E>(
     stream: BoxStream<'static, Result<T, E>>,
+    first: Duration,
     idle: Duration,
 ) -> BoxStream<'static, Result<T, E>>
 where
     T: Send + 'static,
     E: IdleTimeout + Send + 'static,
 {
-    if idle.is_zero() {
+    if first.is_zero() && idle.is_zero() {
         return stream;
     }
     Box::pin(futures::stream::unfold(
-        Some(stream),
+        Some((stream, first)),
         move |state| async move {
-            let mut stream = state?;
-            match tokio::time::timeout(idle, stream.next()).await {
-                Ok(Some(item)) => Some((item, Some(stream))),
+            let (mut stream, bound) = state?;
+            if bound.is_zero() {
+                let item = stream.next().await?;
+                return Some((item, Some((stream, idle))));
+            }
+            match tokio::time::timeout(bound, stream.next()).await {
+                Ok(Some(item)) => Some((item, Some((stream, idle)))),
                 Ok(None) => None,
                 Err(_) => Some((Err(E::idle_timeout()), None)),
             }

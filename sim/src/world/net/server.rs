@@ -3,7 +3,8 @@
 //!
 //! The method is the one the request's `x-sim-method` header names (any
 //! path); a request without the header must be `POST /v1/chat/completions`
-//! and is a chat call, streamed if its body says `"stream": true`. A
+//! (a chat call) or `POST /v1/messages` (an Anthropic Messages call),
+//! streamed if its body says `"stream": true`, as real clients send them. A
 //! success is rendered in the method's dialect ([`crate::wire::items`]):
 //! a unary method's JSON body, or a stream method's server-sent events
 //! (for the raw stream methods, exactly the bytes the caller gets).
@@ -12,7 +13,9 @@
 //! |---|---|
 //! | success | after the latency (slow headers), 200 with a JSON body, or SSE events a gap apart then `data: [DONE]` |
 //! | stream fails | the connection is dropped after half the events |
-//! | stream stalls | no byte after half the events |
+//! | stream stalls | no event after half the events |
+//! | `first_chunk_ms` | that much more silence before the first event |
+//! | `keepalive_ms` | a keep-alive after every that long of silence (stalls and first-chunk silences included): Anthropic's `event: ping`, otherwise an SSE comment `: keep-alive` |
 //! | status | the status after the latency, with Retry-After in the plan's form |
 //! | network error | the connection closed with no response |
 //! | decode error | 200 with a body that is not JSON (and not an event stream) |
@@ -25,7 +28,7 @@ use crate::method::Method;
 use crate::wire::items;
 use crate::wire::{CALL_HEADER, CLIENT_HEADER, METHOD_HEADER, retry_after};
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
@@ -33,11 +36,14 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 type Body = BoxBody<Bytes, io::Error>;
+/// An event stream's frames, as the body needs them (`Sync` too).
+type Frames = Pin<Box<dyn Stream<Item = Result<Frame<Bytes>, io::Error>> + Send + Sync>>;
 
 /// The server's state: the shared backend, and its wall clock.
 #[derive(Clone)]
@@ -73,11 +79,12 @@ impl Server {
             .get(METHOD_HEADER)
             .and_then(|v| v.to_str().ok())
             .map(|name| Method::ALL.into_iter().find(|m| m.name() == name));
-        let plain_chat =
-            req.method() == hyper::Method::POST && req.uri().path() == "/v1/chat/completions";
-        match named {
-            Some(None) => return Ok(text(StatusCode::NOT_FOUND, "no such method")),
-            None if !plain_chat => return Ok(text(StatusCode::NOT_FOUND, "no such endpoint")),
+        let endpoint = (req.method() == hyper::Method::POST)
+            .then(|| Endpoint::of_path(req.uri().path()))
+            .flatten();
+        match (named, endpoint) {
+            (Some(None), _) => return Ok(text(StatusCode::NOT_FOUND, "no such method")),
+            (None, None) => return Ok(text(StatusCode::NOT_FOUND, "no such endpoint")),
             _ => {}
         }
         let header = |name: &str| {
@@ -97,11 +104,8 @@ impl Server {
                 .ok()
                 .and_then(|v| v.get("stream").and_then(serde_json::Value::as_bool))
                 .unwrap_or(false);
-            if stream {
-                Method::ChatStream
-            } else {
-                Method::Chat
-            }
+            // Checked above: without a named method there is an endpoint.
+            endpoint.unwrap_or(Endpoint::Chat).method(stream)
         });
         match self.backend.attempt(client as u32, call).await {
             Reply::Ok(opened) => Ok(match method.is_stream() {
@@ -132,17 +136,48 @@ impl Server {
     }
 }
 
+/// The endpoints a real client calls without naming a method.
+#[derive(Debug, Clone, Copy)]
+enum Endpoint {
+    /// OpenAI's `/v1/chat/completions`.
+    Chat,
+    /// Anthropic's `/v1/messages`.
+    Messages,
+}
+
+impl Endpoint {
+    fn of_path(path: &str) -> Option<Self> {
+        match path {
+            "/v1/chat/completions" => Some(Endpoint::Chat),
+            "/v1/messages" => Some(Endpoint::Messages),
+            _ => None,
+        }
+    }
+
+    fn method(self, stream: bool) -> Method {
+        match (self, stream) {
+            (Endpoint::Chat, false) => Method::Chat,
+            (Endpoint::Chat, true) => Method::ChatStream,
+            (Endpoint::Messages, false) => Method::Anthropic,
+            (Endpoint::Messages, true) => Method::AnthropicStream,
+        }
+    }
+}
+
 /// The SSE body of one stream of `method`: the backend's items, then
 /// `[DONE]`, or a dropped connection or a stall halfway.
 fn events(opened: Opened, method: Method) -> Response<Body> {
-    let frames = opened.into_stream().then(move |item| async move {
-        match item {
-            Item::Chunk(id) => Ok::<_, io::Error>(Frame::data(items::event(method, id))),
-            // The backend breaks a stream one gap after its last item, so
-            // the items already sent are flushed before the reset.
-            Item::Fail => Err(io::Error::other("simulated drop mid-stream")),
-        }
+    let keepalive = opened.keepalive();
+    let frames = opened.into_stream().map(move |item| match item {
+        Item::Chunk(id) => Ok::<_, io::Error>(Frame::data(items::event(method, id))),
+        // The backend breaks a stream one gap after its last item, so
+        // the items already sent are flushed before the reset.
+        Item::Fail => Err(io::Error::other("simulated drop mid-stream")),
     });
+    let frames = with_keepalives(
+        frames,
+        keepalive.map(|every| (every, items::keepalive(method))),
+    );
     let done =
         futures::stream::once(async { Ok(Frame::data(Bytes::from_static(b"data: [DONE]\n\n"))) });
     // `[DONE]` follows only a clean end: after a failure the body has ended in error.
@@ -152,6 +187,28 @@ fn events(opened: Opened, method: Method) -> Response<Body> {
         hyper::header::HeaderValue::from_static("text/event-stream"),
     );
     response
+}
+
+/// `frames`, with the keep-alive `frame` after every `every` without one.
+fn with_keepalives<S>(frames: S, keepalive: Option<(Duration, Bytes)>) -> Frames
+where
+    S: Stream<Item = Result<Frame<Bytes>, io::Error>> + Send + Sync + 'static,
+{
+    let Some((every, keepalive)) = keepalive else {
+        return Box::pin(frames);
+    };
+    let frames: Pin<Box<dyn Stream<Item = _> + Send + Sync>> = Box::pin(frames.map(Some));
+    let with = futures::stream::unfold(frames, move |mut frames| async move {
+        // Dropping `next()` on timeout loses nothing: the item's pending
+        // future lives in the stream, which keeps its gap's timer.
+        match tokio::time::timeout(every, frames.next()).await {
+            Ok(Some(frame)) => Some((frame, frames)),
+            Ok(None) => None,
+            Err(_) => Some((None, frames)),
+        }
+    })
+    .map(move |frame| frame.unwrap_or_else(|| Ok(Frame::data(keepalive.clone()))));
+    Box::pin(with)
 }
 
 fn text(status: StatusCode, body: &str) -> Response<Body> {
