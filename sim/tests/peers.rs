@@ -195,3 +195,48 @@ async fn tower_backoffs_from_one_maker_draw_the_same_jitter() {
         replay(test)
     );
 }
+
+/// backon 1.6: `with_total_delay` bounds the sum of the sleeps, not the
+/// time since the first attempt: with attempts of 10 s each a 1 s total
+/// still allows every retry (so it is no retry deadline).
+#[tokio::test(start_paused = true)]
+async fn backon_total_delay_counts_sleeps_only() {
+    use backon::{ExponentialBuilder, Retryable};
+    let starts = Starts::default();
+    let first = Instant::now();
+    let _ = (|| async {
+        starts.record();
+        tokio::time::sleep(10 * S).await;
+        Err::<(), _>("unavailable")
+    })
+    .retry(
+        ExponentialBuilder::new()
+            .with_min_delay(100 * MS)
+            .with_max_times(3)
+            .with_total_delay(Some(S)),
+    )
+    .await;
+    assert_eq!(
+        starts.gaps().len(),
+        3,
+        "{}",
+        replay("backon_total_delay_counts_sleeps_only")
+    );
+    assert!(first.elapsed() > 30 * S);
+}
+
+/// tokio-retry2 0.9: `MaxInterval::max_duration` measures
+/// `std::time::Instant`, not tokio's clock: under a paused clock advanced
+/// a minute past a 50 ms limit, the strategy still yields delays.
+#[tokio::test(start_paused = true)]
+async fn tokio_retry2_max_duration_reads_the_wall_clock() {
+    use tokio_retry2::strategy::{FixedInterval, MaxInterval};
+    let mut strategy = FixedInterval::from_millis(10).max_duration(50 * MS);
+    tokio::time::advance(60 * S).await;
+    assert_eq!(
+        strategy.next(),
+        Some(10 * MS),
+        "{}",
+        replay("tokio_retry2_max_duration_reads_the_wall_clock")
+    );
+}
