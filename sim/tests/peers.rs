@@ -142,8 +142,7 @@ async fn tower_jitter_drops_fractions_of_whole_seconds() {
     let mut seconds = std::collections::BTreeSet::new();
     for _ in 0..64 {
         // A fresh RandomState-keyed RNG each time: 64 independent draws.
-        let mut maker =
-            ExponentialBackoffMaker::new(S, 60 * S, 1.0, HasherRng::default()).unwrap();
+        let mut maker = ExponentialBackoffMaker::new(S, 60 * S, 1.0, HasherRng::default()).unwrap();
         let mut backoff = maker.make_backoff();
         for waits in [&mut firsts, &mut seconds] {
             let start = Instant::now();
@@ -184,7 +183,10 @@ async fn tower_backoffs_from_one_maker_draw_the_same_jitter() {
     let test = "tower_backoffs_from_one_maker_draw_the_same_jitter";
     // The waits do vary within a session (so the RNG does draw)...
     assert!(
-        sessions[0].iter().enumerate().any(|(n, w)| *w != 100 * MS * (1 << n)),
+        sessions[0]
+            .iter()
+            .enumerate()
+            .any(|(n, w)| *w != 100 * MS * (1 << n)),
         "{sessions:?}\n{}",
         replay(test)
     );

@@ -52,7 +52,9 @@ impl<R: RetryLib> Provider for Peer<R> {
         &self,
         r: &ChatCompletionRequest,
     ) -> Streamed<ChatCompletionChunk> {
-        self.lib.retry(|| self.inner.chat_completion_stream(r)).await
+        self.lib
+            .retry(|| self.inner.chat_completion_stream(r))
+            .await
     }
 
     async fn anthropic_messages(

@@ -40,7 +40,9 @@ use std::future::Future;
 use std::hash::{BuildHasher, DefaultHasher, Hasher};
 use std::time::Duration;
 use tower::retry::Policy;
-use tower::retry::backoff::{Backoff as _, ExponentialBackoff, ExponentialBackoffMaker, MakeBackoff};
+use tower::retry::backoff::{
+    Backoff as _, ExponentialBackoff, ExponentialBackoffMaker, MakeBackoff,
+};
 use tower::timeout::TimeoutLayer;
 use tower::timeout::error::Elapsed;
 use tower::util::rng::HasherRng;
