@@ -27,7 +27,7 @@
 //! since the first attempt), so none is configured or claimed.
 
 use super::provider::{Peer, RetryLib};
-use super::{attempt_timeout, claim, retry_after, timed};
+use super::{RetryAfter, attempt_timeout, claim, retry_after, timed};
 use crate::check::claim::{Backoff, Claim, JitterShape, RetryAfterRule, nanos};
 use crate::scenario::{JitterSpec, PolicySpec};
 use crate::seeds::derive;
@@ -106,9 +106,9 @@ impl RetryLib for BackonLib {
                 Some(max) => {
                     retry
                         .adjust(move |e: &Error, dur| match retry_after(e, max) {
-                            Some(Ok(wait)) => Some(wait),
-                            Some(Err(())) => None,
-                            None => dur,
+                            RetryAfter::Wait(wait) => Some(wait),
+                            RetryAfter::TooLong => None,
+                            RetryAfter::Absent => dur,
                         })
                         .await
                 }

@@ -92,12 +92,24 @@ pub fn claim(
     }
 }
 
-/// A Retry-After the policy allows waiting: `None` when the failure has
-/// none; `Some(Err(()))` when it is over `max_retry_after` (the call ends
-/// at once, as every claim here says).
-pub fn retry_after(e: &crabllm_core::Error, policy_max: Duration) -> Option<Result<Duration, ()>> {
-    e.retry_after()
-        .map(|d| if d > policy_max { Err(()) } else { Ok(d) })
+/// What a failure's Retry-After asks of a peer under the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryAfter {
+    /// The failure carries none: the library's backoff applies.
+    Absent,
+    /// Within `max_retry_after`: wait exactly this long.
+    Wait(Duration),
+    /// Over `max_retry_after`: the call ends at once, as every claim here says.
+    TooLong,
+}
+
+/// The Retry-After of `e` against the policy's maximum `max`.
+pub fn retry_after(e: &crabllm_core::Error, max: Duration) -> RetryAfter {
+    match e.retry_after() {
+        None => RetryAfter::Absent,
+        Some(d) if d > max => RetryAfter::TooLong,
+        Some(d) => RetryAfter::Wait(d),
+    }
 }
 
 /// One attempt bounded by `timeout`, as a careful user bounds it where the

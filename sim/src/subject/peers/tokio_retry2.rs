@@ -32,7 +32,7 @@
 //! deadline is configured or claimed.
 
 use super::provider::{Peer, RetryLib};
-use super::{attempt_timeout, claim, retry_after, timed};
+use super::{RetryAfter, attempt_timeout, claim, retry_after, timed};
 use crate::check::claim::{Backoff, Claim, JitterShape, RetryAfterRule, nanos};
 use crate::scenario::{JitterSpec, PolicySpec};
 use crate::subject::{Probe, Subject};
@@ -95,9 +95,9 @@ fn classify(e: Error, max: Duration) -> RetryError<Error> {
         return RetryError::permanent(e);
     }
     match retry_after(&e, max) {
-        None => RetryError::transient(e),
-        Some(Ok(wait)) => RetryError::retry_after(e, wait),
-        Some(Err(())) => RetryError::permanent(e),
+        RetryAfter::Absent => RetryError::transient(e),
+        RetryAfter::Wait(wait) => RetryError::retry_after(e, wait),
+        RetryAfter::TooLong => RetryError::permanent(e),
     }
 }
 

@@ -31,7 +31,7 @@
 //! and the claim states what that configures. tower has no deadline.
 
 use super::provider::{Peer, RetryLib};
-use super::{attempt_timeout, claim, retry_after};
+use super::{RetryAfter, attempt_timeout, claim, retry_after};
 use crate::check::claim::{Backoff, Claim, JitterShape, RetryAfterRule, nanos};
 use crate::scenario::{JitterSpec, PolicySpec};
 use crate::subject::{Probe, Subject};
@@ -85,10 +85,11 @@ impl<Res> Policy<(), Res, BoxError> for Attempts {
         if !transient || self.left == 0 {
             return None;
         }
-        let wait = match error.and_then(|e| retry_after(e, self.max_retry_after)) {
-            Some(Err(())) => return None,
-            Some(Ok(wait)) => tokio::time::sleep(wait),
-            None => self.backoff.next_backoff(),
+        let asked = error.map_or(RetryAfter::Absent, |e| retry_after(e, self.max_retry_after));
+        let wait = match asked {
+            RetryAfter::TooLong => return None,
+            RetryAfter::Wait(wait) => tokio::time::sleep(wait),
+            RetryAfter::Absent => self.backoff.next_backoff(),
         };
         self.left -= 1;
         Some(wait)
