@@ -46,8 +46,12 @@ pub struct Backon;
 /// backon with the `adjust` idiom of `Retry::adjust`'s documentation: a
 /// Retry-After within the policy's maximum replaces the proposed backoff,
 /// a longer one ends the call, and a failure without one keeps the
-/// proposal. Written as the documentation's example writes it, which
-/// replaces the proposal even when it is `None` (the backoff exhausted).
+/// proposal. A proposal of `None` (the backoff exhausted) is kept, as
+/// `Retry::adjust` documents `None` to mean; the documentation's example
+/// replaces it too, and so retries without end a provider that answers
+/// every attempt with a Retry-After (with `Retry-After: 0` and instant
+/// failures, in no time at all: a simulated run never ends). The README
+/// lists that as a defect of the example, shown by `sim/tests/peers.rs`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BackonAdjust;
 
@@ -106,7 +110,7 @@ impl RetryLib for BackonLib {
                 Some(max) => {
                     retry
                         .adjust(move |e: &Error, dur| match retry_after(e, max) {
-                            RetryAfter::Wait(wait) => Some(wait),
+                            RetryAfter::Wait(wait) => dur.map(|_| wait),
                             RetryAfter::TooLong => None,
                             RetryAfter::Absent => dur,
                         })
