@@ -177,3 +177,23 @@ fn the_judge_and_the_probe_import_nothing_from_the_wrapper_crate() {
         );
     }
 }
+
+/// The judge knows correct behaviour from documented semantics alone: it
+/// reaches no peer library and no peer adapter.
+#[test]
+fn the_judge_imports_no_peer() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut all = Vec::new();
+    files(&src.join("check"), &mut all);
+    assert!(!all.is_empty());
+    for file in all {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for name in ["backon", "tokio_retry2", "tower::", "peers"] {
+            assert!(
+                !text.contains(name),
+                "{} mentions {name}\nreplay: cargo test -p provider-retry-sim --test layering the_judge_imports_no_peer",
+                file.display()
+            );
+        }
+    }
+}

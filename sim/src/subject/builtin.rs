@@ -1,5 +1,7 @@
-//! The subjects `retry-sim` knows by name.
+//! provider-retry, crabllm's wrapper and the bare provider; every
+//! subject `retry-sim` knows by name.
 
+use super::peers::{Backon, BackonAdjust, TokioRetry2, Tower};
 use super::{Probe, Subject};
 use crate::check::claim::{Backoff, Claim, JitterShape, RetryAfterRule, nanos};
 use crate::method::Method;
@@ -188,19 +190,40 @@ pub enum SubjectName {
     Ours,
     /// `crabllm_core::Retrying` 0.0.25.
     Crabllm,
+    /// backon 1.6, Retry-After ignored.
+    Backon,
+    /// backon 1.6 with its `adjust` idiom for Retry-After.
+    BackonAdjust,
+    /// tokio-retry2 0.9.
+    #[value(name = "tokio-retry2")]
+    TokioRetry2,
+    /// tower 0.5's `retry`.
+    Tower,
     /// The provider with no wrapper (a control).
     Bare,
 }
 
 impl SubjectName {
     /// Every built-in subject, in table order.
-    pub const ALL: [SubjectName; 3] = [SubjectName::Ours, SubjectName::Crabllm, SubjectName::Bare];
+    pub const ALL: [SubjectName; 7] = [
+        SubjectName::Ours,
+        SubjectName::Crabllm,
+        SubjectName::Backon,
+        SubjectName::BackonAdjust,
+        SubjectName::TokioRetry2,
+        SubjectName::Tower,
+        SubjectName::Bare,
+    ];
 
     /// The command-line name.
     pub fn as_str(self) -> &'static str {
         match self {
             SubjectName::Ours => "ours",
             SubjectName::Crabllm => "crabllm",
+            SubjectName::Backon => "backon",
+            SubjectName::BackonAdjust => "backon-adjust",
+            SubjectName::TokioRetry2 => "tokio-retry2",
+            SubjectName::Tower => "tower",
             SubjectName::Bare => "bare",
         }
     }
@@ -217,6 +240,10 @@ pub fn visit<V: Visit>(name: SubjectName, v: V) -> V::Output {
     match name {
         SubjectName::Ours => v.visit(&Ours),
         SubjectName::Crabllm => v.visit(&Crabllm),
+        SubjectName::Backon => v.visit(&Backon),
+        SubjectName::BackonAdjust => v.visit(&BackonAdjust),
+        SubjectName::TokioRetry2 => v.visit(&TokioRetry2),
+        SubjectName::Tower => v.visit(&Tower),
         SubjectName::Bare => v.visit(&Bare),
     }
 }
