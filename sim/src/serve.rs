@@ -28,7 +28,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::io;
+use std::io::{self, Write as _};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -205,7 +205,7 @@ pub fn command(
         .map_err(|e| format!("cannot start a runtime: {e}"))?;
     let plan = scenario.faults.clone();
     let trace = runtime.block_on(serve(plan, scenario.faults.capacity, options, |addr| {
-        eprintln!("listening on {addr}");
+        let _ = writeln!(std::io::stderr(), "listening on {addr}");
     }))?;
     let lines = trace.to_json_lines();
     match record {
@@ -213,7 +213,9 @@ pub fn command(
             .map_err(|e| format!("{}: cannot write the record: {e}", path.display()))?,
         None => print!("{lines}"),
     }
-    eprintln!(
+    // A caller that stopped reading stderr after the address is no error.
+    let _ = writeln!(
+        std::io::stderr(),
         "served {} records over {:.3} s",
         trace.records.len(),
         trace.end_ns as f64 / 1e9

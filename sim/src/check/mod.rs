@@ -82,14 +82,15 @@ impl Default for Context {
 }
 
 /// The tolerance for records taken from a real client in real time
-/// (`retry-sim serve`): 50 ms. The noise measured on loopback with the
-/// Python SDKs (a waits' excess over its drawn delay: the client's sleep
-/// overshoot, parsing, reporting and connection set-up) stayed under
-/// 10 ms on a shared two-core machine (README, "Judging from the wire");
-/// 50 ms leaves five times that for a loaded CI runner while staying far
-/// below the differences the oracles look for (the SDKs' shortest
-/// backoff is 375 ms, their jitter band 125 ms wide).
-pub const WIRE_TOLERANCE_NS: u64 = 50_000_000;
+/// (`retry-sim serve`): 100 ms. Measured on loopback with the Python SDKs
+/// on two cores shared with other builds (load average 7 to 12): a 1 s
+/// Retry-After was waited 2 to 40 ms long, and a call's end reached the
+/// server 2 to 49 ms after its last attempt's answer left it (the client's
+/// sleep overshoot, parsing, reporting and scheduling). 100 ms is twice the
+/// worst seen, and still well under what the oracles tell apart: the SDKs'
+/// shortest backoff is 375 ms and their jitter band 125 ms wide, and a
+/// wait that is too short is never forgiven.
+pub const WIRE_TOLERANCE_NS: u64 = 100_000_000;
 
 /// The cross-run oracle's name: [`distribution::test`] over many runs' samples.
 pub const DELAY_DISTRIBUTION: &str = "delay_distribution";
