@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 import threading
+import time
 import urllib.request
 
 # Which provider-retry-sim method each (sdk, --method) is a call of.
@@ -37,6 +38,20 @@ def post(server, path, body):
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         response.read()
+
+
+def wait_for(server, seconds=30):
+    """Wait until the server listens (it may still be building or starting)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(server + "/sim/ready", timeout=1) as response:
+                response.read()
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def outcome_of(sdk_module, error):
@@ -115,6 +130,7 @@ def main():
     parser.add_argument("--no-done", action="store_true", help="leave the server running")
     args = parser.parse_args()
 
+    wait_for(args.server)
     failures = []
     threads = [
         threading.Thread(target=run_client, args=(args, n, failures)) for n in range(args.clients)

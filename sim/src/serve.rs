@@ -12,8 +12,12 @@
 //! started and ended, and each item it received. So every record is stamped
 //! on one clock, the server's.
 //!
+//! [`READY_PATH`] answers 200, for a client to wait on.
+//!
 //! The server listens on loopback only. It stops at the horizon or when a
-//! client POSTs [`DONE_PATH`], and hands back the record (a [`Trace`]).
+//! client POSTs [`DONE_PATH`], and hands back the record (a [`Trace`]),
+//! written as JSON lines ending with when it stopped
+//! ([`Trace::to_json_lines_with_end`]).
 
 use crate::backend::Backend;
 use crate::faults::Faults;
@@ -36,6 +40,8 @@ use tokio::sync::Notify;
 
 /// Where a client reports its calls' starts, items and ends.
 pub const CALL_PATH: &str = "/sim/call";
+/// Answers 200 once the server listens, so a client can wait for it.
+pub const READY_PATH: &str = "/sim/ready";
 /// Where a client says it has finished: the server stops and writes its record.
 pub const DONE_PATH: &str = "/sim/done";
 
@@ -207,7 +213,7 @@ pub fn command(
     let trace = runtime.block_on(serve(plan, scenario.faults.capacity, options, |addr| {
         let _ = writeln!(std::io::stderr(), "listening on {addr}");
     }))?;
-    let lines = trace.to_json_lines();
+    let lines = trace.to_json_lines_with_end();
     match record {
         Some(path) => std::fs::write(path, lines)
             .map_err(|e| format!("{}: cannot write the record: {e}", path.display()))?,
@@ -250,10 +256,13 @@ impl Wire {
     async fn handle(&self, req: Request<Incoming>) -> Result<Response<Body>, io::Error> {
         match req.uri().path() {
             CALL_PATH => Ok(self.report(req).await),
+            READY_PATH => Ok(text(StatusCode::OK, "ready")),
             DONE_PATH => {
                 self.done.notify_one();
                 Ok(text(StatusCode::OK, "done"))
             }
+            // The server's own paths are never attempts.
+            path if path.starts_with("/sim/") => Ok(text(StatusCode::NOT_FOUND, "no such path")),
             _ => self.attempt(req).await,
         }
     }

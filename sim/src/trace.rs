@@ -333,22 +333,42 @@ impl Trace {
         out
     }
 
-    /// Read back what [`Trace::to_json_lines`] wrote (blank lines skipped);
-    /// the trace stops at its last record.
+    /// [`Trace::to_json_lines`], then a last line `{"end_ns":N}` saying
+    /// when the run stopped, so a call still open then reads as cut off
+    /// after that long, not at its last record.
+    pub fn to_json_lines_with_end(&self) -> String {
+        format!("{}{{\"end_ns\":{}}}\n", self.to_json_lines(), self.end_ns)
+    }
+
+    /// Read back what [`Trace::to_json_lines`] (or
+    /// [`Trace::to_json_lines_with_end`]) wrote, blank lines skipped; the
+    /// trace stops at its `end_ns` line, or else at its last record.
     ///
     /// # Errors
     ///
     /// The first line that is not a record: its number (from 1) and why.
     pub fn from_json_lines(text: &str) -> Result<Self, (usize, String)> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct End {
+            end_ns: u64,
+        }
         let mut records = Vec::new();
+        let mut end_ns = 0;
         for (n, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
+                continue;
+            }
+            if let Ok(end) = serde_json::from_str::<End>(line) {
+                end_ns = end.end_ns;
                 continue;
             }
             let record = serde_json::from_str(line).map_err(|e| (n + 1, e.to_string()))?;
             records.push(record);
         }
-        Ok(Trace::new(records))
+        let mut trace = Trace::new(records);
+        trace.end_ns = trace.end_ns.max(end_ns);
+        Ok(trace)
     }
 
     /// The records of each call, keyed by (client, call), in trace order.
@@ -508,7 +528,12 @@ mod tests {
                 },
             ),
         ]);
-        assert_eq!(Trace::from_json_lines(&t.to_json_lines()), Ok(t));
+        assert_eq!(Trace::from_json_lines(&t.to_json_lines()), Ok(t.clone()));
+        let later = Trace { end_ns: 9, ..t };
+        assert_eq!(
+            Trace::from_json_lines(&later.to_json_lines_with_end()),
+            Ok(later)
+        );
         let bad = Trace::from_json_lines("\n{\"t\":1}\n").unwrap_err();
         assert_eq!(bad.0, 2, "{bad:?}");
     }

@@ -192,6 +192,10 @@ fn judged(run: &Run, claim: &Claim) -> Vec<Violation> {
     v
 }
 
+fn oracles(violations: Vec<Violation>) -> Vec<&'static str> {
+    violations.into_iter().map(|v| v.oracle).collect()
+}
+
 /// Every scenario against one SDK: the facts each run must show, and the verdicts.
 fn judge_sdk(py: &Path, sdk: &str, claim: &Claim) {
     use AttemptOutcome::Ok as OK;
@@ -274,6 +278,9 @@ fn the_python_sdks_keep_their_documented_retry_behaviour_on_the_wire() {
                 r.name
             );
             assert_eq!(judged(&r, &sdks::anthropic_python()), [], "{}", r.name);
+            // The judge tells the SDKs apart: openai's claim refuses 130 s.
+            let wrong = oracles(judged(&r, &sdks::openai_python()));
+            assert_eq!(wrong, ["calls_end"], "{}", r.name);
         });
         judge_sdk(&py, "openai", &sdks::openai_python());
         // Over openai's 120 s maximum: the call ends at once.
@@ -288,6 +295,15 @@ fn the_python_sdks_keep_their_documented_retry_behaviour_on_the_wire() {
             (vec![status(429, Some(130))], Some(refused))
         );
         assert_eq!(judged(&r, &sdks::openai_python()), [], "{}", r.name);
+        // Under anthropic's rule (for openai's methods), ending at once
+        // gives up a retry it had.
+        let openai = sdks::openai_python();
+        let anthropic_rule = Claim {
+            retry_after: sdks::anthropic_python().retry_after,
+            ..openai
+        };
+        let wrong = oracles(judged(&r, &anthropic_rule));
+        assert_eq!(wrong, ["transient_retried"], "{}", r.name);
         anthropic.join()
     });
     if let Err(panic) = openai {

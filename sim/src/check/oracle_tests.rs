@@ -702,3 +702,21 @@ fn the_contexts_tolerance_bounds_lateness_and_the_callers_lag() {
     assert!(simulated.contains(&"no_sleep_after_final"), "{simulated:?}");
     assert_eq!(names_in(t, &claim(), &wire), NONE);
 }
+
+#[test]
+fn calls_end_catches_a_call_cut_off_waiting_a_refused_retry_after() {
+    let mut t = good();
+    t.truncate(3);
+    t[2] = rec(10, failed(0, 503, Some(150)));
+    // Still waiting 100 ms later, when the run stopped.
+    let mut cut = trace(t);
+    cut.end_ns = 110 * MS;
+    let judged = |claim: &Claim| -> Vec<&str> {
+        check(&cut, claim, &Context::default())
+            .into_iter()
+            .map(|v| v.oracle)
+            .collect()
+    };
+    assert_eq!(judged(&positive(true)), ["calls_end"]);
+    assert_eq!(judged(&positive(false)), NONE);
+}

@@ -88,8 +88,15 @@ fn waiting(c: &Call, claim: &Claim, context: &Context) -> bool {
     if !model::transient(outcome, claim) || c.attempts.len() as u64 >= claim.max_attempts {
         return false;
     }
-    let longest = model::waited_retry_after(outcome, claim)
-        .unwrap_or_else(|| model::envelope(&claim.backoff, *number, None).hi);
+    let ra = model::waited_retry_after(outcome, claim);
+    if ra
+        .zip(model::refused_above(claim))
+        .is_some_and(|(ra, max)| ra > max)
+    {
+        // A Retry-After the claim refuses ends the call at once: no wait.
+        return false;
+    }
+    let longest = ra.unwrap_or_else(|| model::envelope(&claim.backoff, *number, None).hi);
     context.trace_end_ns.saturating_sub(*ended) <= longest.saturating_add(context.tolerance_ns)
 }
 
