@@ -125,7 +125,7 @@ pub struct Options {
     pub addr: SocketAddr,
     /// Stop after this long even if no client said it was done.
     pub horizon: Duration,
-    /// Seeds the fault plan's dice.
+    /// Seeds the fault plan's dice (for [`command`]).
     pub seed: u64,
 }
 
@@ -149,16 +149,17 @@ pub fn loopback_only(addr: SocketAddr) -> Result<SocketAddr, String> {
     }
 }
 
-/// Serve `plan` at `options.addr` until the horizon or a client's done;
-/// `ready` gets the address actually bound (its port, if 0 was asked)
-/// before the first request is accepted. Returns the record.
+/// Serve `backend` (on the current runtime's clock, in real time) at
+/// `options.addr` until the horizon or a client's done; `ready` gets the
+/// address actually bound (its port, if 0 was asked) before the first
+/// request is accepted. Returns the record. A client in the same process
+/// may record its calls on `backend` directly instead of on [`CALL_PATH`].
 ///
 /// # Errors
 ///
 /// A non-loopback address, or one that cannot be bound.
 pub async fn serve(
-    plan: crate::faults::FaultPlan,
-    capacity: Option<u32>,
+    backend: Arc<Backend>,
     options: Options,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<Trace, String> {
@@ -167,7 +168,6 @@ pub async fn serve(
         .await
         .map_err(|e| format!("{addr}: cannot listen: {e}"))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
-    let backend = Backend::on_tokio(Faults::new(plan, options.seed), capacity);
     let wire = Wire {
         server: Server::new(backend.clone(), SystemTime::now),
         backend: backend.clone(),
@@ -209,10 +209,14 @@ pub fn command(
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start a runtime: {e}"))?;
-    let plan = scenario.faults.clone();
-    let trace = runtime.block_on(serve(plan, scenario.faults.capacity, options, |addr| {
-        let _ = writeln!(std::io::stderr(), "listening on {addr}");
-    }))?;
+    let trace = runtime.block_on(async {
+        let faults = Faults::new(scenario.faults.clone(), options.seed);
+        let backend = Backend::on_tokio(faults, scenario.faults.capacity);
+        serve(backend, options, |addr| {
+            let _ = writeln!(std::io::stderr(), "listening on {addr}");
+        })
+        .await
+    })?;
     let lines = trace.to_json_lines_with_end();
     match record {
         Some(path) => std::fs::write(path, lines)

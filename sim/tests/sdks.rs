@@ -313,3 +313,91 @@ fn the_python_sdks_keep_their_documented_retry_behaviour_on_the_wire() {
     println!("the SDKs' wire test took {took:?}");
     assert!(took < Duration::from_secs(120), "took {took:?}");
 }
+
+/// crabllm's own OpenAI client inside provider-retry's `Retrying`, built
+/// by `from_config` as a gateway builds it, judged from the same kind of
+/// record by the same oracles, against provider-retry's documented claim.
+/// It sends no call ids, so one call per run (all attempts are call 0).
+#[test]
+fn crabllm_through_provider_retry_keeps_its_claim_on_the_wire() {
+    use crabllm_core::{ChatCompletionRequest, Provider, ProviderConfig};
+    use provider_retry_sim::backend::Backend;
+    use provider_retry_sim::faults::{FaultPlan, Faults};
+    use provider_retry_sim::method::Method;
+    use provider_retry_sim::scenario::PolicySpec;
+    use provider_retry_sim::serve::{Options, serve};
+    use provider_retry_sim::trace::ChunkId;
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let trace = runtime.block_on(async {
+        let plan = FaultPlan {
+            script: ["503", "502", "ok"].map(|s| s.parse().unwrap()).to_vec(),
+            ..FaultPlan::default()
+        };
+        let backend = Backend::on_tokio(Faults::new(plan, 1), None);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let options = Options {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            horizon: Duration::from_secs(20),
+            seed: 1,
+        };
+        let server = tokio::spawn(serve(backend.clone(), options, move |a| {
+            let _ = tx.send(a);
+        }));
+        let addr = rx.await.unwrap();
+        let config = ProviderConfig {
+            api_key: Some("test-key".into()),
+            base_url: Some(format!("http://{addr}/v1")),
+            ..ProviderConfig::default()
+        };
+        let remote = crabllm_provider::RemoteProvider::new(
+            "openai",
+            &config,
+            crabllm_provider::make_client(),
+        );
+        let wrapped = provider_retry::Retrying::from_config(remote, &config).seed(7);
+        let request: ChatCompletionRequest =
+            serde_json::from_str(r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#)
+                .unwrap();
+        let started = Kind::CallStarted {
+            method: Method::Chat,
+            compat: 0,
+            inner_compat: 0,
+        };
+        backend.record(0, 0, started);
+        let response = wrapped.chat_completion(&request).await.unwrap();
+        let chunk = ChunkId::find(&response.id);
+        backend.record(0, 0, Kind::ChunkReceived { chunk });
+        let outcome = CallOutcome::Ok;
+        backend.record(0, 0, Kind::CallEnded { outcome });
+        // Nobody posts /sim/done here: stop the server at once.
+        server.abort();
+        Trace::new(backend.take_trace())
+    });
+    // `from_config` under crabllm's defaults: 2 retries, 30 s per attempt,
+    // a 15 s deadline; the rest is provider-retry's defaults.
+    let spec = PolicySpec {
+        timeout: Duration::from_secs(30),
+        retry_deadline: Some(Duration::from_secs(15)),
+        ..PolicySpec::default()
+    };
+    let claim = Claim::provider_retry(&spec);
+    let facts = calls(&trace);
+    let ok = AttemptOutcome::Ok;
+    let expected = vec![status(503, None), status(502, None), ok];
+    assert_eq!(facts, [(expected, Some(CallOutcome::Ok))]);
+    let run = Run {
+        trace,
+        name: "crabllm-through-provider-retry".into(),
+    };
+    assert_eq!(judged(&run, &claim), []);
+    // The same record breaks a claim of one retry: the judge looks.
+    let once = Claim {
+        max_attempts: 2,
+        ..claim
+    };
+    assert_eq!(oracles(judged(&run, &once)), ["attempts_bounded"]);
+}
