@@ -121,7 +121,7 @@ enum Command {
     /// Judge records taken by `serve` against a claim; print the verdict table.
     Judge {
         /// Record files (one column each).
-        #[arg(required = true)]
+        #[arg(required_unless_present = "print_claim")]
         records: Vec<PathBuf>,
         /// A built-in claim (openai-python, anthropic-python, ours) or a JSON claim file.
         #[arg(long)]

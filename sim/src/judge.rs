@@ -8,6 +8,7 @@
 use crate::check::{self, Claim, Context, ORACLES, Violation, WIRE_TOLERANCE_NS, sdks};
 use crate::trace::Trace;
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::Path;
 
 /// The claim `spec` names: a built-in's name, or a JSON claim file.
@@ -69,7 +70,8 @@ pub fn command(
     let claim = claim(spec)?;
     if print_claim {
         let json = serde_json::to_string_pretty(&claim).map_err(|e| e.to_string())?;
-        println!("{json}");
+        // A reader that stops early (`| head`) is no error.
+        let _ = writeln!(std::io::stdout(), "{json}");
         return Ok(true);
     }
     let tolerance_ns = tolerance_ms.saturating_mul(1_000_000);
@@ -82,7 +84,7 @@ pub fn command(
         );
         columns.push((name, verdicts(&trace, &claim, tolerance_ns)));
     }
-    print!("{}", table(&columns));
+    let _ = write!(std::io::stdout(), "{}", table(&columns));
     Ok(columns.iter().all(|(_, v)| v.is_empty()))
 }
 

@@ -221,7 +221,9 @@ pub fn command(
     match record {
         Some(path) => std::fs::write(path, lines)
             .map_err(|e| format!("{}: cannot write the record: {e}", path.display()))?,
-        None => print!("{lines}"),
+        None => std::io::stdout()
+            .write_all(lines.as_bytes())
+            .map_err(|e| format!("cannot write the record to stdout: {e}"))?,
     }
     // A caller that stopped reading stderr after the address is no error.
     let _ = writeln!(
