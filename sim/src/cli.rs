@@ -100,6 +100,39 @@ enum Command {
         #[command(subcommand)]
         which: experiment::Which,
     },
+    /// Serve a scenario's fault plan over real HTTP in real time, recording
+    /// every attempt, for any client (see `sim/clients/drive.py`).
+    Serve {
+        /// A built-in scenario's name or a scenario file (its workload is the client's).
+        scenario: String,
+        /// Where to listen: loopback only (port 0 picks a free one).
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        addr: std::net::SocketAddr,
+        /// Write the record (JSON lines of trace records) here; default stdout.
+        #[arg(long)]
+        record: Option<PathBuf>,
+        /// Stop after this many seconds if no client POSTs /sim/done first.
+        #[arg(long, default_value_t = crate::serve::DEFAULT_HORIZON.as_secs(), value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        horizon: u64,
+        /// Seeds the fault plan's dice.
+        #[arg(long, default_value_t = DEFAULT_SEED)]
+        seed: u64,
+    },
+    /// Judge records taken by `serve` against a claim; print the verdict table.
+    Judge {
+        /// Record files (one column each).
+        #[arg(required_unless_present = "print_claim")]
+        records: Vec<PathBuf>,
+        /// A built-in claim (openai-python, anthropic-python, ours) or a JSON claim file.
+        #[arg(long)]
+        claim: String,
+        /// How late a measured wait may end, in ms (real-time scheduling noise).
+        #[arg(long, default_value_t = crate::judge::DEFAULT_TOLERANCE_MS)]
+        tolerance_ms: u64,
+        /// Print the claim as JSON (a start for a claim file) and judge nothing.
+        #[arg(long)]
+        print_claim: bool,
+    },
 }
 
 #[derive(clap::Args)]
@@ -214,6 +247,27 @@ pub fn execute(cli: Cli) -> Result<bool, String> {
             conform_all(&subjects, &options, out)
         }
         Command::Experiment { which } => experiment::execute(which),
+        Command::Serve {
+            scenario,
+            addr,
+            record,
+            horizon,
+            seed,
+        } => {
+            let (_, scenario) = load(&[scenario])?.remove(0);
+            let options = crate::serve::Options {
+                addr,
+                horizon: std::time::Duration::from_secs(horizon),
+                seed,
+            };
+            crate::serve::command(&scenario, options, record.as_deref())
+        }
+        Command::Judge {
+            records,
+            claim,
+            tolerance_ms,
+            print_claim,
+        } => crate::judge::command(&records, &claim, tolerance_ms, print_claim),
     }
 }
 

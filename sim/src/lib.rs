@@ -27,6 +27,8 @@
 //! | [`builtin`] | the scenarios shipped in `sim/scenarios/` |
 //! | [`generate`] | random scenarios (proptest strategies) |
 //! | [`experiment`] | jitter under contention, retry storms and budgets |
+//! | [`serve`] | the fault backend as a real HTTP server for any client, recording from the wire |
+//! | [`judge`] | a record from the wire judged against a claim |
 
 #[macro_use]
 mod macros;
@@ -40,12 +42,14 @@ pub mod experiment;
 pub mod faults;
 pub mod generate;
 pub mod invalid;
+pub mod judge;
 pub mod link;
 pub mod method;
 pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod seeds;
+pub mod serve;
 pub mod subject;
 pub mod trace;
 pub mod wire;

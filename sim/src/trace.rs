@@ -5,7 +5,7 @@
 //! itself a function of the seed; two runs of one seed must agree line for line.
 
 use crate::method::Method;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt::{self, Write as _};
 
 /// What happened. Records without `Reported` are facts seen from outside
@@ -13,7 +13,7 @@ use std::fmt::{self, Write as _};
 /// below it (attempts, chunks sent). `Reported` records are what a wrapper
 /// said of itself through an observer hook; the judge never needs them and
 /// checks that they agree with the facts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Kind {
     /// The client began a logical call of `method`. `compat` holds the
@@ -50,7 +50,7 @@ pub fn compat_bits(openai: bool, anthropic: bool, gemini: bool) -> u8 {
 }
 
 /// Why an attempt or a call failed, as facts (the judge decides what is transient).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(tag = "error", rename_all = "snake_case")]
 pub enum Failure {
     /// An HTTP status from the provider, with any Retry-After it carried.
@@ -96,7 +96,7 @@ impl Failure {
 }
 
 /// How an attempt ended, as the provider saw it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum AttemptOutcome {
     Ok,
@@ -107,7 +107,7 @@ pub enum AttemptOutcome {
 }
 
 /// How a call ended, as the caller saw it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum CallOutcome {
     Ok,
@@ -126,7 +126,7 @@ impl CallOutcome {
 }
 
 /// Why a wrapper said it gave up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GiveUpReason {
     NotTransient,
@@ -150,7 +150,7 @@ impl GiveUpReason {
 }
 
 /// An event a wrapper reported of itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Reported {
     /// It began attempt `attempt`.
@@ -167,7 +167,7 @@ pub enum Reported {
 
 /// The identity every streamed item and every response carries in its
 /// content: which call's attempt opened which stream, and the item's place.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
 pub struct ChunkId {
     pub client: u32,
     pub call: u64,
@@ -211,7 +211,7 @@ impl fmt::Display for ChunkId {
 }
 
 /// One line of the trace.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Record {
     /// Virtual nanoseconds since the world began.
     pub t: u64,
@@ -331,6 +331,44 @@ impl Trace {
             let _ = writeln!(out, "{line}");
         }
         out
+    }
+
+    /// [`Trace::to_json_lines`], then a last line `{"end_ns":N}` saying
+    /// when the run stopped, so a call still open then reads as cut off
+    /// after that long, not at its last record.
+    pub fn to_json_lines_with_end(&self) -> String {
+        format!("{}{{\"end_ns\":{}}}\n", self.to_json_lines(), self.end_ns)
+    }
+
+    /// Read back what [`Trace::to_json_lines`] (or
+    /// [`Trace::to_json_lines_with_end`]) wrote, blank lines skipped; the
+    /// trace stops at its `end_ns` line, or else at its last record.
+    ///
+    /// # Errors
+    ///
+    /// The first line that is not a record: its number (from 1) and why.
+    pub fn from_json_lines(text: &str) -> Result<Self, (usize, String)> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct End {
+            end_ns: u64,
+        }
+        let mut records = Vec::new();
+        let mut end_ns = 0;
+        for (n, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            if let Ok(end) = serde_json::from_str::<End>(line) {
+                end_ns = end.end_ns;
+                continue;
+            }
+            let record = serde_json::from_str(line).map_err(|e| (n + 1, e.to_string()))?;
+            records.push(record);
+        }
+        let mut trace = Trace::new(records);
+        trace.end_ns = trace.end_ns.max(end_ns);
+        Ok(trace)
     }
 
     /// The records of each call, keyed by (client, call), in trace order.
@@ -460,6 +498,44 @@ mod tests {
         let a = Trace::new(vec![rec(0, started())]);
         let d = first_divergence(&a, &Trace::default()).unwrap();
         assert_eq!((d.index, d.second), (0, None));
+    }
+
+    #[test]
+    fn json_lines_read_back_to_the_same_trace() {
+        let failed = AttemptOutcome::Failed(Failure::Status {
+            status: 429,
+            retry_after_ns: Some(u64::MAX),
+        });
+        let t = Trace::new(vec![
+            rec(0, started()),
+            rec(
+                1,
+                Kind::AttemptEnded {
+                    attempt: 0,
+                    outcome: failed,
+                },
+            ),
+            rec(
+                2,
+                Kind::ChunkReceived {
+                    chunk: ChunkId::find("sim:0:0:3:0"),
+                },
+            ),
+            rec(
+                3,
+                Kind::CallEnded {
+                    outcome: CallOutcome::Failed(Failure::Network),
+                },
+            ),
+        ]);
+        assert_eq!(Trace::from_json_lines(&t.to_json_lines()), Ok(t.clone()));
+        let later = Trace { end_ns: 9, ..t };
+        assert_eq!(
+            Trace::from_json_lines(&later.to_json_lines_with_end()),
+            Ok(later)
+        );
+        let bad = Trace::from_json_lines("\n{\"t\":1}\n").unwrap_err();
+        assert_eq!(bad.0, 2, "{bad:?}");
     }
 
     #[test]

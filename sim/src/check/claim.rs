@@ -8,6 +8,7 @@
 
 use crate::method::Method;
 use crate::scenario::{JitterSpec, PolicySpec};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -17,7 +18,12 @@ pub fn nanos(d: Duration) -> u64 {
 }
 
 /// A wrapper's documented behaviour for one scenario's policy.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// It reads from and writes to JSON (`retry-sim judge --claim FILE`); every
+/// field is required and unknown ones are refused, so a typo cannot make a
+/// claim looser than it reads.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct Claim {
     /// At most this many attempts per call (retries + 1).
     pub max_attempts: u64,
@@ -51,7 +57,8 @@ pub struct Claim {
 
 /// The backoff envelope: base `n` is `min(cap, initial * factor^n)`
 /// (saturating), and the delay is drawn from `jitter` around it.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct Backoff {
     pub initial_ns: u64,
     /// Growth per retry (2 for doubling).
@@ -67,7 +74,8 @@ pub struct Backoff {
 }
 
 /// How a delay is drawn around its base `b`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum JitterShape {
     /// Uniform in `[lo * b, hi * b]`: none is `[1, 1]`, equal `[0.5, 1]`,
     /// full `[0, 1]`, OpenAI's SDKs `[0.75, 1]`.
@@ -80,16 +88,23 @@ pub enum JitterShape {
 }
 
 /// What a Retry-After does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RetryAfterRule {
     /// Ignored: the backoff is waited.
     Ignored,
     /// Waited exactly when at most `max_ns`; a longer one ends the call at once.
     Exact { max_ns: u64 },
+    /// Waited exactly when positive and at most `max_ns`; a zero one (or
+    /// a date already past) is no instruction, and the backoff is waited
+    /// as if there were none. Above `max_ns`, the call ends at once if
+    /// `refuse_above`, else `max_ns` is waited. The Python SDKs' rule.
+    Positive { max_ns: u64, refuse_above: bool },
 }
 
 /// Which failures are retried.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct Retryable {
     pub statuses: BTreeSet<u16>,
     pub network: bool,

@@ -173,10 +173,32 @@ pub fn waited_retry_after(outcome: &AttemptOutcome, claim: &Claim) -> Option<u64
     let AttemptOutcome::Failed(f @ Failure::Status { retry_after_ns, .. }) = outcome else {
         return None;
     };
+    if !transient_failure(f, claim) {
+        return None;
+    }
     match claim.retry_after {
         RetryAfterRule::Ignored => None,
-        RetryAfterRule::Exact { .. } if transient_failure(f, claim) => *retry_after_ns,
-        RetryAfterRule::Exact { .. } => None,
+        RetryAfterRule::Exact { .. } => *retry_after_ns,
+        RetryAfterRule::Positive {
+            max_ns,
+            refuse_above,
+        } => match *retry_after_ns {
+            None | Some(0) => None,
+            Some(ra) if ra > max_ns && !refuse_above => Some(max_ns),
+            Some(ra) => Some(ra),
+        },
+    }
+}
+
+/// The longest Retry-After the claim waits, if a longer one ends the call.
+pub fn refused_above(claim: &Claim) -> Option<u64> {
+    match claim.retry_after {
+        RetryAfterRule::Ignored => None,
+        RetryAfterRule::Exact { max_ns } => Some(max_ns),
+        RetryAfterRule::Positive {
+            max_ns,
+            refuse_above,
+        } => refuse_above.then_some(max_ns),
     }
 }
 
@@ -318,21 +340,13 @@ pub fn endings(call: &Call, claim: &Claim) -> Vec<(GiveUpReason, May)> {
     if u64::from(last.number).saturating_add(1) >= claim.max_attempts {
         return vec![(GiveUpReason::Exhausted, May::Certain)];
     }
-    let ra = match (outcome, claim.retry_after) {
-        (
-            AttemptOutcome::Failed(Failure::Status {
-                retry_after_ns: Some(ra),
-                ..
-            }),
-            RetryAfterRule::Exact { max_ns },
-        ) => {
-            if *ra > max_ns {
-                return vec![(GiveUpReason::RetryAfterTooLong, May::Certain)];
-            }
-            Some(*ra)
-        }
-        _ => None,
-    };
+    let ra = waited_retry_after(outcome, claim);
+    if ra
+        .zip(refused_above(claim))
+        .is_some_and(|(ra, max)| ra > max)
+    {
+        return vec![(GiveUpReason::RetryAfterTooLong, May::Certain)];
+    }
     if let Some(deadline) = claim.deadline_ns {
         let elapsed = end.saturating_sub(call.first_start().unwrap_or(*end));
         let (lo, hi) = next_wait_bounds(call, claim, ra);

@@ -630,3 +630,93 @@ fn hostile_traces_do_not_panic() {
     wild.timeout_ns = Some(u64::MAX);
     let _ = names(t, &wild);
 }
+
+/// The Python SDKs' Retry-After rule, scaled to milliseconds: a positive
+/// one up to 120 ms is waited; `refuse_above` says what happens past it.
+fn positive(refuse_above: bool) -> Claim {
+    Claim {
+        retry_after: RetryAfterRule::Positive {
+            max_ns: 120 * MS,
+            refuse_above,
+        },
+        ..claim()
+    }
+}
+
+#[test]
+fn a_zero_retry_after_under_the_positive_rule_waits_the_backoff() {
+    let mut t = good();
+    t[2] = rec(10, failed(0, 503, Some(0)));
+    // The 100 ms backoff was waited: right for the SDKs, wrong for an exact rule.
+    assert_eq!(names(t.clone(), &positive(true)), NONE);
+    assert_eq!(names(t.clone(), &claim()), ["retry_after_honoured"]);
+    // Retrying at once after a zero Retry-After skips the SDKs' backoff.
+    for r in &mut t[3..] {
+        r.t -= 100 * MS;
+    }
+    assert_eq!(names(t, &positive(true)), ["delay_within_envelope"]);
+}
+
+#[test]
+fn a_retry_after_above_the_positive_maximum_is_refused_or_clamped() {
+    let mut t = good();
+    t[2] = rec(10, failed(0, 503, Some(150)));
+    // Waited in full: wrong whether refused or clamped.
+    for r in &mut t[3..] {
+        r.t += 50 * MS;
+    }
+    assert_eq!(names(t.clone(), &positive(true)), ["retry_after_honoured"]);
+    assert_eq!(names(t.clone(), &positive(false)), ["retry_after_honoured"]);
+    // Clamped to the maximum: right only where the claim clamps.
+    for r in &mut t[3..] {
+        r.t -= 30 * MS;
+    }
+    assert_eq!(names(t.clone(), &positive(false)), NONE);
+    // Ending at once: right only where the claim refuses.
+    t.truncate(3);
+    t.push(rec(10, ended(fail_503())));
+    assert_eq!(names(t.clone(), &positive(true)), NONE);
+    assert_eq!(names(t, &positive(false)), ["transient_retried"]);
+}
+
+#[test]
+fn the_contexts_tolerance_bounds_lateness_and_the_callers_lag() {
+    let wire = Context {
+        tolerance_ns: super::WIRE_TOLERANCE_NS,
+        ..Context::default()
+    };
+    // The second backoff 30 ms late, and the caller seeing the end 20 ms late.
+    let mut t = good();
+    for r in &mut t[5..] {
+        r.t += 30 * MS;
+    }
+    t.last_mut().unwrap().t += 20 * MS;
+    let simulated = names_in(t.clone(), &claim(), &Context::default());
+    assert_eq!(simulated, ["delay_within_envelope"]);
+    assert_eq!(names_in(t.clone(), &claim(), &wire), NONE);
+    // A failed call the caller saw end 20 ms after its last attempt.
+    t.truncate(6);
+    t.push(rec(360, failed(2, 400, None)));
+    t.push(rec(380, ended(fail_503())));
+    let simulated = names_in(t.clone(), &claim(), &Context::default());
+    assert!(simulated.contains(&"no_sleep_after_final"), "{simulated:?}");
+    assert_eq!(names_in(t, &claim(), &wire), NONE);
+}
+
+#[test]
+fn calls_end_catches_a_call_cut_off_waiting_a_refused_retry_after() {
+    let mut t = good();
+    t.truncate(3);
+    t[2] = rec(10, failed(0, 503, Some(150)));
+    // Still waiting 100 ms later, when the run stopped.
+    let mut cut = trace(t);
+    cut.end_ns = 110 * MS;
+    let judged = |claim: &Claim| -> Vec<&str> {
+        check(&cut, claim, &Context::default())
+            .into_iter()
+            .map(|v| v.oracle)
+            .collect()
+    };
+    assert_eq!(judged(&positive(true)), ["calls_end"]);
+    assert_eq!(judged(&positive(false)), NONE);
+}

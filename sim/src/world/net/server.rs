@@ -41,7 +41,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-type Body = BoxBody<Bytes, io::Error>;
+/// A response body, whole or streamed.
+pub type Body = BoxBody<Bytes, io::Error>;
 /// An event stream's frames, as the body needs them (`Sync` too).
 type Frames = Pin<Box<dyn Stream<Item = Result<Frame<Bytes>, io::Error>> + Send + Sync>>;
 
@@ -73,7 +74,13 @@ impl Server {
             .await;
     }
 
-    async fn handle(&self, req: Request<Incoming>) -> Result<Response<Body>, io::Error> {
+    /// Answer one request as the plan says; an error closes the connection
+    /// unanswered (a network fault).
+    ///
+    /// # Errors
+    ///
+    /// The plan's network fault, or a request body that could not be read.
+    pub async fn handle(&self, req: Request<Incoming>) -> Result<Response<Body>, io::Error> {
         let named = req
             .headers()
             .get(METHOD_HEADER)

@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Drive an official Python SDK against `retry-sim serve`, with its default retries.
+
+Each of --clients threads makes --calls calls, one after another. Every call
+carries its ids as extra headers (x-sim-client, x-sim-call), so the server
+groups the SDK's attempts into calls, and the driver tells the server when
+each call started, what items it received and how it ended (POST /sim/call),
+so that everything is stamped on the server's clock. At the end it POSTs
+/sim/done, and the server writes its record.
+
+    python3 sim/clients/drive.py --sdk openai --server http://127.0.0.1:8787 \
+        --clients 1 --calls 3 --method chat
+"""
+
+import argparse
+import json
+import sys
+import threading
+import time
+import urllib.request
+
+# Which provider-retry-sim method each (sdk, --method) is a call of.
+METHODS = {
+    ("openai", "chat"): "chat",
+    ("openai", "chat_stream"): "chat_stream",
+    ("anthropic", "chat"): "anthropic",
+    ("anthropic", "chat_stream"): "anthropic_stream",
+}
+
+
+def post(server, path, body):
+    """POST a JSON body to the server; the driver's own reports are never retried."""
+    request = urllib.request.Request(
+        server + path,
+        data=json.dumps(body).encode(),
+        headers={"content-type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        response.read()
+
+
+def wait_for(server, seconds=30):
+    """Wait until the server listens (it may still be building or starting)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(server + "/sim/ready", timeout=1) as response:
+                response.read()
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def outcome_of(sdk_module, error):
+    """The call's outcome as the trace writes it, from the SDK's own exception types."""
+    if isinstance(error, sdk_module.APIStatusError):
+        return {"result": "failed", "error": "status", "status": error.status_code}
+    if isinstance(error, sdk_module.APITimeoutError):  # a subclass of APIConnectionError
+        return {"result": "failed", "error": "timeout"}
+    if isinstance(error, sdk_module.APIConnectionError):
+        return {"result": "failed", "error": "network"}
+    return {"result": "failed", "error": "other", "status": 0}
+
+
+def make_client(sdk, server):
+    """The SDK's client with every default (retries, backoff, timeouts) left alone."""
+    if sdk == "openai":
+        import openai
+
+        return openai, openai.OpenAI(api_key="sim", base_url=server + "/v1")
+    import anthropic
+
+    return anthropic, anthropic.Anthropic(api_key="sim", base_url=server)
+
+
+def one_call(sdk, module, client, stream, headers, item):
+    """Make one call; `item(json_text)` for the response, or for each streamed event."""
+    messages = [{"role": "user", "content": "hi"}]
+    if sdk == "openai":
+        create = client.chat.completions.create
+        kwargs = dict(model="m", messages=messages, extra_headers=headers)
+    else:
+        create = client.messages.create
+        kwargs = dict(model="m", max_tokens=16, messages=messages, extra_headers=headers)
+    if not stream:
+        item(create(**kwargs).model_dump_json())
+        return
+    for event in create(stream=True, **kwargs):
+        item(event.model_dump_json())
+
+
+def run_client(args, number, failures):
+    """One client: --calls calls in a row, each reported to the server."""
+    module, client = make_client(args.sdk, args.server)
+    method = METHODS[(args.sdk, args.method)]
+    stream = args.method == "chat_stream"
+    for call in range(args.calls):
+        ids = {"client": number, "call": call}
+        headers = {"x-sim-client": str(number), "x-sim-call": str(call)}
+        received = []
+
+        def item(text):
+            received.append(text)
+            post(args.server, "/sim/call", dict(ids, event="item", payload=text))
+
+        post(args.server, "/sim/call", dict(ids, event="started", method=method))
+        try:
+            one_call(args.sdk, module, client, stream, headers, item)
+            outcome = {"result": "ok"}
+        except Exception as error:  # the SDK's error is the finding, not a crash
+            if stream and received:
+                # A handed-over stream that broke: not retried by the SDK.
+                timeout = isinstance(error, module.APITimeoutError)
+                post(args.server, "/sim/call", dict(ids, event="stream_failed", timeout=timeout))
+            outcome = outcome_of(module, error)
+            failures.append(f"c{number}#{call}: {type(error).__name__}: {error}")
+        post(args.server, "/sim/call", dict(ids, event="ended", outcome=outcome))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sdk", choices=["openai", "anthropic"], required=True)
+    parser.add_argument("--server", default="http://127.0.0.1:8787", help="retry-sim serve's address")
+    parser.add_argument("--clients", type=int, default=1)
+    parser.add_argument("--calls", type=int, default=1)
+    parser.add_argument("--method", choices=["chat", "chat_stream"], default="chat")
+    parser.add_argument("--no-done", action="store_true", help="leave the server running")
+    args = parser.parse_args()
+
+    wait_for(args.server)
+    failures = []
+    threads = [
+        threading.Thread(target=run_client, args=(args, n, failures)) for n in range(args.clients)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if not args.no_done:
+        post(args.server, "/sim/done", {})
+    # Failed calls are expected under faults: list them, but exit 0 (the judge decides).
+    for f in failures:
+        print(f, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
