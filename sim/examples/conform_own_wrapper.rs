@@ -2,8 +2,8 @@
 //!
 //! `MyRetry` stands for a wrapper written elsewhere: a plain loop with
 //! exponential backoff (no jitter), a per-attempt timeout, Retry-After up to
-//! a cap, a deadline, retried stream opens and an idle bound on streams
-//! (borrowed from `provider_retry::stream::IdleBounded`); it retries chat
+//! a cap, a deadline, retried stream opens and first-chunk and idle bounds
+//! on streams (borrowed from `provider_retry::stream::IdleBounded`); it retries chat
 //! only and forwards every other method once. Implementing `Subject` for
 //! it (with a `Claim` saying exactly that) is all the suite needs; `cargo
 //! test` runs the test at the bottom, and `cargo run -p provider-retry-sim
@@ -84,7 +84,8 @@ impl<P: Provider> Provider for MyRetry<P> {
         r: &ChatCompletionRequest,
     ) -> Result<BoxStream<'static, Result<ChatCompletionChunk, Error>>, Error> {
         let stream = self.retry(|| self.inner.chat_completion_stream(r)).await?;
-        Ok(Box::pin(IdleBounded::new(stream, self.policy.stream_idle)))
+        let (first, idle) = (self.policy.first_chunk, self.policy.stream_idle);
+        Ok(Box::pin(IdleBounded::with_first_chunk(stream, first, idle)))
     }
 
     async fn anthropic_messages(
