@@ -1,9 +1,10 @@
 //! The command line of `retry-sim`, and what each command does.
 
 use crate::report;
+use crate::report::site::Site;
 use crate::run::conform::{self, Options, Report};
 use crate::run::sweep::{self, Shard};
-use crate::run::{evaluate, replay_command};
+use crate::run::{Evaluation, evaluate, replay_command};
 use crate::scenario::Scenario;
 use crate::subject::{Subject, SubjectName, Visit, visit};
 use crate::trace::Trace;
@@ -37,6 +38,9 @@ enum Command {
         subject: SubjectName,
         #[command(flatten)]
         out: Outputs,
+        /// Write an HTML report (index.html and its pictures) into this directory.
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
     /// Run scenarios across a range of seeds on every core, then list failures.
     Sweep {
@@ -55,6 +59,10 @@ enum Command {
         /// For the first failing run, if any.
         #[command(flatten)]
         out: Outputs,
+        /// Write an HTML report into this directory: per scenario, its first
+        /// failing run (else its first seed).
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
     /// Merge the JSON lines of sharded sweeps into one report.
     Merge {
@@ -94,6 +102,9 @@ enum Command {
         /// Where to write the smallest failing generated scenarios (default: a temp dir).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Write an HTML report into this directory: the verdicts, and a page per finding.
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
     /// Compare policies side by side: jitter under contention, or retry storms.
     Experiment {
@@ -144,8 +155,10 @@ pub fn execute(cli: Cli) -> Result<bool, String> {
             seed,
             subject,
             out,
+            report,
         } => {
             let scenarios = load(&scenarios)?;
+            let site = report.as_deref().map(Site::prepare).transpose()?;
             visit(
                 subject,
                 RunAll {
@@ -153,6 +166,7 @@ pub fn execute(cli: Cli) -> Result<bool, String> {
                     seed,
                     out: &out,
                     key: subject.as_str(),
+                    site: site.as_ref(),
                 },
             )
         }
@@ -163,8 +177,10 @@ pub fn execute(cli: Cli) -> Result<bool, String> {
             shard,
             json,
             out,
+            report,
         } => {
             let scenarios = load(&scenarios)?;
+            let site = report.as_deref().map(Site::prepare).transpose()?;
             visit(
                 subject,
                 Sweep {
@@ -174,6 +190,7 @@ pub fn execute(cli: Cli) -> Result<bool, String> {
                     json: json.as_deref(),
                     out: &out,
                     key: subject.as_str(),
+                    site: site.as_ref(),
                 },
             )
         }
@@ -203,6 +220,7 @@ pub fn execute(cli: Cli) -> Result<bool, String> {
             seed,
             repeats,
             out,
+            report,
         } => {
             let options = Options {
                 seeds,
@@ -211,7 +229,8 @@ pub fn execute(cli: Cli) -> Result<bool, String> {
                 seed,
                 repeats,
             };
-            conform_all(&subjects, &options, out)
+            let site = report.as_deref().map(Site::prepare).transpose()?;
+            conform_all(&subjects, &options, out, site.as_ref())
         }
         Command::Experiment { which } => experiment::execute(which),
     }
@@ -276,6 +295,7 @@ struct RunAll<'a> {
     seed: u64,
     out: &'a Outputs,
     key: &'a str,
+    site: Option<&'a Site>,
 }
 
 impl Visit for RunAll<'_> {
@@ -284,8 +304,12 @@ impl Visit for RunAll<'_> {
     fn visit<S: Subject>(self, subject: &S) -> Self::Output {
         let mut passed = true;
         let mut combined = Trace::default();
+        let mut sections = Vec::new();
         for (name, scenario) in self.scenarios {
             let e = evaluate(subject, scenario, self.seed, true).map_err(world_error)?;
+            if self.site.is_some() {
+                sections.push(section(subject, name, scenario, &e, self.key));
+            }
             print!(
                 "{}",
                 report::table(name, self.seed, &e.summary, &e.violations, &e.unmet)
@@ -311,6 +335,10 @@ impl Visit for RunAll<'_> {
             combined.records.extend(e.trace.records);
         }
         write_outputs(self.out, &combined)?;
+        if let Some(site) = self.site {
+            let intro = format!("seed {}", self.seed);
+            write_report(site, subject, self.key, &intro, &sections)?;
+        }
         Ok(passed)
     }
 }
@@ -347,6 +375,7 @@ struct Sweep<'a> {
     json: Option<&'a Path>,
     out: &'a Outputs,
     key: &'a str,
+    site: Option<&'a Site>,
 }
 
 impl Visit for Sweep<'_> {
@@ -388,6 +417,28 @@ impl Visit for Sweep<'_> {
         );
         let (text, passed) = sweep::report(&lines, &by_name);
         print!("{text}");
+        if let Some(site) = self.site {
+            let mut sections = Vec::new();
+            for (name, scenario) in self.scenarios {
+                let mine = || lines.iter().filter(|l| l.scenario == *name);
+                let Some(seed) = mine()
+                    .find(|l| !l.failures.is_empty())
+                    .or(mine().next())
+                    .map(|l| l.seed)
+                else {
+                    continue;
+                };
+                let e = evaluate(subject, scenario, seed, false).map_err(world_error)?;
+                sections.push(section(subject, name, scenario, &e, self.key));
+            }
+            let intro = format!(
+                "seeds {}..{}; each scenario shows its first failing run, else its first seed</p>\n<pre>{}</pre><p>",
+                self.seeds.start,
+                self.seeds.end,
+                report::html::escape(&text)
+            );
+            write_report(site, subject, self.key, &intro, &sections)?;
+        }
         if let Some(first) = lines.iter().find(|l| !l.failures.is_empty()) {
             if let Some((_, scenario)) = self.scenarios.iter().find(|(n, _)| *n == first.scenario) {
                 let e = evaluate(subject, scenario, first.seed, false).map_err(world_error)?;
@@ -396,6 +447,41 @@ impl Visit for Sweep<'_> {
         }
         Ok(passed)
     }
+}
+
+/// The report section of one evaluated run.
+fn section<S: Subject>(
+    subject: &S,
+    name: &str,
+    scenario: &Scenario,
+    e: &Evaluation,
+    key: &str,
+) -> report::page::Section {
+    let claim = subject.claim(&scenario.policy);
+    let judged = report::page::Judged {
+        name,
+        scenario,
+        evaluation: e,
+        claim: &claim,
+        replay: replay_command(name, e.seed, key),
+    };
+    report::page::section(&judged, "")
+}
+
+fn write_report<S: Subject>(
+    site: &Site,
+    subject: &S,
+    key: &str,
+    intro: &str,
+    sections: &[report::page::Section],
+) -> Result<(), String> {
+    let intro = format!(
+        "<p>{} (<code>--subject {key}</code>), {intro}</p>\n",
+        report::html::escape(&subject.name())
+    );
+    site.write_index("provider-retry simulation report", &intro, sections)?;
+    eprintln!("report: {}", site.dir().join("index.html").display());
+    Ok(())
 }
 
 fn merge(files: &[PathBuf]) -> Result<bool, String> {
@@ -435,6 +521,7 @@ fn conform_all(
     subjects: &[SubjectName],
     options: &Options,
     out: Option<PathBuf>,
+    site: Option<&Site>,
 ) -> Result<bool, String> {
     let names: Vec<SubjectName> = match subjects.is_empty() {
         true => SubjectName::ALL.to_vec(),
@@ -464,6 +551,16 @@ fn conform_all(
     print!("{}", conform::table(&reports));
     for report in &reports {
         print_findings(report, &dir)?;
+    }
+    if let Some(site) = site {
+        for (name, report) in names.iter().zip(&reports) {
+            visit(*name, report::verdicts::FindingPages { report, site })?;
+        }
+        let intro = format!(
+            "<p>Built-in scenarios x seeds 0..{} (network: 0..{}), {} generated scenarios per oracle (generator seed {}).</p>\n",
+            options.seeds, options.net_seeds, options.cases, options.seed
+        );
+        report::verdicts::write_index(site, &intro, &reports)?;
     }
     Ok(reports.iter().filter(|r| r.key == "ours").all(Report::held))
 }

@@ -1,7 +1,7 @@
 //! The text table `retry-sim run` and `replay` print for one scenario and seed.
 
-use super::summary::{Summary, ms};
 use crate::check::{ORACLES, Violation};
+use crate::run::summary::{Summary, ms};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
