@@ -285,7 +285,7 @@ fn write_outputs(out: &Outputs, trace: &Trace) -> Result<(), String> {
         write(path, trace.to_json_lines())?;
     }
     if let Some(path) = &out.svg {
-        write(path, report::svg(trace, 400))?;
+        write(path, report::svg(trace, report::timeline::SVG_ROWS))?;
     }
     Ok(())
 }
@@ -465,7 +465,7 @@ fn section<S: Subject>(
         claim: &claim,
         replay: replay_command(name, e.seed, key),
     };
-    report::page::section(&judged, "")
+    report::page::section(&judged, &report::html::slug(&[name]))
 }
 
 fn write_report<S: Subject>(

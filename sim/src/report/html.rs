@@ -23,9 +23,9 @@ h1{font-size:1.6em;margin-bottom:.2em}h2{margin-top:2em;border-bottom:1px solid 
 table{border-collapse:collapse;margin:.6em 0}th,td{border:1px solid #ddd;padding:.25em .6em;text-align:left;vertical-align:top}\
 th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}\
 .held{color:#0a7d4f}.violated{color:#b3261e;font-weight:600}.muted{color:#777}\
-pre,code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9em}pre{background:#f7f7f7;padding:.7em;overflow-x:auto;border:1px solid #eee}\
+pre,code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9em}pre{background:#f7f7f7;padding:.7em;white-space:pre-wrap;overflow-wrap:anywhere;border:1px solid #eee}\
 img{max-width:100%;height:auto;border:1px solid #eee;margin:.4em 0}\
-nav a{margin-right:.8em}.badge{display:inline-block;padding:0 .5em;border-radius:.6em;font-size:.85em}\
+nav a{margin-right:.8em}.badge{display:inline-block;white-space:nowrap;padding:0 .5em;border-radius:.6em;font-size:.85em}\
 .badge.held{background:#e3f5ec}.badge.violated{background:#fbe4e2}";
 
 /// A whole page: `title`, then `body` (already HTML).

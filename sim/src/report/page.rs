@@ -42,10 +42,11 @@ pub struct Section {
     pub files: Vec<(String, String)>,
 }
 
-/// The section for `j`; its files are named from `prefix`.
-pub fn section(j: &Judged<'_>, prefix: &str) -> Section {
+/// The section for `j`, anchored at `id` (a [`html::slug`]), which also
+/// begins its files' names.
+pub fn section(j: &Judged<'_>, id: &str) -> Section {
     let e = j.evaluation;
-    let id = html::slug(&[prefix, j.name]);
+    let id = id.to_string();
     let sum = &e.summary;
     let mut s = Section {
         heading: format!("{} (seed {})", j.name, e.seed),

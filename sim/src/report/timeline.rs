@@ -14,6 +14,9 @@ use plotters::prelude::*;
 /// Up to this many calls, one row each; past it, one row per client.
 pub const CALL_ROWS: usize = 80;
 
+/// Rows `--svg` draws at most: 400 clients, a 6,500-pixel-tall picture.
+pub const SVG_ROWS: usize = 400;
+
 const WIDTH: u32 = 1000;
 const ROW_PX: u32 = 16;
 const HEAD_PX: u32 = 64;

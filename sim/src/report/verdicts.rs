@@ -48,11 +48,11 @@ impl Visit for FindingPages<'_> {
                 scenario: &f.scenario,
                 evaluation: &e,
                 claim: &claim,
-                replay: replay.clone(),
+                replay,
             };
             let section = page::section(&judged, stem);
             self.site.write_files(std::slice::from_ref(&section))?;
-            let body = finding_body(self.report, oracle, family, f, &replay, &section);
+            let body = finding_body(self.report, oracle, family, f, &section);
             self.site.write(
                 &file,
                 &html::page(&format!("{oracle}: {}", self.report.subject), &body),
@@ -67,7 +67,6 @@ fn finding_body(
     oracle: &str,
     family: Family,
     f: &Finding,
-    replay: &str,
     section: &Section,
 ) -> String {
     let runs = match (f.pooled_seeds, f.runs) {
@@ -75,37 +74,33 @@ fn finding_body(
         (None, 1) => format!("seed {}", f.seed),
         (None, runs) => format!("seed {}, violated in {} of {runs} runs", f.seed, f.violated),
     };
-    let toml = toml::to_string(&f.scenario).unwrap_or_else(|e| format!("# cannot show: {e}"));
+    let origin = match f.name.as_str() {
+        "generated" => "the smallest failing generated scenario (shrunk)",
+        _ => "a built-in scenario",
+    };
     format!(
-        "<nav><a href=\"index.html\">\u{2190} all verdicts</a></nav>\n<h1>{} violates <code>{oracle}</code> ({family})</h1>\n<p>{}</p>\n<pre>{}</pre>\n<h2>Replay</h2>\n<pre>{}</pre>\n<h2>The {} scenario</h2>\n<pre>{}</pre>\n{}",
+        "<nav><a href=\"index.html\">\u{2190} all verdicts</a></nav>\n<h1>{} violates <code>{oracle}</code> ({family})</h1>\n<p>In {origin}, {}:</p>\n<pre>{}</pre>\n<p>The run again, drawn; its replay command and scenario are at the end.</p>\n{}",
         escape(&report.subject),
         escape(&runs),
         escape(&f.violation.to_string()),
-        escape(replay),
-        if f.name == "generated" {
-            "smallest failing (shrunk)"
-        } else {
-            "built-in"
-        },
-        escape(&toml),
         section.html
     )
 }
 
-/// The verdict table: a row per oracle and family, a column per subject,
-/// each violation a link to its finding's page.
+/// The verdict table: a row per oracle, a column per subject, and in
+/// each cell a badge per family; each violation links to its finding's page.
 pub fn table(reports: &[Report]) -> String {
-    let mut head = vec!["oracle", "family"];
+    let mut head = vec!["oracle"];
     head.extend(reports.iter().map(|r| r.subject.as_str()));
-    let mut rows = Vec::new();
-    for oracle in ORACLES {
-        for family in Family::ALL {
-            let mut row = vec![format!("<code>{oracle}</code>"), family.to_string()];
-            row.extend(reports.iter().map(|r| cell(r, oracle, family)));
-            rows.push(row);
-        }
-    }
-    let mut row = vec!["deterministic".to_string(), "all".to_string()];
+    let mut rows: Vec<Vec<String>> = ORACLES
+        .iter()
+        .map(|oracle| {
+            let mut row = vec![format!("<code>{oracle}</code>")];
+            row.extend(reports.iter().map(|r| cell(r, oracle)));
+            row
+        })
+        .collect();
+    let mut row = vec!["deterministic".to_string()];
     row.extend(
         reports
             .iter()
@@ -114,24 +109,28 @@ pub fn table(reports: &[Report]) -> String {
                     "<span class=\"muted\">not seedable: repeated runs</span>".to_string()
                 }
                 (Some(first), true) => html::badge(false, &format!("no: {first}")),
-                (None, true) => html::badge(true, "held"),
+                (None, true) => html::badge(true, "every run repeated"),
             }),
     );
     rows.push(row);
     html::table(&head, &rows)
 }
 
-fn cell(r: &Report, oracle: &str, family: Family) -> String {
-    match r.finding(oracle, family) {
-        None => html::badge(true, "held"),
-        Some(f) => format!(
-            "<a href=\"{}\">{}</a> <span class=\"muted\">{} seed {}</span>",
-            finding_file(r, oracle, family),
-            html::badge(false, "violated"),
-            escape(&f.name),
-            f.seed
-        ),
-    }
+fn cell(r: &Report, oracle: &str) -> String {
+    let badges: Vec<String> = Family::ALL
+        .iter()
+        .map(|&family| match r.finding(oracle, family) {
+            None => html::badge(true, &family.to_string()),
+            Some(f) => format!(
+                "<a href=\"{}\" title=\"{} seed {}\">{}</a>",
+                finding_file(r, oracle, family),
+                escape(&f.name),
+                f.seed,
+                html::badge(false, &format!("{family}: violated")),
+            ),
+        })
+        .collect();
+    badges.join(" ")
 }
 
 /// Write the conformance `index.html`: `intro` (HTML), then the table.
@@ -141,6 +140,7 @@ fn cell(r: &Report, oracle: &str, family: Family) -> String {
 /// The file cannot be written.
 pub fn write_index(site: &Site, intro: &str, reports: &[Report]) -> Result<(), String> {
     let title = "provider-retry conformance";
-    let body = format!("<h1>{title}</h1>\n{intro}{}", table(reports));
+    let key = "<p>Each cell: a badge per family of scenarios (built-in, network, generated), green where the oracle held, red where it was violated, linking to the finding.</p>\n";
+    let body = format!("<h1>{title}</h1>\n{intro}{key}{}", table(reports));
     site.write("index.html", &html::page(title, &body))
 }
