@@ -4,7 +4,7 @@ use crate::report;
 use crate::report::site::Site;
 use crate::run::conform::{self, Options, Report};
 use crate::run::sweep::{self, Shard};
-use crate::run::{Evaluation, evaluate, replay_command};
+use crate::run::{evaluate, replay_command};
 use crate::scenario::Scenario;
 use crate::subject::{Subject, SubjectName, Visit, visit};
 use crate::trace::Trace;
@@ -308,7 +308,7 @@ impl Visit for RunAll<'_> {
         for (name, scenario) in self.scenarios {
             let e = evaluate(subject, scenario, self.seed, true).map_err(world_error)?;
             if self.site.is_some() {
-                sections.push(section(subject, name, scenario, &e, self.key));
+                sections.push(report::page::of_run(subject, name, scenario, &e, self.key));
             }
             print!(
                 "{}",
@@ -337,7 +337,7 @@ impl Visit for RunAll<'_> {
         write_outputs(self.out, &combined)?;
         if let Some(site) = self.site {
             let intro = format!("seed {}", self.seed);
-            write_report(site, subject, self.key, &intro, &sections)?;
+            site.write_runs(&subject.name(), self.key, &intro, None, &sections)?;
         }
         Ok(passed)
     }
@@ -418,26 +418,13 @@ impl Visit for Sweep<'_> {
         let (text, passed) = sweep::report(&lines, &by_name);
         print!("{text}");
         if let Some(site) = self.site {
-            let mut sections = Vec::new();
-            for (name, scenario) in self.scenarios {
-                let mine = || lines.iter().filter(|l| l.scenario == *name);
-                let Some(seed) = mine()
-                    .find(|l| !l.failures.is_empty())
-                    .or(mine().next())
-                    .map(|l| l.seed)
-                else {
-                    continue;
-                };
-                let e = evaluate(subject, scenario, seed, false).map_err(world_error)?;
-                sections.push(section(subject, name, scenario, &e, self.key));
-            }
+            let sections = report::page::of_sweep(subject, self.scenarios, &lines, self.key)
+                .map_err(world_error)?;
             let intro = format!(
-                "seeds {}..{}; each scenario shows its first failing run, else its first seed</p>\n<pre>{}</pre><p>",
-                self.seeds.start,
-                self.seeds.end,
-                report::html::escape(&text)
+                "seeds {}..{}; each scenario below shows its first failing run, else its first seed",
+                self.seeds.start, self.seeds.end
             );
-            write_report(site, subject, self.key, &intro, &sections)?;
+            site.write_runs(&subject.name(), self.key, &intro, Some(&text), &sections)?;
         }
         if let Some(first) = lines.iter().find(|l| !l.failures.is_empty()) {
             if let Some((_, scenario)) = self.scenarios.iter().find(|(n, _)| *n == first.scenario) {
@@ -447,41 +434,6 @@ impl Visit for Sweep<'_> {
         }
         Ok(passed)
     }
-}
-
-/// The report section of one evaluated run.
-fn section<S: Subject>(
-    subject: &S,
-    name: &str,
-    scenario: &Scenario,
-    e: &Evaluation,
-    key: &str,
-) -> report::page::Section {
-    let claim = subject.claim(&scenario.policy);
-    let judged = report::page::Judged {
-        name,
-        scenario,
-        evaluation: e,
-        claim: &claim,
-        replay: replay_command(name, e.seed, key),
-    };
-    report::page::section(&judged, &report::html::slug(&[name]))
-}
-
-fn write_report<S: Subject>(
-    site: &Site,
-    subject: &S,
-    key: &str,
-    intro: &str,
-    sections: &[report::page::Section],
-) -> Result<(), String> {
-    let intro = format!(
-        "<p>{} (<code>--subject {key}</code>), {intro}</p>\n",
-        report::html::escape(&subject.name())
-    );
-    site.write_index("provider-retry simulation report", &intro, sections)?;
-    eprintln!("report: {}", site.dir().join("index.html").display());
-    Ok(())
 }
 
 fn merge(files: &[PathBuf]) -> Result<bool, String> {
@@ -553,14 +505,7 @@ fn conform_all(
         print_findings(report, &dir)?;
     }
     if let Some(site) = site {
-        for (name, report) in names.iter().zip(&reports) {
-            visit(*name, report::verdicts::FindingPages { report, site })?;
-        }
-        let intro = format!(
-            "<p>Built-in scenarios x seeds 0..{} (network: 0..{}), {} generated scenarios per oracle (generator seed {}).</p>\n",
-            options.seeds, options.net_seeds, options.cases, options.seed
-        );
-        report::verdicts::write_index(site, &intro, &reports)?;
+        report::verdicts::write(site, &names, &reports, options)?;
     }
     Ok(reports.iter().filter(|r| r.key == "ours").all(Report::held))
 }

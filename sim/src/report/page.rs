@@ -7,9 +7,11 @@ use super::histogram::{self, Histogram};
 use super::html::{self, escape};
 use super::{delays, timeline};
 use crate::check::{Claim, DELAY_DISTRIBUTION, ORACLES};
-use crate::run::Evaluation;
 use crate::run::summary::ms;
+use crate::run::sweep::RunLine;
+use crate::run::{Evaluation, evaluate, replay_command};
 use crate::scenario::Scenario;
+use crate::subject::Subject;
 use crate::trace::{Kind, Trace};
 use std::collections::BTreeMap;
 
@@ -88,6 +90,49 @@ pub fn section(j: &Judged<'_>, id: &str) -> Section {
     out.push_str(&replay_part(j));
     (s.id, s.html) = (id, out);
     s
+}
+
+/// The section of `e`, a run of `scenario` (named `name` on the command
+/// line) against `subject` (named `key`).
+pub fn of_run<S: Subject>(
+    subject: &S,
+    name: &str,
+    scenario: &Scenario,
+    e: &Evaluation,
+    key: &str,
+) -> Section {
+    let claim = subject.claim(&scenario.policy);
+    let judged = Judged {
+        name,
+        scenario,
+        evaluation: e,
+        claim: &claim,
+        replay: replay_command(name, e.seed, key),
+    };
+    section(&judged, &html::slug(&[name]))
+}
+
+/// A section per swept scenario: its first failing run, else its first seed, run again.
+///
+/// # Errors
+///
+/// A world that cannot start.
+pub fn of_sweep<S: Subject>(
+    subject: &S,
+    scenarios: &[(String, Scenario)],
+    lines: &[RunLine],
+    key: &str,
+) -> std::io::Result<Vec<Section>> {
+    let mut sections = Vec::new();
+    for (name, scenario) in scenarios {
+        let mine = || lines.iter().filter(|l| l.scenario == *name);
+        let shown = mine().find(|l| !l.failures.is_empty()).or(mine().next());
+        if let Some(line) = shown {
+            let e = evaluate(subject, scenario, line.seed, false)?;
+            sections.push(of_run(subject, name, scenario, &e, key));
+        }
+    }
+    Ok(sections)
 }
 
 fn verdict(e: &Evaluation) -> String {

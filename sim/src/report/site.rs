@@ -60,6 +60,35 @@ impl Site {
         Ok(())
     }
 
+    /// Write the report of runs against the subject called `subject`
+    /// (`--subject key`), `intro` saying which seeds, `text` (a table
+    /// printed on the terminal, shown as is), and say where it is.
+    ///
+    /// # Errors
+    ///
+    /// A file cannot be written.
+    pub fn write_runs(
+        &self,
+        subject: &str,
+        key: &str,
+        intro: &str,
+        text: Option<&str>,
+        sections: &[Section],
+    ) -> Result<(), String> {
+        let mut html = format!(
+            "<p>{} (<code>--subject {}</code>), {}.</p>\n",
+            escape(subject),
+            escape(key),
+            escape(intro)
+        );
+        if let Some(text) = text {
+            html.push_str(&format!("<pre>{}</pre>\n", escape(text)));
+        }
+        self.write_index("provider-retry simulation report", &html, sections)?;
+        eprintln!("report: {}", self.dir.join("index.html").display());
+        Ok(())
+    }
+
     /// Write `index.html`: `title`, `intro` (HTML), a contents table linking
     /// each section with its verdict, then the sections; and their files.
     ///

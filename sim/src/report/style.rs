@@ -156,6 +156,14 @@ impl Marker {
 
 type Segment = PathElement<(i32, i32)>;
 
+/// A series' legend glyph: two line segments and a marker.
+type LegendLine<DB> = ComposedElement<
+    (i32, i32),
+    DB,
+    Segment,
+    ComposedElement<(i32, i32), DB, Segment, Polygon<(i32, i32)>>,
+>;
+
 /// What a legend entry shows before its words.
 #[derive(Debug, Clone, Copy)]
 pub enum Glyph {
@@ -222,12 +230,7 @@ fn legend_entry<DB: DrawingBackend>(
     colour: RGBColor,
     dashed: bool,
     marker: Marker,
-) -> ComposedElement<
-    (i32, i32),
-    DB,
-    Segment,
-    ComposedElement<(i32, i32), DB, Segment, Polygon<(i32, i32)>>,
-> {
+) -> LegendLine<DB> {
     let (a, b) = if dashed { (6, 14) } else { (10, 10) };
     let line = colour.stroke_width(2);
     EmptyElement::at(at)

@@ -127,7 +127,8 @@ fn plot(area: &DrawingArea<SVGBackend<'_>, Shift>, rows: &[Row<'_>], end_ms: f64
         .x_label_formatter(&|v| style::number(*v))
         .y_labels(n + 1)
         .y_label_formatter(&label)
-        .light_line_style(style::GRID)
+        .bold_line_style(style::GRID)
+        .light_line_style(WHITE)
         .label_style(style::label())
         .axis_desc_style(style::label())
         .draw()?;

@@ -7,9 +7,9 @@ use super::html::{self, escape};
 use super::page::{self, Judged, Section};
 use super::site::Site;
 use crate::check::ORACLES;
-use crate::run::conform::{Family, Finding, Report};
+use crate::run::conform::{Family, Finding, Options, Report};
 use crate::run::{evaluate, replay_command};
-use crate::subject::{Subject, Visit};
+use crate::subject::{Subject, SubjectName, Visit, visit};
 
 /// The page of `report`'s finding for `oracle` in `family`.
 pub fn finding_file(report: &Report, oracle: &str, family: Family) -> String {
@@ -131,6 +131,30 @@ fn cell(r: &Report, oracle: &str) -> String {
         })
         .collect();
     badges.join(" ")
+}
+
+/// Write the conformance report of `reports` (one per subject of `names`,
+/// in order): a page per finding, then the index.
+///
+/// # Errors
+///
+/// A world that cannot start again, or a file that cannot be written.
+pub fn write(
+    site: &Site,
+    names: &[SubjectName],
+    reports: &[Report],
+    options: &Options,
+) -> Result<(), String> {
+    for (name, report) in names.iter().zip(reports) {
+        visit(*name, FindingPages { report, site })?;
+    }
+    let intro = format!(
+        "<p>Built-in scenarios x seeds 0..{} (network: 0..{}), {} generated scenarios per oracle (generator seed {}).</p>\n",
+        options.seeds, options.net_seeds, options.cases, options.seed
+    );
+    write_index(site, &intro, reports)?;
+    eprintln!("report: {}", site.dir().join("index.html").display());
+    Ok(())
 }
 
 /// Write the conformance `index.html`: `intro` (HTML), then the table.
