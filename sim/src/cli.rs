@@ -1,6 +1,7 @@
 //! The command line of `retry-sim`, and what each command does.
 
 use crate::report;
+use crate::report::site::Site;
 use crate::run::conform::{self, Options, Report};
 use crate::run::sweep::{self, Shard};
 use crate::run::{evaluate, replay_command};
@@ -37,6 +38,9 @@ enum Command {
         subject: SubjectName,
         #[command(flatten)]
         out: Outputs,
+        /// Write an HTML report (index.html and its pictures) into this directory.
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
     /// Run scenarios across a range of seeds on every core, then list failures.
     Sweep {
@@ -55,6 +59,10 @@ enum Command {
         /// For the first failing run, if any.
         #[command(flatten)]
         out: Outputs,
+        /// Write an HTML report into this directory: per scenario, its first
+        /// failing run (else its first seed).
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
     /// Merge the JSON lines of sharded sweeps into one report.
     Merge {
@@ -94,6 +102,9 @@ enum Command {
         /// Where to write the smallest failing generated scenarios (default: a temp dir).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Write an HTML report into this directory: the verdicts, and a page per finding.
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
     /// Compare policies side by side: jitter under contention, or retry storms.
     Experiment {
@@ -177,8 +188,10 @@ pub fn execute(cli: Cli) -> Result<bool, String> {
             seed,
             subject,
             out,
+            report,
         } => {
             let scenarios = load(&scenarios)?;
+            let site = report.as_deref().map(Site::prepare).transpose()?;
             visit(
                 subject,
                 RunAll {
@@ -186,6 +199,7 @@ pub fn execute(cli: Cli) -> Result<bool, String> {
                     seed,
                     out: &out,
                     key: subject.as_str(),
+                    site: site.as_ref(),
                 },
             )
         }
@@ -196,8 +210,10 @@ pub fn execute(cli: Cli) -> Result<bool, String> {
             shard,
             json,
             out,
+            report,
         } => {
             let scenarios = load(&scenarios)?;
+            let site = report.as_deref().map(Site::prepare).transpose()?;
             visit(
                 subject,
                 Sweep {
@@ -207,6 +223,7 @@ pub fn execute(cli: Cli) -> Result<bool, String> {
                     json: json.as_deref(),
                     out: &out,
                     key: subject.as_str(),
+                    site: site.as_ref(),
                 },
             )
         }
@@ -236,6 +253,7 @@ pub fn execute(cli: Cli) -> Result<bool, String> {
             seed,
             repeats,
             out,
+            report,
         } => {
             let options = Options {
                 seeds,
@@ -244,7 +262,8 @@ pub fn execute(cli: Cli) -> Result<bool, String> {
                 seed,
                 repeats,
             };
-            conform_all(&subjects, &options, out)
+            let site = report.as_deref().map(Site::prepare).transpose()?;
+            conform_all(&subjects, &options, out, site.as_ref())
         }
         Command::Experiment { which } => experiment::execute(which),
         Command::Serve {
@@ -320,7 +339,7 @@ fn write_outputs(out: &Outputs, trace: &Trace) -> Result<(), String> {
         write(path, trace.to_json_lines())?;
     }
     if let Some(path) = &out.svg {
-        write(path, report::svg(trace, 400))?;
+        write(path, report::svg(trace, report::timeline::SVG_ROWS))?;
     }
     Ok(())
 }
@@ -330,6 +349,7 @@ struct RunAll<'a> {
     seed: u64,
     out: &'a Outputs,
     key: &'a str,
+    site: Option<&'a Site>,
 }
 
 impl Visit for RunAll<'_> {
@@ -338,8 +358,12 @@ impl Visit for RunAll<'_> {
     fn visit<S: Subject>(self, subject: &S) -> Self::Output {
         let mut passed = true;
         let mut combined = Trace::default();
+        let mut sections = Vec::new();
         for (name, scenario) in self.scenarios {
             let e = evaluate(subject, scenario, self.seed, true).map_err(world_error)?;
+            if self.site.is_some() {
+                sections.push(report::page::of_run(subject, name, scenario, &e, self.key));
+            }
             print!(
                 "{}",
                 report::table(name, self.seed, &e.summary, &e.violations, &e.unmet)
@@ -365,6 +389,10 @@ impl Visit for RunAll<'_> {
             combined.records.extend(e.trace.records);
         }
         write_outputs(self.out, &combined)?;
+        if let Some(site) = self.site {
+            let intro = format!("seed {}", self.seed);
+            site.write_runs(&subject.name(), self.key, &intro, None, &sections)?;
+        }
         Ok(passed)
     }
 }
@@ -401,6 +429,7 @@ struct Sweep<'a> {
     json: Option<&'a Path>,
     out: &'a Outputs,
     key: &'a str,
+    site: Option<&'a Site>,
 }
 
 impl Visit for Sweep<'_> {
@@ -442,6 +471,15 @@ impl Visit for Sweep<'_> {
         );
         let (text, passed) = sweep::report(&lines, &by_name);
         print!("{text}");
+        if let Some(site) = self.site {
+            let sections = report::page::of_sweep(subject, self.scenarios, &lines, self.key)
+                .map_err(world_error)?;
+            let intro = format!(
+                "seeds {}..{}; each scenario below shows its first failing run, else its first seed",
+                self.seeds.start, self.seeds.end
+            );
+            site.write_runs(&subject.name(), self.key, &intro, Some(&text), &sections)?;
+        }
         if let Some(first) = lines.iter().find(|l| !l.failures.is_empty()) {
             if let Some((_, scenario)) = self.scenarios.iter().find(|(n, _)| *n == first.scenario) {
                 let e = evaluate(subject, scenario, first.seed, false).map_err(world_error)?;
@@ -489,6 +527,7 @@ fn conform_all(
     subjects: &[SubjectName],
     options: &Options,
     out: Option<PathBuf>,
+    site: Option<&Site>,
 ) -> Result<bool, String> {
     let names: Vec<SubjectName> = match subjects.is_empty() {
         true => SubjectName::ALL.to_vec(),
@@ -518,6 +557,9 @@ fn conform_all(
     print!("{}", conform::table(&reports));
     for report in &reports {
         print_findings(report, &dir)?;
+    }
+    if let Some(site) = site {
+        report::verdicts::write(site, &names, &reports, options)?;
     }
     Ok(reports.iter().filter(|r| r.key == "ours").all(Report::held))
 }

@@ -22,8 +22,8 @@
 //! | [`subject`] | the one interface for what is under test; the probe; built-ins; the peers (backon, tokio-retry2, tower) |
 //! | [`trace`] | canonical trace, text and JSON lines, first divergence |
 //! | [`check`] | the judge: claims, reference model, oracles |
-//! | [`run`] | evaluate, sweep (sharded), conform |
-//! | [`report`] | summaries, tables, SVG timelines |
+//! | [`run`] | evaluate and summarise, sweep (sharded), conform |
+//! | [`report`] | text tables, charts, timelines, the HTML report |
 //! | [`builtin`] | the scenarios shipped in `sim/scenarios/` |
 //! | [`generate`] | random scenarios (proptest strategies) |
 //! | [`experiment`] | jitter under contention, retry storms and budgets |

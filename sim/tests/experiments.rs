@@ -123,7 +123,7 @@ fn the_readme_shows_what_the_default_runs_print_and_draw() {
     let rows = table.split_once('\n').map_or("", |(_, rows)| rows);
     assert!(readme.contains(&markdown(rows)), "storm table");
     assert_eq!(
-        storm::svg(&outcomes),
+        storm::svg(&config, &outcomes),
         repo_file("sim/plots/storm-goodput.svg")
     );
 }

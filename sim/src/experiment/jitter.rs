@@ -10,8 +10,8 @@
 //! Measured per run: calls (attempts) until every client has written, and
 //! the virtual time when the last one did; averaged over seeds.
 
-use super::plot::{Series, lines};
 use super::{ChatOnly, busy, paused};
+use crate::report::charts::{LineChart, Scale, Series, lines};
 use crate::seeds::{derive, stream, unit};
 use crabllm_core::{ChatCompletionRequest, Provider};
 use provider_retry::{Jitter, RetryPolicy, Retrying};
@@ -99,6 +99,9 @@ pub struct Point {
     pub clients: u32,
     pub mean_calls: f64,
     pub mean_ms: f64,
+    /// Half-widths of 95 % confidence intervals of the two means.
+    pub ci_calls: f64,
+    pub ci_ms: f64,
 }
 
 /// Calls and milliseconds of one run.
@@ -162,23 +165,38 @@ pub fn run(config: &Config, mut progress: impl FnMut()) -> std::io::Result<Vec<P
     let mut points = Vec::new();
     for &clients in &config.clients {
         for strategy in Strategy::ALL {
-            let (mut calls, mut ms) = (0u64, 0u64);
+            let mut runs = Vec::with_capacity(config.runs as usize);
             for r in 0..config.runs {
                 let (c, t) = one_run(strategy, clients, derive(config.seed, "run", r))?;
-                calls += c;
-                ms += t;
+                runs.push((c as f64, t as f64));
                 progress();
             }
-            let n = config.runs.max(1) as f64;
+            let (mean_calls, ci_calls) = mean_ci(runs.iter().map(|r| r.0));
+            let (mean_ms, ci_ms) = mean_ci(runs.iter().map(|r| r.1));
             points.push(Point {
                 strategy,
                 clients,
-                mean_calls: calls as f64 / n,
-                mean_ms: ms as f64 / n,
+                mean_calls,
+                mean_ms,
+                ci_calls,
+                ci_ms,
             });
         }
     }
     Ok(points)
+}
+
+/// The mean of `values` and the half-width of its 95 % confidence interval:
+/// 1.96 standard errors (the normal approximation; with 20 runs Student's
+/// t would widen it by 7 %). No interval from fewer than two runs.
+fn mean_ci(values: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
+    let n = values.clone().count() as f64;
+    let mean = values.clone().sum::<f64>() / n.max(1.0);
+    if n < 2.0 {
+        return (mean, 0.0);
+    }
+    let variance = values.map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, 1.96 * (variance / n).sqrt())
 }
 
 /// The mean for `strategy` at `clients`, if measured.
@@ -212,33 +230,52 @@ pub fn table(points: &[Point]) -> String {
     out
 }
 
-/// Two charts, calls and completion time against clients, one line per strategy.
+/// Two charts, calls and completion time against clients, one line per
+/// strategy with its 95 % confidence band, on log scales: exponential's
+/// times are two orders of magnitude above the others'.
 pub fn svg(points: &[Point]) -> (String, String) {
-    let series = |f: fn(&Point) -> f64| -> Vec<Series> {
+    let series = |mean: fn(&Point) -> f64, ci: fn(&Point) -> f64| -> Vec<Series> {
         Strategy::ALL
             .iter()
-            .map(|&s| Series {
-                name: s.name().into(),
-                points: points
-                    .iter()
-                    .filter(|p| p.strategy == s)
-                    .map(|p| (f64::from(p.clients), f(p)))
-                    .collect(),
+            .map(|&s| {
+                let mine = points.iter().filter(|p| p.strategy == s);
+                Series {
+                    name: s.name().into(),
+                    points: mine
+                        .clone()
+                        .map(|p| (f64::from(p.clients), mean(p)))
+                        .collect(),
+                    band: mine
+                        .map(|p| (f64::from(p.clients), mean(p) - ci(p), mean(p) + ci(p)))
+                        .collect(),
+                }
             })
             .collect()
     };
+    let chart = |title: &str, y_label: &str, series: Vec<Series>| {
+        lines(&LineChart {
+            title: title.into(),
+            x_label: "clients".into(),
+            y_label: y_label.into(),
+            y_scale: Scale::Log,
+            note: Some(
+                "Means over seeded runs; shaded: 95 % confidence interval of the mean. Log scale."
+                    .into(),
+            ),
+            series,
+            spans: Vec::new(),
+        })
+    };
     (
-        lines(
+        chart(
             "Calls until every client has written",
-            "clients",
-            "calls",
-            &series(|p| p.mean_calls),
+            "calls (log scale)",
+            series(|p| p.mean_calls, |p| p.ci_calls),
         ),
-        lines(
+        chart(
             "Time until every client has written",
-            "clients",
-            "ms",
-            &series(|p| p.mean_ms),
+            "virtual time, ms (log scale)",
+            series(|p| p.mean_ms, |p| p.ci_ms),
         ),
     )
 }

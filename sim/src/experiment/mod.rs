@@ -10,7 +10,6 @@
 //! | [`storm`] | whether a provider near capacity recovers from a short overload, with and without retries and a budget |
 
 pub mod jitter;
-pub mod plot;
 pub mod storm;
 
 use crabllm_core::{BoxStream, ChatCompletionRequest, ChatCompletionResponse, Error, Provider};
@@ -153,7 +152,11 @@ pub fn execute(which: Which) -> Result<bool, String> {
             progress.finish_and_clear();
             println!("retry storm, seed {seed}");
             print!("{}", storm::table(&config, &outcomes));
-            write_svg(&svg_dir, "storm-goodput.svg", storm::svg(&outcomes))?;
+            write_svg(
+                &svg_dir,
+                "storm-goodput.svg",
+                storm::svg(&config, &outcomes),
+            )?;
         }
     }
     Ok(true)

@@ -16,8 +16,8 @@
 //! 5 s window averages at least 90 % of the offered load, or none if it never
 //! does before the run ends (a metastable overload).
 
-use super::plot::{Series, lines};
 use super::{ChatOnly, busy, paused};
+use crate::report::charts::{LineChart, Scale, Series, Span, lines};
 use crate::seeds::{derive, stream, unit};
 use crabllm_core::{ChatCompletionRequest, Provider};
 use provider_retry::{RetryBudget, RetryPolicy, Retrying};
@@ -292,8 +292,9 @@ pub fn table(config: &Config, outcomes: &[Outcome]) -> String {
     out
 }
 
-/// Goodput over time for each arm under the longest trigger.
-pub fn svg(outcomes: &[Outcome]) -> String {
+/// Goodput over time for each arm under the longest trigger, the trigger
+/// shaded; arms whose curves coincide are dashed and named in the note.
+pub fn svg(config: &Config, outcomes: &[Outcome]) -> String {
     let longest = outcomes.iter().map(|o| o.trigger_ms).max().unwrap_or(0);
     let series: Vec<Series> = outcomes
         .iter()
@@ -306,12 +307,25 @@ pub fn svg(outcomes: &[Outcome]) -> String {
                 .enumerate()
                 .map(|(s, &g)| (s as f64, g as f64))
                 .collect(),
+            band: Vec::new(),
         })
         .collect();
-    lines(
-        &format!("Goodput per second, trigger of {longest} ms"),
-        "s",
-        "ok/s",
-        &series,
-    )
+    let from = config.trigger_at_ms as f64 / 1000.0;
+    let note = format!(
+        "One seeded run per arm; offered load {:.0}/s.",
+        config.offered_per_s()
+    );
+    lines(&LineChart {
+        title: format!("Goodput per second, trigger of {longest} ms"),
+        x_label: "virtual time, s".into(),
+        y_label: "successful calls per second".into(),
+        y_scale: Scale::Linear,
+        note: Some(note),
+        series,
+        spans: vec![Span {
+            from,
+            to: from + longest as f64 / 1000.0,
+            label: format!(" trigger: service {}x slower", config.slowdown),
+        }],
+    })
 }

@@ -1,16 +1,17 @@
-//! Runs and their verdicts: one evaluation, sweeps over seeds (sharded,
+//! Runs and their verdicts: one evaluation and its summary, sweeps over seeds (sharded,
 //! with a merge), and conformance of any subject over both worlds.
 
 pub mod conform;
+pub mod summary;
 pub mod sweep;
 
 use crate::check::{self, Context, Violation};
-use crate::report::Summary;
 use crate::scenario::Scenario;
 use crate::subject::Subject;
 use crate::trace::{Divergence, Trace, first_divergence};
 use crate::world;
 use std::time::Duration;
+use summary::Summary;
 
 /// Everything one seeded run of one scenario produced and was judged to be.
 #[derive(Debug, Clone)]

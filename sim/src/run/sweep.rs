@@ -6,8 +6,8 @@
 //! Each writes one JSON line per run ([`RunLine`]); [`merge`] reads any set
 //! of them back and gives the report one process would have printed.
 
+use super::summary::Summary;
 use super::{Evaluation, evaluate, replay_command};
-use crate::report::Summary;
 use crate::scenario::Scenario;
 use crate::subject::Subject;
 use serde::{Deserialize, Serialize};
@@ -170,7 +170,7 @@ pub fn report(lines: &[RunLine], scenarios: &BTreeMap<String, Scenario>) -> (Str
         );
         if let Some(scenario) = scenarios.get(*name) {
             let mean = rates / *seeds as f64;
-            for u in crate::report::unmet_pooled(&scenario.expect, mean, *seeds) {
+            for u in super::summary::unmet_pooled(&scenario.expect, mean, *seeds) {
                 pooled_unmet.push(format!("{name}: expectation {u}"));
             }
         }

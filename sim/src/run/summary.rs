@@ -1,10 +1,7 @@
-//! What a run amounted to: per-scenario summaries, expectations, tables and timelines.
+//! What a run amounted to: counts, latency percentiles, and the expectations it missed.
 
-use crate::check::{ORACLES, Violation};
 use crate::scenario::Expect;
 use crate::trace::{Kind, Trace};
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 /// Counts and virtual latencies of one run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -124,133 +121,17 @@ pub fn unmet_pooled(expect: &Expect, mean_rate: f64, seeds: u64) -> Vec<String> 
     out
 }
 
-fn ms(ns: u64) -> String {
+/// Nanoseconds as milliseconds with one decimal: `12.5 ms`.
+pub fn ms(ns: u64) -> String {
     format!("{:.1} ms", ns as f64 / 1e6)
 }
 
-/// The table `retry-sim run` prints for one scenario and seed.
-pub fn table(
-    name: &str,
-    seed: u64,
-    s: &Summary,
-    violations: &[Violation],
-    unmet: &[String],
-) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "scenario {name} (seed {seed})");
-    let rows = [
-        ("calls", s.calls.to_string()),
-        ("success rate", format!("{:.2}%", s.success_rate() * 100.0)),
-        ("attempts per call", format!("{:.3}", s.amplification())),
-        ("p50 latency", ms(s.p50_ns)),
-        ("p99 latency", ms(s.p99_ns)),
-        ("max latency", ms(s.max_ns)),
-    ];
-    for (k, v) in rows {
-        let _ = writeln!(out, "  {k:<20} {v:>14}");
-    }
-    let mut by_oracle: BTreeMap<&str, usize> = BTreeMap::new();
-    for v in violations {
-        *by_oracle.entry(v.oracle).or_default() += 1;
-    }
-    let held = ORACLES.len() - by_oracle.len();
-    let _ = writeln!(
-        out,
-        "  {:<20} {:>14}",
-        "oracles held",
-        format!("{held}/{}", ORACLES.len())
-    );
-    for (oracle, n) in &by_oracle {
-        let _ = writeln!(out, "  VIOLATED {oracle}: {n} call(s)");
-    }
-    for v in violations.iter().take(3) {
-        let _ = writeln!(out, "    {v}");
-    }
-    for u in unmet {
-        let _ = writeln!(out, "  EXPECTATION {u}");
-    }
-    out
-}
-
-/// An SVG timeline: one row per call, attempts as bars coloured by outcome,
-/// backoffs as thin lines, on the virtual time axis.
-pub fn svg(trace: &Trace, max_rows: usize) -> String {
-    let calls: Vec<_> = trace.calls().into_iter().take(max_rows).collect();
-    let end = trace.records.iter().map(|r| r.t).max().unwrap_or(1).max(1) as f64;
-    let (width, row, left) = (1000.0, 14.0, 80.0);
-    let x = |t: u64| left + t as f64 / end * (width - left - 10.0);
-    let height = calls.len() as f64 * row + 40.0;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="monospace" font-size="10">"#
-    );
-    let _ = writeln!(
-        out,
-        r#"<text x="{left}" y="{}">0 ms</text><text x="{}" y="{}" text-anchor="end">{:.1} ms</text>"#,
-        height - 5.0,
-        width - 10.0,
-        height - 5.0,
-        end / 1e6
-    );
-    for (i, ((client, call), records)) in calls.iter().enumerate() {
-        let y = 10.0 + i as f64 * row;
-        let _ = writeln!(
-            out,
-            r#"<text x="2" y="{}">c{client}#{call}</text>"#,
-            y + 9.0
-        );
-        let mut started = 0;
-        for r in records {
-            match &r.kind {
-                Kind::AttemptStarted { .. } => started = r.t,
-                Kind::AttemptEnded { outcome, .. } => {
-                    let colour = match outcome {
-                        crate::trace::AttemptOutcome::Ok => "#2a9d4b",
-                        crate::trace::AttemptOutcome::Dropped => "#e09f1f",
-                        crate::trace::AttemptOutcome::Failed(_) => "#d1495b",
-                    };
-                    let w = (x(r.t) - x(started)).max(1.5);
-                    let _ = writeln!(
-                        out,
-                        r#"<rect x="{:.1}" y="{y}" width="{w:.1}" height="10" fill="{colour}"/>"#,
-                        x(started)
-                    );
-                }
-                Kind::Reported {
-                    event: crate::trace::Reported::Delay { delay_ns, .. },
-                } => {
-                    let (a, b) = (x(r.t), x(r.t.saturating_add(*delay_ns)));
-                    let _ = writeln!(
-                        out,
-                        r#"<line x1="{a:.1}" y1="{}" x2="{b:.1}" y2="{}" stroke="gray" stroke-dasharray="2,2"/>"#,
-                        y + 5.0,
-                        y + 5.0
-                    );
-                }
-                Kind::CallEnded { outcome } => {
-                    let mark = if outcome.is_ok() { "#2a9d4b" } else { "#000" };
-                    let _ = writeln!(
-                        out,
-                        r#"<circle cx="{:.1}" cy="{}" r="3" fill="{mark}"/>"#,
-                        x(r.t),
-                        y + 5.0
-                    );
-                }
-                _ => {}
-            }
-        }
-    }
-    out.push_str("</svg>\n");
-    out
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::trace::Record;
 
-    fn call(client: u32, start_ms: u64, end_ms: u64, ok: bool) -> Vec<Record> {
+    pub(crate) fn call(client: u32, start_ms: u64, end_ms: u64, ok: bool) -> Vec<Record> {
         let r = |t: u64, kind| Record {
             t: t * 1_000_000,
             client,
@@ -315,14 +196,5 @@ mod tests {
             "within the margin"
         );
         assert!(s.unmet(&Expect::default()).is_empty());
-    }
-
-    #[test]
-    fn svg_has_a_row_per_call() {
-        let mut records = call(0, 0, 5, true);
-        records.extend(call(1, 1, 9, false));
-        let svg = svg(&Trace::new(records), 10);
-        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
-        assert_eq!(svg.matches("<circle").count(), 2);
     }
 }
