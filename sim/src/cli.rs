@@ -480,11 +480,11 @@ impl Visit for Sweep<'_> {
             );
             site.write_runs(&subject.name(), self.key, &intro, Some(&text), &sections)?;
         }
-        if let Some(first) = lines.iter().find(|l| !l.failures.is_empty()) {
-            if let Some((_, scenario)) = self.scenarios.iter().find(|(n, _)| *n == first.scenario) {
-                let e = evaluate(subject, scenario, first.seed, false).map_err(world_error)?;
-                write_outputs(self.out, &e.trace)?;
-            }
+        if let Some(first) = lines.iter().find(|l| !l.failures.is_empty())
+            && let Some((_, scenario)) = self.scenarios.iter().find(|(n, _)| *n == first.scenario)
+        {
+            let e = evaluate(subject, scenario, first.seed, false).map_err(world_error)?;
+            write_outputs(self.out, &e.trace)?;
         }
         Ok(passed)
     }

@@ -51,7 +51,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
 fn write<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     let nanos = d.as_nanos();
     match u64::try_from(nanos / 1_000_000) {
-        Ok(ms) if nanos % 1_000_000 == 0 => s.serialize_u64(ms),
+        Ok(ms) if nanos.is_multiple_of(1_000_000) => s.serialize_u64(ms),
         _ => s.serialize_str(&format!("{nanos}ns")),
     }
 }

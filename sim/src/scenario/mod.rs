@@ -148,10 +148,10 @@ fn unknown_key_span(
             return Some(at..at + key.len());
         }
         // Keys inside inline tables: `{ key = ... }`.
-        if let Some(i) = line.find(&format!("{key} =")) {
-            if offset + i >= within.start && offset + i < within.end {
-                return Some(offset + i..offset + i + key.len());
-            }
+        if let Some(i) = line.find(&format!("{key} ="))
+            && within.contains(&(offset + i))
+        {
+            return Some(offset + i..offset + i + key.len());
         }
         offset += line.len();
     }
