@@ -328,7 +328,42 @@ fn a_wait_ending_exactly_on_the_deadline_must_be_taken() {
     // may end the call, and ending exactly on it is not past it.
     let full = JitterShape::Scale { lo: 0.0, hi: 1.0 };
     assert_eq!(names(t.clone(), &by(320, full)), ["transient_retried"]);
-    assert_eq!(names(t, &by(319, full)), NONE);
+    assert_eq!(names(t.clone(), &by(319, full)), NONE);
+    // The deadline counts from the first attempt's start, not from 0.
+    for r in &mut t {
+        r.t += 1_000 * MS;
+    }
+    assert_eq!(names(t.clone(), &by(320, none)), ["transient_retried"]);
+    assert_eq!(names(t, &by(319, none)), NONE);
+}
+
+#[test]
+fn a_retry_after_on_a_non_transient_error_is_not_a_wait_to_honour() {
+    // Retried after a 400 carrying a 150 ms Retry-After, with the 100 ms
+    // backoff: the retry itself is the fault, not the length of the wait.
+    let mut t = good();
+    t[2] = rec(10, failed(0, 400, Some(150)));
+    assert_eq!(names(t, &claim()), ["non_transient_once"]);
+}
+
+#[test]
+fn an_attempt_end_closes_the_attempt_it_names() {
+    // Attempt 1 starts before attempt 0 ends (a hedging wrapper): each
+    // end belongs to its own attempt, not to the latest open one.
+    let t = [
+        rec(0, started(Method::Chat)),
+        rec(0, attempt(0)),
+        rec(5, attempt(1)),
+        rec(10, failed(0, 503, None)),
+        rec(20, ok(1)),
+    ];
+    let c = super::model::Call::of(&t.iter().collect::<Vec<_>>());
+    let ends: Vec<Option<u64>> = c
+        .attempts
+        .iter()
+        .map(|a| a.end.as_ref().map(|e| e.0))
+        .collect();
+    assert_eq!(ends, [Some(10 * MS), Some(20 * MS)]);
 }
 
 #[test]
