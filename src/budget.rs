@@ -192,15 +192,16 @@ impl RetryBudget {
 
     /// Put `tokens` back, up to the capacity.
     pub fn deposit(&self, tokens: u64) {
-        let b = &*self.bucket;
-        // A full bucket is left unwritten: no cache-line traffic when healthy.
-        if tokens == 0 || b.tokens.load(Ordering::Relaxed) >= b.capacity {
-            return;
-        }
-        let _ = b
+        let capacity = self.bucket.capacity;
+        // A deposit that changes nothing (a full bucket, or no tokens) only
+        // loads: `fetch_update` writes only when the closure returns a new
+        // value, so a healthy system's calls cause no cache-line traffic.
+        let _ = self
+            .bucket
             .tokens
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| {
-                (t < b.capacity).then(|| t.saturating_add(tokens).min(b.capacity))
+                let next = t.saturating_add(tokens).min(capacity);
+                (next != t).then_some(next)
             });
     }
 
@@ -284,6 +285,21 @@ mod tests {
         let b = RetryBudget::new().retry_cost(3).timeout_cost(7);
         assert_eq!(b.cost_of(&Error::Timeout), 7);
         assert_eq!(b.cost_of(&Error::Network("x".into())), 3);
+    }
+
+    #[test]
+    fn each_setter_sets_one_size_and_debug_shows_them_all() {
+        let b = RetryBudget::new()
+            .capacity(50)
+            .retry_cost(4)
+            .timeout_cost(9)
+            .success_refill(2);
+        assert!(b.try_withdraw(8));
+        assert_eq!(b.get_capacity(), 50);
+        assert_eq!(
+            format!("{b:?}"),
+            "RetryBudget { tokens: 42, capacity: 50, retry_cost: 4, timeout_cost: 9, success_refill: 2 }"
+        );
     }
 
     #[test]

@@ -100,8 +100,3 @@ pub use observe::{DelayReason, Event, Observer, Outcome, StreamBound};
 pub use policy::RetryPolicy;
 pub use retrying::Retrying;
 pub use schedule::{Jitter, Schedule};
-
-/// The README's examples, compiled and run as doctests.
-#[doc = include_str!("../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeDoctests;

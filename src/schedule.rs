@@ -202,6 +202,10 @@ mod tests {
     fn duration_max_saturates_to_u64_nanos() {
         assert_eq!(saturating_nanos(Duration::MAX), u64::MAX);
         assert_eq!(saturating_nanos(Duration::from_nanos(7)), 7);
+        // Duration::MAX's nanoseconds happen to truncate to u64::MAX too;
+        // one second past u64::MAX nanoseconds does not.
+        let past = Duration::from_secs(u64::MAX / 1_000_000_000 + 1);
+        assert_eq!(saturating_nanos(past), u64::MAX);
         let p = RetryPolicy::new()
             .initial_backoff(Duration::MAX)
             .max_backoff(Duration::MAX)

@@ -4,6 +4,7 @@
 
 use crabllm_core::{
     BoxStream, ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse, Error, Provider,
+    anthropic, gemini,
 };
 use std::future::Future;
 use std::pin::pin;
@@ -84,7 +85,31 @@ impl Provider for Bench {
         Ok(Box::pin(futures::stream::iter(chunks)))
     }
 
-    provider_retry_sim::chat_only_provider_rest!();
+    // The other required methods, never called here. Written out rather
+    // than taken from the simulator's macro: the wrapper's own tests
+    // (tests/allocations.rs includes this file) must not build the
+    // simulator, or every mutant of the wrapper would rebuild it.
+    async fn anthropic_messages(
+        &self,
+        _: &anthropic::Request,
+    ) -> Result<anthropic::Response, Error> {
+        Err(Error::not_implemented("anthropic_messages"))
+    }
+
+    async fn anthropic_messages_stream(
+        &self,
+        _: &anthropic::Request,
+    ) -> Result<BoxStream<'static, Result<anthropic::StreamEvent, Error>>, Error> {
+        Err(Error::not_implemented("anthropic_messages_stream"))
+    }
+
+    async fn gemini_generate_content_stream(
+        &self,
+        _: &str,
+        _: &gemini::Request,
+    ) -> Result<BoxStream<'static, Result<gemini::Response, Error>>, Error> {
+        Err(Error::not_implemented("gemini_generate_content_stream"))
+    }
 }
 
 /// Poll `future` to completion with a no-op waker; the bench providers never

@@ -57,3 +57,11 @@ pub mod world;
 
 /// The seed `retry-sim run` uses when none is given.
 pub const DEFAULT_SEED: u64 = 1;
+
+/// The README's examples, compiled and run as doctests. They live in this
+/// package, which depends on the wrapper and has every crate the examples
+/// use (the conformance one needs the simulator), so that the wrapper's own
+/// test build never builds the simulator.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

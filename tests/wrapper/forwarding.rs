@@ -123,10 +123,11 @@ async fn retried_methods_retry_and_pass_through_methods_do_not() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn compat_flags_are_forwarded() {
+async fn compat_flags_are_forwarded_both_ways() {
     let w = Retrying::new(Scripted::default());
     assert!(w.is_openai_compat() && w.is_anthropic_compat() && w.is_gemini_compat());
-    assert!(!Retrying::new(Bare).is_openai_compat());
+    let bare = Retrying::new(Bare);
+    assert!(!bare.is_openai_compat() && !bare.is_anthropic_compat() && !bare.is_gemini_compat());
 }
 
 /// A provider with only the required methods, to see the defaults forwarded.

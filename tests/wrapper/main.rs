@@ -6,3 +6,4 @@ mod forwarding;
 mod observing;
 mod streams;
 mod support;
+mod traced;

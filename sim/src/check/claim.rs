@@ -173,3 +173,37 @@ impl Claim {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_retrys_claim_reads_the_policy() {
+        let spec = PolicySpec {
+            max_retries: 3,
+            timeout: Duration::ZERO,
+            first_chunk: Duration::from_secs(5),
+            retry_deadline: Some(Duration::from_secs(7)),
+            ..PolicySpec::default()
+        };
+        let c = Claim::provider_retry(&spec);
+        assert_eq!(c.max_attempts, 4);
+        assert_eq!(c.timeout_ns, None, "a zero timeout is no timeout");
+        assert_eq!(c.first_chunk_ns, Some(5_000_000_000));
+        assert_eq!(c.deadline_ns, Some(7_000_000_000));
+        assert_eq!(c.backoff.cap_ns, Some(20_000_000_000));
+        assert_eq!(c.retryable, Retryable::transient());
+        assert_eq!(c.retryable.statuses.len(), 5);
+        assert!(c.retried.contains(&Method::Chat) && !c.retried.contains(&Method::Image));
+        assert!(
+            c.timed.contains(&Method::Passthrough) && !c.retried.contains(&Method::Passthrough)
+        );
+    }
+
+    #[test]
+    fn nanos_saturates() {
+        assert_eq!(nanos(Duration::from_nanos(7)), 7);
+        assert_eq!(nanos(Duration::MAX), u64::MAX);
+    }
+}

@@ -210,7 +210,9 @@ pub fn base(backoff: &Backoff, n: u32) -> u64 {
         0
     } else if backoff.factor == 2.0 {
         // Exact integer doubling: a shift that would lose bits saturates.
-        match n < 64 && initial.leading_zeros() >= n {
+        // (`initial` is not 0, so it has at most 63 leading zeros and this
+        // also keeps `n` under 64.)
+        match initial.leading_zeros() >= n {
             true => initial << n,
             false => u64::MAX,
         }
@@ -447,6 +449,52 @@ mod tests {
             None,
         );
         assert_eq!((add.hi, add.censored), (1_000 * MS, true));
+    }
+
+    #[test]
+    fn censored_only_where_the_cap_clips_the_drawn_range() {
+        let capped = |jitter, cap_ms| Backoff {
+            cap_ns: Some(cap_ms * MS),
+            ..backoff(jitter)
+        };
+        // Decorrelated: [initial, 3 * previous]; reaching the cap exactly clips nothing.
+        let dec = |cap_ms, previous_ms: Option<u64>| {
+            envelope(
+                &capped(JitterShape::Decorrelated, cap_ms),
+                0,
+                previous_ms.map(|p| p * MS),
+            )
+        };
+        assert_eq!(
+            (dec(900, Some(300)).hi, dec(900, Some(300)).censored),
+            (900 * MS, false)
+        );
+        assert!(dec(899, Some(300)).censored);
+        assert!(
+            dec(900, None).censored,
+            "after a Retry-After only the cap binds"
+        );
+        // Jitter added to the base: a top of exactly the cap is not clipped either.
+        let add = |hi_ns| {
+            let jitter = JitterShape::Add { lo_ns: 0, hi_ns };
+            envelope(&capped(jitter, 150), 0, None)
+        };
+        assert_eq!((add(50 * MS).hi, add(50 * MS).censored), (150 * MS, false));
+        assert_eq!(
+            (add(50 * MS + 1).hi, add(50 * MS + 1).censored),
+            (150 * MS, true)
+        );
+    }
+
+    #[test]
+    fn a_jitter_factor_above_one_rounds_the_top_up() {
+        let wide = Backoff {
+            initial_ns: 101,
+            cap_ns: None,
+            ..backoff(JitterShape::Scale { lo: 0.5, hi: 1.5 })
+        };
+        let e = envelope(&wide, 0, None);
+        assert_eq!((e.lo, e.hi), (50, 152), "floor(50.5) and ceil(151.5)");
     }
 
     #[test]

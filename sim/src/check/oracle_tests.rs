@@ -1,6 +1,6 @@
 //! Doctored traces: each oracle fires on its violation, and a correct trace passes them all.
 
-use super::claim::{Claim, RetryAfterRule};
+use super::claim::{Backoff, Claim, JitterShape, RetryAfterRule};
 use super::fixture::{self, *};
 use super::oracles::PER_CALL;
 use super::{Context, check};
@@ -25,6 +25,17 @@ const NONE: [&str; 0] = [];
 #[test]
 fn a_correct_trace_passes_every_oracle() {
     assert_eq!(names(good(), &claim()), NONE);
+}
+
+#[test]
+fn a_violation_prints_its_oracle_call_and_detail() {
+    let mut t = good();
+    t.pop();
+    let v = check(&trace(t), &claim(), &Context::default());
+    assert_eq!(
+        v[0].to_string(),
+        "[calls_end] c0#0: the call never ended (cut off at the simulation horizon)"
+    );
 }
 
 #[test]
@@ -293,6 +304,84 @@ fn deadline_respected_catches_a_wait_past_it() {
     t.truncate(5);
     t.push(rec(120, ended(fail_503())));
     assert_eq!(names(t, &strict), NONE);
+}
+
+#[test]
+fn a_wait_ending_exactly_on_the_deadline_must_be_taken() {
+    // Attempt 1 failed at 120 ms; the next backoff (item 1) is 200 ms, so
+    // it would end at 320 ms: on a 320 ms deadline the call had to wait.
+    let mut t = good();
+    t.truncate(5);
+    t.push(rec(120, ended(fail_503())));
+    let by = |ms: u64, jitter| Claim {
+        deadline_ns: Some(ms * MS),
+        backoff: Backoff {
+            jitter,
+            ..claim().backoff
+        },
+        ..claim()
+    };
+    let none = JitterShape::Scale { lo: 1.0, hi: 1.0 };
+    assert_eq!(names(t.clone(), &by(320, none)), ["transient_retried"]);
+    assert_eq!(names(t.clone(), &by(319, none)), NONE);
+    // Full jitter: [0, 200] ms; only a draw that ends past the deadline
+    // may end the call, and ending exactly on it is not past it.
+    let full = JitterShape::Scale { lo: 0.0, hi: 1.0 };
+    assert_eq!(names(t.clone(), &by(320, full)), ["transient_retried"]);
+    assert_eq!(names(t.clone(), &by(319, full)), NONE);
+    // The deadline counts from the first attempt's start, not from 0.
+    for r in &mut t {
+        r.t += 1_000 * MS;
+    }
+    assert_eq!(names(t.clone(), &by(320, none)), ["transient_retried"]);
+    assert_eq!(names(t, &by(319, none)), NONE);
+}
+
+#[test]
+fn a_retry_after_on_a_non_transient_error_is_not_a_wait_to_honour() {
+    // Retried after a 400 carrying a 150 ms Retry-After, with the 100 ms
+    // backoff: the retry itself is the fault, not the length of the wait.
+    let mut t = good();
+    t[2] = rec(10, failed(0, 400, Some(150)));
+    assert_eq!(names(t, &claim()), ["non_transient_once"]);
+}
+
+#[test]
+fn an_attempt_end_closes_the_attempt_it_names() {
+    // Attempt 1 starts before attempt 0 ends (a hedging wrapper): each
+    // end belongs to its own attempt, not to the latest open one.
+    let t = [
+        rec(0, started(Method::Chat)),
+        rec(0, attempt(0)),
+        rec(5, attempt(1)),
+        rec(10, failed(0, 503, None)),
+        rec(20, ok(1)),
+    ];
+    let c = super::model::Call::of(&t.iter().collect::<Vec<_>>());
+    let ends: Vec<Option<u64>> = c
+        .attempts
+        .iter()
+        .map(|a| a.end.as_ref().map(|e| e.0))
+        .collect();
+    assert_eq!(ends, [Some(10 * MS), Some(20 * MS)]);
+}
+
+#[test]
+fn a_retry_after_of_exactly_the_maximum_is_waited() {
+    let max = |ms: u64| Claim {
+        retry_after: RetryAfterRule::Exact { max_ns: ms * MS },
+        ..claim()
+    };
+    // Waited (100 ms after the end at 10 ms): right at the maximum, wrong above it.
+    let mut t = good();
+    t[2] = rec(10, failed(0, 503, Some(100)));
+    assert_eq!(names(t.clone(), &max(100)), NONE);
+    assert_eq!(names(t.clone(), &max(99)), ["retry_after_honoured"]);
+    // Not waited: wrong at the maximum, right above it.
+    t.truncate(3);
+    t.push(rec(10, ended(fail_503())));
+    assert_eq!(names(t.clone(), &max(100)), ["transient_retried"]);
+    assert_eq!(names(t, &max(99)), NONE);
 }
 
 #[test]
