@@ -13,7 +13,7 @@
 
 use super::claim::Claim;
 use super::model::{Call, envelopes};
-use crate::trace::{Reported, Trace};
+use crate::trace::Trace;
 
 /// The narrowest envelope sampled: 20 timer ticks.
 pub const MIN_WIDTH_NS: u64 = 20_000_000;
@@ -55,14 +55,7 @@ pub fn samples(trace: &Trace, claim: &Claim) -> Samples {
     let mut out = Samples::default();
     for records in trace.calls().values() {
         let call = Call::of(records);
-        let reported = |after: u32| {
-            call.reported.iter().find_map(|(_, e)| match *e {
-                Reported::Delay {
-                    attempt, delay_ns, ..
-                } if attempt == after => Some(delay_ns),
-                _ => None,
-            })
-        };
+        let reported = |after: u32| call.reported_delay(after);
         let exact = |w: &super::model::Wait| reported(w.after);
         for (w, e) in envelopes(&call.waits(claim), claim, exact) {
             let Some(e) = e else { continue };

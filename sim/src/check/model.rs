@@ -71,6 +71,17 @@ pub struct Envelope {
 }
 
 impl Call {
+    /// The delay the subject reported choosing after attempt `after`, if
+    /// it reported one.
+    pub fn reported_delay(&self, after: u32) -> Option<u64> {
+        self.reported.iter().find_map(|(_, e)| match *e {
+            Reported::Delay {
+                attempt, delay_ns, ..
+            } if attempt == after => Some(delay_ns),
+            _ => None,
+        })
+    }
+
     /// The facts of one call's records (in trace order).
     pub fn of(records: &[&Record]) -> Call {
         let mut c = Call::default();

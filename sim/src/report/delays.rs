@@ -12,7 +12,7 @@ use super::histogram::{self, Histogram};
 use crate::check::Claim;
 use crate::check::distribution::{self, MIN_SAMPLES};
 use crate::check::model::{Call, envelopes};
-use crate::trace::{Reported, Trace};
+use crate::trace::Trace;
 use std::collections::BTreeMap;
 
 /// The delays before one retry, across the run's calls.
@@ -36,14 +36,7 @@ pub fn per_retry(trace: &Trace, claim: &Claim) -> Vec<RetryDelays> {
     let mut by_retry: BTreeMap<u32, RetryDelays> = BTreeMap::new();
     for records in trace.calls().values() {
         let call = Call::of(records);
-        let reported = |after: u32| {
-            call.reported.iter().find_map(|(_, e)| match *e {
-                Reported::Delay {
-                    attempt, delay_ns, ..
-                } if attempt == after => Some(delay_ns),
-                _ => None,
-            })
-        };
+        let reported = |after: u32| call.reported_delay(after);
         for (w, e) in envelopes(&call.waits(claim), claim, |w| reported(w.after)) {
             let retry = w.after + 1;
             let entry = by_retry.entry(retry).or_insert_with(|| RetryDelays {
