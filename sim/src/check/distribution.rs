@@ -127,6 +127,7 @@ pub fn test(samples: &Samples, claim: &Claim) -> Option<String> {
 mod tests {
     use super::*;
     use crate::seeds::{stream, unit};
+    use crate::trace::Reported;
 
     /// A million uniform places each pushed a full 5% late (the worst a
     /// tick does to a 20 ms envelope) pass once the lateness is allowed,
