@@ -7,12 +7,12 @@ use super::histogram::{self, Histogram};
 use super::html::{self, escape};
 use super::{delays, timeline};
 use crate::check::{Claim, DELAY_DISTRIBUTION, ORACLES};
-use crate::run::summary::ms;
+use crate::run::summary::{self, ms};
 use crate::run::sweep::RunLine;
 use crate::run::{Evaluation, evaluate, replay_command};
 use crate::scenario::Scenario;
 use crate::subject::Subject;
-use crate::trace::{Kind, Trace};
+use crate::trace::Trace;
 use std::collections::BTreeMap;
 
 /// Rows a report's timeline has at most.
@@ -236,23 +236,12 @@ fn delay_part(j: &Judged<'_>, id: &str, files: &mut Vec<(String, String)>) -> St
 
 /// The latency of every call that ended, p50 and p99 marked.
 pub fn latency_svg(trace: &Trace) -> String {
-    let mut latencies: Vec<f64> = Vec::new();
-    for records in trace.calls().values() {
-        let start = records
-            .iter()
-            .find(|r| matches!(r.kind, Kind::CallStarted { .. }));
-        let end = records
-            .iter()
-            .find(|r| matches!(r.kind, Kind::CallEnded { .. }));
-        if let (Some(a), Some(b)) = (start, end) {
-            latencies.push((b.t - a.t) as f64 / 1e6);
-        }
-    }
+    let mut latencies: Vec<f64> = summary::latencies_ns(trace)
+        .into_iter()
+        .map(|ns| ns as f64 / 1e6)
+        .collect();
     latencies.sort_by(f64::total_cmp);
-    let at = |q: f64| {
-        let i = ((latencies.len() as f64 * q).ceil() as usize).saturating_sub(1);
-        latencies.get(i).copied().unwrap_or(0.0)
-    };
+    let at = |q: f64| summary::percentile(&latencies, q);
     // A log axis from the fastest call (at least a tenth of a millisecond):
     // latencies of one attempt and of several backoffs differ a hundredfold.
     let floor = latencies.first().copied().unwrap_or(1.0).max(0.1);

@@ -1,7 +1,34 @@
 //! What a run amounted to: counts, latency percentiles, and the expectations it missed.
 
 use crate::scenario::Expect;
-use crate::trace::{Kind, Trace};
+use crate::trace::{Kind, Record, Trace};
+
+/// A call's start and end records, if it ended.
+fn ended<'a>(records: &[&'a Record]) -> Option<(&'a Record, &'a Record)> {
+    let start = records
+        .iter()
+        .find(|r| matches!(r.kind, Kind::CallStarted { .. }))?;
+    let end = records
+        .iter()
+        .find(|r| matches!(r.kind, Kind::CallEnded { .. }))?;
+    Some((start, end))
+}
+
+/// The latency (ns) of every call in `trace` that ended, in call order.
+pub fn latencies_ns(trace: &Trace) -> Vec<u64> {
+    trace
+        .calls()
+        .values()
+        .filter_map(|records| ended(records))
+        .map(|(start, end)| end.t - start.t)
+        .collect()
+}
+
+/// The `q` quantile of `sorted` (nearest rank), or the default when empty.
+pub fn percentile<T: Copy + Default>(sorted: &[T], q: f64) -> T {
+    let i = ((sorted.len() as f64 * q).ceil() as usize).saturating_sub(1);
+    sorted.get(i).copied().unwrap_or_default()
+}
 
 /// Counts and virtual latencies of one run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -19,34 +46,21 @@ impl Summary {
     /// Summarise a trace.
     pub fn of(trace: &Trace) -> Self {
         let mut s = Summary::default();
-        let mut latencies = Vec::new();
         for records in trace.calls().values() {
-            let start = records
-                .iter()
-                .find(|r| matches!(r.kind, Kind::CallStarted { .. }));
-            let end = records
-                .iter()
-                .find(|r| matches!(r.kind, Kind::CallEnded { .. }));
             s.attempts += records
                 .iter()
                 .filter(|r| matches!(r.kind, Kind::AttemptStarted { .. }))
                 .count() as u64;
-            if let (Some(a), Some(b)) = (start, end) {
+            if let Some((_, end)) = ended(records) {
                 s.calls += 1;
                 s.ok +=
-                    u64::from(matches!(&b.kind, Kind::CallEnded { outcome } if outcome.is_ok()));
-                latencies.push(b.t - a.t);
+                    u64::from(matches!(&end.kind, Kind::CallEnded { outcome } if outcome.is_ok()));
             }
         }
+        let mut latencies = latencies_ns(trace);
         latencies.sort_unstable();
-        let at = |q: f64| {
-            latencies
-                .get(((latencies.len() as f64 * q).ceil() as usize).saturating_sub(1))
-                .copied()
-                .unwrap_or(0)
-        };
-        s.p50_ns = at(0.50);
-        s.p99_ns = at(0.99);
+        s.p50_ns = percentile(&latencies, 0.50);
+        s.p99_ns = percentile(&latencies, 0.99);
         s.max_ns = latencies.last().copied().unwrap_or(0);
         s
     }
