@@ -10,7 +10,7 @@
 //! It also keeps the run's trace: every record, stamped on the world's clock.
 
 use crate::faults::{Answer, Faults, RetryAfterForm, StreamEnd};
-use crate::trace::{ChunkId, Kind, Record};
+use crate::trace::{AttemptOutcome, ChunkId, Kind, Record};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -43,17 +43,37 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The fault plan in motion, the clock, the trace and the capacity.
+/// The fault plans in motion (one per upstream), the clock and the trace.
 #[derive(Debug)]
 pub struct Backend {
-    faults: Mutex<Faults>,
+    upstreams: Vec<Upstream>,
     clock: Clock,
     trace: Mutex<Vec<Record>>,
     next_stream: AtomicU64,
-    capacity: Option<Arc<Semaphore>>,
     /// Set when the run is cut off: what is dropped after is not recorded,
     /// so the trace stops at the horizon instead of inventing ends there.
     cut: AtomicBool,
+}
+
+/// One upstream: its fault plan in motion, and its capacity.
+///
+/// A scenario's `[faults]` is upstream 0; each `[[fallback]]` plan is the
+/// next, for a gateway that falls back across deployments (`retry-sim
+/// serve` routes a path under `/upstream/<i>/` to upstream `i`).
+#[derive(Debug)]
+pub struct Upstream {
+    faults: Mutex<Faults>,
+    capacity: Option<Arc<Semaphore>>,
+}
+
+impl Upstream {
+    /// An upstream following `faults` with at most `capacity` attempts in flight.
+    pub fn new(faults: Faults, capacity: Option<u32>) -> Self {
+        Self {
+            faults: Mutex::new(faults),
+            capacity: capacity.map(|c| Arc::new(Semaphore::new(c as usize))),
+        }
+    }
 }
 
 /// What one attempt gets, after its latency (and its wait for capacity).
@@ -108,14 +128,28 @@ impl Backend {
     /// A backend following `faults` with at most `capacity` attempts in
     /// flight, its clock read from `clock`.
     pub fn new(faults: Faults, capacity: Option<u32>, clock: Clock) -> Arc<Self> {
+        Self::with_upstreams(vec![Upstream::new(faults, capacity)], clock)
+    }
+
+    /// A backend answering each of `upstreams` by its own plan (at least
+    /// one), its clock read from `clock`.
+    pub fn with_upstreams(upstreams: Vec<Upstream>, clock: Clock) -> Arc<Self> {
+        assert!(
+            !upstreams.is_empty(),
+            "a backend answers at least one upstream"
+        );
         Arc::new(Self {
-            faults: Mutex::new(faults),
+            upstreams,
             clock,
             trace: Mutex::new(Vec::new()),
             next_stream: AtomicU64::new(0),
-            capacity: capacity.map(|c| Arc::new(Semaphore::new(c as usize))),
             cut: AtomicBool::new(false),
         })
+    }
+
+    /// How many upstreams answer.
+    pub fn upstream_count(&self) -> usize {
+        self.upstreams.len()
     }
 
     /// A backend on the current tokio runtime's clock.
@@ -152,17 +186,45 @@ impl Backend {
         std::mem::take(&mut *lock(&self.trace))
     }
 
-    /// Answer one attempt of `client`'s call `call`: queue for a slot, wait
-    /// the latency, then reply. A hang never returns; dropping the future
-    /// (a timeout) frees the slot.
+    /// Record attempt `attempt` of `client`'s call `call` as started at
+    /// `upstream`; it ends when the returned record is ended, or as dropped
+    /// unanswered if the record is dropped first (the caller timed out, or
+    /// hung up).
+    pub fn start_attempt(
+        &self,
+        client: u32,
+        call: u64,
+        attempt: u32,
+        upstream: u32,
+    ) -> Attempt<'_> {
+        self.record(client, call, Kind::AttemptStarted { attempt, upstream });
+        Attempt {
+            backend: self,
+            client,
+            call,
+            attempt,
+            ended: false,
+        }
+    }
+
+    /// Answer one attempt of `client`'s call `call` by upstream 0's plan.
     pub async fn attempt(self: &Arc<Self>, client: u32, call: u64) -> Reply {
-        let slot = match &self.capacity {
+        self.attempt_at(0, client, call).await
+    }
+
+    /// Answer one attempt of `client`'s call `call` by `upstream`'s plan
+    /// (upstream 0's, past the last): queue for a slot, wait the latency,
+    /// then reply. A hang never returns; dropping the future (a timeout)
+    /// frees the slot.
+    pub async fn attempt_at(self: &Arc<Self>, upstream: usize, client: u32, call: u64) -> Reply {
+        let upstream = self.upstreams.get(upstream).unwrap_or(&self.upstreams[0]);
+        let slot = match &upstream.capacity {
             // The semaphore is never closed.
             Some(s) => s.clone().acquire_owned().await.ok(),
             None => None,
         };
         let (answer, form, shape) = {
-            let mut faults = lock(&self.faults);
+            let mut faults = lock(&upstream.faults);
             let answer = faults.answer(self.now());
             (answer, faults.retry_after_form(), faults.stream_shape())
         };
@@ -212,6 +274,40 @@ impl Backend {
                 Reply::Decode
             }
             Answer::Hang => std::future::pending().await,
+        }
+    }
+}
+
+/// An attempt the provider has seen start (see [`Backend::start_attempt`]).
+#[must_use = "an attempt dropped without `end` is recorded as dropped unanswered"]
+pub struct Attempt<'a> {
+    backend: &'a Backend,
+    client: u32,
+    call: u64,
+    attempt: u32,
+    ended: bool,
+}
+
+impl Attempt<'_> {
+    /// Record how the attempt ended.
+    pub fn end(mut self, outcome: AttemptOutcome) {
+        self.ended = true;
+        let kind = Kind::AttemptEnded {
+            attempt: self.attempt,
+            outcome,
+        };
+        self.backend.record(self.client, self.call, kind);
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            let kind = Kind::AttemptEnded {
+                attempt: self.attempt,
+                outcome: AttemptOutcome::Dropped,
+            };
+            self.backend.record(self.client, self.call, kind);
         }
     }
 }

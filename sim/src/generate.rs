@@ -188,6 +188,7 @@ pub fn scenario() -> impl Strategy<Value = Scenario> {
             description: String::new(),
             policy: endable(policy, &faults),
             faults,
+            fallback: Vec::new(),
             workload: Workload {
                 shape: Shape::Closed {
                     clients,

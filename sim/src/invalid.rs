@@ -32,4 +32,16 @@ impl Invalid {
         invalid.path.push(Seg::Key(key.to_string()));
         invalid
     }
+
+    /// The same error for item `index` of the list `list` instead of the
+    /// table its path begins with (a `[[fallback]]` plan validated as
+    /// `[faults]` is).
+    pub fn in_item(mut self, list: &str, index: usize) -> Self {
+        match self.path.first_mut() {
+            Some(first) => *first = Seg::Key(list.to_string()),
+            None => self.path.push(Seg::Key(list.to_string())),
+        }
+        self.path.insert(1, Seg::Index(index));
+        self
+    }
 }

@@ -4,10 +4,13 @@
 //! Every request but `/sim/*` goes to the network world's
 //! [`Server`](crate::world::net::server::Server), which answers by the
 //! scenario's fault plan (its milliseconds are real ones). This module
-//! records each of those requests as an attempt of the call its
-//! [`CLIENT_HEADER`]/[`CALL_HEADER`] name, numbered per call in arrival
-//! order: started when it arrives, ended when its answer (a stream's
-//! headers) is ready, or dropped if the client hangs up first. The client
+//! records each of those requests as an attempt of the call its headers
+//! or its body's tag name ([`address`]), numbered per call in arrival
+//! order across upstreams: started when it arrives, ended when its answer
+//! (a stream's headers) is ready, or dropped if the client hangs up first.
+//! A path under `/upstream/<i>/` is answered by the scenario's
+//! `[[fallback]]` plan `i` (`[faults]` is upstream 0), so a gateway's
+//! deployments can each have their own. The client
 //! tells the rest on [`CALL_PATH`] (a [`Report`] per POST): when each call
 //! started and ended, and each item it received. So every record is stamped
 //! on one clock, the server's.
@@ -19,11 +22,11 @@
 //! written as JSON lines ending with when it stopped
 //! ([`Trace::to_json_lines_with_end`]).
 
-use crate::backend::Backend;
+use crate::backend::{Backend, Clock, Upstream};
 use crate::faults::Faults;
 use crate::method::Method;
 use crate::trace::{AttemptOutcome, CallOutcome, ChunkId, Failure, Kind, Trace};
-use crate::wire::{CALL_HEADER, CLIENT_HEADER, retry_after};
+use crate::wire::{address, retry_after};
 use crate::world::net::server::{Body, Server};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -210,9 +213,7 @@ pub fn command(
         .build()
         .map_err(|e| format!("cannot start a runtime: {e}"))?;
     let trace = runtime.block_on(async {
-        let faults = Faults::new(scenario.faults.clone(), options.seed);
-        let backend = Backend::on_tokio(faults, scenario.faults.capacity);
-        serve(backend, options, |addr| {
+        serve(backend(scenario, options.seed), options, |addr| {
             let _ = writeln!(std::io::stderr(), "listening on {addr}");
         })
         .await
@@ -233,6 +234,23 @@ pub fn command(
         trace.end_ns as f64 / 1e9
     );
     Ok(true)
+}
+
+/// A backend on the current runtime's clock answering `scenario`'s
+/// upstreams: `[faults]` as upstream 0, then each `[[fallback]]` plan, each
+/// with its own dice drawn from `seed` (upstream 0's are `seed`'s own, as
+/// in the simulator's worlds).
+pub fn backend(scenario: &crate::scenario::Scenario, seed: u64) -> Arc<Backend> {
+    let plans = std::iter::once(&scenario.faults).chain(&scenario.fallback);
+    let upstreams = plans
+        .zip(0u64..)
+        .map(|(plan, i)| {
+            // A fixed odd multiplier spreads the upstreams' seeds apart.
+            let seed = seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            Upstream::new(Faults::new(plan.clone(), seed), plan.capacity)
+        })
+        .collect();
+    Backend::with_upstreams(upstreams, Clock::Tokio(tokio::time::Instant::now()))
 }
 
 /// The server's state: the plan's server, the backend it records on, each
@@ -275,32 +293,20 @@ impl Wire {
 
     /// One attempt, recorded around the plan's answer.
     async fn attempt(&self, req: Request<Incoming>) -> Result<Response<Body>, io::Error> {
-        let header = |name: &str| {
-            req.headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-        };
-        let client = header(CLIENT_HEADER).map_or(0, |c| u32::try_from(c).unwrap_or(u32::MAX));
-        let call = header(CALL_HEADER).unwrap_or(0);
+        let (head, body) = req.into_parts();
+        let body = body.collect().await.map_err(io::Error::other)?.to_bytes();
+        let at = address::of(head.uri.path(), &head.headers, &body);
         let attempt = {
             let mut attempts = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
-            let next = attempts.entry((client, call)).or_insert(0);
+            let next = attempts.entry((at.client, at.call)).or_insert(0);
             *next = next.saturating_add(1);
             *next - 1
         };
-        self.backend
-            .record(client, call, Kind::AttemptStarted { attempt });
-        let mut pending = Unanswered {
-            backend: &self.backend,
-            client,
-            call,
-            attempt,
-            armed: true,
-        };
-        let answer = self.server.handle(req).await;
-        pending.armed = false;
-        let outcome = match &answer {
+        let record = self
+            .backend
+            .start_attempt(at.client, at.call, attempt, at.upstream);
+        let answer = self.server.answer(&head, &body, at).await;
+        record.end(match &answer {
             Ok(r) if r.status().is_success() => AttemptOutcome::Ok,
             Ok(r) => AttemptOutcome::Failed(Failure::Status {
                 status: r.status().as_u16(),
@@ -309,9 +315,7 @@ impl Wire {
                     .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
             }),
             Err(_) => AttemptOutcome::Failed(Failure::Network),
-        };
-        self.backend
-            .record(client, call, Kind::AttemptEnded { attempt, outcome });
+        });
         answer
     }
 
@@ -328,27 +332,6 @@ impl Wire {
                 text(StatusCode::OK, "recorded")
             }
             Err(e) => text(StatusCode::BAD_REQUEST, &format!("bad report: {e}")),
-        }
-    }
-}
-
-/// Records the attempt as dropped if the client hangs up before its answer.
-struct Unanswered<'a> {
-    backend: &'a Backend,
-    client: u32,
-    call: u64,
-    attempt: u32,
-    armed: bool,
-}
-
-impl Drop for Unanswered<'_> {
-    fn drop(&mut self) {
-        if self.armed {
-            let kind = Kind::AttemptEnded {
-                attempt: self.attempt,
-                outcome: AttemptOutcome::Dropped,
-            };
-            self.backend.record(self.client, self.call, kind);
         }
     }
 }

@@ -24,8 +24,15 @@ pub enum Kind {
         compat: u8,
         inner_compat: u8,
     },
-    /// The provider saw an attempt begin (numbered from 0 within the call).
-    AttemptStarted { attempt: u32 },
+    /// The provider saw an attempt begin (numbered from 0 within the call),
+    /// at `upstream`: the index of the fault plan that answered it (0, the
+    /// scenario's `[faults]`, unless a gateway fell back to a
+    /// `[[fallback]]`; written only when not 0).
+    AttemptStarted {
+        attempt: u32,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        upstream: u32,
+    },
     /// The provider saw that attempt end.
     AttemptEnded {
         attempt: u32,
@@ -42,6 +49,10 @@ pub enum Kind {
     CallEnded { outcome: CallOutcome },
     /// What the wrapper reported through its observer.
     Reported { event: Reported },
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The `is_*_compat` flags as bits: openai 1, anthropic 2, gemini 4.
@@ -258,7 +269,13 @@ impl fmt::Display for Record {
                 f,
                 "call {method} started (compat {compat:03b}, inner {inner_compat:03b})"
             ),
-            Kind::AttemptStarted { attempt } => write!(f, "attempt {attempt} started"),
+            Kind::AttemptStarted {
+                attempt,
+                upstream: 0,
+            } => write!(f, "attempt {attempt} started"),
+            Kind::AttemptStarted { attempt, upstream } => {
+                write!(f, "attempt {attempt} started at upstream {upstream}")
+            }
             Kind::AttemptEnded { attempt, outcome } => match outcome {
                 AttemptOutcome::Ok => write!(f, "attempt {attempt} ok"),
                 AttemptOutcome::Dropped => write!(f, "attempt {attempt} dropped unanswered"),
@@ -540,10 +557,27 @@ mod tests {
 
     #[test]
     fn json_lines_are_flat_objects() {
-        let t = Trace::new(vec![rec(7, Kind::AttemptStarted { attempt: 2 })]);
+        let t = Trace::new(vec![rec(
+            7,
+            Kind::AttemptStarted {
+                attempt: 2,
+                upstream: 0,
+            },
+        )]);
         assert_eq!(
             t.to_json_lines(),
             "{\"t\":7,\"client\":0,\"call\":0,\"kind\":\"attempt_started\",\"attempt\":2}\n"
+        );
+        // A fallback's upstream is written, and read back.
+        let fell_back = Kind::AttemptStarted {
+            attempt: 3,
+            upstream: 1,
+        };
+        let line = Trace::new(vec![rec(8, fell_back.clone())]).to_json_lines();
+        assert!(line.contains("\"upstream\":1"), "{line}");
+        assert_eq!(
+            Trace::from_json_lines(&line).unwrap().records[0].kind,
+            fell_back
         );
     }
 }

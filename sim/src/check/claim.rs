@@ -53,6 +53,17 @@ pub struct Claim {
     /// observer: every call of a retried method that made an attempt must
     /// have reports (what passes straight through is not reported).
     pub reports: bool,
+    /// How many upstreams a call may try, in order: a gateway falls back
+    /// from one deployment to the next, each under the rest of this claim
+    /// (its own attempts, waits, timeout and deadline), and leaves one only
+    /// when that deployment's claim lets the call end there. Absent in a
+    /// claim file: 1 (no fallback), the strictest.
+    #[serde(default = "one")]
+    pub upstreams: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// The backoff envelope: base `n` is `min(cap, initial * factor^n)`
@@ -170,6 +181,7 @@ impl Claim {
             stream_idle_ns: positive(spec.stream_idle),
             budget: false,
             reports: false,
+            upstreams: 1,
         }
     }
 }

@@ -300,4 +300,47 @@ mod tests {
         // No jitter: every envelope has width 0.
         assert!(samples(&equal_jitter_run(0, false), &claim()).is_empty());
     }
+
+    #[test]
+    fn an_envelope_exactly_the_narrowest_width_is_sampled() {
+        use crate::check::claim::JitterShape;
+        let run = equal_jitter_run(0, false);
+        let mut c = claim();
+        c.backoff.jitter = JitterShape::Add {
+            lo_ns: 0,
+            hi_ns: MIN_WIDTH_NS,
+        };
+        assert_eq!(samples(&run, &c).len(), 500);
+        c.backoff.jitter = JitterShape::Add {
+            lo_ns: 0,
+            hi_ns: MIN_WIDTH_NS - 1,
+        };
+        assert!(samples(&run, &c).is_empty());
+        assert!(!samples(&run, &jittered(0.5)).is_empty());
+    }
+
+    #[test]
+    fn the_statistic_is_the_largest_gap_between_the_two_laws() {
+        // Evenly spread: a quarter either side of each step.
+        assert_eq!(statistic(&[0.25, 0.75]), 0.25);
+        // Bunched low: the empirical law reaches 1 at 0.2, the uniform at 1.
+        assert!((statistic(&[0.2, 0.1]) - 0.8).abs() < 1e-12);
+        // Bunched high: the uniform law runs ahead, by 0.9 at 0.9.
+        assert!((statistic(&[0.9, 0.95]) - 0.9).abs() < 1e-12);
+        // Lateness forgives the empirical law falling behind, not ahead.
+        assert!((statistic_late(&[0.9, 0.95], 0.5) - 0.4).abs() < 1e-12);
+        assert!((statistic_late(&[0.2, 0.1], 0.5) - 0.8).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_critical_value_is_the_asymptotic_two_sided_bound() {
+        // sqrt(-ln(5e-7) / 2) = 2.693386... over sqrt(n).
+        assert!((critical(1) - 2.693_386).abs() < 1e-6, "{}", critical(1));
+        assert!(
+            (critical(100) - 0.269_338_6).abs() < 1e-7,
+            "{}",
+            critical(100)
+        );
+        assert!((critical(400) * 2.0 - critical(100)).abs() < 1e-12);
+    }
 }

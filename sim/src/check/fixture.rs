@@ -30,6 +30,7 @@ pub fn claim() -> Claim {
         stream_idle_ns: None,
         budget: false,
         reports: false,
+        upstreams: 1,
     }
 }
 
@@ -52,7 +53,15 @@ pub fn started(method: Method) -> Kind {
 }
 
 pub fn attempt(attempt: u32) -> Kind {
-    Kind::AttemptStarted { attempt }
+    Kind::AttemptStarted {
+        attempt,
+        upstream: 0,
+    }
+}
+
+/// Attempt `attempt` of the call, at a gateway's upstream `upstream`.
+pub fn attempt_at(attempt: u32, upstream: u32) -> Kind {
+    Kind::AttemptStarted { attempt, upstream }
 }
 
 pub fn failed(attempt: u32, status: u16, ra_ms: Option<u64>) -> Kind {
@@ -116,6 +125,42 @@ pub fn good() -> Vec<Record> {
         ),
         rec(330, ended(CallOutcome::Ok)),
     ]
+}
+
+/// A correct call through a gateway of two deployments, each allowed two
+/// attempts: upstream 0 fails twice (100 ms apart, its whole claim), the
+/// call falls back at once, and upstream 1 answers.
+pub fn fell_back() -> Vec<Record> {
+    vec![
+        rec(0, started(Method::Chat)),
+        rec(0, attempt_at(0, 0)),
+        rec(10, failed(0, 503, None)),
+        rec(110, attempt_at(1, 0)),
+        rec(120, failed(1, 503, None)),
+        rec(121, attempt_at(2, 1)),
+        rec(130, ok(2)),
+        rec(
+            130,
+            Kind::ChunkReceived {
+                chunk: Some(crate::trace::ChunkId {
+                    client: 0,
+                    call: 0,
+                    stream: 0,
+                    index: 0,
+                }),
+            },
+        ),
+        rec(130, ended(CallOutcome::Ok)),
+    ]
+}
+
+/// [`claim`] for a gateway of `upstreams` deployments of two attempts each.
+pub fn gateway(upstreams: u32) -> Claim {
+    Claim {
+        max_attempts: 2,
+        upstreams,
+        ..claim()
+    }
 }
 
 pub fn trace(records: Vec<Record>) -> Trace {

@@ -9,12 +9,14 @@
 //! |---|---|
 //! | [`claim`] | what a wrapper promises: envelopes, distributions, rules |
 //! | [`model`] | the reference model: a call's facts, its waits, their envelopes, permitted give-ups |
-//! | [`oracles`] | named per-call properties |
+//! | [`oracles`] | named per-call properties, and a gateway's fallback across upstreams |
 //! | [`distribution`] | the delays' distribution inside their envelopes, across runs |
 //! | [`sdks`] | claims of the official Python SDKs, read from their source |
+//! | [`gateways`] | claims of gateways that fall back across deployments (crabllm's) |
 
 pub mod claim;
 pub mod distribution;
+pub mod gateways;
 pub mod model;
 pub mod oracles;
 pub mod sdks;
@@ -115,6 +117,7 @@ pub const ORACLES: &[&str] = &[
     "stream_cut_at_bound",
     "reported_agrees",
     "liveness_after_heal",
+    "fallback_in_order",
     DELAY_DISTRIBUTION,
 ];
 
@@ -131,7 +134,26 @@ pub fn check(trace: &Trace, claim: &Claim, context: &Context) -> Vec<Violation> 
     let mut out = Vec::new();
     for ((client, call), records) in trace.calls() {
         let facts = model::Call::of(&records);
-        for (oracle, judge) in oracles::PER_CALL {
+        let parts = facts.parts();
+        // A gateway's deployments are each judged on their part of the call.
+        for part in &parts {
+            let upstream = part.attempts.first().map_or(0, |a| a.upstream);
+            for (oracle, judge) in oracles::PER_CALL {
+                if let Some(detail) = judge(part, claim, context) {
+                    let detail = match parts.len() {
+                        1 => detail,
+                        _ => format!("upstream {upstream}: {detail}"),
+                    };
+                    out.push(Violation {
+                        oracle,
+                        client,
+                        call,
+                        detail,
+                    });
+                }
+            }
+        }
+        for (oracle, judge) in oracles::FALLBACK {
             if let Some(detail) = judge(&facts, claim, context) {
                 out.push(Violation {
                     oracle,

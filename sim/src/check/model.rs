@@ -21,6 +21,8 @@ pub const TICK_NS: u64 = 1_000_000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attempt {
     pub number: u32,
+    /// The upstream that answered it (0 unless a gateway fell back).
+    pub upstream: u32,
     pub start: u64,
     /// When and how it ended; `None` if the trace stops first.
     pub end: Option<(u64, AttemptOutcome)>,
@@ -101,8 +103,9 @@ impl Call {
                 compat,
                 inner_compat,
             } => self.started = Some((r.t, *method, *compat, *inner_compat)),
-            Kind::AttemptStarted { attempt } => self.attempts.push(Attempt {
+            Kind::AttemptStarted { attempt, upstream } => self.attempts.push(Attempt {
                 number: *attempt,
+                upstream: *upstream,
                 start: r.t,
                 end: None,
             }),
@@ -125,6 +128,57 @@ impl Call {
             Kind::CallEnded { outcome } => self.ended = Some((r.t, outcome.clone())),
             Kind::Reported { event } => self.reported.push((r.t, event.clone())),
         }
+    }
+
+    /// The call as each upstream saw it, in order: one part per run of
+    /// consecutive attempts at one upstream (the call itself, if it never
+    /// fell back). A gateway's deployment is judged on its part as a
+    /// wrapper is on a call: a part before the last starts when its first
+    /// attempt does (the first, when the call does) and ends when its last
+    /// attempt ends, with that attempt's failure (the deployment gave the
+    /// call up there); what the caller received and the call's end belong
+    /// to the last part. A part's attempts are numbered from 0.
+    pub fn parts(&self) -> Vec<Call> {
+        let mut runs: Vec<Vec<Attempt>> = Vec::new();
+        for a in &self.attempts {
+            match runs.last_mut() {
+                Some(run) if run[0].upstream == a.upstream => run.push(a.clone()),
+                _ => runs.push(vec![a.clone()]),
+            }
+        }
+        if runs.len() <= 1 {
+            return vec![self.clone()];
+        }
+        let last = runs.len() - 1;
+        runs.into_iter()
+            .enumerate()
+            .map(|(i, mut attempts)| {
+                // Numbered within the part: its retries are the deployment's own.
+                let first = attempts[0].number;
+                for a in &mut attempts {
+                    a.number -= first;
+                }
+                let started = self.started.map(|(t, m, compat, inner)| match i {
+                    0 => (t, m, compat, inner),
+                    _ => (attempts[0].start, m, compat, inner),
+                });
+                match i == last {
+                    true => Call {
+                        started,
+                        attempts,
+                        ..self.clone()
+                    },
+                    false => Call {
+                        client: self.client,
+                        call: self.call,
+                        started,
+                        ended: attempts.last().and_then(gave_up),
+                        attempts,
+                        ..Call::default()
+                    },
+                }
+            })
+            .collect()
     }
 
     /// The method called, if the call started.
@@ -158,6 +212,18 @@ impl Call {
             })
             .collect()
     }
+}
+
+/// How a deployment that left the call after attempt `a` ended its part:
+/// with `a`'s failure (a dropped attempt timed out).
+fn gave_up(a: &Attempt) -> Option<(u64, CallOutcome)> {
+    let (t, outcome) = a.end.as_ref()?;
+    let outcome = match outcome {
+        AttemptOutcome::Ok => CallOutcome::Ok,
+        AttemptOutcome::Dropped => CallOutcome::Failed(Failure::Timeout),
+        AttemptOutcome::Failed(f) => CallOutcome::Failed(f.clone()),
+    };
+    Some((*t, outcome))
 }
 
 /// Whether `outcome` is a failure the claim retries (a dropped attempt is a timeout).
@@ -552,6 +618,7 @@ mod tests {
             stream_idle_ns: None,
             budget: false,
             reports: false,
+            upstreams: 1,
         };
         let w = |after, ra| Wait {
             after,

@@ -809,3 +809,70 @@ fn calls_end_catches_a_call_cut_off_waiting_a_refused_retry_after() {
     assert_eq!(judged(&positive(true)), ["calls_end"]);
     assert_eq!(judged(&positive(false)), NONE);
 }
+
+#[test]
+fn a_fallback_the_claim_allows_passes_every_oracle() {
+    assert_eq!(names(fell_back(), &gateway(2)), NONE);
+    // The same call under a claim of one upstream: it went where none may.
+    assert_eq!(names(fell_back(), &gateway(1)), ["fallback_in_order"]);
+}
+
+#[test]
+fn each_deployment_is_judged_on_its_part_of_the_call() {
+    // Upstream 0 gives up after one 503 with a retry left: the stock
+    // gateway's chat. Its part of the call ended early.
+    let mut t = fell_back();
+    t.drain(3..5);
+    let v = check(&trace(t), &gateway(2), &Context::default());
+    let found: Vec<&str> = v.iter().map(|v| v.oracle).collect();
+    assert_eq!(found, ["transient_retried"]);
+    assert!(v[0].detail.starts_with("upstream 0: "), "{}", v[0].detail);
+    // Upstream 1 waits no backoff after upstream 0's last failure: a
+    // fallback is no retry. But a wait inside upstream 1 is judged.
+    let mut t = fell_back();
+    t.splice(
+        5..7,
+        [
+            rec(121, attempt_at(2, 1)),
+            rec(125, failed(2, 503, None)),
+            rec(126, attempt_at(3, 1)),
+            rec(130, ok(3)),
+        ],
+    );
+    let v = check(&trace(t), &gateway(2), &Context::default());
+    let found: Vec<&str> = v.iter().map(|v| v.oracle).collect();
+    assert_eq!(found, ["delay_within_envelope"]);
+    assert!(v[0].detail.starts_with("upstream 1: "), "{}", v[0].detail);
+}
+
+#[test]
+fn fallback_in_order_catches_a_call_out_of_order() {
+    let reorder = |upstreams: [u32; 3]| {
+        let mut t = fell_back();
+        for (i, u) in upstreams.into_iter().enumerate() {
+            let at = [1, 3, 5][i];
+            t[at] = rec(t[at].t / MS, attempt_at(i as u32, u));
+        }
+        names(t, &gateway(3))
+    };
+    // Started at the second deployment; skipped one; went back.
+    assert!(reorder([1, 1, 2]).contains(&"fallback_in_order"));
+    assert!(reorder([0, 0, 2]).contains(&"fallback_in_order"));
+    assert!(reorder([0, 1, 0]).contains(&"fallback_in_order"));
+    assert_eq!(reorder([0, 0, 1]), NONE);
+}
+
+#[test]
+fn no_call_makes_more_attempts_than_its_upstreams_allow_together() {
+    // A third attempt at upstream 0 under a claim of two each: 4 attempts
+    // for 2 + 2 allowed, yet over upstream 0's part.
+    let mut t = fell_back();
+    t.splice(
+        5..5,
+        [rec(320, attempt_at(5, 0)), rec(330, failed(5, 503, None))],
+    );
+    for r in t.iter_mut().skip(7) {
+        r.t += 300 * MS;
+    }
+    assert!(names(t, &gateway(2)).contains(&"attempts_bounded"));
+}

@@ -36,6 +36,32 @@ pub const PER_CALL: [(&str, Oracle); 18] = [
     ("liveness_after_heal", liveness_after_heal),
 ];
 
+/// Oracles on a whole call across its upstreams (see [`Call::parts`]: the
+/// per-call oracles judge each part).
+pub const FALLBACK: [(&str, Oracle); 1] = [("fallback_in_order", fallback_in_order)];
+
+/// A call tries upstreams in the claim's order: the first, then each next
+/// one once, never going back, skipping none, and none past the claim's
+/// count. That a deployment is left only when its claim lets the call end
+/// there is its part's `transient_retried` (and `non_transient_once`,
+/// `deadline_respected`); with its part's `attempts_bounded`, no call
+/// makes more attempts than its upstreams allow together.
+fn fallback_in_order(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
+    let order: Vec<u32> = c
+        .parts()
+        .iter()
+        .filter_map(|p| p.attempts.first())
+        .map(|a| a.upstream)
+        .collect();
+    let in_order = order.iter().copied().eq(0..order.len() as u32);
+    (!in_order || order.len() > claim.upstreams as usize).then(|| {
+        format!(
+            "tried upstreams {order:?}; the claim's order is 0 to {}, once each",
+            claim.upstreams.saturating_sub(1)
+        )
+    })
+}
+
 /// A call that started never ended (cut off at the simulation horizon).
 ///
 /// Unless the claim lets it wait forever: an attempt of a method the claim

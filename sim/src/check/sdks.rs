@@ -101,6 +101,7 @@ fn stainless(methods: [Method; 2], retry_after: RetryAfterRule) -> Claim {
         stream_idle_ns: Some(600 * S),
         budget: false,
         reports: false,
+        upstreams: 1,
     }
 }
 

@@ -160,7 +160,7 @@ fn draw_row(c: &mut Chart<'_>, row: &Row<'_>, y: f64, end_ms: f64) -> Drawn<()> 
     let mut last_end: std::collections::BTreeMap<u64, u64> = Default::default();
     for r in &row.records {
         match &r.kind {
-            Kind::AttemptStarted { attempt } => {
+            Kind::AttemptStarted { attempt, .. } => {
                 if let Some(&ended) = last_end.get(&r.call) {
                     let wait = PathElement::new(
                         vec![(ms(ended), y), (ms(r.t), y)],

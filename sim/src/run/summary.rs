@@ -161,7 +161,13 @@ pub(crate) mod tests {
                     inner_compat: 0,
                 },
             ),
-            r(start_ms, Kind::AttemptStarted { attempt: 0 }),
+            r(
+                start_ms,
+                Kind::AttemptStarted {
+                    attempt: 0,
+                    upstream: 0,
+                },
+            ),
             r(
                 end_ms,
                 Kind::CallEnded {

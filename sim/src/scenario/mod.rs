@@ -39,6 +39,8 @@ pub struct ScenarioSpec {
     pub policy: PolicySpec,
     #[serde(default)]
     pub faults: FaultPlan,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fallback: Vec<FaultPlan>,
     pub workload: WorkloadSpec,
     #[serde(default)]
     pub expect: Expect,
@@ -58,6 +60,11 @@ pub struct Scenario {
     pub policy: PolicySpec,
     /// The provider's behaviour and its faults.
     pub faults: FaultPlan,
+    /// Further upstreams' plans, in a gateway's fallback order after
+    /// `faults` (`[[fallback]]`). Only `retry-sim serve` answers them (a
+    /// path under `/upstream/<i>/`): the simulator's subjects each wrap
+    /// one provider.
+    pub fallback: Vec<FaultPlan>,
     /// Who calls, and how.
     pub workload: Workload,
     /// What the run must achieve besides the oracles.
@@ -76,6 +83,7 @@ impl From<Scenario> for ScenarioSpec {
             world: s.world,
             policy: s.policy,
             faults: s.faults,
+            fallback: s.fallback,
             workload: s.workload.into(),
             expect: s.expect,
             network: s.network,
@@ -232,11 +240,15 @@ impl TryFrom<ScenarioSpec> for Scenario {
             }
         }
         spec.faults.validate()?;
+        for (i, plan) in spec.fallback.iter().enumerate() {
+            plan.validate().map_err(|e| e.in_item("fallback", i))?;
+        }
         Ok(Scenario {
             name: spec.name,
             description: spec.description,
             policy: spec.policy,
             faults: spec.faults,
+            fallback: spec.fallback,
             workload,
             expect: spec.expect,
             world: spec.world,
@@ -308,5 +320,25 @@ mod tests {
         let open = "world = \"network\"\nname = \"m\"\n[workload]\nkind = \"open\"\nrate_per_s = 1.0\nduration_ms = 10\n";
         let e = parse(open).unwrap_err();
         assert!(e.message.contains("closed workloads only"), "{e}");
+    }
+
+    #[test]
+    fn fallback_plans_are_read_checked_and_located() {
+        let two = format!(
+            "{MINIMAL}[[fallback]]
+p_transient = 0.5
+[[fallback]]
+"
+        );
+        let s = parse(&two).unwrap();
+        assert_eq!(s.fallback.len(), 2);
+        assert_eq!(s.fallback[0].p_transient, 0.5);
+        let e = parse(&format!(
+            "{two}p_hang = 2.0
+"
+        ))
+        .unwrap_err();
+        assert_eq!((e.line, e.column), (10, 1), "{e}");
+        assert!(e.message.contains("p_hang"), "{e}");
     }
 }

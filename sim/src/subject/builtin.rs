@@ -146,6 +146,7 @@ impl Subject for Crabllm {
             stream_idle_ns: positive(policy.stream_idle),
             budget: false,
             reports: false,
+            upstreams: 1,
         }
     }
 

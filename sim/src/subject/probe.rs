@@ -83,47 +83,13 @@ impl Probe {
 
     async fn attempt<T>(&self, answer: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
         let (call, attempt) = self.next_attempt();
-        self.backend
-            .record(self.client, call, Kind::AttemptStarted { attempt });
-        let mut pending = Unanswered {
-            probe: self,
-            call,
-            attempt,
-            armed: true,
-        };
+        let record = self.backend.start_attempt(self.client, call, attempt, 0);
         let result = answer.await;
-        pending.armed = false;
-        let outcome = match &result {
+        record.end(match &result {
             Ok(_) => AttemptOutcome::Ok,
             Err(e) => AttemptOutcome::Failed(Failure::of(e)),
-        };
-        self.backend
-            .record(self.client, call, Kind::AttemptEnded { attempt, outcome });
+        });
         result
-    }
-}
-
-/// Records `dropped` if the attempt is dropped before it answered.
-struct Unanswered<'a> {
-    probe: &'a Probe,
-    call: u64,
-    attempt: u32,
-    armed: bool,
-}
-
-impl Drop for Unanswered<'_> {
-    fn drop(&mut self) {
-        if self.armed {
-            let attempt = self.attempt;
-            self.probe.backend.record(
-                self.probe.client,
-                self.call,
-                Kind::AttemptEnded {
-                    attempt,
-                    outcome: AttemptOutcome::Dropped,
-                },
-            );
-        }
     }
 }
 

@@ -7,10 +7,12 @@
 //! | [`requests`] | the smallest valid request of each kind |
 //! | [`sse`] | server-sent events put back together from bytes cut anywhere |
 //! | [`retry_after`] | the three Retry-After forms, written and parsed |
+//! | [`address`] | which upstream answers a request, and which call it belongs to |
 //!
 //! [`invoke`] makes one call of any [`Method`] on any provider, reports each
 //! item's payload as it arrives, and says how the call ended.
 
+pub mod address;
 pub mod items;
 pub mod requests;
 pub mod retry_after;

@@ -89,6 +89,7 @@ pub fn claim(
         stream_idle_ns: None,
         budget: false,
         reports: false,
+        upstreams: 1,
     }
 }
 

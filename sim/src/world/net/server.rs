@@ -3,8 +3,11 @@
 //!
 //! The method is the one the request's `x-sim-method` header names (any
 //! path); a request without the header must be `POST /v1/chat/completions`
-//! (a chat call) or `POST /v1/messages` (an Anthropic Messages call),
-//! streamed if its body says `"stream": true`, as real clients send them. A
+//! (a chat call), `POST /v1/messages` (an Anthropic Messages call), streamed
+//! if its body says `"stream": true`, as real clients send them, or
+//! `POST /v1/embeddings`. Which call a request is an attempt of, and which
+//! upstream's plan answers it, [`address`] says (a gateway's deployments
+//! are paths under `/upstream/<i>/`). A
 //! success is rendered in the method's dialect ([`crate::wire::items`]):
 //! a unary method's JSON body, or a stream method's server-sent events
 //! (for the raw stream methods, exactly the bytes the caller gets).
@@ -25,13 +28,15 @@
 
 use crate::backend::{Backend, Item, Opened, Reply};
 use crate::method::Method;
+use crate::wire::address::{self, Address};
 use crate::wire::items;
-use crate::wire::{CALL_HEADER, CLIENT_HEADER, METHOD_HEADER, retry_after};
+use crate::wire::{METHOD_HEADER, retry_after};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
+use hyper::http::request::Parts;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
@@ -81,40 +86,47 @@ impl Server {
     ///
     /// The plan's network fault, or a request body that could not be read.
     pub async fn handle(&self, req: Request<Incoming>) -> Result<Response<Body>, io::Error> {
-        let named = req
-            .headers()
+        let (head, body) = req.into_parts();
+        // The body is read whole (passthrough's too) before the answer.
+        let body = body.collect().await.map_err(io::Error::other)?.to_bytes();
+        let at = address::of(head.uri.path(), &head.headers, &body);
+        self.answer(&head, &body, at).await
+    }
+
+    /// Answer a request already read, as an attempt of `at`'s call at its
+    /// upstream ([`address`]).
+    ///
+    /// # Errors
+    ///
+    /// The plan's network fault.
+    pub async fn answer(
+        &self,
+        head: &Parts,
+        body: &Bytes,
+        at: Address,
+    ) -> Result<Response<Body>, io::Error> {
+        let named = head
+            .headers
             .get(METHOD_HEADER)
             .and_then(|v| v.to_str().ok())
             .map(|name| Method::ALL.into_iter().find(|m| m.name() == name));
-        let endpoint = (req.method() == hyper::Method::POST)
-            .then(|| Endpoint::of_path(req.uri().path()))
+        let endpoint = (head.method == hyper::Method::POST)
+            .then(|| Endpoint::of_path(address::upstream_of(head.uri.path()).1))
             .flatten();
-        match (named, endpoint) {
+        let method = match (named, endpoint) {
+            (Some(Some(method)), _) => method,
             (Some(None), _) => return Ok(text(StatusCode::NOT_FOUND, "no such method")),
             (None, None) => return Ok(text(StatusCode::NOT_FOUND, "no such endpoint")),
-            _ => {}
-        }
-        let header = |name: &str| {
-            req.headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok())
+            (None, Some(endpoint)) => {
+                let stream = serde_json::from_slice::<serde_json::Value>(body)
+                    .ok()
+                    .and_then(|v| v.get("stream").and_then(serde_json::Value::as_bool))
+                    .unwrap_or(false);
+                endpoint.method(stream)
+            }
         };
-        let (client, call) = (
-            header(CLIENT_HEADER).unwrap_or(0),
-            header(CALL_HEADER).unwrap_or(0),
-        );
-        // The body is read whole (passthrough's too) before the answer.
-        let body = req.into_body().collect().await.map_err(io::Error::other)?;
-        let method = named.flatten().unwrap_or_else(|| {
-            let stream = serde_json::from_slice::<serde_json::Value>(&body.to_bytes())
-                .ok()
-                .and_then(|v| v.get("stream").and_then(serde_json::Value::as_bool))
-                .unwrap_or(false);
-            // Checked above: without a named method there is an endpoint.
-            endpoint.unwrap_or(Endpoint::Chat).method(stream)
-        });
-        match self.backend.attempt(client as u32, call).await {
+        let (upstream, client, call) = (at.upstream as usize, at.client, at.call);
+        match self.backend.attempt_at(upstream, client, call).await {
             Reply::Ok(opened) => Ok(match method.is_stream() {
                 true => events(opened, method),
                 false => json(items::body(method, opened.response())),
@@ -150,6 +162,8 @@ enum Endpoint {
     Chat,
     /// Anthropic's `/v1/messages`.
     Messages,
+    /// OpenAI's `/v1/embeddings`.
+    Embeddings,
 }
 
 impl Endpoint {
@@ -157,6 +171,7 @@ impl Endpoint {
         match path {
             "/v1/chat/completions" => Some(Endpoint::Chat),
             "/v1/messages" => Some(Endpoint::Messages),
+            "/v1/embeddings" => Some(Endpoint::Embeddings),
             _ => None,
         }
     }
@@ -167,6 +182,7 @@ impl Endpoint {
             (Endpoint::Chat, true) => Method::ChatStream,
             (Endpoint::Messages, false) => Method::Anthropic,
             (Endpoint::Messages, true) => Method::AnthropicStream,
+            (Endpoint::Embeddings, _) => Method::Embedding,
         }
     }
 }

@@ -1,0 +1,119 @@
+//! Where a request belongs: the upstream that answers it, and the client
+//! and call it is an attempt of.
+//!
+//! A client of the simulator's own says who it is in headers
+//! ([`CLIENT_HEADER`], [`CALL_HEADER`]). A gateway between a client and the
+//! server forwards bodies but not such headers, so a client may instead put
+//! a [`tag`] anywhere in its request body (a message's text, say): the
+//! server reads it when the headers are absent.
+//!
+//! A gateway's deployments are told apart by path: a request under
+//! `/upstream/<i>/` is answered by upstream `i` (the scenario's
+//! `[[fallback]]` plan `i`, counting `[faults]` as 0), with the rest of the
+//! path as its endpoint; any other path is upstream 0.
+
+use super::{CALL_HEADER, CLIENT_HEADER};
+use hyper::HeaderMap;
+
+/// The path prefix that names an upstream: `/upstream/<i>/...`.
+pub const UPSTREAM_PREFIX: &str = "/upstream/";
+
+/// What a body tag begins with: `sim-call:<client>:<call>`.
+pub const TAG_PREFIX: &str = "sim-call:";
+
+/// Which upstream answers a request, and which call it is an attempt of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Address {
+    pub upstream: u32,
+    pub client: u32,
+    pub call: u64,
+}
+
+/// The tag naming `client`'s call `call` in a request body.
+pub fn tag(client: u32, call: u64) -> String {
+    format!("{TAG_PREFIX}{client}:{call}")
+}
+
+/// The upstream a path names, and the endpoint path under it.
+pub fn upstream_of(path: &str) -> (u32, &str) {
+    let Some(rest) = path.strip_prefix(UPSTREAM_PREFIX) else {
+        return (0, path);
+    };
+    let (index, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match index.parse() {
+        Ok(upstream) => (upstream, tail),
+        Err(_) => (0, path),
+    }
+}
+
+/// The address of a request to `path` with `headers` and `body`: the
+/// headers' client and call, else the body's tag, else client 0, call 0.
+pub fn of(path: &str, headers: &HeaderMap, body: &[u8]) -> Address {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    };
+    let (client, call) = match (header(CLIENT_HEADER), header(CALL_HEADER)) {
+        (None, None) => find_tag(body).unwrap_or((0, 0)),
+        (client, call) => (
+            client.map_or(0, |c| u32::try_from(c).unwrap_or(u32::MAX)),
+            call.unwrap_or(0),
+        ),
+    };
+    Address {
+        upstream: upstream_of(path).0,
+        client,
+        call,
+    }
+}
+
+/// The first tag in `body`, if any.
+fn find_tag(body: &[u8]) -> Option<(u32, u64)> {
+    let text = String::from_utf8_lossy(body);
+    let at = text.find(TAG_PREFIX)? + TAG_PREFIX.len();
+    let mut parts = text[at..].splitn(2, ':');
+    let client = parts.next()?.parse().ok()?;
+    let rest = parts.next()?;
+    let digits = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    Some((client, rest[..digits].parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_names_its_upstream() {
+        assert_eq!(
+            upstream_of("/v1/chat/completions"),
+            (0, "/v1/chat/completions")
+        );
+        assert_eq!(upstream_of("/upstream/2/v1/messages"), (2, "/v1/messages"));
+        assert_eq!(upstream_of("/upstream/x/v1"), (0, "/upstream/x/v1"));
+        assert_eq!(upstream_of("/upstream/1"), (1, ""));
+    }
+
+    #[test]
+    fn headers_win_and_a_body_tag_stands_in_for_them() {
+        let body = format!(r#"{{"messages":[{{"content":"{}"}}]}}"#, tag(3, 41));
+        let none = HeaderMap::new();
+        let at = of("/upstream/1/v1/embeddings", &none, body.as_bytes());
+        assert_eq!(
+            at,
+            Address {
+                upstream: 1,
+                client: 3,
+                call: 41
+            }
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(CALL_HEADER, "7".parse().unwrap());
+        let at = of("/v1/chat/completions", &headers, body.as_bytes());
+        assert_eq!((at.client, at.call), (0, 7));
+        assert_eq!(of("/", &none, b"no tag").call, 0);
+    }
+}
