@@ -53,8 +53,13 @@ impl Samples {
 /// The places of every uncensored backoff wider than [`MIN_WIDTH_NS`] in `trace`.
 pub fn samples(trace: &Trace, claim: &Claim) -> Samples {
     let mut out = Samples::default();
-    for records in trace.calls().values() {
-        let call = Call::of(records);
+    // A gateway's deployments wait inside their own parts of a call; the
+    // step from one upstream to the next is no backoff.
+    let parts = trace
+        .calls()
+        .into_values()
+        .flat_map(|r| Call::of(&r).parts());
+    for call in parts {
         let reported = |after: u32| call.reported_delay(after);
         let exact = |w: &super::model::Wait| reported(w.after);
         for (w, e) in envelopes(&call.waits(claim), claim, exact) {
@@ -342,5 +347,16 @@ mod tests {
             critical(100)
         );
         assert!((critical(400) * 2.0 - critical(100)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_fallback_is_no_backoff_sample() {
+        // Upstream 0 waits its one backoff; the step to upstream 1 is none.
+        let t = Trace::new(crate::check::fixture::fell_back());
+        let c = Claim {
+            upstreams: 2,
+            ..jittered(0.5)
+        };
+        assert_eq!(samples(&t, &c).places, [1.0]);
     }
 }
