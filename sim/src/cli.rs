@@ -114,7 +114,7 @@ enum Command {
     /// Serve a scenario's fault plan over real HTTP in real time, recording
     /// every attempt, for any client (see `sim/clients/drive.py`). A gateway's
     /// deployments each point at a path under `/upstream/<i>/`: upstream 0 is
-    /// `[faults]`, upstream i the scenario's i-th `[[fallback]]` plan.
+    /// `[faults]`, upstream 1 the first `[[fallback]]` plan, and so on.
     Serve {
         /// A built-in scenario's name or a scenario file (its workload is the client's).
         scenario: String,

@@ -7,8 +7,10 @@
 //!
 //! The file is crabllm's own configuration (`listen`, `[providers.*]`,
 //! `[[keys]]`, `aliases`); `${VAR}` in it is read from the environment.
-//! Copy this file into your own binary crate, with `provider-retry-gateway`
-//! (or its `retrying` function, about sixty lines) beside it.
+//! To run your own: copy this file and `retrying_registry` from
+//! `sim/gateway/src/lib.rs` (about sixty lines) into a binary crate that
+//! depends on `provider-retry`, `crabllm-proxy`, `crabllm-provider` and
+//! `axum`.
 
 use crabllm_core::GatewayConfig;
 use std::process::ExitCode;

@@ -6,13 +6,15 @@
 //! # How retries and fallback compose
 //!
 //! The router tries a model's deployments in order (the one its weights
-//! pick, then the rest by weight) and falls back to the next after a
-//! transient failure. Within a deployment, the stock router retries only
-//! embeddings and streamed Anthropic messages (its own loop: `max_retries`,
-//! 100 ms doubling with jitter, `retry_deadline`); chat, streamed or not,
-//! and unary Anthropic messages get one attempt per deployment, although
-//! `max_retries` is documented as "max retries on transient errors before
-//! fallback".
+//! pick, then the rest by weight) and falls back to the next: after a
+//! transient failure for chat and unary Anthropic messages, after any
+//! failure for embeddings and streamed Anthropic messages. Within a
+//! deployment, the stock router retries only embeddings and streamed
+//! Anthropic messages (its own loop: `max_retries`, 100 ms doubling with
+//! jitter, `retry_deadline`); chat and unary Anthropic messages get one
+//! attempt per deployment, although `max_retries` is documented as "max
+//! retries on transient errors before fallback"; streamed chat gets one
+//! attempt in all, at the first OpenAI-compatible deployment.
 //!
 //! [`retrying`] wraps each deployment's provider in
 //! [`Retrying::from_config`] of that deployment's own `ProviderConfig`
@@ -120,8 +122,12 @@ pub fn retrying_registry(
     Ok(registry)
 }
 
-/// `crabllm serve`'s router (auth, `/health`, every `/v1` route) over `registry`.
-fn router<P: Provider + 'static>(config: &GatewayConfig, registry: ProviderRegistry<P>) -> Router {
+/// `crabllm serve`'s router (auth, `/health`, every `/v1` route) over
+/// `registry`, with in-memory storage, no extensions and `config`'s keys.
+pub fn router<P: Provider + 'static>(
+    config: &GatewayConfig,
+    registry: ProviderRegistry<P>,
+) -> Router {
     let keys = config
         .keys
         .iter()

@@ -158,6 +158,22 @@ async fn run(
     endpoint: Endpoint,
     calls: u64,
 ) -> (Trace, Vec<Violation>) {
+    let build = |config: &GatewayConfig| match gateway {
+        Gateway::Stock => provider_retry_gateway::stock(config),
+        Gateway::Retrying => provider_retry_gateway::retrying(config),
+    };
+    run_with(build, &claim(gateway), scenario, endpoint, calls).await
+}
+
+/// [`run`] with the gateway `build` makes from the configuration, judged
+/// against `claim`.
+async fn run_with(
+    build: impl FnOnce(&GatewayConfig) -> Result<axum::Router, crabllm_core::Error>,
+    claim: &Claim,
+    scenario: &Scenario,
+    endpoint: Endpoint,
+    calls: u64,
+) -> (Trace, Vec<Violation>) {
     let backend = serve::backend(scenario, 1);
     let (tx, rx) = tokio::sync::oneshot::channel();
     let options = Options {
@@ -169,12 +185,7 @@ async fn run(
         let _ = tx.send(addr);
     }));
     let server_addr = rx.await.expect("the fault server binds");
-    let config = config(server_addr, &DEPLOYMENT);
-    let app = match gateway {
-        Gateway::Stock => provider_retry_gateway::stock(&config),
-        Gateway::Retrying => provider_retry_gateway::retrying(&config),
-    }
-    .expect("the configuration is valid");
+    let app = build(&config(server_addr, &DEPLOYMENT)).expect("the configuration is valid");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let gateway_addr = listener.local_addr().unwrap();
     let front = tokio::spawn(async move { axum::serve(listener, app).await });
@@ -190,7 +201,7 @@ async fn run(
         tolerance_ns: WIRE_TOLERANCE_NS,
         ..Context::default()
     };
-    let verdicts = check::check(&trace, &claim(gateway), &context);
+    let verdicts = check::check(&trace, claim, &context);
     (trace, verdicts)
 }
 
@@ -291,7 +302,7 @@ fn oracles(verdicts: &[Violation]) -> Vec<&'static str> {
     verdicts.iter().map(|v| v.oracle).collect()
 }
 
-/// `(upstream, attempt ended ok)` of every attempt, in order.
+/// The upstream of every attempt, in order.
 fn attempts(trace: &Trace) -> Vec<u32> {
     trace
         .records
@@ -420,36 +431,53 @@ async fn a_router_that_tries_deployments_out_of_order_is_caught() {
     // A planted defect: the weights turned around, so the router starts
     // at the deployment the claim names second.
     let scenario = scenario("503-once", "script = [\"503\"]", "");
-    let backend = serve::backend(&scenario, 1);
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let options = Options {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        horizon: Duration::from_secs(30),
-        seed: 1,
+    let reversed = |config: &GatewayConfig| {
+        let mut config = config.clone();
+        for (name, provider) in config.providers.iter_mut() {
+            provider.weight = Some(u16::from(name.ends_with("-1")));
+        }
+        provider_retry_gateway::retrying(&config)
     };
-    let server = tokio::spawn(serve::serve(backend.clone(), options, move |addr| {
-        let _ = tx.send(addr);
-    }));
-    let server_addr = rx.await.unwrap();
-    let mut config = config(server_addr, &DEPLOYMENT);
-    for (name, provider) in config.providers.iter_mut() {
-        provider.weight = Some(u16::from(name.ends_with("-1")));
-    }
-    let app = provider_retry_gateway::retrying(&config).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let gateway_addr = listener.local_addr().unwrap();
-    let front = tokio::spawn(async move { axum::serve(listener, app).await });
-    drive(&backend, gateway_addr, Endpoint::Chat, 0).await;
-    post(server_addr, serve::DONE_PATH, String::new())
-        .await
-        .ok();
-    let trace = server.await.unwrap().unwrap();
-    front.abort();
+    let claim = claim(Gateway::Retrying);
+    let (trace, verdicts) = run_with(reversed, &claim, &scenario, Endpoint::Chat, 1).await;
     assert_eq!(attempts(&trace), [1]);
-    let context = Context {
-        tolerance_ns: WIRE_TOLERANCE_NS,
-        ..Context::default()
-    };
-    let verdicts = check::check(&trace, &claim(Gateway::Retrying), &context);
     assert_eq!(oracles(&verdicts), ["fallback_in_order"], "{verdicts:?}");
+}
+
+#[tokio::test]
+async fn the_routers_own_loop_left_on_multiplies_the_wrappers_retries() {
+    // A planted defect: each deployment wrapped, but the router's retry
+    // loop left on around the wrapper. Embeddings always failing at
+    // upstream 0: three router attempts of three wrapper attempts each.
+    let always = "script = [\"503\"]\nscript_repeat = true";
+    let scenario = scenario("always-503-then-ok", always, "");
+    let both_on = |config: &GatewayConfig| {
+        // Every deployment here has the same settings.
+        let settings = config.providers["openai-0"].clone();
+        let registry = crabllm_provider::ProviderRegistry::from_config(config, |remote| {
+            provider_retry::Retrying::from_config(remote, &settings)
+        })?;
+        Ok(provider_retry_gateway::router(config, registry))
+    };
+    let claim = claim(Gateway::Retrying);
+    let (trace, verdicts) = run_with(both_on, &claim, &scenario, Endpoint::Embeddings, 1).await;
+    assert_eq!(attempts(&trace), [0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    assert!(
+        oracles(&verdicts).contains(&"attempts_bounded"),
+        "{verdicts:?}"
+    );
+}
+
+#[test]
+fn the_examples_configuration_and_faults_parse() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let config = GatewayConfig::from_file(&dir.join("crabllm.toml")).expect("crabllm.toml");
+    assert_eq!(config.providers.len(), 2);
+    let registry = provider_retry_gateway::retrying_registry(&config).expect("valid");
+    assert_eq!(
+        registry.dispatch_list("sim-model").map(|d| d.len()),
+        Some(2)
+    );
+    let faults = Scenario::load(&dir.join("faults.toml")).expect("faults.toml");
+    assert_eq!(faults.fallback.len(), 1);
 }

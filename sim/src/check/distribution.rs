@@ -332,6 +332,8 @@ mod tests {
         assert!((statistic(&[0.2, 0.1]) - 0.8).abs() < 1e-12);
         // Bunched high: the uniform law runs ahead, by 0.9 at 0.9.
         assert!((statistic(&[0.9, 0.95]) - 0.9).abs() < 1e-12);
+        // The widest gap below the empirical law, at the second step.
+        assert!((statistic(&[0.3, 0.95]) - 0.45).abs() < 1e-12);
         // Lateness forgives the empirical law falling behind, not ahead.
         assert!((statistic_late(&[0.9, 0.95], 0.5) - 0.4).abs() < 1e-12);
         assert!((statistic_late(&[0.2, 0.1], 0.5) - 0.8).abs() < 1e-12);

@@ -137,7 +137,7 @@ pub fn fell_back() -> Vec<Record> {
         rec(10, failed(0, 503, None)),
         rec(110, attempt_at(1, 0)),
         rec(120, failed(1, 503, None)),
-        rec(121, attempt_at(2, 1)),
+        rec(120, attempt_at(2, 1)),
         rec(130, ok(2)),
         rec(
             130,

@@ -10,7 +10,8 @@
 //! attempt". Its retry helpers' documentation (`handlers.rs`) gives the
 //! schedule: 100 ms doubling, "full jitter: random duration in
 //! [backoff/2, backoff]", uncapped, and "on 429, honor the upstream
-//! Retry-After (floored at the exponential backoff)".
+//! Retry-After (floored at the exponential backoff)" (the code honours the
+//! Retry-After of any failure that carries one, not only a 429's).
 
 use super::claim::{Backoff, Claim, JitterShape, RetryAfterRule, Retryable, nanos};
 use crate::method::Method;

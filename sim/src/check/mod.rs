@@ -140,8 +140,8 @@ pub fn check(trace: &Trace, claim: &Claim, context: &Context) -> Vec<Violation> 
             let upstream = part.attempts.first().map_or(0, |a| a.upstream);
             for (oracle, judge) in oracles::PER_CALL {
                 if let Some(detail) = judge(part, claim, context) {
-                    let detail = match parts.len() {
-                        1 => detail,
+                    let detail = match (parts.len(), upstream) {
+                        (1, 0) => detail,
                         _ => format!("upstream {upstream}: {detail}"),
                     };
                     out.push(Violation {
@@ -153,7 +153,7 @@ pub fn check(trace: &Trace, claim: &Claim, context: &Context) -> Vec<Violation> 
                 }
             }
         }
-        for (oracle, judge) in oracles::FALLBACK {
+        for (oracle, judge) in oracles::WHOLE_CALL {
             if let Some(detail) = judge(&facts, claim, context) {
                 out.push(Violation {
                     oracle,

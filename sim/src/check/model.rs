@@ -133,11 +133,15 @@ impl Call {
     /// The call as each upstream saw it, in order: one part per run of
     /// consecutive attempts at one upstream (the call itself, if it never
     /// fell back). A gateway's deployment is judged on its part as a
-    /// wrapper is on a call: a part before the last starts when its first
-    /// attempt does (the first, when the call does) and ends when its last
-    /// attempt ends, with that attempt's failure (the deployment gave the
-    /// call up there); what the caller received and the call's end belong
-    /// to the last part. A part's attempts are numbered from 0.
+    /// wrapper is on a call. A part before the last starts when its first
+    /// attempt does (the first, when the call does) and ends when the next
+    /// part's first attempt starts, so that a wait before falling back is
+    /// judged as a sleep after the final attempt; it ends with its last
+    /// attempt's failure: an attempt still open then was dropped (timed
+    /// out), and one that answered 200 was unusable (a decode error, not
+    /// transient). What the caller received and was reported, and the
+    /// call's end, belong to the last part. A part's attempts are numbered
+    /// from 0, in order.
     pub fn parts(&self) -> Vec<Call> {
         let mut runs: Vec<Vec<Attempt>> = Vec::new();
         for a in &self.attempts {
@@ -149,33 +153,41 @@ impl Call {
         if runs.len() <= 1 {
             return vec![self.clone()];
         }
-        let last = runs.len() - 1;
+        let next_starts: Vec<Option<u64>> = runs
+            .iter()
+            .skip(1)
+            .map(|run| Some(run[0].start))
+            .chain([None])
+            .collect();
         runs.into_iter()
+            .zip(next_starts)
             .enumerate()
-            .map(|(i, mut attempts)| {
+            .map(|(i, (mut attempts, next_start))| {
                 // Numbered within the part: its retries are the deployment's own.
-                let first = attempts[0].number;
-                for a in &mut attempts {
-                    a.number -= first;
+                for (n, a) in attempts.iter_mut().enumerate() {
+                    a.number = u32::try_from(n).unwrap_or(u32::MAX);
                 }
                 let started = self.started.map(|(t, m, compat, inner)| match i {
                     0 => (t, m, compat, inner),
                     _ => (attempts[0].start, m, compat, inner),
                 });
-                match i == last {
-                    true => Call {
+                match next_start {
+                    None => Call {
                         started,
                         attempts,
                         ..self.clone()
                     },
-                    false => Call {
-                        client: self.client,
-                        call: self.call,
-                        started,
-                        ended: attempts.last().and_then(gave_up),
-                        attempts,
-                        ..Call::default()
-                    },
+                    Some(left) => {
+                        let ended = left_at(&mut attempts, left);
+                        Call {
+                            client: self.client,
+                            call: self.call,
+                            started,
+                            ended: Some(ended),
+                            attempts,
+                            ..Call::default()
+                        }
+                    }
                 }
             })
             .collect()
@@ -214,16 +226,21 @@ impl Call {
     }
 }
 
-/// How a deployment that left the call after attempt `a` ended its part:
-/// with `a`'s failure (a dropped attempt timed out).
-fn gave_up(a: &Attempt) -> Option<(u64, CallOutcome)> {
-    let (t, outcome) = a.end.as_ref()?;
+/// How a deployment's part ended when the call left it at `left` (the
+/// next upstream's first attempt): with its last attempt's failure. An
+/// attempt still open is ended there, dropped (a timeout); one that
+/// answered 200 and was left anyway was unusable (a decode error).
+fn left_at(attempts: &mut [Attempt], left: u64) -> (u64, CallOutcome) {
+    let Some(last) = attempts.last_mut() else {
+        return (left, CallOutcome::Failed(Failure::Timeout));
+    };
+    let (_, outcome) = last.end.get_or_insert((left, AttemptOutcome::Dropped));
     let outcome = match outcome {
-        AttemptOutcome::Ok => CallOutcome::Ok,
+        AttemptOutcome::Ok => CallOutcome::Failed(Failure::Decode),
         AttemptOutcome::Dropped => CallOutcome::Failed(Failure::Timeout),
         AttemptOutcome::Failed(f) => CallOutcome::Failed(f.clone()),
     };
-    Some((*t, outcome))
+    (left, outcome)
 }
 
 /// Whether `outcome` is a failure the claim retries (a dropped attempt is a timeout).

@@ -2,7 +2,7 @@
 
 use super::claim::{Backoff, Claim, JitterShape, RetryAfterRule};
 use super::fixture::{self, *};
-use super::oracles::PER_CALL;
+use super::oracles::{PER_CALL, WHOLE_CALL};
 use super::{Context, check};
 use crate::method::Method;
 use crate::trace::{AttemptOutcome, CallOutcome, Failure, Reported};
@@ -40,8 +40,12 @@ fn a_violation_prints_its_oracle_call_and_detail() {
 
 #[test]
 fn every_per_call_oracle_is_listed_in_report_order() {
-    let per_call: Vec<&str> = PER_CALL.iter().map(|(n, _)| *n).collect();
-    assert_eq!(per_call, super::ORACLES[..PER_CALL.len()]);
+    let listed: Vec<&str> = PER_CALL
+        .iter()
+        .chain(&WHOLE_CALL)
+        .map(|(n, _)| *n)
+        .collect();
+    assert_eq!(listed, super::ORACLES[..listed.len()]);
 }
 
 #[test]
@@ -823,17 +827,27 @@ fn each_deployment_is_judged_on_its_part_of_the_call() {
     // gateway's chat. Its part of the call ended early.
     let mut t = fell_back();
     t.drain(3..5);
-    let v = check(&trace(t), &gateway(2), &Context::default());
+    for r in t.iter_mut().skip(3) {
+        r.t -= 110 * MS;
+    }
+    let v = check(&trace(t.clone()), &gateway(2), &Context::default());
     let found: Vec<&str> = v.iter().map(|v| v.oracle).collect();
     assert_eq!(found, ["transient_retried"]);
     assert!(v[0].detail.starts_with("upstream 0: "), "{}", v[0].detail);
+    // Waiting before falling back is a sleep after upstream 0's final attempt.
+    for r in t.iter_mut().skip(3) {
+        r.t += 50 * MS;
+    }
+    let v = check(&trace(t), &gateway(2), &Context::default());
+    let found: Vec<&str> = v.iter().map(|v| v.oracle).collect();
+    assert_eq!(found, ["transient_retried", "no_sleep_after_final"]);
     // Upstream 1 waits no backoff after upstream 0's last failure: a
     // fallback is no retry. But a wait inside upstream 1 is judged.
     let mut t = fell_back();
     t.splice(
         5..7,
         [
-            rec(121, attempt_at(2, 1)),
+            rec(120, attempt_at(2, 1)),
             rec(125, failed(2, 503, None)),
             rec(126, attempt_at(3, 1)),
             rec(130, ok(3)),
@@ -875,4 +889,38 @@ fn no_call_makes_more_attempts_than_its_upstreams_allow_together() {
         r.t += 300 * MS;
     }
     assert!(names(t, &gateway(2)).contains(&"attempts_bounded"));
+}
+
+#[test]
+fn a_part_left_open_or_after_a_200_ends_where_the_call_moved_on() {
+    // Upstream 0's second attempt never answered: left at 220 ms, it
+    // timed out there (a transient end, its retries spent).
+    let mut t = fell_back();
+    t.remove(4);
+    for r in t.iter_mut().skip(4) {
+        r.t += 100 * MS;
+    }
+    assert_eq!(names(t.clone(), &gateway(2)), NONE);
+    let mut timed = gateway(2);
+    timed.timeout_ns = Some(50 * MS);
+    assert_eq!(names(t, &timed), ["attempt_within_timeout"]);
+    // Left after a 200: an unusable answer, not transient, so a part that
+    // ends there with a retry left is no violation.
+    let mut t = fell_back();
+    t[4] = rec(120, ok(1));
+    assert_eq!(names(t, &gateway(2)), NONE);
+}
+
+#[test]
+fn parts_number_their_attempts_in_order_whatever_the_record_says() {
+    // Numbers from the wire may come out of order; nothing panics.
+    let mut t = fell_back();
+    t[5] = rec(120, attempt_at(0, 1));
+    t[6] = rec(130, ok(0));
+    let parts = super::model::Call::of(&t.iter().collect::<Vec<_>>()).parts();
+    let numbers: Vec<Vec<u32>> = parts
+        .iter()
+        .map(|p| p.attempts.iter().map(|a| a.number).collect())
+        .collect();
+    assert_eq!(numbers, [vec![0, 1], vec![0]]);
 }

@@ -14,8 +14,9 @@ use crate::trace::{AttemptOutcome, CallOutcome, Failure, Reported};
 /// One oracle: a call's facts, the claim and the context in; what is wrong out.
 pub type Oracle = fn(&Call, &Claim, &Context) -> Option<String>;
 
-/// Every per-call oracle with its name, in the order reports list them.
-pub const PER_CALL: [(&str, Oracle); 18] = [
+/// Every oracle judging a call (or a gateway's deployment's part of one)
+/// with its name, in the order reports list them.
+pub const PER_CALL: [(&str, Oracle); 17] = [
     ("calls_end", calls_end),
     ("no_panic", no_panic),
     ("forwarding", forwarding),
@@ -33,12 +34,14 @@ pub const PER_CALL: [(&str, Oracle); 18] = [
     ("stream_idle_bounded", stream_idle_bounded),
     ("stream_cut_at_bound", stream_cut_at_bound),
     ("reported_agrees", reported_agrees),
-    ("liveness_after_heal", liveness_after_heal),
 ];
 
 /// Oracles on a whole call across its upstreams (see [`Call::parts`]: the
-/// per-call oracles judge each part).
-pub const FALLBACK: [(&str, Oracle); 1] = [("fallback_in_order", fallback_in_order)];
+/// per-call oracles judge each part), in the order reports list them.
+pub const WHOLE_CALL: [(&str, Oracle); 2] = [
+    ("liveness_after_heal", liveness_after_heal),
+    ("fallback_in_order", fallback_in_order),
+];
 
 /// A call tries upstreams in the claim's order: the first, then each next
 /// one once, never going back, skipping none, and none past the claim's

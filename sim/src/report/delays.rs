@@ -34,8 +34,12 @@ pub const MAX_RETRIES_DRAWN: usize = 6;
 /// Every backoff delay of `trace`, by retry.
 pub fn per_retry(trace: &Trace, claim: &Claim) -> Vec<RetryDelays> {
     let mut by_retry: BTreeMap<u32, RetryDelays> = BTreeMap::new();
-    for records in trace.calls().values() {
-        let call = Call::of(records);
+    // Each upstream's part of a call waits its own schedule (see `Call::parts`).
+    let parts = trace
+        .calls()
+        .into_values()
+        .flat_map(|r| Call::of(&r).parts());
+    for call in parts {
         let reported = |after: u32| call.reported_delay(after);
         for (w, e) in envelopes(&call.waits(claim), claim, |w| reported(w.after)) {
             let retry = w.after + 1;

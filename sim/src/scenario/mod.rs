@@ -338,7 +338,7 @@ p_transient = 0.5
 "
         ))
         .unwrap_err();
-        assert_eq!((e.line, e.column), (10, 1), "{e}");
+        assert_eq!((e.line, e.column), (9, 1), "{e}");
         assert!(e.message.contains("p_hang"), "{e}");
     }
 }

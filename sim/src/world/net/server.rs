@@ -126,6 +126,11 @@ impl Server {
             }
         };
         let (upstream, client, call) = (at.upstream as usize, at.client, at.call);
+        let upstreams = self.backend.upstream_count();
+        if upstream >= upstreams {
+            let message = format!("no upstream {upstream}: the scenario has {upstreams}");
+            return Ok(text(StatusCode::NOT_FOUND, &message));
+        }
         match self.backend.attempt_at(upstream, client, call).await {
             Reply::Ok(opened) => Ok(match method.is_stream() {
                 true => events(opened, method),
