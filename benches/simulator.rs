@@ -1,16 +1,20 @@
 //! How fast the simulator runs: simulated attempts per CPU-second for one
-//! fixed scenario in the in-process and the network world, and seeds per
-//! second (on one core) of the sweep over the built-in scenario set, each
-//! run twice as `retry-sim sweep` does.
+//! fixed scenario in the in-process and the network world; a hanging
+//! subject over the network, stepped every millisecond to the horizon as
+//! turmoil steps it and with quiet time skipped; seeds per second (on one
+//! core) of the sweep over the built-in scenario set, each run twice as
+//! `retry-sim sweep` does; and the whole of `retry-sim conform`.
 //!
-//! Both run on one thread, so wall time here is CPU time; `retry-sim sweep`
-//! spreads seeds over every core on top of this.
+//! All but `conform` run on one thread, so wall time there is CPU time;
+//! `retry-sim sweep` spreads seeds over every core on top of this, and
+//! `conform` spreads its subjects.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use provider_retry_sim::run::evaluate;
+use provider_retry_sim::run::{conform, evaluate};
 use provider_retry_sim::scenario::{Scenario, WorldKind};
-use provider_retry_sim::subject::Ours;
+use provider_retry_sim::subject::{Bare, Ours, SubjectName};
 use provider_retry_sim::trace::Kind;
+use provider_retry_sim::world::net::world::{Stepping, run_stepping};
 use provider_retry_sim::{builtin, world};
 use std::hint::black_box;
 use std::time::Duration;
@@ -45,6 +49,41 @@ fn worlds(c: &mut Criterion) {
     group.finish();
 }
 
+/// The bare provider behind a partition: four calls that never end. Full
+/// stepping ticks every host every millisecond to the 300 s horizon; the
+/// skip jumps there once nothing can happen (the same trace).
+const HANG: &str = "net-partition-during-attempt";
+
+fn hang(c: &mut Criterion) {
+    let Some(Ok(scenario)) = builtin::get(HANG) else {
+        panic!("built-in scenario {HANG} parses")
+    };
+    let mut group = c.benchmark_group("network_hang");
+    group.sample_size(10);
+    for (name, stepping) in [
+        ("turmoil_stepping", Stepping::Full),
+        ("skip_quiet", Stepping::SkipQuiet),
+    ] {
+        group.bench_function(format!("{name}/{HANG}/bare"), |b| {
+            b.iter(|| run_stepping(&Bare, black_box(&scenario), 0, stepping).expect("runs"))
+        });
+    }
+    group.finish();
+}
+
+fn conformance(c: &mut Criterion) {
+    let mut group = c.benchmark_group("conform");
+    group.sample_size(10);
+    group.sampling_mode(criterion::SamplingMode::Flat);
+    group.bench_function("every_subject_both_worlds", |b| {
+        b.iter(|| {
+            let reports = conform::suites(&SubjectName::ALL, &conform::Options::default(), &|| {});
+            black_box(reports.expect("worlds run"))
+        })
+    });
+    group.finish();
+}
+
 fn sweep(c: &mut Criterion) {
     let scenarios = builtin::all().expect("built-in scenarios parse");
     let mut group = c.benchmark_group("sweep");
@@ -69,6 +108,6 @@ criterion_group! {
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(3));
-    targets = worlds, sweep
+    targets = worlds, hang, sweep, conformance
 }
 criterion_main!(simulator);

@@ -512,19 +512,6 @@ fn merge(files: &[PathBuf]) -> Result<bool, String> {
     Ok(passed)
 }
 
-struct Suite<'a> {
-    options: &'a Options,
-    key: &'a str,
-}
-
-impl Visit for Suite<'_> {
-    type Output = std::io::Result<Report>;
-
-    fn visit<S: Subject>(self, subject: &S) -> Self::Output {
-        conform::suite(subject, self.key, self.options)
-    }
-}
-
 fn conform_all(
     subjects: &[SubjectName],
     options: &Options,
@@ -536,20 +523,7 @@ fn conform_all(
         false => subjects.to_vec(),
     };
     let bar = progress(names.len() as u64)?;
-    let mut reports = Vec::new();
-    for name in &names {
-        reports.push(
-            visit(
-                *name,
-                Suite {
-                    options,
-                    key: name.as_str(),
-                },
-            )
-            .map_err(world_error)?,
-        );
-        bar.inc(1);
-    }
+    let reports = conform::suites(&names, options, &|| bar.inc(1)).map_err(world_error)?;
     bar.finish_and_clear();
     let dir = out.unwrap_or_else(|| std::env::temp_dir().join("retry-sim-conform"));
     println!(

@@ -14,13 +14,15 @@ use super::evaluate;
 use crate::check::distribution::{self, Samples};
 use crate::check::{DELAY_DISTRIBUTION, ORACLES, Violation};
 use crate::scenario::{Scenario, WorldKind};
-use crate::subject::Subject;
+use crate::subject::{Subject, SubjectName, Visit, visit};
 use crate::{builtin, generate};
 use proptest::test_runner::{
     Config as ProptestConfig, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner,
 };
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Where a scenario came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -180,6 +182,51 @@ pub fn suite<S: Subject>(subject: &S, key: &str, options: &Options) -> std::io::
         }
     }
     Ok(report)
+}
+
+/// [`suite`] for every subject `names` names, the subjects spread over
+/// every core; the reports come back in the order of `names`, each the one
+/// [`suite`] gives alone (a subject's suite shares nothing with another's).
+/// `tick` is called as each subject's suite ends.
+///
+/// # Errors
+///
+/// The first subject's error, in the order of `names`.
+pub fn suites(
+    names: &[SubjectName],
+    options: &Options,
+    tick: &(dyn Fn() + Sync),
+) -> std::io::Result<Vec<Report>> {
+    struct Suite<'a> {
+        options: &'a Options,
+        key: &'a str,
+    }
+    impl Visit for Suite<'_> {
+        type Output = std::io::Result<Report>;
+        fn visit<S: Subject>(self, subject: &S) -> Self::Output {
+            suite(subject, self.key, self.options)
+        }
+    }
+    let next = AtomicUsize::new(0);
+    let reports: Mutex<Vec<Option<std::io::Result<Report>>>> =
+        Mutex::new(names.iter().map(|_| None).collect());
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    std::thread::scope(|scope| {
+        for _ in 0..threads.min(names.len()) {
+            scope.spawn(|| {
+                loop {
+                    let at = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&name) = names.get(at) else { break };
+                    let key = name.as_str();
+                    let report = visit(name, Suite { options, key });
+                    reports.lock().unwrap_or_else(|p| p.into_inner())[at] = Some(report);
+                    tick();
+                }
+            });
+        }
+    });
+    let reports = reports.into_inner().unwrap_or_else(|p| p.into_inner());
+    reports.into_iter().flatten().collect()
 }
 
 fn built_in_case<S: Subject>(

@@ -20,9 +20,9 @@ pub mod sse;
 
 use crate::method::Method;
 use crate::trace::ChunkId;
-use crabllm_core::{ByteStream, Error, Provider};
+use crabllm_core::{ByteStream, ChatCompletionChunk, Error, Provider};
 use futures::StreamExt;
-use items::{MODEL, payload_in, payload_of};
+use items::{MODEL, chat_payload, payload_in, payload_of};
 
 /// How a failed call ended.
 #[derive(Debug)]
@@ -103,10 +103,14 @@ pub async fn invoke<P: Provider>(
     let on_item = &mut on_item;
     let network = |e: Error| e;
     match method {
-        Method::Chat => on_item(payload_of(&provider.chat_completion(&rq::chat()).await?)),
+        Method::Chat => {
+            let r = provider.chat_completion(&rq::chat()).await?;
+            on_item(chat_payload(&r.id, &r));
+        }
         Method::ChatStream => {
             let s = provider.chat_completion_stream(&rq::chat()).await?;
-            return drain(s, payload_of, network, on_item).await;
+            let payload = |c: &ChatCompletionChunk| chat_payload(&c.id, c);
+            return drain(s, payload, network, on_item).await;
         }
         Method::ChatRaw => {
             let b = provider.chat_completion_raw(MODEL, rq::chat_body()).await?;

@@ -7,9 +7,11 @@
 //!
 //! | module | role |
 //! |---|---|
+//! | [`quiet`] | idle skipping: when a run can do nothing more, it ends at the horizon |
 //! | [`server`] | the server: answers each request, of any method, as the fault plan says |
 //! | [`world`] | the turmoil world: server host, client hosts, timed network faults |
 
+pub mod quiet;
 pub mod server;
 pub mod world;
 

@@ -107,3 +107,60 @@ fn every_method_travels_the_network_with_its_payloads() {
         }
     }
 }
+
+/// Runs `scenario` under `seed` against the subject `visit` is given,
+/// stepped in full and with quiet time skipped.
+struct BothSteppings<'a> {
+    scenario: &'a crate::scenario::Scenario,
+    seed: u64,
+}
+
+impl crate::subject::Visit for BothSteppings<'_> {
+    type Output = Option<(crate::trace::Trace, crate::trace::Trace)>;
+    fn visit<S: crate::subject::Subject>(self, subject: &S) -> Self::Output {
+        use crate::world::net::world::{Stepping, run_stepping};
+        // Two runs of a subject that cannot be seeded differ anyway.
+        if !subject.seedable() {
+            return None;
+        }
+        let _quiet = crate::world::clients::InRun::enter();
+        let run = |stepping| run_stepping(subject, self.scenario, self.seed, stepping);
+        Some((
+            run(Stepping::Full).expect("full stepping runs"),
+            run(Stepping::SkipQuiet).expect("skipping runs"),
+        ))
+    }
+}
+
+/// Skipping quiet time changes nothing a trace says, its end included:
+/// for every seedable subject on every network scenario (the bare
+/// provider hangs in two of them, so the skip is taken there), the trace
+/// is the one stepping every millisecond to the horizon writes.
+#[test]
+fn quiet_runs_end_as_full_stepping_does() {
+    use crate::subject::{SubjectName, visit};
+    let network = crate::builtin::all().expect("built-ins are valid");
+    let network = network
+        .iter()
+        .filter(|(_, s)| s.world == crate::scenario::WorldKind::Network);
+    let mut skipped = 0;
+    for (name, scenario) in network {
+        for subject in SubjectName::ALL {
+            for seed in 0..2 {
+                let Some((full, skipping)) = visit(subject, BothSteppings { scenario, seed })
+                else {
+                    continue;
+                };
+                let replay = format!(
+                    "cargo run -p provider-retry-sim -- replay {name} --seed {seed} --subject {}",
+                    subject.as_str()
+                );
+                assert_eq!(full.end_ns, skipping.end_ns, "{replay}");
+                assert!(full.records == skipping.records, "records differ: {replay}");
+                skipped += usize::from(full.end_ns > 300_000_000_000);
+            }
+        }
+    }
+    // The bare provider's hangs reached the horizon, and were skipped to it.
+    assert!(skipped >= 4, "{skipped}");
+}

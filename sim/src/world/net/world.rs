@@ -7,6 +7,7 @@
 //! by the probe, chunks sent by the server and received by the caller), so
 //! every oracle and the determinism check apply unchanged.
 
+use super::quiet::{self, Activity};
 use super::server::Server;
 use crate::backend::{Backend, Clock};
 use crate::faults::Faults;
@@ -90,11 +91,28 @@ fn apply(sim: &mut turmoil::Sim<'_>, change: Change, clients: &[String]) {
     }
 }
 
+/// How a run advances through simulated time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stepping {
+    /// Every tick up to the horizon, as turmoil steps it.
+    Full,
+    /// Every tick while anything may still happen; once the run has gone
+    /// quiet for longer than any timer it can hold, straight to the
+    /// horizon ([`quiet`]).
+    SkipQuiet,
+}
+
 /// Put `server` on the simulation as the host `server`, port 80.
 pub fn serve(sim: &mut turmoil::Sim<'_>, server: Server) {
+    serve_counted(sim, server, Activity::default());
+}
+
+/// [`serve`], counting the polls of the server's tasks in `activity`.
+fn serve_counted(sim: &mut turmoil::Sim<'_>, server: Server, activity: Activity) {
     sim.host(SERVER, move || {
         let server = server.clone();
-        async move {
+        let counter = activity.clone();
+        let software = async move {
             let listener = turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?;
             loop {
                 let (stream, _) = listener.accept().await?;
@@ -103,9 +121,10 @@ pub fn serve(sim: &mut turmoil::Sim<'_>, server: Server) {
                 // process-wide task ids, and each dropped socket sends its
                 // RST or FIN, drawing on turmoil's seeded rng. The LocalSet
                 // drops its tasks in spawn order, the same on every run.
-                tokio::task::spawn_local(server.clone().connection(stream));
+                tokio::task::spawn_local(counter.count(server.clone().connection(stream)));
             }
-        }
+        };
+        activity.count(software)
     });
 }
 
@@ -116,12 +135,26 @@ pub fn serve(sim: &mut turmoil::Sim<'_>, server: Server) {
 ///
 /// If turmoil reports a failure other than running out of simulated time.
 pub fn run<S: Subject>(subject: &S, scenario: &Scenario, seed: u64) -> std::io::Result<Trace> {
+    run_stepping(subject, scenario, seed, Stepping::SkipQuiet)
+}
+
+/// [`run`], advancing time as `stepping` says (the trace is the same).
+///
+/// # Errors
+///
+/// As [`run`].
+pub fn run_stepping<S: Subject>(
+    subject: &S,
+    scenario: &Scenario,
+    seed: u64,
+    stepping: Stepping,
+) -> std::io::Result<Trace> {
     let net = &scenario.network;
     let mut sim = turmoil::Builder::new()
         .rng_seed(seed)
         .epoch(epoch())
         .simulation_duration(NETWORK_HORIZON)
-        .tick_duration(Duration::from_millis(1))
+        .tick_duration(TICK)
         .min_message_latency(Duration::from_millis(net.latency_min_ms))
         .max_message_latency(Duration::from_millis(net.latency_max_ms))
         .fail_rate(net.loss)
@@ -132,7 +165,12 @@ pub fn run<S: Subject>(subject: &S, scenario: &Scenario, seed: u64) -> std::io::
         scenario.faults.capacity,
         Clock::Turmoil,
     );
-    serve(&mut sim, Server::new(backend.clone(), wall));
+    let activity = Activity::default();
+    serve_counted(
+        &mut sim,
+        Server::new(backend.clone(), wall),
+        activity.clone(),
+    );
     let (clients, calls, think_ms) = match scenario.workload.shape {
         Shape::Closed {
             clients,
@@ -153,26 +191,85 @@ pub fn run<S: Subject>(subject: &S, scenario: &Scenario, seed: u64) -> std::io::
         ));
         let plan = Plan::closed(client, calls, Duration::from_millis(think_ms));
         let calls = drive(subject, scenario, seed, plan, link, cursor, backend.clone());
+        let calls = activity.count(calls);
         sim.client(name.as_str(), async move {
             calls.await;
             Ok(())
         });
     }
-    let mut changes = schedule(scenario).into_iter().peekable();
-    loop {
+    let changes = schedule(scenario);
+    let quiet = match stepping {
+        Stepping::Full => None,
+        Stepping::SkipQuiet => quiet::bound(scenario, &subject.claim(&scenario.policy)),
+    };
+    let mut watch = Watch {
+        bound: quiet,
+        settled: changes.last().map_or(Duration::ZERO, |(at, _)| *at),
+        polls: activity.polls(),
+        busy_at: Duration::ZERO,
+    };
+    let mut changes = changes.into_iter().peekable();
+    let end = loop {
         while let Some((_, change)) = changes.next_if(|(at, _)| *at <= sim.elapsed()) {
             apply(&mut sim, change, &names);
         }
         match sim.step() {
-            Ok(true) => break,
+            Ok(true) => break sim.elapsed(),
             Ok(false) => {}
             // Out of simulated time: the open calls show in the trace.
-            Err(e) if e.to_string().contains("Ran for duration") => break,
+            Err(e) if e.to_string().contains("Ran for duration") => break sim.elapsed(),
             Err(e) => return Err(std::io::Error::other(e.to_string())),
         }
-    }
+        if watch.nothing_more(&sim, activity.polls()) {
+            break HORIZON_END;
+        }
+    };
     Ok(Trace {
         records: backend.take_trace(),
-        end_ns: u64::try_from(sim.elapsed().as_nanos()).unwrap_or(u64::MAX),
+        end_ns: u64::try_from(end.as_nanos()).unwrap_or(u64::MAX),
     })
+}
+
+/// Where full stepping stops a run that has not finished: turmoil fails
+/// the first step that takes it past the horizon.
+const HORIZON_END: Duration = NETWORK_HORIZON.saturating_add(TICK);
+
+/// turmoil's step: every wait ends on a whole millisecond.
+const TICK: Duration = Duration::from_millis(1);
+
+/// Whether a run has gone quiet for good ([`quiet`]).
+struct Watch {
+    /// How long it must stay quiet; `None`: never skip.
+    bound: Option<Duration>,
+    /// The last scheduled network change.
+    settled: Duration,
+    polls: u64,
+    /// When a task was last polled or a message last in flight.
+    busy_at: Duration,
+}
+
+impl Watch {
+    fn nothing_more(&mut self, sim: &turmoil::Sim<'_>, polls: u64) -> bool {
+        let Some(bound) = self.bound else {
+            return false;
+        };
+        let now = sim.elapsed();
+        if polls != self.polls || in_flight(sim) {
+            self.polls = polls;
+            self.busy_at = now;
+            return false;
+        }
+        now >= self.settled && now - self.busy_at > bound
+    }
+}
+
+/// A message is on its way between two hosts.
+fn in_flight(sim: &turmoil::Sim<'_>) -> bool {
+    let mut any = false;
+    sim.links(|links| {
+        for mut link in links {
+            any |= link.next().is_some();
+        }
+    });
+    any
 }
