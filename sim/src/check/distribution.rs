@@ -361,4 +361,29 @@ mod tests {
         };
         assert_eq!(samples(&t, &c).places, [1.0]);
     }
+
+    #[test]
+    fn as_few_samples_as_the_least_tested_are_tested() {
+        let places = vec![1.0; MIN_SAMPLES];
+        assert!(test(&Samples { places, late: 0.0 }, &claim()).is_some());
+    }
+
+    #[test]
+    fn reported_delays_are_sampled_exactly() {
+        // Reported: the drawn delays themselves, nothing late.
+        let exact = samples(&equal_jitter_run(5, true), &jittered(0.5));
+        assert_eq!(exact.late, 0.0);
+        // Measured: each may end up to a tick late.
+        let measured = samples(&equal_jitter_run(5, false), &jittered(0.5));
+        assert!(measured.late > 0.0);
+        assert_eq!(exact.len(), measured.len());
+        assert!(
+            exact
+                .places
+                .iter()
+                .zip(&measured.places)
+                .all(|(e, m)| e <= m)
+        );
+        assert_ne!(exact.places, measured.places);
+    }
 }
