@@ -102,6 +102,18 @@ pub fn delay(attempt: u32, ms: u64, retry_after: bool) -> Kind {
     }
 }
 
+/// Client 0's call 0 received the first item of stream `stream`.
+pub fn received(stream: u64) -> Kind {
+    Kind::ChunkReceived {
+        chunk: Some(crate::trace::ChunkId {
+            client: 0,
+            call: 0,
+            stream,
+            index: 0,
+        }),
+    }
+}
+
 /// A correct chat call: two 503s with exact backoff (100, 200 ms), then success.
 pub fn good() -> Vec<Record> {
     vec![
@@ -112,17 +124,7 @@ pub fn good() -> Vec<Record> {
         rec(120, failed(1, 503, None)),
         rec(320, attempt(2)),
         rec(330, ok(2)),
-        rec(
-            330,
-            Kind::ChunkReceived {
-                chunk: Some(crate::trace::ChunkId {
-                    client: 0,
-                    call: 0,
-                    stream: 2,
-                    index: 0,
-                }),
-            },
-        ),
+        rec(330, received(2)),
         rec(330, ended(CallOutcome::Ok)),
     ]
 }
@@ -139,17 +141,7 @@ pub fn fell_back() -> Vec<Record> {
         rec(120, failed(1, 503, None)),
         rec(120, attempt_at(2, 1)),
         rec(130, ok(2)),
-        rec(
-            130,
-            Kind::ChunkReceived {
-                chunk: Some(crate::trace::ChunkId {
-                    client: 0,
-                    call: 0,
-                    stream: 0,
-                    index: 0,
-                }),
-            },
-        ),
+        rec(130, received(0)),
         rec(130, ended(CallOutcome::Ok)),
     ]
 }
