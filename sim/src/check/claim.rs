@@ -214,6 +214,14 @@ mod tests {
     }
 
     #[test]
+    fn a_claim_file_without_upstreams_allows_no_fallback() {
+        let mut json = serde_json::to_value(Claim::provider_retry(&PolicySpec::default())).unwrap();
+        json.as_object_mut().unwrap().remove("upstreams");
+        let read: Claim = serde_json::from_value(json).unwrap();
+        assert_eq!(read.upstreams, 1);
+    }
+
+    #[test]
     fn nanos_saturates() {
         assert_eq!(nanos(Duration::from_nanos(7)), 7);
         assert_eq!(nanos(Duration::MAX), u64::MAX);

@@ -133,8 +133,7 @@ impl Call {
     /// The call as each upstream saw it, in order: one part per run of
     /// consecutive attempts at one upstream (the call itself, if it never
     /// fell back). A gateway's deployment is judged on its part as a
-    /// wrapper is on a call. A part before the last starts when its first
-    /// attempt does (the first, when the call does) and ends when the next
+    /// wrapper is on a call. A part before the last ends when the next
     /// part's first attempt starts, so that a wait before falling back is
     /// judged as a sleep after the final attempt; it ends with its last
     /// attempt's failure: an attempt still open then was dropped (timed
@@ -161,16 +160,13 @@ impl Call {
             .collect();
         runs.into_iter()
             .zip(next_starts)
-            .enumerate()
-            .map(|(i, (mut attempts, next_start))| {
+            .map(|(mut attempts, next_start)| {
                 // Numbered within the part: its retries are the deployment's own.
                 for (n, a) in attempts.iter_mut().enumerate() {
                     a.number = u32::try_from(n).unwrap_or(u32::MAX);
                 }
-                let started = self.started.map(|(t, m, compat, inner)| match i {
-                    0 => (t, m, compat, inner),
-                    _ => (attempts[0].start, m, compat, inner),
-                });
+                // When the call started: no oracle judges a part by it.
+                let started = self.started;
                 match next_start {
                     None => Call {
                         started,
