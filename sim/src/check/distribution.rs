@@ -12,7 +12,7 @@
 //! cap clipped (values pile up at the cap) are left out.
 
 use super::claim::Claim;
-use super::model::{Call, envelopes};
+use super::model::backoffs;
 use crate::trace::Trace;
 
 /// The narrowest envelope sampled: 20 timer ticks.
@@ -53,31 +53,21 @@ impl Samples {
 /// The places of every uncensored backoff wider than [`MIN_WIDTH_NS`] in `trace`.
 pub fn samples(trace: &Trace, claim: &Claim) -> Samples {
     let mut out = Samples::default();
-    // A gateway's deployments wait inside their own parts of a call; the
-    // step from one upstream to the next is no backoff.
-    let parts = trace
-        .calls()
-        .into_values()
-        .flat_map(|r| Call::of(&r).parts());
-    for call in parts {
-        let reported = |after: u32| call.reported_delay(after);
-        let exact = |w: &super::model::Wait| reported(w.after);
-        for (w, e) in envelopes(&call.waits(claim), claim, exact) {
-            let Some(e) = e else { continue };
-            let width = e.hi.saturating_sub(e.lo);
-            if e.censored || width < MIN_WIDTH_NS {
-                continue;
-            }
-            let delay = match reported(w.after) {
-                Some(exact) => exact,
-                None => {
-                    out.late = out.late.max(super::model::TICK_NS as f64 / width as f64);
-                    w.gap_ns
-                }
-            };
-            let u = (delay.saturating_sub(e.lo)) as f64 / width as f64;
-            out.places.push(u.clamp(0.0, 1.0));
+    for (w, e, reported) in backoffs(trace, claim) {
+        let Some(e) = e else { continue };
+        let width = e.hi.saturating_sub(e.lo);
+        if e.censored || width < MIN_WIDTH_NS {
+            continue;
         }
+        let delay = match reported {
+            Some(exact) => exact,
+            None => {
+                out.late = out.late.max(super::model::TICK_NS as f64 / width as f64);
+                w.gap_ns
+            }
+        };
+        let u = (delay.saturating_sub(e.lo)) as f64 / width as f64;
+        out.places.push(u.clamp(0.0, 1.0));
     }
     out
 }

@@ -10,7 +10,7 @@
 use super::claim::{Backoff, Claim, JitterShape, RetryAfterRule};
 use crate::method::Method;
 use crate::trace::{
-    AttemptOutcome, CallOutcome, ChunkId, Failure, GiveUpReason, Kind, Record, Reported,
+    AttemptOutcome, CallOutcome, ChunkId, Failure, GiveUpReason, Kind, Record, Reported, Trace,
 };
 
 /// The timer wheel's resolution: a wait measured from outside ends on the
@@ -379,6 +379,25 @@ fn after_jitter_cap(backoff: &Backoff, cap: u64, lo: u64, hi: u64) -> Envelope {
 /// Retry-After wait). `exact` gives a wait's drawn delay when known (a
 /// reported one) so decorrelated's next envelope uses it, not the
 /// tick-late measurement.
+/// Every wait between attempts in `trace`, each upstream's part of a call
+/// on its own (a step from one upstream to the next is no backoff), with
+/// its envelope and the delay the subject reported for it, if it did.
+pub fn backoffs(trace: &Trace, claim: &Claim) -> Vec<(Wait, Option<Envelope>, Option<u64>)> {
+    let parts = trace
+        .calls()
+        .into_values()
+        .flat_map(|r| Call::of(&r).parts());
+    let mut out = Vec::new();
+    for call in parts {
+        let reported = |w: &Wait| call.reported_delay(w.after);
+        for (w, e) in envelopes(&call.waits(claim), claim, reported) {
+            let delay = reported(&w);
+            out.push((w, e, delay));
+        }
+    }
+    out
+}
+
 pub fn envelopes(
     waits: &[Wait],
     claim: &Claim,

@@ -11,7 +11,7 @@ use super::charts::Span;
 use super::histogram::{self, Histogram};
 use crate::check::Claim;
 use crate::check::distribution::{self, MIN_SAMPLES};
-use crate::check::model::{Call, envelopes};
+use crate::check::model::backoffs;
 use crate::trace::Trace;
 use std::collections::BTreeMap;
 
@@ -34,27 +34,19 @@ pub const MAX_RETRIES_DRAWN: usize = 6;
 /// Every backoff delay of `trace`, by retry.
 pub fn per_retry(trace: &Trace, claim: &Claim) -> Vec<RetryDelays> {
     let mut by_retry: BTreeMap<u32, RetryDelays> = BTreeMap::new();
-    // Each upstream's part of a call waits its own schedule (see `Call::parts`).
-    let parts = trace
-        .calls()
-        .into_values()
-        .flat_map(|r| Call::of(&r).parts());
-    for call in parts {
-        let reported = |after: u32| call.reported_delay(after);
-        for (w, e) in envelopes(&call.waits(claim), claim, |w| reported(w.after)) {
-            let retry = w.after + 1;
-            let entry = by_retry.entry(retry).or_insert_with(|| RetryDelays {
-                retry,
-                lo_ns: u64::MAX,
-                ..RetryDelays::default()
-            });
-            match e {
-                None => entry.retry_after += 1,
-                Some(e) => {
-                    entry.delays_ns.push(reported(w.after).unwrap_or(w.gap_ns));
-                    entry.lo_ns = entry.lo_ns.min(e.lo);
-                    entry.hi_ns = entry.hi_ns.max(e.hi);
-                }
+    for (w, e, reported) in backoffs(trace, claim) {
+        let retry = w.after + 1;
+        let entry = by_retry.entry(retry).or_insert_with(|| RetryDelays {
+            retry,
+            lo_ns: u64::MAX,
+            ..RetryDelays::default()
+        });
+        match e {
+            None => entry.retry_after += 1,
+            Some(e) => {
+                entry.delays_ns.push(reported.unwrap_or(w.gap_ns));
+                entry.lo_ns = entry.lo_ns.min(e.lo);
+                entry.hi_ns = entry.hi_ns.max(e.hi);
             }
         }
     }
