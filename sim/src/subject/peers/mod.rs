@@ -11,7 +11,7 @@
 //! its library would, in the library's documented idiom: failures that
 //! `crabllm_core::Error::is_transient` calls transient are retried, every
 //! idempotent call and stream open is retried (the same set for every
-//! peer, [`RETRIED`]), and each attempt of those is bounded by the
+//! peer, [`retries`]), and each attempt of those is bounded by the
 //! policy's timeout (the library's own timeout where it has one,
 //! `tokio::time::timeout` where it has none). What the peers share is
 //! written once: [`Peer`] for the routing, [`claim`] for the parts of
@@ -37,28 +37,16 @@ use crate::scenario::PolicySpec;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-/// The methods every peer retries: every idempotent call and stream open.
-/// The passthrough stream (its body is consumed by the first attempt),
-/// image generation and audio (not idempotent, and billed per call) are
-/// forwarded once, untimed.
-pub const RETRIED: [Method; 16] = [
-    Method::Chat,
-    Method::ChatStream,
-    Method::ChatRaw,
-    Method::ChatStreamRaw,
-    Method::Anthropic,
-    Method::AnthropicStream,
-    Method::AnthropicRaw,
-    Method::AnthropicStreamRaw,
-    Method::Gemini,
-    Method::GeminiStream,
-    Method::GeminiRaw,
-    Method::GeminiStreamRaw,
-    Method::Complete,
-    Method::CompleteStream,
-    Method::Embedding,
-    Method::Models,
-];
+/// Whether every peer retries `method`: every idempotent call and stream
+/// open is retried. The passthrough stream (its body is consumed by the
+/// first attempt), image generation and audio (not idempotent, and billed
+/// per call) are forwarded once, untimed.
+pub fn retries(method: Method) -> bool {
+    !matches!(
+        method,
+        Method::Passthrough | Method::Image | Method::AudioSpeech | Method::AudioTranscription
+    )
+}
 
 /// The policy's per-attempt timeout; zero disables it.
 pub fn attempt_timeout(policy: &PolicySpec) -> Option<Duration> {
@@ -66,7 +54,7 @@ pub fn attempt_timeout(policy: &PolicySpec) -> Option<Duration> {
 }
 
 /// What every peer claims for `policy` through [`Peer`]: `max_retries + 1`
-/// attempts, the transient failures retried, [`RETRIED`] retried and
+/// attempts, the transient failures retried, the methods [`retries`] names retried and
 /// timed by the policy's timeout, no stream bound, no budget, no reports;
 /// the library's own backoff, Retry-After rule and deadline as given.
 pub fn claim(
@@ -75,7 +63,7 @@ pub fn claim(
     retry_after: RetryAfterRule,
     deadline_ns: Option<u64>,
 ) -> Claim {
-    let retried: BTreeSet<Method> = RETRIED.into();
+    let retried: BTreeSet<Method> = Method::ALL.into_iter().filter(|&m| retries(m)).collect();
     Claim {
         max_attempts: u64::from(policy.max_retries) + 1,
         timeout_ns: attempt_timeout(policy).map(nanos),

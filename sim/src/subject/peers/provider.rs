@@ -1,6 +1,6 @@
 //! One `Provider` for every peer: the method routing written once.
 //!
-//! [`Peer`] sends each method in [`RETRIED`](super::RETRIED) through its
+//! [`Peer`] sends each method [`retries`](super::retries) names through its
 //! library's [`RetryLib::retry`], as one repeatable operation, and
 //! forwards every other method, and the `is_*_compat` flags, unchanged.
 
