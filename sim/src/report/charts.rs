@@ -191,16 +191,7 @@ where
         .x_label_area_size(44)
         .y_label_area_size(64)
         .build_cartesian_2d(x, y)?;
-    c.configure_mesh()
-        .x_desc(chart.x_label.as_str())
-        .y_desc(chart.y_label.as_str())
-        .x_label_formatter(&|v| style::number(*v))
-        .y_label_formatter(&|v| style::number(*v))
-        .bold_line_style(style::GRID)
-        .light_line_style(WHITE)
-        .label_style(style::label())
-        .axis_desc_style(style::label())
-        .draw()?;
+    style::mesh(&mut c.configure_mesh(), &chart.x_label, &chart.y_label).draw()?;
     spans(&mut c, &chart.spans)?;
     let hidden = coinciding(&chart.series);
     for (i, s) in chart.series.iter().enumerate() {

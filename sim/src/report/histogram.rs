@@ -121,17 +121,9 @@ where
         .x_label_area_size(40)
         .y_label_area_size(48)
         .build_cartesian_2d(x, 0.0..top)?;
-    c.configure_mesh()
-        .x_desc(h.x_label.as_str())
-        .y_desc("count")
+    style::mesh(&mut c.configure_mesh(), &h.x_label, "count")
         .x_labels(5)
         .y_labels(5)
-        .x_label_formatter(&|v| style::number(*v))
-        .y_label_formatter(&|v| style::number(*v))
-        .bold_line_style(style::GRID)
-        .light_line_style(WHITE)
-        .label_style(style::label())
-        .axis_desc_style(style::label())
         .draw()?;
     for s in &h.spans {
         c.draw_series(std::iter::once(Rectangle::new(

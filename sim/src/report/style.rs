@@ -5,7 +5,9 @@
 //! plotters is built without `ttf`, so it needs no font files and no system
 //! library, and the viewer's own font draws the words.
 
+use plotters::chart::MeshStyle;
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::Ranged;
 use plotters::element::ComposedElement;
 use plotters::prelude::*;
 
@@ -69,6 +71,33 @@ pub fn number(v: f64) -> String {
     }
     let digits = (2 - a.log10().floor() as i32 - 1).clamp(0, 6) as usize;
     format!("{v:.digits$}")
+}
+
+/// The mesh every chart draws: its axes described, tick labels as
+/// [`number`] writes them, a light grid, the label font. The caller adds
+/// what is its own (tick counts) and draws it.
+pub fn mesh<'m, 'a, 'b, X, Y, DB>(
+    mesh: &'m mut MeshStyle<'a, 'b, X, Y, DB>,
+    x_desc: &str,
+    y_desc: &str,
+) -> &'m mut MeshStyle<'a, 'b, X, Y, DB>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+    DB: DrawingBackend,
+{
+    mesh.x_desc(x_desc)
+        .y_desc(y_desc)
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
+        .bold_line_style(GRID)
+        .light_line_style(WHITE)
+        .label_style(label())
+        .axis_desc_style(label())
+}
+
+fn tick(v: &f64) -> String {
+    number(*v)
 }
 
 /// Draw into an SVG string of `size` pixels on white. Drawing into a
