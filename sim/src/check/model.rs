@@ -165,20 +165,20 @@ impl Call {
                 for (n, a) in attempts.iter_mut().enumerate() {
                     a.number = u32::try_from(n).unwrap_or(u32::MAX);
                 }
-                // When the call started: no oracle judges a part by it.
-                let started = self.started;
                 match next_start {
                     None => Call {
-                        started,
                         attempts,
                         ..self.clone()
                     },
+                    // A part left keeps the call's identity and method (the
+                    // method decides what its oracles expect), and nothing
+                    // the caller received.
                     Some(left) => {
                         let ended = left_at(&mut attempts, left);
                         Call {
                             client: self.client,
                             call: self.call,
-                            started,
+                            started: self.started,
                             ended: Some(ended),
                             attempts,
                             ..Call::default()

@@ -923,4 +923,13 @@ fn parts_number_their_attempts_in_order_whatever_the_record_says() {
         .map(|p| p.attempts.iter().map(|a| a.number).collect())
         .collect();
     assert_eq!(numbers, [vec![0, 1], vec![0]]);
+    // Every part is of the same call, by the same client, of one method.
+    for r in &mut t {
+        (r.client, r.call) = (3, 7);
+    }
+    let parts = super::model::Call::of(&t.iter().collect::<Vec<_>>()).parts();
+    assert_eq!(parts.len(), 2);
+    for p in &parts {
+        assert_eq!((p.client, p.call, p.method()), (3, 7, Some(Method::Chat)));
+    }
 }
