@@ -6,7 +6,7 @@ use super::oracles::{PER_CALL, WHOLE_CALL};
 use super::{Context, check};
 use crate::method::Method;
 use crate::trace::{AttemptOutcome, CallOutcome, Failure, Reported};
-use crate::trace::{ChunkId, Kind, Record};
+use crate::trace::{ChunkId, Kind, Record, Trace};
 use std::time::Duration;
 
 fn names_in(records: Vec<Record>, claim: &Claim, context: &Context) -> Vec<&'static str> {
@@ -116,6 +116,12 @@ fn forwarding_catches_an_unsupported_end_and_a_call_never_forwarded() {
     t.push(rec(0, ended(CallOutcome::Failed(Failure::Unsupported))));
     assert_eq!(names(t.clone(), &claim()), ["forwarding"]);
     t[1] = rec(0, ended(fail_503()));
+    assert_eq!(names(t, &claim()), ["forwarding"]);
+    // Unsupported after reaching the provider, which answered.
+    let mut t = good();
+    t.truncate(3);
+    t[2] = rec(10, ok(0));
+    t.push(rec(10, ended(CallOutcome::Failed(Failure::Unsupported))));
     assert_eq!(names(t, &claim()), ["forwarding"]);
 }
 
@@ -473,6 +479,20 @@ fn stream_integrity_catches_lost_duplicated_spliced_and_foreign_items() {
 }
 
 #[test]
+fn a_stream_handed_over_is_judged_by_the_stream_oracles_not_as_a_retry() {
+    // An attempt after the stream failed, failing transiently with retries
+    // left: it is no retry of the open, whose end `transient_retried`
+    // judges; what the caller received is `stream_integrity`'s.
+    let mut t = streamed(&[(4, 0), (4, 1)], &[id(0, 0, 4, 0)], false);
+    t.pop();
+    t.push(rec(20, attempt(1)));
+    t.push(rec(30, failed(1, 503, None)));
+    t.push(rec(30, ended(fail_503())));
+    let found = names(t, &claim());
+    assert!(!found.contains(&"transient_retried"), "{found:?}");
+}
+
+#[test]
 fn stream_idle_bounded_catches_a_silence_past_the_bound() {
     let sent = [(4, 0), (4, 1)];
     let received = [id(0, 0, 4, 0), id(0, 0, 4, 1)];
@@ -798,20 +818,25 @@ fn the_contexts_tolerance_bounds_lateness_and_the_callers_lag() {
 
 #[test]
 fn calls_end_catches_a_call_cut_off_waiting_a_refused_retry_after() {
-    let mut t = good();
-    t.truncate(3);
-    t[2] = rec(10, failed(0, 503, Some(150)));
-    // Still waiting 100 ms later, when the run stopped.
-    let mut cut = trace(t);
-    cut.end_ns = 110 * MS;
-    let judged = |claim: &Claim| -> Vec<&str> {
-        check(&cut, claim, &Context::default())
+    // Still waiting 100 ms after a Retry-After, when the run stopped.
+    let cut = |retry_after_ms: u64| {
+        let mut t = good();
+        t.truncate(3);
+        t[2] = rec(10, failed(0, 503, Some(retry_after_ms)));
+        let mut cut = trace(t);
+        cut.end_ns = 110 * MS;
+        cut
+    };
+    let judged = |cut: &Trace, claim: &Claim| -> Vec<&str> {
+        check(cut, claim, &Context::default())
             .into_iter()
             .map(|v| v.oracle)
             .collect()
     };
-    assert_eq!(judged(&positive(true)), ["calls_end"]);
-    assert_eq!(judged(&positive(false)), NONE);
+    assert_eq!(judged(&cut(150), &positive(true)), ["calls_end"]);
+    assert_eq!(judged(&cut(150), &positive(false)), NONE);
+    // A Retry-After of exactly the most the claim accepts is waited.
+    assert_eq!(judged(&cut(120), &positive(true)), NONE);
 }
 
 #[test]
