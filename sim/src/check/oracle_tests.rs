@@ -6,7 +6,7 @@ use super::oracles::{PER_CALL, WHOLE_CALL};
 use super::{Context, check};
 use crate::method::Method;
 use crate::trace::{AttemptOutcome, CallOutcome, Failure, Reported};
-use crate::trace::{ChunkId, Kind, Record, Trace};
+use crate::trace::{ChunkId, GiveUpReason, Kind, Record, Trace};
 use std::time::Duration;
 
 fn names_in(records: Vec<Record>, claim: &Claim, context: &Context) -> Vec<&'static str> {
@@ -263,7 +263,17 @@ fn retry_after_honoured_catches_a_shortened_retry_after() {
     for r in &mut t[3..] {
         r.t += 50 * MS;
     }
-    assert_eq!(names(t, &claim()), NONE);
+    assert_eq!(names(t.clone(), &claim()), NONE);
+    // Up to one tick late is measurement; a nanosecond more is not.
+    let late = |by_ns: u64| {
+        let mut t = t.clone();
+        for r in &mut t[3..] {
+            r.t += by_ns;
+        }
+        names(t, &claim())
+    };
+    assert_eq!(late(MS), NONE);
+    assert_eq!(late(MS + 1), ["retry_after_honoured"]);
 }
 
 #[test]
@@ -309,6 +319,14 @@ fn deadline_respected_catches_a_wait_past_it() {
         ..claim()
     };
     assert_eq!(names(good(), &strict), ["deadline_respected"]);
+    // The last wait ends at 320 ms: one tick past the deadline is
+    // measurement, a nanosecond more is not.
+    let by = |deadline_ns| Claim {
+        deadline_ns: Some(deadline_ns),
+        ..claim()
+    };
+    assert_eq!(names(good(), &by(319 * MS)), NONE);
+    assert_eq!(names(good(), &by(319 * MS - 1)), ["deadline_respected"]);
     // Ending instead of waiting past the deadline is allowed.
     let mut t = good();
     t.truncate(5);
@@ -504,6 +522,27 @@ fn stream_idle_bounded_catches_a_silence_past_the_bound() {
     assert_eq!(names(t.clone(), &idle), NONE);
     // The second item arrives 20 ms after the first.
     let at = t.len() - 2;
+    let later = |by_ns: u64| {
+        let mut t = t.clone();
+        t[at].t += by_ns;
+        names(t, &idle)
+    };
+    // One tick past the bound is measurement, a nanosecond more is not.
+    assert_eq!(later(6 * MS), NONE);
+    assert_eq!(later(6 * MS + 1), ["stream_idle_bounded"]);
+    // A method the claim does not time has no bound.
+    let untimed = Claim {
+        timed: Default::default(),
+        ..idle.clone()
+    };
+    assert_eq!(names(t.clone(), &untimed), NONE);
+    // A silence the wrapper ended with a timeout, 20 ms after the last item.
+    let mut cut = streamed(&sent, &received, false);
+    let n = cut.len();
+    for r in &mut cut[n - 2..] {
+        r.t += 20 * MS;
+    }
+    assert_eq!(names(cut, &idle), ["stream_idle_bounded"]);
     t[at].t += 20 * MS;
     assert_eq!(names(t.clone(), &idle), ["stream_idle_bounded"]);
     let unbounded = Claim {
@@ -629,9 +668,21 @@ fn reported_agrees_accepts_a_truthful_report() {
         ),
     );
     assert_eq!(names(t.clone(), &claim()), NONE);
-    // A misreported delay.
-    t[7] = rec(120, delay(1, 150, false));
-    assert_eq!(names(t, &claim()), ["reported_agrees"]);
+    // A misreported delay: 150 ms reported, 200 ms waited.
+    let mut misreported = t.clone();
+    misreported[8] = rec(120, delay(1, 150, false));
+    assert_eq!(names(misreported, &claim()), ["reported_agrees"]);
+    // The wait measured one tick longer than reported is measurement; a
+    // nanosecond more is not (nor is it within the backoff's envelope).
+    let late = |by_ns: u64| {
+        let mut t = t.clone();
+        for r in &mut t[9..] {
+            r.t += by_ns;
+        }
+        names(t, &claim())
+    };
+    assert_eq!(late(MS), NONE);
+    assert_eq!(late(MS + 1), ["delay_within_envelope", "reported_agrees"]);
 }
 
 #[test]
@@ -672,7 +723,7 @@ fn reported_agrees_catches_a_wrong_count_and_a_wrong_reason() {
         ),
     );
     assert_eq!(names(t, &claim()), ["reported_agrees"]);
-    let gave_up = |reason| {
+    let gave_up_after = |attempt, reason| {
         let mut t = good();
         t.truncate(3);
         t.push(rec(
@@ -684,7 +735,7 @@ fn reported_agrees_catches_a_wrong_count_and_a_wrong_reason() {
         t.push(rec(
             10,
             Kind::Reported {
-                event: Reported::GaveUp { attempt: 0, reason },
+                event: Reported::GaveUp { attempt, reason },
             },
         ));
         t.push(rec(10, ended(fail_503())));
@@ -696,11 +747,53 @@ fn reported_agrees_catches_a_wrong_count_and_a_wrong_reason() {
             },
         )
     };
-    assert_eq!(gave_up(crate::trace::GiveUpReason::Budget), NONE);
-    assert_eq!(
-        gave_up(crate::trace::GiveUpReason::Exhausted),
-        ["reported_agrees"]
-    );
+    let gave_up = |reason| gave_up_after(0, reason);
+    assert_eq!(gave_up(GiveUpReason::Budget), NONE);
+    assert_eq!(gave_up(GiveUpReason::Exhausted), ["reported_agrees"]);
+    // Giving up is reported after the last attempt, not another.
+    assert_eq!(gave_up_after(1, GiveUpReason::Budget), ["reported_agrees"]);
+}
+
+#[test]
+fn reported_agrees_accepts_any_reason_the_claim_may_end_a_call_for() {
+    // Attempt 1 failed at 120 ms; the next wait, fully jittered, is in
+    // [0, 200] ms: on a 250 ms deadline it may end past it or not, and the
+    // budget may be empty. Neither is certain, so either reason is true.
+    let gave_up = |reason| {
+        let mut t = good();
+        t.truncate(5);
+        for (at, attempt) in [(1, 0), (4, 1)] {
+            t.insert(
+                at,
+                rec(
+                    t[at].t / MS,
+                    Kind::Reported {
+                        event: Reported::Attempt { attempt },
+                    },
+                ),
+            );
+        }
+        t.push(rec(
+            120,
+            Kind::Reported {
+                event: Reported::GaveUp { attempt: 1, reason },
+            },
+        ));
+        t.push(rec(120, ended(fail_503())));
+        let claim = Claim {
+            budget: true,
+            deadline_ns: Some(250 * MS),
+            backoff: Backoff {
+                jitter: JitterShape::Scale { lo: 0.0, hi: 1.0 },
+                ..claim().backoff
+            },
+            ..claim()
+        };
+        names(t, &claim)
+    };
+    assert_eq!(gave_up(GiveUpReason::Deadline), NONE);
+    assert_eq!(gave_up(GiveUpReason::Budget), NONE);
+    assert_eq!(gave_up(GiveUpReason::Exhausted), ["reported_agrees"]);
 }
 
 #[test]

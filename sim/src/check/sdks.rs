@@ -108,6 +108,134 @@ fn stainless(methods: [Method; 2], retry_after: RetryAfterRule) -> Claim {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::fixture::{attempt, ended, failed, ok, rec, received, started, trace};
+    use crate::check::{Context, check};
+    use crate::trace::{CallOutcome, ChunkId, Kind};
+
+    /// A call of `method` that waited out a 429's Retry-After of `ra_ms`,
+    /// judged by `claim`: the oracles that found fault.
+    fn waited(method: Method, ra_ms: u64, claim: &Claim) -> Vec<&'static str> {
+        let t = vec![
+            rec(0, started(method)),
+            rec(0, attempt(0)),
+            rec(10, failed(0, 429, Some(ra_ms))),
+            rec(10 + ra_ms, attempt(1)),
+            rec(20 + ra_ms, ok(1)),
+            rec(20 + ra_ms, received(1)),
+            rec(20 + ra_ms, ended(CallOutcome::Ok)),
+        ];
+        let v = check(&trace(t), claim, &Context::default());
+        v.into_iter().map(|v| v.oracle).collect()
+    }
+
+    #[test]
+    fn openai_waits_a_retry_after_up_to_two_minutes_anthropic_any() {
+        let (chat, messages) = (Method::Chat, Method::Anthropic);
+        assert_eq!(waited(chat, 120_000, &openai_python()), none());
+        assert_eq!(
+            waited(chat, 120_001, &openai_python()),
+            ["retry_after_honoured"]
+        );
+        assert_eq!(waited(messages, 3_600_000, &anthropic_python()), none());
+    }
+
+    fn judged(records: Vec<crate::trace::Record>, claim: &Claim) -> Vec<&'static str> {
+        let v = check(&trace(records), claim, &Context::default());
+        v.into_iter().map(|v| v.oracle).collect()
+    }
+
+    #[test]
+    fn the_backoff_doubles_from_half_a_second_to_its_eight_second_cap() {
+        // A client configured with six retries, waiting the most each time.
+        let claim = Claim {
+            max_attempts: 7,
+            ..openai_python()
+        };
+        let call = |last_wait_ms: u64| {
+            let mut t = vec![rec(0, started(Method::Chat))];
+            let mut at = 0;
+            for (n, wait) in [500, 1_000, 2_000, 4_000, 8_000, last_wait_ms]
+                .into_iter()
+                .enumerate()
+            {
+                t.push(rec(at, attempt(n as u32)));
+                t.push(rec(at + 10, failed(n as u32, 503, None)));
+                at += 10 + wait;
+            }
+            t.extend([
+                rec(at, attempt(6)),
+                rec(at + 10, ok(6)),
+                rec(at + 10, received(6)),
+                rec(at + 10, ended(CallOutcome::Ok)),
+            ]);
+            judged(t, &claim)
+        };
+        assert_eq!(call(8_000), none());
+        assert_eq!(call(8_002), ["delay_within_envelope"]);
+        // A quarter below is the jitter's floor.
+        assert_eq!(call(6_000), none());
+        assert_eq!(call(5_999), ["delay_within_envelope"]);
+    }
+
+    #[test]
+    fn an_attempt_and_a_streams_silences_may_each_last_ten_minutes() {
+        const TEN_MIN_MS: u64 = 600_000;
+        let unary = |took_ms: u64| {
+            let t = vec![
+                rec(0, started(Method::Chat)),
+                rec(0, attempt(0)),
+                rec(took_ms, ok(0)),
+                rec(took_ms, received(0)),
+                rec(took_ms, ended(CallOutcome::Ok)),
+            ];
+            judged(t, &openai_python())
+        };
+        assert_eq!(unary(TEN_MIN_MS), none());
+        assert_eq!(unary(TEN_MIN_MS + 2), ["attempt_within_timeout"]);
+        // Handed over at 10 ms; the first item and the second each come
+        // after a silence.
+        let stream = |first_ms: u64, second_ms: u64| {
+            let item = |index| Kind::ChunkReceived {
+                chunk: Some(ChunkId {
+                    client: 0,
+                    call: 0,
+                    stream: 0,
+                    index,
+                }),
+            };
+            let (first, second) = (10 + first_ms, 10 + first_ms + second_ms);
+            let t = vec![
+                rec(0, started(Method::ChatStream)),
+                rec(0, attempt(0)),
+                rec(10, ok(0)),
+                rec(
+                    10,
+                    Kind::ChunkSent {
+                        stream: 0,
+                        index: 0,
+                    },
+                ),
+                rec(
+                    10,
+                    Kind::ChunkSent {
+                        stream: 0,
+                        index: 1,
+                    },
+                ),
+                rec(first, item(0)),
+                rec(second, item(1)),
+                rec(second, ended(CallOutcome::Ok)),
+            ];
+            judged(t, &openai_python())
+        };
+        assert_eq!(stream(TEN_MIN_MS, TEN_MIN_MS), none());
+        assert_eq!(stream(TEN_MIN_MS + 2, 0), ["stream_idle_bounded"]);
+        assert_eq!(stream(0, TEN_MIN_MS + 2), ["stream_idle_bounded"]);
+    }
+
+    fn none() -> Vec<&'static str> {
+        Vec::new()
+    }
 
     #[test]
     fn every_named_claim_exists_and_round_trips_through_json() {
