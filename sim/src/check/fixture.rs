@@ -155,6 +155,13 @@ pub fn gateway(upstreams: u32) -> Claim {
     }
 }
 
+/// Every record of `records` `by_ns` later.
+pub fn shift(records: &mut [Record], by_ns: u64) {
+    for r in records {
+        r.t += by_ns;
+    }
+}
+
 pub fn trace(records: Vec<Record>) -> Trace {
     Trace::new(records)
 }

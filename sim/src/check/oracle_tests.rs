@@ -224,9 +224,7 @@ fn delay_within_envelope_catches_a_delay_above_the_cap() {
 fn measured_waits_get_one_tick_of_slack_and_no_more() {
     let late = |by_ns: u64| {
         let mut t = good();
-        for r in &mut t[5..] {
-            r.t += by_ns;
-        }
+        shift(&mut t[5..], by_ns);
         names(t, &claim())
     };
     assert_eq!(late(MS), NONE);
@@ -260,16 +258,12 @@ fn retry_after_honoured_catches_a_shortened_retry_after() {
     t[2] = rec(10, failed(0, 503, Some(150)));
     assert_eq!(names(t.clone(), &claim()), ["retry_after_honoured"]);
     // Waited exactly, the schedule still advances: the next backoff is item 1.
-    for r in &mut t[3..] {
-        r.t += 50 * MS;
-    }
+    shift(&mut t[3..], 50 * MS);
     assert_eq!(names(t.clone(), &claim()), NONE);
     // Up to one tick late is measurement; a nanosecond more is not.
     let late = |by_ns: u64| {
         let mut t = t.clone();
-        for r in &mut t[3..] {
-            r.t += by_ns;
-        }
+        shift(&mut t[3..], by_ns);
         names(t, &claim())
     };
     assert_eq!(late(MS), NONE);
@@ -358,9 +352,7 @@ fn a_wait_ending_exactly_on_the_deadline_must_be_taken() {
     assert_eq!(names(t.clone(), &by(320, full)), ["transient_retried"]);
     assert_eq!(names(t.clone(), &by(319, full)), NONE);
     // The deadline counts from the first attempt's start, not from 0.
-    for r in &mut t {
-        r.t += 1_000 * MS;
-    }
+    shift(&mut t, 1_000 * MS);
     assert_eq!(names(t.clone(), &by(320, none)), ["transient_retried"]);
     assert_eq!(names(t, &by(319, none)), NONE);
 }
@@ -533,9 +525,7 @@ fn stream_idle_bounded_catches_a_silence_past_the_bound() {
     // A silence the wrapper ended with a timeout, 20 ms after the last item.
     let mut cut = streamed(&sent, &received, false);
     let n = cut.len();
-    for r in &mut cut[n - 2..] {
-        r.t += 20 * MS;
-    }
+    shift(&mut cut[n - 2..], 20 * MS);
     assert_eq!(names(cut, &idle), ["stream_idle_bounded"]);
     t[at].t += 20 * MS;
     assert_eq!(names(t.clone(), &idle), ["stream_idle_bounded"]);
@@ -560,9 +550,7 @@ fn stream_idle_bounded_judges_the_first_item_by_the_first_chunk_bound() {
     // Both items (and the end) come 20 ms later: the first 22 ms after
     // the hand-over, the second right after it.
     let n = t.len();
-    for r in &mut t[n - 3..] {
-        r.t += 20 * MS;
-    }
+    shift(&mut t[n - 3..], 20 * MS);
     let bounds = |first_chunk_ns, stream_idle_ns| Claim {
         first_chunk_ns,
         stream_idle_ns,
@@ -676,9 +664,7 @@ fn reported_agrees_accepts_a_truthful_report() {
     // nanosecond more is not (nor is it within the backoff's envelope).
     let late = |by_ns: u64| {
         let mut t = t.clone();
-        for r in &mut t[9..] {
-            r.t += by_ns;
-        }
+        shift(&mut t[9..], by_ns);
         names(t, &claim())
     };
     assert_eq!(late(MS), NONE);
@@ -868,9 +854,7 @@ fn a_retry_after_above_the_positive_maximum_is_refused_or_clamped() {
     let mut t = good();
     t[2] = rec(10, failed(0, 503, Some(150)));
     // Waited in full: wrong whether refused or clamped.
-    for r in &mut t[3..] {
-        r.t += 50 * MS;
-    }
+    shift(&mut t[3..], 50 * MS);
     assert_eq!(names(t.clone(), &positive(true)), ["retry_after_honoured"]);
     assert_eq!(names(t.clone(), &positive(false)), ["retry_after_honoured"]);
     // Clamped to the maximum: right only where the claim clamps.
@@ -893,9 +877,7 @@ fn the_contexts_tolerance_bounds_lateness_and_the_callers_lag() {
     };
     // The second backoff 30 ms late, and the caller seeing the end 20 ms late.
     let mut t = good();
-    for r in &mut t[5..] {
-        r.t += 30 * MS;
-    }
+    shift(&mut t[5..], 30 * MS);
     t.last_mut().unwrap().t += 20 * MS;
     let simulated = names_in(t.clone(), &claim(), &Context::default());
     assert_eq!(simulated, ["delay_within_envelope"]);
@@ -953,9 +935,7 @@ fn each_deployment_is_judged_on_its_part_of_the_call() {
     assert_eq!(found, ["transient_retried"]);
     assert!(v[0].detail.starts_with("upstream 0: "), "{}", v[0].detail);
     // Waiting before falling back is a sleep after upstream 0's final attempt.
-    for r in t.iter_mut().skip(3) {
-        r.t += 50 * MS;
-    }
+    shift(&mut t[3..], 50 * MS);
     let v = check(&trace(t), &gateway(2), &Context::default());
     let found: Vec<&str> = v.iter().map(|v| v.oracle).collect();
     assert_eq!(found, ["transient_retried", "no_sleep_after_final"]);
@@ -1003,9 +983,7 @@ fn no_call_makes_more_attempts_than_its_upstreams_allow_together() {
         5..5,
         [rec(320, attempt_at(5, 0)), rec(330, failed(5, 503, None))],
     );
-    for r in t.iter_mut().skip(7) {
-        r.t += 300 * MS;
-    }
+    shift(&mut t[7..], 300 * MS);
     assert!(names(t, &gateway(2)).contains(&"attempts_bounded"));
 }
 
@@ -1015,9 +993,7 @@ fn a_part_left_open_or_after_a_200_ends_where_the_call_moved_on() {
     // timed out there (a transient end, its retries spent).
     let mut t = fell_back();
     t.remove(4);
-    for r in t.iter_mut().skip(4) {
-        r.t += 100 * MS;
-    }
+    shift(&mut t[4..], 100 * MS);
     assert_eq!(names(t.clone(), &gateway(2)), NONE);
     let mut timed = gateway(2);
     timed.timeout_ns = Some(50 * MS);
