@@ -445,6 +445,27 @@ async fn a_router_that_tries_deployments_out_of_order_is_caught() {
 }
 
 #[tokio::test]
+async fn a_gateway_that_returns_a_transient_failure_with_a_deployment_untried_is_caught() {
+    // A planted defect: the second deployment dropped from the
+    // configuration, so the call fails where the claim has it fall back.
+    let always = "script = [\"503\"]\nscript_repeat = true";
+    let scenario = scenario("always-503-then-ok", always, "");
+    let first_only = |config: &GatewayConfig| {
+        let mut config = config.clone();
+        config.providers.retain(|name, _| name.ends_with("-0"));
+        provider_retry_gateway::retrying(&config)
+    };
+    let claim = claim(Gateway::Retrying);
+    let (trace, verdicts) = run_with(first_only, &claim, &scenario, Endpoint::Chat, 1).await;
+    assert_eq!(attempts(&trace), [0, 0, 0]);
+    assert_eq!(oracles(&verdicts), ["fallback_taken"], "{verdicts:?}");
+    // Configured whole, the same gateway falls back and the call succeeds.
+    let (trace, verdicts) = run(Gateway::Retrying, &scenario, Endpoint::Chat, 1).await;
+    assert_eq!(attempts(&trace), [0, 0, 0, 1]);
+    assert_eq!(verdicts, [], "{verdicts:?}");
+}
+
+#[tokio::test]
 async fn the_routers_own_loop_left_on_multiplies_the_wrappers_retries() {
     // A planted defect: each deployment wrapped, but the router's retry
     // loop left on around the wrapper. Embeddings always failing at

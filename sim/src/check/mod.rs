@@ -118,6 +118,7 @@ pub const ORACLES: &[&str] = &[
     "reported_agrees",
     "liveness_after_heal",
     "fallback_in_order",
+    "fallback_taken",
     DELAY_DISTRIBUTION,
 ];
 

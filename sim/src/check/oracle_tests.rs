@@ -975,6 +975,43 @@ fn fallback_in_order_catches_a_call_out_of_order() {
 }
 
 #[test]
+fn fallback_taken_catches_a_transient_failure_returned_with_upstreams_left() {
+    // Upstream 0 spends its two attempts; the call fails there.
+    let mut t = fell_back();
+    t.truncate(5);
+    t.push(rec(120, ended(fail_503())));
+    assert_eq!(names(t.clone(), &gateway(2)), ["fallback_taken"]);
+    // With no upstream left it is the gateway's answer.
+    assert_eq!(names(t.clone(), &gateway(1)), NONE);
+    // So is a failure that is not transient, and one of a method the
+    // claim does not retry.
+    let mut refused = t.clone();
+    refused.truncate(2);
+    refused.push(rec(10, failed(0, 400, None)));
+    refused.push(rec(10, ended(fail_503())));
+    assert_eq!(names(refused, &gateway(2)), NONE);
+    let unretried = Claim {
+        retried: Default::default(),
+        ..gateway(2)
+    };
+    t.drain(3..5);
+    t[3].t = 10 * MS;
+    assert_eq!(names(t, &unretried), NONE);
+    // Both upstreams spent: the call may fail.
+    let mut t = fell_back();
+    t.splice(
+        6..,
+        [
+            rec(130, failed(2, 503, None)),
+            rec(230, attempt_at(3, 1)),
+            rec(240, failed(3, 503, None)),
+            rec(240, ended(fail_503())),
+        ],
+    );
+    assert_eq!(names(t, &gateway(2)), NONE);
+}
+
+#[test]
 fn no_call_makes_more_attempts_than_its_upstreams_allow_together() {
     // A third attempt at upstream 0 under a claim of two each: 4 attempts
     // for 2 + 2 allowed, yet over upstream 0's part.

@@ -38,9 +38,10 @@ pub const PER_CALL: [(&str, Oracle); 17] = [
 
 /// Oracles on a whole call across its upstreams (see [`Call::parts`]: the
 /// per-call oracles judge each part), in the order reports list them.
-pub const WHOLE_CALL: [(&str, Oracle); 2] = [
+pub const WHOLE_CALL: [(&str, Oracle); 3] = [
     ("liveness_after_heal", liveness_after_heal),
     ("fallback_in_order", fallback_in_order),
+    ("fallback_taken", fallback_taken),
 ];
 
 /// A call tries upstreams in the claim's order: the first, then each next
@@ -61,6 +62,30 @@ fn fallback_in_order(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
         format!(
             "tried upstreams {order:?}; the claim's order is 0 to {}, once each",
             claim.upstreams.saturating_sub(1)
+        )
+    })
+}
+
+/// A call of a retried method whose deployment gave up after a transient
+/// failure falls back to the next upstream while the claim has one left:
+/// the gateway returns a transient failure only from its last deployment.
+/// (A failure that is not transient, or a stream handed over, may be
+/// returned from any; which deployment may give up when is its part's
+/// `transient_retried`.)
+fn fallback_taken(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
+    let Some((_, CallOutcome::Failed(_))) = &c.ended else {
+        return None;
+    };
+    let method = c.method()?;
+    let (_, outcome) = c.attempts.last()?.end.as_ref()?;
+    if !claim.retried.contains(&method) || c.streamed() || !transient(outcome, claim) {
+        return None;
+    }
+    let tried = c.parts().len();
+    (tried < claim.upstreams as usize).then(|| {
+        format!(
+            "failed transiently ({outcome:?}) after {tried} of {} upstreams, the rest untried",
+            claim.upstreams
         )
     })
 }
