@@ -988,7 +988,13 @@ fn fallback_taken_catches_a_transient_failure_returned_with_upstreams_left() {
     let mut refused = t.clone();
     refused.truncate(2);
     refused.push(rec(10, failed(0, 400, None)));
-    refused.push(rec(10, ended(fail_503())));
+    refused.push(rec(
+        10,
+        ended(CallOutcome::Failed(Failure::Status {
+            status: 400,
+            retry_after_ns: None,
+        })),
+    ));
     assert_eq!(names(refused, &gateway(2)), NONE);
     let unretried = Claim {
         retried: Default::default(),
@@ -997,6 +1003,14 @@ fn fallback_taken_catches_a_transient_failure_returned_with_upstreams_left() {
     t.drain(3..5);
     t[3].t = 10 * MS;
     assert_eq!(names(t, &unretried), NONE);
+    // Nor is a stream handed over: an attempt after it is no retry.
+    let mut t = streamed(&[(4, 0), (4, 1)], &[id(0, 0, 4, 0)], false);
+    t.pop();
+    t.push(rec(20, attempt(1)));
+    t.push(rec(30, failed(1, 503, None)));
+    t.push(rec(30, ended(fail_503())));
+    let found = names(t, &gateway(2));
+    assert!(!found.contains(&"fallback_taken"), "{found:?}");
     // Both upstreams spent: the call may fail.
     let mut t = fell_back();
     t.splice(
@@ -1008,7 +1022,9 @@ fn fallback_taken_catches_a_transient_failure_returned_with_upstreams_left() {
             rec(240, ended(fail_503())),
         ],
     );
-    assert_eq!(names(t, &gateway(2)), NONE);
+    assert_eq!(names(t.clone(), &gateway(2)), NONE);
+    // Of three, the failure came from the second.
+    assert_eq!(names(t, &gateway(3)), ["fallback_taken"]);
 }
 
 #[test]

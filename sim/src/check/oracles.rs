@@ -81,10 +81,12 @@ fn fallback_taken(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
     if !claim.retried.contains(&method) || c.streamed() || !transient(outcome, claim) {
         return None;
     }
-    let tried = c.parts().len();
-    (tried < claim.upstreams as usize).then(|| {
+    // Returned from the upstream last tried: whether the call got there in
+    // order is `fallback_in_order`'s to judge.
+    let at = c.attempts.last()?.upstream;
+    (at.saturating_add(1) < claim.upstreams).then(|| {
         format!(
-            "failed transiently ({outcome:?}) after {tried} of {} upstreams, the rest untried",
+            "failed transiently ({outcome:?}) at upstream {at} of {}, those after it untried",
             claim.upstreams
         )
     })
