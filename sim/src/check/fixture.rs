@@ -1,8 +1,9 @@
 //! Doctored traces for the judge's tests: a claim and record builders.
 
 use super::claim::{Backoff, Claim, JitterShape, RetryAfterRule, Retryable};
+use super::{Context, check};
 use crate::method::Method;
-use crate::trace::{AttemptOutcome, CallOutcome, Failure, Kind, Record, Reported, Trace};
+use crate::trace::{AttemptOutcome, CallOutcome, ChunkId, Failure, Kind, Record, Reported, Trace};
 
 pub const MS: u64 = 1_000_000;
 
@@ -164,4 +165,30 @@ pub fn shift(records: &mut [Record], by_ns: u64) {
 
 pub fn trace(records: Vec<Record>) -> Trace {
     Trace::new(records)
+}
+
+/// The oracles `records` violate under `claim`, in `context`.
+pub fn names_in(records: Vec<Record>, claim: &Claim, context: &Context) -> Vec<&'static str> {
+    check(&trace(records), claim, context)
+        .into_iter()
+        .map(|v| v.oracle)
+        .collect()
+}
+
+/// The oracles `records` violate under `claim`, judged in the simulator.
+pub fn names(records: Vec<Record>, claim: &Claim) -> Vec<&'static str> {
+    names_in(records, claim, &Context::default())
+}
+
+/// No oracle.
+pub const NONE: [&str; 0] = [];
+
+/// Item `index` of stream `stream` of `client`'s call `call`.
+pub fn id(client: u32, call: u64, stream: u64, index: u32) -> Option<ChunkId> {
+    Some(ChunkId {
+        client,
+        call,
+        stream,
+        index,
+    })
 }

@@ -375,10 +375,6 @@ fn after_jitter_cap(backoff: &Backoff, cap: u64, lo: u64, hi: u64) -> Envelope {
     }
 }
 
-/// Each wait with the envelope its backoff had to fall in (`None` for a
-/// Retry-After wait). `exact` gives a wait's drawn delay when known (a
-/// reported one) so decorrelated's next envelope uses it, not the
-/// tick-late measurement.
 /// Every wait between attempts in `trace`, each upstream's part of a call
 /// on its own (a step from one upstream to the next is no backoff), with
 /// its envelope and the delay the subject reported for it, if it did.
@@ -398,6 +394,10 @@ pub fn backoffs(trace: &Trace, claim: &Claim) -> Vec<(Wait, Option<Envelope>, Op
     out
 }
 
+/// Each wait with the envelope its backoff had to fall in (`None` for a
+/// Retry-After wait). `exact` gives a wait's drawn delay when known (a
+/// reported one) so decorrelated's next envelope uses it, not the
+/// tick-late measurement.
 pub fn envelopes(
     waits: &[Wait],
     claim: &Claim,

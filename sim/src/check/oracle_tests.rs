@@ -9,19 +9,6 @@ use crate::trace::{AttemptOutcome, CallOutcome, Failure, Reported};
 use crate::trace::{ChunkId, GiveUpReason, Kind, Record, Trace};
 use std::time::Duration;
 
-fn names_in(records: Vec<Record>, claim: &Claim, context: &Context) -> Vec<&'static str> {
-    check(&trace(records), claim, context)
-        .into_iter()
-        .map(|v| v.oracle)
-        .collect()
-}
-
-fn names(records: Vec<Record>, claim: &Claim) -> Vec<&'static str> {
-    names_in(records, claim, &Context::default())
-}
-
-const NONE: [&str; 0] = [];
-
 #[test]
 fn a_correct_trace_passes_every_oracle() {
     assert_eq!(names(good(), &claim()), NONE);
@@ -445,15 +432,6 @@ fn streamed(sent: &[(u64, u32)], received: &[Option<ChunkId>], ok: bool) -> Vec<
     };
     t.push(rec(12, ended(outcome)));
     t
-}
-
-fn id(client: u32, call: u64, stream: u64, index: u32) -> Option<ChunkId> {
-    Some(ChunkId {
-        client,
-        call,
-        stream,
-        index,
-    })
 }
 
 #[test]

@@ -77,13 +77,14 @@ fn fallback_taken(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
         return None;
     };
     let method = c.method()?;
-    let (_, outcome) = c.attempts.last()?.end.as_ref()?;
+    let last = c.attempts.last()?;
+    let (_, outcome) = last.end.as_ref()?;
     if !claim.retried.contains(&method) || c.streamed() || !transient(outcome, claim) {
         return None;
     }
     // Returned from the upstream last tried: whether the call got there in
     // order is `fallback_in_order`'s to judge.
-    let at = c.attempts.last()?.upstream;
+    let at = last.upstream;
     (at.saturating_add(1) < claim.upstreams).then(|| {
         format!(
             "failed transiently ({outcome:?}) at upstream {at} of {}, those after it untried",

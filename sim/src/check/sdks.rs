@@ -108,9 +108,10 @@ fn stainless(methods: [Method; 2], retry_after: RetryAfterRule) -> Claim {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::fixture::{attempt, ended, failed, ok, rec, received, started, trace};
-    use crate::check::{Context, check};
-    use crate::trace::{CallOutcome, ChunkId, Kind};
+    use crate::check::fixture::{
+        NONE, attempt, ended, failed, id, names, ok, rec, received, started,
+    };
+    use crate::trace::{CallOutcome, Kind};
 
     /// A call of `method` that waited out a 429's Retry-After of `ra_ms`,
     /// judged by `claim`: the oracles that found fault.
@@ -124,24 +125,18 @@ mod tests {
             rec(20 + ra_ms, received(1)),
             rec(20 + ra_ms, ended(CallOutcome::Ok)),
         ];
-        let v = check(&trace(t), claim, &Context::default());
-        v.into_iter().map(|v| v.oracle).collect()
+        names(t, claim)
     }
 
     #[test]
     fn openai_waits_a_retry_after_up_to_two_minutes_anthropic_any() {
         let (chat, messages) = (Method::Chat, Method::Anthropic);
-        assert_eq!(waited(chat, 120_000, &openai_python()), none());
+        assert_eq!(waited(chat, 120_000, &openai_python()), NONE);
         assert_eq!(
             waited(chat, 120_001, &openai_python()),
             ["retry_after_honoured"]
         );
-        assert_eq!(waited(messages, 3_600_000, &anthropic_python()), none());
-    }
-
-    fn judged(records: Vec<crate::trace::Record>, claim: &Claim) -> Vec<&'static str> {
-        let v = check(&trace(records), claim, &Context::default());
-        v.into_iter().map(|v| v.oracle).collect()
+        assert_eq!(waited(messages, 3_600_000, &anthropic_python()), NONE);
     }
 
     #[test]
@@ -168,12 +163,12 @@ mod tests {
                 rec(at + 10, received(6)),
                 rec(at + 10, ended(CallOutcome::Ok)),
             ]);
-            judged(t, &claim)
+            names(t, &claim)
         };
-        assert_eq!(call(8_000), none());
+        assert_eq!(call(8_000), NONE);
         assert_eq!(call(8_002), ["delay_within_envelope"]);
         // A quarter below is the jitter's floor.
-        assert_eq!(call(6_000), none());
+        assert_eq!(call(6_000), NONE);
         assert_eq!(call(5_999), ["delay_within_envelope"]);
     }
 
@@ -188,20 +183,15 @@ mod tests {
                 rec(took_ms, received(0)),
                 rec(took_ms, ended(CallOutcome::Ok)),
             ];
-            judged(t, &openai_python())
+            names(t, &openai_python())
         };
-        assert_eq!(unary(TEN_MIN_MS), none());
+        assert_eq!(unary(TEN_MIN_MS), NONE);
         assert_eq!(unary(TEN_MIN_MS + 2), ["attempt_within_timeout"]);
         // Handed over at 10 ms; the first item and the second each come
         // after a silence.
         let stream = |first_ms: u64, second_ms: u64| {
             let item = |index| Kind::ChunkReceived {
-                chunk: Some(ChunkId {
-                    client: 0,
-                    call: 0,
-                    stream: 0,
-                    index,
-                }),
+                chunk: id(0, 0, 0, index),
             };
             let (first, second) = (10 + first_ms, 10 + first_ms + second_ms);
             let t = vec![
@@ -226,15 +216,11 @@ mod tests {
                 rec(second, item(1)),
                 rec(second, ended(CallOutcome::Ok)),
             ];
-            judged(t, &openai_python())
+            names(t, &openai_python())
         };
-        assert_eq!(stream(TEN_MIN_MS, TEN_MIN_MS), none());
+        assert_eq!(stream(TEN_MIN_MS, TEN_MIN_MS), NONE);
         assert_eq!(stream(TEN_MIN_MS + 2, 0), ["stream_idle_bounded"]);
         assert_eq!(stream(0, TEN_MIN_MS + 2), ["stream_idle_bounded"]);
-    }
-
-    fn none() -> Vec<&'static str> {
-        Vec::new()
     }
 
     #[test]
