@@ -366,10 +366,7 @@ impl Visit for RunAll<'_> {
             if self.site.is_some() {
                 sections.push(report::page::of_run(subject, name, scenario, &e, self.key));
             }
-            print!(
-                "{}",
-                report::table(name, self.seed, &e.summary, &e.violations, &e.unmet)
-            );
+            print!("{}", report::table(name, &e));
             for (bound, rate) in [
                 ("at least", scenario.expect.min_success_rate),
                 ("at most", scenario.expect.max_success_rate),
@@ -415,10 +412,7 @@ impl Visit for Replay<'_> {
         print!("{}", e.trace.to_text());
         println!();
         println!("against {} ({})", subject.name(), self.key);
-        print!(
-            "{}",
-            report::table(name, self.seed, &e.summary, &e.violations, &e.unmet)
-        );
+        print!("{}", report::table(name, &e));
         write_outputs(self.out, &e.trace)?;
         Ok(e.passed())
     }

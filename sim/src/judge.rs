@@ -3,10 +3,14 @@
 //!
 //! The claim is a built-in one by name ([`sdks::NAMES`]) or a JSON file
 //! (what `retry-sim judge --print-claim NAME` writes, edited). The verdict
-//! table has the rows of `retry-sim conform`'s, one column per record.
+//! table has the rows of `retry-sim conform`'s, one column per record; an
+//! oracle that had nothing to judge in a record says `not judged`, one
+//! that held says over how many calls and attempts. A record that is
+//! empty, holds no call, lacks its end line or is cut mid-line is refused
+//! (see [`record`]), never judged as if it held.
 
-use crate::check::{self, Claim, Context, ORACLES, Violation, WIRE_TOLERANCE_NS, sdks};
-use crate::trace::Trace;
+use crate::check::{self, Claim, Context, Judgement, ORACLES, Violation, WIRE_TOLERANCE_NS, sdks};
+use crate::trace::{Record, Trace};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
@@ -33,34 +37,87 @@ pub fn claim(spec: &str) -> Result<Claim, String> {
         .map_err(|e| format!("{spec}:{}:{}: not a claim: {e}", e.line(), e.column()))
 }
 
-/// The record at `path`: the JSON lines `retry-sim serve --record` wrote.
+/// The record at `path`: the JSON lines `retry-sim serve --record` wrote,
+/// whole.
+///
+/// A record is whole when its last line is the end line `{"end_ns":N}`
+/// that `serve` writes when it stops (at the horizon, when a client is
+/// done, or on SIGINT or SIGTERM). One without it is refused, not judged
+/// in part: a call open when the server died would read as one that never
+/// ended, a conviction of the client for the server's death.
 ///
 /// # Errors
 ///
-/// An unreadable file, or a line that is not a record (its path and line).
+/// An unreadable file; an empty one; a line that is not a record (its
+/// path and line); a last line cut mid-way (a truncated record); no end
+/// line, or records after it; or no call at all (no request arrived).
 pub fn record(path: &Path) -> Result<Trace, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Trace::from_json_lines(&text)
-        .map_err(|(line, e)| format!("{}:{line}: not a trace record: {e}", path.display()))
+    let file = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{file}: {e}"))?;
+    let lines: Vec<(usize, &str)> = (1..)
+        .zip(text.lines())
+        .filter(|(_, l)| !l.trim().is_empty())
+        .collect();
+    let Some(&(last, last_line)) = lines.last() else {
+        return Err(format!(
+            "{file}: an empty record, with no calls to judge (did `serve` write it, and did any request reach it?)"
+        ));
+    };
+    let trace = Trace::from_json_lines(&text).map_err(|(line, e)| {
+        match line == last && !text.ends_with('\n') {
+            true => format!(
+                "{file}:{line}: a truncated record: its last line is cut mid-way ({e}); \
+                 `serve` stopped before it finished writing"
+            ),
+            false => format!("{file}:{line}: not a trace record: {e}"),
+        }
+    })?;
+    // Every line read as a record or an end line: the end line is the one
+    // that is not a record, and it must be the last.
+    let is_record = |line: &str| serde_json::from_str::<Record>(line).is_ok();
+    if is_record(last_line) {
+        return Err(format!(
+            "{file}: a partial record: no end line ({{\"end_ns\":N}}) after line {last}; \
+             `serve` did not finish it (killed, or still running), so it is not judged"
+        ));
+    }
+    if let Some((line, _)) = lines[..lines.len() - 1].iter().find(|(_, l)| !is_record(l)) {
+        return Err(format!(
+            "{file}:{line}: an end line before the record's last line {last}"
+        ));
+    }
+    if trace.records.is_empty() {
+        return Err(format!(
+            "{file}: a record with no calls: no request reached `serve` before it stopped"
+        ));
+    }
+    Ok(trace)
 }
 
 /// Judge `trace` against `claim`, allowing `tolerance_ns` of real-time
-/// noise (the wire's default: [`WIRE_TOLERANCE_NS`]).
+/// noise (the wire's default: [`WIRE_TOLERANCE_NS`]): the violations only.
 pub fn verdicts(trace: &Trace, claim: &Claim, tolerance_ns: u64) -> Vec<Violation> {
+    judgement(trace, claim, tolerance_ns).violations
+}
+
+/// Judge `trace` against `claim`, allowing `tolerance_ns` of real-time
+/// noise: the violations, and how much each oracle judged.
+pub fn judgement(trace: &Trace, claim: &Claim, tolerance_ns: u64) -> Judgement {
     let context = Context {
         tolerance_ns,
         ..Context::default()
     };
-    check::check(trace, claim, &context)
+    check::judgement(trace, claim, &context)
 }
 
 /// `retry-sim judge`: print the verdict table of `records` against the
-/// claim `spec`; `Ok(true)` if every oracle held on every record. With
+/// claim `spec`; `Ok(true)` if no oracle was violated on any record. With
 /// `print_claim`, print the claim as JSON instead.
 ///
 /// # Errors
 ///
-/// A claim or record that cannot be read (exit code 2).
+/// A claim or record that cannot be read, or a record that is empty,
+/// partial, truncated or holds no call (exit code 2).
 pub fn command(
     records: &[std::path::PathBuf],
     spec: &str,
@@ -82,18 +139,19 @@ pub fn command(
             || path.display().to_string(),
             |s| s.to_string_lossy().into_owned(),
         );
-        columns.push((name, verdicts(&trace, &claim, tolerance_ns)));
+        columns.push((name, judgement(&trace, &claim, tolerance_ns)));
     }
     let _ = write!(std::io::stdout(), "{}", table(&columns));
-    Ok(columns.iter().all(|(_, v)| v.is_empty()))
+    Ok(columns.iter().all(|(_, j)| j.violations.is_empty()))
 }
 
 /// The default tolerance, in whole milliseconds, for the command line.
 pub const DEFAULT_TOLERANCE_MS: u64 = WIRE_TOLERANCE_NS / 1_000_000;
 
-/// The verdict table: one row per oracle, one column per `(name, verdicts)`:
-/// `held`, or the first violation (and how many more).
-pub fn table(columns: &[(String, Vec<Violation>)]) -> String {
+/// The verdict table: one row per oracle, one column per `(name,
+/// judgement)`: the first violation (and how many more), `held` with the
+/// calls and attempts judged, or `not judged`.
+pub fn table(columns: &[(String, Judgement)]) -> String {
     let mut out = String::from("| oracle |");
     for (name, _) in columns {
         let _ = write!(out, " {name} |");
@@ -103,12 +161,14 @@ pub fn table(columns: &[(String, Vec<Violation>)]) -> String {
     out.push('\n');
     for oracle in ORACLES {
         let _ = write!(out, "| {oracle} |");
-        for (_, violations) in columns {
-            let mut found = violations.iter().filter(|v| v.oracle == *oracle);
+        for (_, judgement) in columns {
+            let mut found = judgement.of(oracle);
             let first = found.next();
             let more = found.count();
             match first {
-                None => out.push_str(" held |"),
+                None => {
+                    let _ = write!(out, " {} |", judgement.unviolated(oracle));
+                }
                 Some(v) => {
                     // A table cell holds no pipe.
                     let detail = v.detail.replace('|', "/");
@@ -128,6 +188,7 @@ pub fn table(columns: &[(String, Vec<Violation>)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::Tally;
 
     #[test]
     fn a_malformed_claim_file_is_named_with_its_line_and_column() {
@@ -153,13 +214,29 @@ mod tests {
             call,
             detail: "4 attempts | at most 3".into(),
         };
-        let t = table(&[("a".into(), vec![v(1), v(2)]), ("b".into(), vec![])]);
+        let mut a = Judgement {
+            violations: vec![v(1), v(2)],
+            ..Judgement::default()
+        };
+        let two = Tally {
+            calls: 2,
+            attempts: 5,
+            samples: 0,
+        };
+        a.count("attempts_bounded", two);
+        a.count("calls_end", two);
+        let mut b = Judgement::default();
+        b.count("attempts_bounded", two);
+        let t = table(&[("a".into(), a), ("b".into(), b)]);
         assert!(
             t.contains(
-                "| attempts_bounded | violated: c0#1: 4 attempts / at most 3 (and 1 more) | held |"
+                "| attempts_bounded | violated: c0#1: 4 attempts / at most 3 (and 1 more) | held (2 calls, 5 attempts) |"
             ),
             "{t}"
         );
-        assert!(t.contains("| calls_end | held | held |"), "{t}");
+        assert!(
+            t.contains("| calls_end | held (2 calls, 5 attempts) | not judged |"),
+            "{t}"
+        );
     }
 }

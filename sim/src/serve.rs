@@ -17,15 +17,19 @@
 //!
 //! [`READY_PATH`] answers 200, for a client to wait on.
 //!
-//! The server listens on loopback only. It stops at the horizon or when a
-//! client POSTs [`DONE_PATH`], and hands back the record (a [`Trace`]),
-//! written as JSON lines ending with when it stopped
-//! ([`Trace::to_json_lines_with_end`]).
+//! The server listens on loopback only. It stops at the horizon, when a
+//! client POSTs [`DONE_PATH`], or (`retry-sim serve`) on SIGINT or
+//! SIGTERM, and hands back the record (a [`Trace`]). The record is
+//! written as it happens, one JSON line per record, appended and flushed
+//! (as [`Trace::to_json_lines`] writes them, in the order they were
+//! stamped on the server's clock), and finished with a line saying when
+//! it stopped, `{"end_ns":N}` (as [`Trace::to_json_lines_with_end`]): a
+//! record without it was cut short, and `retry-sim judge` refuses it.
 
 use crate::backend::{Backend, Clock, Upstream};
 use crate::faults::Faults;
 use crate::method::Method;
-use crate::trace::{AttemptOutcome, CallOutcome, ChunkId, Failure, Kind, Trace};
+use crate::trace::{AttemptOutcome, CallOutcome, ChunkId, Failure, Kind, Record, Trace};
 use crate::wire::{address, retry_after};
 use crate::world::net::server::{Body, Server};
 use bytes::Bytes;
@@ -35,6 +39,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::io::{self, Write as _};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -166,14 +171,36 @@ pub async fn serve(
     options: Options,
     ready: impl FnOnce(SocketAddr),
 ) -> Result<Trace, String> {
+    serve_recording(backend, options, ready, None, std::future::pending()).await
+}
+
+/// [`serve`], writing each record to `out` (if any) as it happens (one
+/// JSON line, flushed) and stopping also when `stop` completes; the record
+/// ends with its end line `{"end_ns":N}` however the server stopped.
+/// Without `out`, the records stay on `backend` until the server stops (a
+/// caller that stops it early may take them there).
+///
+/// # Errors
+///
+/// A non-loopback address, one that cannot be bound, or a record that
+/// could not be written (the first write error).
+pub async fn serve_recording(
+    backend: Arc<Backend>,
+    options: Options,
+    ready: impl FnOnce(SocketAddr),
+    out: Option<Box<dyn io::Write + Send>>,
+    stop: impl Future<Output = ()>,
+) -> Result<Trace, String> {
     let addr = loopback_only(options.addr)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("{addr}: cannot listen: {e}"))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    let recorder = Arc::new(Recorder::new(backend.clone(), out));
     let wire = Wire {
         server: Server::new(backend.clone(), SystemTime::now),
         backend: backend.clone(),
+        recorder: recorder.clone(),
         attempts: Arc::default(),
         done: Arc::new(Notify::new()),
     };
@@ -184,20 +211,113 @@ pub async fn serve(
             tokio::spawn(wire.clone().connection(stream));
         }
     };
+    // What no request handler writes (a stream's items, sent as its body
+    // is read) is written within this long.
+    let tick = async {
+        loop {
+            tokio::time::sleep(FLUSH_EVERY).await;
+            recorder.write();
+        }
+    };
     tokio::select! {
         () = accept => {}
+        () = tick => {}
         () = done.notified() => {}
         () = tokio::time::sleep(options.horizon) => {}
+        () = stop => {}
     }
     let end_ns = u64::try_from(backend.now().as_nanos()).unwrap_or(u64::MAX);
     backend.cut();
-    let records = backend.take_trace();
-    Ok(Trace { records, end_ns })
+    recorder.finish(end_ns)
+}
+
+/// How often records not yet written are written, at most: a stream's
+/// items are recorded as its body is sent, after its handler returned.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(50);
+
+/// The record as it is written: records are taken from the backend in the
+/// order they were stamped, written one JSON line each and flushed, and
+/// kept for the [`Trace`] handed back.
+struct Recorder {
+    backend: Arc<Backend>,
+    state: Mutex<Written>,
+}
+
+struct Written {
+    out: Option<Box<dyn io::Write + Send>>,
+    records: Vec<Record>,
+    /// The first write that failed: nothing more is written after it.
+    error: Option<String>,
+}
+
+impl Recorder {
+    fn new(backend: Arc<Backend>, out: Option<Box<dyn io::Write + Send>>) -> Self {
+        Self {
+            backend,
+            state: Mutex::new(Written {
+                out,
+                records: Vec::new(),
+                error: None,
+            }),
+        }
+    }
+
+    /// Write every record stamped since the last write (if there is
+    /// somewhere to write).
+    fn write(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.out.is_some() {
+            self.take(&mut state);
+        }
+    }
+
+    /// Take every record stamped since the last take, write them, keep them.
+    fn take(&self, state: &mut Written) {
+        // Taken under the state's lock, so two writers cannot swap batches.
+        let fresh = Trace::new(self.backend.take_trace());
+        if !fresh.records.is_empty() {
+            state.append(&fresh.to_json_lines());
+            state.records.extend(fresh.records);
+        }
+    }
+
+    /// Write what is left and the end line; hand back the whole record.
+    fn finish(&self, end_ns: u64) -> Result<Trace, String> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        self.take(&mut state);
+        let end = Trace {
+            records: Vec::new(),
+            end_ns,
+        };
+        state.append(&end.to_json_lines_with_end());
+        match state.error.take() {
+            Some(e) => Err(format!("cannot write the record: {e}")),
+            None => Ok(Trace {
+                records: std::mem::take(&mut state.records),
+                end_ns,
+            }),
+        }
+    }
+}
+
+impl Written {
+    /// Append `lines` and flush, unless a write already failed.
+    fn append(&mut self, lines: &str) {
+        let Some(out) = self.out.as_mut().filter(|_| self.error.is_none()) else {
+            return;
+        };
+        let written = out.write_all(lines.as_bytes()).and_then(|()| out.flush());
+        if let Err(e) = written {
+            self.error = Some(e.to_string());
+        }
+    }
 }
 
 /// `retry-sim serve`: serve `scenario`'s plan with `options` in real time,
-/// then write the record to `record` (stdout if `None`). The address is
-/// announced on stderr as `listening on ADDR` once bound.
+/// writing the record to `record` (stdout if `None`) as it happens, until
+/// the horizon, a client's done, SIGINT or SIGTERM; then finish it with
+/// its end line. Where it listens and where it writes are announced on
+/// stderr once bound (`listening on ADDR`, `recording to PATH`).
 ///
 /// # Errors
 ///
@@ -208,24 +328,26 @@ pub fn command(
     record: Option<&std::path::Path>,
 ) -> Result<bool, String> {
     loopback_only(options.addr)?;
+    let (out, to): (Box<dyn io::Write + Send>, String) = match record {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .map_err(|e| format!("{}: cannot write the record: {e}", path.display()))?;
+            (Box::new(file), path.display().to_string())
+        }
+        None => (Box::new(std::io::stdout()), "stdout".into()),
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start a runtime: {e}"))?;
     let trace = runtime.block_on(async {
-        serve(backend(scenario, options.seed), options, |addr| {
-            let _ = writeln!(std::io::stderr(), "listening on {addr}");
-        })
-        .await
+        let stop = signalled()?;
+        let announce = |addr| {
+            let _ = writeln!(std::io::stderr(), "listening on {addr}\nrecording to {to}");
+        };
+        let backend = backend(scenario, options.seed);
+        serve_recording(backend, options, announce, Some(out), stop).await
     })?;
-    let lines = trace.to_json_lines_with_end();
-    match record {
-        Some(path) => std::fs::write(path, lines)
-            .map_err(|e| format!("{}: cannot write the record: {e}", path.display()))?,
-        None => std::io::stdout()
-            .write_all(lines.as_bytes())
-            .map_err(|e| format!("cannot write the record to stdout: {e}"))?,
-    }
     // A caller that stopped reading stderr after the address is no error.
     let _ = writeln!(
         std::io::stderr(),
@@ -234,6 +356,42 @@ pub fn command(
         trace.end_ns as f64 / 1e9
     );
     Ok(true)
+}
+
+/// Completes on the first SIGINT (Ctrl-C) or SIGTERM.
+///
+/// # Errors
+///
+/// The signal handlers cannot be installed.
+#[cfg(unix)]
+fn signalled() -> Result<impl Future<Output = ()>, String> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let handler = |kind: SignalKind| signal(kind).map_err(|e| format!("cannot catch signals: {e}"));
+    let (mut interrupt, mut terminate) = (
+        handler(SignalKind::interrupt())?,
+        handler(SignalKind::terminate())?,
+    );
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
+}
+
+/// Completes on the first Ctrl-C (the only signal there is off unix).
+///
+/// # Errors
+///
+/// Never; the handler is installed when first polled.
+#[cfg(not(unix))]
+fn signalled() -> Result<impl Future<Output = ()>, String> {
+    Ok(async {
+        // No handler: serve until the horizon or a client's done.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    })
 }
 
 /// A backend on the current runtime's clock answering `scenario`'s
@@ -259,6 +417,7 @@ pub fn backend(scenario: &crate::scenario::Scenario, seed: u64) -> Arc<Backend> 
 struct Wire {
     server: Server,
     backend: Arc<Backend>,
+    recorder: Arc<Recorder>,
     attempts: Arc<Mutex<BTreeMap<(u32, u64), u32>>>,
     done: Arc<Notify>,
 }
@@ -267,6 +426,7 @@ impl Wire {
     async fn connection(self, stream: tokio::net::TcpStream) {
         // Nagle would hold small SSE events back; the plan's gaps are the point.
         let _ = stream.set_nodelay(true);
+        let recorder = self.recorder.clone();
         let service = hyper::service::service_fn(move |req| {
             let wire = self.clone();
             async move { wire.handle(req).await }
@@ -275,9 +435,17 @@ impl Wire {
         let _ = hyper::server::conn::http1::Builder::new()
             .serve_connection(TokioIo::new(stream), service)
             .await;
+        // An attempt whose client hung up is recorded as its handler drops.
+        recorder.write();
     }
 
     async fn handle(&self, req: Request<Incoming>) -> Result<Response<Body>, io::Error> {
+        let answer = self.route(req).await;
+        self.recorder.write();
+        answer
+    }
+
+    async fn route(&self, req: Request<Incoming>) -> Result<Response<Body>, io::Error> {
         match req.uri().path() {
             CALL_PATH => Ok(self.report(req).await),
             READY_PATH => Ok(text(StatusCode::OK, "ready")),
@@ -305,6 +473,7 @@ impl Wire {
         let record = self
             .backend
             .start_attempt(at.client, at.call, attempt, at.upstream);
+        self.recorder.write();
         let answer = self.server.answer(&head, &body, at).await;
         record.end(match &answer {
             Ok(r) if r.status().is_success() => AttemptOutcome::Ok,

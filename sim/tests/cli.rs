@@ -242,3 +242,203 @@ fn sharded_sweeps_merge_into_the_report_of_one_sweep() {
         Some(2)
     );
 }
+
+/// A fresh directory for one test's files.
+fn scratch(test: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("retry-sim-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `retry-sim judge` on a record file holding `text`: exit code and stderr.
+fn judge_text(dir: &std::path::Path, name: &str, text: &str) -> (Option<i32>, String) {
+    let file = dir.join(name);
+    std::fs::write(&file, text).unwrap();
+    let out = retry_sim(&["judge", file.to_str().unwrap(), "--claim", "openai-python"]);
+    assert!(
+        out.stdout.is_empty(),
+        "{name}: no table for a record refused: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(err.contains(&file.display().to_string()), "{name}: {err}");
+    (out.status.code(), err)
+}
+
+/// A call that started, made one attempt that answered, and ended ok.
+const ONE_CALL: &str = "\
+{\"t\":0,\"client\":0,\"call\":0,\"kind\":\"call_started\",\"method\":\"chat\",\"compat\":0,\"inner_compat\":0}
+{\"t\":1000,\"client\":0,\"call\":0,\"kind\":\"attempt_started\",\"attempt\":0,\"upstream\":0}
+{\"t\":2000,\"client\":0,\"call\":0,\"kind\":\"attempt_ended\",\"attempt\":0,\"outcome\":{\"result\":\"ok\"}}
+{\"t\":3000,\"client\":0,\"call\":0,\"kind\":\"call_ended\",\"outcome\":{\"result\":\"ok\"}}
+";
+
+#[test]
+fn judge_refuses_an_empty_a_callless_a_partial_and_a_truncated_record() {
+    let dir = scratch("judge-refuses");
+    let (code, err) = judge_text(&dir, "empty.jsonl", "");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("an empty record"), "{err}");
+    let (code, err) = judge_text(&dir, "blank.jsonl", "\n\n");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("an empty record"), "{err}");
+    let (code, err) = judge_text(&dir, "no-calls.jsonl", "{\"end_ns\":5000000}\n");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("no calls"), "{err}");
+    // Cut at a line end: every line whole, but no end line.
+    let (code, err) = judge_text(&dir, "no-end.jsonl", ONE_CALL);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("a partial record: no end line"), "{err}");
+    // Cut mid-line: the last line is named, with its file.
+    let cut = &ONE_CALL[..ONE_CALL.len() - 20];
+    let (code, err) = judge_text(&dir, "cut.jsonl", cut);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("cut.jsonl:4: a truncated record"), "{err}");
+    let end_cut = format!("{ONE_CALL}{{\"end_ns\":50");
+    let (code, err) = judge_text(&dir, "end-cut.jsonl", &end_cut);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("end-cut.jsonl:5: a truncated record"), "{err}");
+    // An end line with records after it is no record `serve` writes.
+    let early = format!("{{\"end_ns\":1}}\n{ONE_CALL}{{\"end_ns\":5000}}\n");
+    let (code, err) = judge_text(&dir, "early-end.jsonl", &early);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("early-end.jsonl:1: an end line before"),
+        "{err}"
+    );
+}
+
+#[test]
+fn judge_says_which_oracles_judged_nothing_in_a_whole_record() {
+    let dir = scratch("judge-whole");
+    let file = dir.join("whole.jsonl");
+    std::fs::write(&file, format!("{ONE_CALL}{{\"end_ns\":5000}}\n")).unwrap();
+    let out = retry_sim(&["judge", file.to_str().unwrap(), "--claim", "openai-python"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("| attempts_bounded | held (1 call, 1 attempt) |"),
+        "{text}"
+    );
+    assert!(
+        text.contains("| retry_after_honoured | not judged |"),
+        "{text}"
+    );
+    assert!(
+        text.contains("| delay_distribution | not judged |"),
+        "{text}"
+    );
+}
+
+/// One HTTP/1.1 POST of `body` to `path` on loopback `port`; the answer.
+fn post(port: u16, path: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+}
+
+/// `retry-sim serve success` recording to `record`, stopped by `signal`
+/// after one reported call: what it wrote, and what `judge` says of it.
+fn serve_then_signal(record: &std::path::Path, signal: &str) -> (String, std::process::Output) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut server = Command::new(env!("CARGO_BIN_EXE_retry-sim"))
+        .args([
+            "serve",
+            "success",
+            "--addr",
+            "127.0.0.1:0",
+            "--horizon",
+            "60",
+        ])
+        .arg("--record")
+        .arg(record)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("retry-sim serve starts");
+    let mut stderr = BufReader::new(server.stderr.take().unwrap());
+    let mut said = String::new();
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 && !line.contains("recording to") {
+        said.push_str(&line);
+        line.clear();
+    }
+    assert!(line.contains(&record.display().to_string()), "{said}{line}");
+    let port: u16 = said
+        .lines()
+        .find_map(|l| l.strip_prefix("listening on 127.0.0.1:"))
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no address announced: {said}"));
+    let ok = |answer: String| answer.starts_with("HTTP/1.1 200");
+    let report = |event: serde_json::Value| ok(post(port, "/sim/call", &event.to_string()));
+    let call = |event: &str| serde_json::json!({"event": event, "client": 0, "call": 0});
+    let mut started = call("started");
+    started["method"] = "chat".into();
+    assert!(report(started));
+    let chat = r#"{"model":"m","messages":[{"role":"user","content":"sim-call:0:0"}]}"#;
+    let answer = post(port, "/v1/chat/completions", chat);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // The answer's text names its item; the client reports it received.
+    let mut item = call("item");
+    item["payload"] = answer.split("\r\n\r\n").nth(1).unwrap_or_default().into();
+    assert!(report(item));
+    let mut ended = call("ended");
+    ended["outcome"] = serde_json::json!({"result": "ok"});
+    assert!(report(ended));
+    // Written as it happened: the call is on disk before the server stops.
+    let written = std::fs::read_to_string(record).unwrap();
+    assert!(written.contains("call_ended"), "{written}");
+    assert!(!written.contains("end_ns"), "{written}");
+    let killed = Command::new("kill")
+        .args([signal, &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = server.wait().unwrap();
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut stderr, &mut rest);
+    assert_eq!(status.code(), Some(0), "{rest}");
+    let text = std::fs::read_to_string(record).unwrap();
+    let judged = retry_sim(&[
+        "judge",
+        record.to_str().unwrap(),
+        "--claim",
+        "openai-python",
+    ]);
+    (text, judged)
+}
+
+#[test]
+fn serve_stopped_by_sigint_or_sigterm_leaves_a_whole_record_judge_accepts() {
+    let dir = scratch("serve-signal");
+    for signal in ["-INT", "-TERM"] {
+        let record = dir.join(format!("record{signal}.jsonl"));
+        let (text, judged) = serve_then_signal(&record, signal);
+        let last = text.lines().last().unwrap_or_default();
+        assert!(last.starts_with("{\"end_ns\":"), "{signal}: {text}");
+        assert_eq!(text.matches("end_ns").count(), 1, "{signal}: {text}");
+        let table = String::from_utf8_lossy(&judged.stdout);
+        let err = String::from_utf8_lossy(&judged.stderr);
+        assert_eq!(
+            judged.status.code(),
+            Some(0),
+            "{signal}: {table}{err}\n{text}"
+        );
+        assert!(
+            table.contains("| calls_end | held (1 call, 1 attempt) |"),
+            "{signal}: {table}"
+        );
+    }
+}

@@ -1,7 +1,7 @@
 //! Doctored traces for the judge's tests: a claim and record builders.
 
 use super::claim::{Backoff, Claim, JitterShape, RetryAfterRule, Retryable};
-use super::{Context, check};
+use super::{Context, ORACLES, check, judgement};
 use crate::method::Method;
 use crate::trace::{AttemptOutcome, CallOutcome, ChunkId, Failure, Kind, Record, Reported, Trace};
 
@@ -178,6 +178,27 @@ pub fn names_in(records: Vec<Record>, claim: &Claim, context: &Context) -> Vec<&
 /// The oracles `records` violate under `claim`, judged in the simulator.
 pub fn names(records: Vec<Record>, claim: &Claim) -> Vec<&'static str> {
     names_in(records, claim, &Context::default())
+}
+
+/// The oracles that judged `records` (held or violated) under `claim`,
+/// in `context`, in report order.
+pub fn judged_in(records: Vec<Record>, claim: &Claim, context: &Context) -> Vec<&'static str> {
+    let j = judgement(&trace(records), claim, context);
+    ORACLES
+        .iter()
+        .copied()
+        .filter(|o| j.tally(o).judged())
+        .collect()
+}
+
+/// The oracles that judged `records` under `claim`, in the simulator.
+pub fn judged(records: Vec<Record>, claim: &Claim) -> Vec<&'static str> {
+    judged_in(records, claim, &Context::default())
+}
+
+/// `oracle` judged `records` under `claim`, in the simulator.
+pub fn judges(oracle: &str, records: Vec<Record>, claim: &Claim) -> bool {
+    judged(records, claim).contains(&oracle)
 }
 
 /// No oracle.

@@ -13,6 +13,7 @@
 //! | [`distribution`] | the delays' distribution inside their envelopes, across runs |
 //! | [`sdks`] | claims of the official Python SDKs, read from their source |
 //! | [`gateways`] | claims of gateways that fall back across deployments (crabllm's) |
+//! | [`verdict`] | what the judge says: held, violated or not judged, and how much was judged |
 
 pub mod claim;
 pub mod distribution;
@@ -20,6 +21,7 @@ pub mod gateways;
 pub mod model;
 pub mod oracles;
 pub mod sdks;
+pub mod verdict;
 
 #[cfg(test)]
 mod fixture;
@@ -27,6 +29,7 @@ mod fixture;
 mod oracle_tests;
 
 pub use claim::Claim;
+pub use verdict::{Judgement, Tally, Verdict};
 
 use crate::trace::Trace;
 use std::fmt;
@@ -122,30 +125,48 @@ pub const ORACLES: &[&str] = &[
     DELAY_DISTRIBUTION,
 ];
 
-/// Check every per-call oracle on `trace` against `claim`, then the delay
-/// distribution if this one trace holds enough samples. A distribution
-/// violation belongs to no call; it is reported as client 0, call 0.
+/// The violations of every oracle on `trace` against `claim`: what
+/// [`judgement`] finds, without its counts.
 pub fn check(trace: &Trace, claim: &Claim, context: &Context) -> Vec<Violation> {
+    judgement(trace, claim, context).violations
+}
+
+/// Judge `trace` against `claim`: every per-call oracle on every call (a
+/// gateway's per-call oracles on each deployment's part of it), then the
+/// delay distribution if this one trace holds enough samples. Each
+/// oracle's tally counts the calls it judged (one with any part judged)
+/// and their attempts; the distribution's, the samples it was tested on
+/// (none below [`distribution::MIN_SAMPLES`]: not judged). A distribution
+/// violation belongs to no call; it is reported as client 0, call 0.
+pub fn judgement(trace: &Trace, claim: &Claim, context: &Context) -> Judgement {
     let context = &Context {
         trace_end_ns: trace
             .end_ns
             .max(trace.records.iter().map(|r| r.t).max().unwrap_or(0)),
         ..*context
     };
-    let mut out = Vec::new();
+    let mut out = Judgement::default();
     for ((client, call), records) in trace.calls() {
         let facts = model::Call::of(&records);
+        let tally = Tally {
+            calls: 1,
+            attempts: facts.attempts.len() as u64,
+            samples: 0,
+        };
         let parts = facts.parts();
+        let mut judged = [false; oracles::PER_CALL.len()];
         // A gateway's deployments are each judged on their part of the call.
         for part in &parts {
             let upstream = part.attempts.first().map_or(0, |a| a.upstream);
-            for (oracle, judge) in oracles::PER_CALL {
-                if let Some(detail) = judge(part, claim, context) {
+            for (&(oracle, judge), judged) in oracles::PER_CALL.iter().zip(&mut judged) {
+                let verdict = judge(part, claim, context);
+                *judged |= verdict.is_judged();
+                if let Verdict::Violated(detail) = verdict {
                     let detail = match (parts.len(), upstream) {
                         (1, 0) => detail,
                         _ => format!("upstream {upstream}: {detail}"),
                     };
-                    out.push(Violation {
+                    out.violations.push(Violation {
                         oracle,
                         client,
                         call,
@@ -154,9 +175,18 @@ pub fn check(trace: &Trace, claim: &Claim, context: &Context) -> Vec<Violation> 
                 }
             }
         }
+        for (&(oracle, _), judged) in oracles::PER_CALL.iter().zip(judged) {
+            if judged {
+                out.count(oracle, tally);
+            }
+        }
         for (oracle, judge) in oracles::WHOLE_CALL {
-            if let Some(detail) = judge(&facts, claim, context) {
-                out.push(Violation {
+            let verdict = judge(&facts, claim, context);
+            if verdict.is_judged() {
+                out.count(oracle, tally);
+            }
+            if let Verdict::Violated(detail) = verdict {
+                out.violations.push(Violation {
                     oracle,
                     client,
                     call,
@@ -165,13 +195,24 @@ pub fn check(trace: &Trace, claim: &Claim, context: &Context) -> Vec<Violation> 
             }
         }
     }
-    if let Some(detail) = distribution::test(&distribution::samples(trace, claim), claim) {
-        out.push(Violation {
-            oracle: DELAY_DISTRIBUTION,
-            client: 0,
-            call: 0,
-            detail,
-        });
+    let samples = distribution::samples(trace, claim);
+    // Too few samples say too little to test: not judged, never held.
+    if samples.len() >= distribution::MIN_SAMPLES {
+        out.count(
+            DELAY_DISTRIBUTION,
+            Tally {
+                samples: samples.len() as u64,
+                ..Tally::default()
+            },
+        );
+        if let Some(detail) = distribution::test(&samples, claim) {
+            out.violations.push(Violation {
+                oracle: DELAY_DISTRIBUTION,
+                client: 0,
+                call: 0,
+                detail,
+            });
+        }
     }
     out
 }

@@ -1058,3 +1058,283 @@ fn parts_number_their_attempts_in_order_whatever_the_record_says() {
         assert_eq!((p.client, p.call, p.method()), (3, 7, Some(Method::Chat)));
     }
 }
+
+// Not judged: each oracle says so of a call that holds nothing it judges,
+// and judges the nearest call that does; a table never calls it held.
+
+#[test]
+fn a_correct_chat_call_is_judged_by_the_oracles_it_concerns_only() {
+    assert_eq!(
+        judged(good(), &claim()),
+        [
+            "calls_end",
+            "no_panic",
+            "forwarding",
+            "capabilities",
+            "attempts_bounded",
+            "delay_within_envelope",
+            "attempt_within_timeout",
+            "stream_integrity",
+        ]
+    );
+}
+
+#[test]
+fn the_tally_counts_the_calls_judged_and_their_attempts() {
+    let mut t = good();
+    // A second call (client 1): one attempt, no wait.
+    t.extend([
+        Record {
+            client: 1,
+            ..rec(0, started(Method::Chat))
+        },
+        Record {
+            client: 1,
+            ..rec(0, attempt(0))
+        },
+        Record {
+            client: 1,
+            ..rec(5, fixture::ok(0))
+        },
+        Record {
+            client: 1,
+            ..rec(5, ended(CallOutcome::Ok))
+        },
+    ]);
+    let j = super::judgement(&trace(t), &claim(), &Context::default());
+    let tally = |calls, attempts| super::Tally {
+        calls,
+        attempts,
+        samples: 0,
+    };
+    assert_eq!(j.tally("attempts_bounded"), tally(2, 4));
+    assert_eq!(j.tally("delay_within_envelope"), tally(1, 3));
+    assert_eq!(j.tally("retry_after_honoured"), tally(0, 0));
+    assert_eq!(j.unviolated("retry_after_honoured"), "not judged");
+    assert_eq!(
+        j.unviolated("attempts_bounded"),
+        "held (2 calls, 4 attempts)"
+    );
+}
+
+/// A chat call that started and is still in its first attempt.
+fn open_call() -> Vec<Record> {
+    vec![rec(0, started(Method::Chat)), rec(0, attempt(0))]
+}
+
+#[test]
+fn calls_end_judges_only_a_call_that_started() {
+    assert!(!judges("calls_end", good()[1..].to_vec(), &claim()));
+    assert!(judges("calls_end", open_call(), &claim()));
+}
+
+#[test]
+fn no_panic_and_forwarding_judge_only_a_call_that_ended() {
+    for oracle in ["no_panic", "forwarding"] {
+        assert!(!judges(oracle, open_call(), &claim()), "{oracle}");
+        assert!(judges(oracle, good(), &claim()), "{oracle}");
+    }
+}
+
+#[test]
+fn capabilities_judges_only_a_call_that_started() {
+    assert!(!judges("capabilities", good()[1..].to_vec(), &claim()));
+    assert!(judges("capabilities", open_call(), &claim()));
+}
+
+#[test]
+fn attempts_bounded_judges_only_a_call_with_attempts() {
+    let none = vec![rec(0, started(Method::Chat)), rec(0, ended(fail_503()))];
+    assert!(!judges("attempts_bounded", none, &claim()));
+    assert!(judges("attempts_bounded", open_call(), &claim()));
+}
+
+#[test]
+fn not_retried_once_judges_only_a_method_the_claim_does_not_retry() {
+    assert!(!judges("not_retried_once", good(), &claim()));
+    let once = vec![
+        rec(0, started(Method::Image)),
+        rec(0, attempt(0)),
+        rec(5, fixture::ok(0)),
+        rec(5, ended(CallOutcome::Ok)),
+    ];
+    assert!(judges("not_retried_once", once, &claim()));
+}
+
+#[test]
+fn non_transient_once_judges_only_a_call_with_a_non_transient_failure() {
+    assert!(!judges("non_transient_once", good(), &claim()));
+    let mut t = good();
+    t.truncate(3);
+    t[2] = rec(10, failed(0, 400, None));
+    t.push(rec(
+        10,
+        ended(CallOutcome::Failed(Failure::Status {
+            status: 400,
+            retry_after_ns: None,
+        })),
+    ));
+    assert!(judges("non_transient_once", t.clone(), &claim()));
+    assert_eq!(names(t, &claim()), NONE, "judged, and held");
+}
+
+#[test]
+fn transient_retried_judges_only_a_call_given_up_after_a_transient_failure() {
+    assert!(!judges("transient_retried", good(), &claim()));
+    let mut t = good();
+    t.truncate(5);
+    t.push(rec(120, ended(fail_503())));
+    assert!(judges("transient_retried", t, &claim()));
+}
+
+#[test]
+fn delay_within_envelope_judges_only_a_call_that_waited_a_backoff() {
+    assert!(!judges("delay_within_envelope", open_call(), &claim()));
+    // A Retry-After wait has no envelope.
+    let mut t = good();
+    t.truncate(5);
+    t[2] = rec(10, failed(0, 503, Some(100)));
+    assert!(!judges("delay_within_envelope", t.clone(), &claim()));
+    assert!(judges("retry_after_honoured", t, &claim()));
+}
+
+#[test]
+fn retry_after_honoured_judges_only_a_retry_after_waited_under_a_claim_that_reads_it() {
+    assert!(!judges("retry_after_honoured", good(), &claim()));
+    let mut t = good();
+    t[2] = rec(10, failed(0, 503, Some(100)));
+    assert!(judges("retry_after_honoured", t.clone(), &claim()));
+    let ignored = Claim {
+        retry_after: RetryAfterRule::Ignored,
+        ..claim()
+    };
+    assert!(!judges("retry_after_honoured", t, &ignored));
+}
+
+#[test]
+fn no_sleep_after_final_judges_only_a_failed_call_with_attempts() {
+    assert!(!judges("no_sleep_after_final", good(), &claim()));
+    let mut t = good();
+    *t.last_mut().unwrap() = rec(330, ended(fail_503()));
+    assert!(judges("no_sleep_after_final", t, &claim()));
+}
+
+#[test]
+fn deadline_respected_judges_only_a_wait_under_a_deadline() {
+    assert!(!judges("deadline_respected", good(), &claim()));
+    let deadline = Claim {
+        deadline_ns: Some(10_000 * MS),
+        ..claim()
+    };
+    assert!(judges("deadline_respected", good(), &deadline));
+    assert!(!judges("deadline_respected", open_call(), &deadline));
+}
+
+#[test]
+fn attempt_within_timeout_judges_only_an_ended_attempt_of_a_timed_method() {
+    assert!(judges("attempt_within_timeout", good(), &claim()));
+    assert!(!judges("attempt_within_timeout", open_call(), &claim()));
+    let untimed = Claim {
+        timed: Default::default(),
+        ..claim()
+    };
+    assert!(!judges("attempt_within_timeout", good(), &untimed));
+    let no_timeout = Claim {
+        timeout_ns: None,
+        ..claim()
+    };
+    assert!(!judges("attempt_within_timeout", good(), &no_timeout));
+}
+
+#[test]
+fn stream_integrity_judges_only_what_a_call_received_or_should_have() {
+    let mut failed = good();
+    failed.truncate(5);
+    failed.push(rec(120, ended(fail_503())));
+    assert!(!judges("stream_integrity", failed, &claim()));
+    assert!(judges("stream_integrity", good(), &claim()));
+    let sent = [(4, 0)];
+    assert!(judges(
+        "stream_integrity",
+        streamed(&sent, &[], false),
+        &claim()
+    ));
+}
+
+#[test]
+fn stream_idle_bounded_judges_only_a_bounded_silence_of_a_stream_handed_over() {
+    let sent = [(4, 0), (4, 1)];
+    let received = [id(0, 0, 4, 0), id(0, 0, 4, 1)];
+    let t = streamed(&sent, &received, true);
+    assert!(!judges("stream_idle_bounded", t.clone(), &claim()));
+    let idle = Claim {
+        stream_idle_ns: Some(5 * MS),
+        ..claim()
+    };
+    assert!(judges("stream_idle_bounded", t, &idle));
+    assert!(!judges("stream_idle_bounded", good(), &idle));
+    // One item and no first-chunk bound: no silence it bounds.
+    let one = streamed(&sent[..1], &received[..1], true);
+    assert!(!judges("stream_idle_bounded", one, &idle));
+}
+
+#[test]
+fn stream_cut_at_bound_judges_only_a_stream_a_timeout_ended_under_a_bound() {
+    let bounded = Claim {
+        first_chunk_ns: Some(40 * MS),
+        stream_idle_ns: Some(40 * MS),
+        ..claim()
+    };
+    let cut = streamed(&[], &[], false);
+    assert!(judges("stream_cut_at_bound", cut.clone(), &bounded));
+    assert!(!judges("stream_cut_at_bound", cut, &claim()));
+    let whole = streamed(&[(4, 0)], &[id(0, 0, 4, 0)], true);
+    assert!(!judges("stream_cut_at_bound", whole, &bounded));
+}
+
+#[test]
+fn reported_agrees_judges_only_a_report_or_a_call_that_owed_one() {
+    assert!(!judges("reported_agrees", good(), &claim()));
+    let reports = Claim {
+        reports: true,
+        ..claim()
+    };
+    assert!(judges("reported_agrees", good(), &reports));
+    let mut t = good();
+    t.insert(3, rec(10, delay(0, 100, false)));
+    assert!(judges("reported_agrees", t, &claim()));
+}
+
+#[test]
+fn liveness_after_heal_judges_only_a_call_started_after_the_bound() {
+    let judged_from = |ms: u64| {
+        let live = Context {
+            live_from: Some(Duration::from_millis(ms)),
+            ..Context::default()
+        };
+        judged_in(good(), &claim(), &live).contains(&"liveness_after_heal")
+    };
+    assert!(judged_from(0));
+    assert!(!judged_from(1));
+    assert!(!judges("liveness_after_heal", good(), &claim()));
+}
+
+#[test]
+fn fallback_oracles_judge_only_a_gateway_of_several_upstreams() {
+    for oracle in ["fallback_in_order", "fallback_taken"] {
+        let mut failed = good();
+        *failed.last_mut().unwrap() = rec(330, ended(fail_503()));
+        assert!(!judges(oracle, failed, &claim()), "{oracle}");
+    }
+    assert!(judges("fallback_in_order", fell_back(), &gateway(2)));
+    assert!(!judges("fallback_taken", fell_back(), &gateway(2)));
+    let mut gave_up = fell_back();
+    gave_up.truncate(5);
+    gave_up.push(rec(120, ended(fail_503())));
+    assert!(judges("fallback_taken", gave_up, &gateway(2)));
+}
+
+#[test]
+fn delay_distribution_is_not_judged_on_fewer_samples_than_its_test_needs() {
+    assert!(!judges(super::DELAY_DISTRIBUTION, good(), &claim()));
+}

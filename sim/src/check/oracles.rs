@@ -1,5 +1,6 @@
 //! Named per-call oracles: each reads one call's facts and the claim, and
-//! says what is wrong, if anything.
+//! says whether the call held anything it judges ([`Verdict::NotJudged`]
+//! if not), and if so what is wrong, if anything.
 //!
 //! Waits are measured from outside (an attempt's end to the next one's
 //! start), so they may end up to [`Context::tolerance_ns`] after the drawn
@@ -8,11 +9,14 @@
 
 use super::Context;
 use super::claim::{Claim, RetryAfterRule, nanos};
-use super::model::{self, Attempt, Call, May, TICK_NS, endings, envelopes, transient};
+use super::model::{self, Attempt, Call, May, TICK_NS, Wait, endings, envelopes, transient};
+use super::verdict::Verdict;
 use crate::trace::{AttemptOutcome, CallOutcome, Failure, Reported};
 
-/// One oracle: a call's facts, the claim and the context in; what is wrong out.
-pub type Oracle = fn(&Call, &Claim, &Context) -> Option<String>;
+/// One oracle: a call's facts, the claim and the context in; out, whether
+/// the call holds anything it judges ([`Verdict::NotJudged`] if not), and
+/// if it does, [`Verdict::Held`] or what is wrong.
+pub type Oracle = fn(&Call, &Claim, &Context) -> Verdict;
 
 /// Every oracle judging a call (or a gateway's deployment's part of one)
 /// with its name, in the order reports list them.
@@ -50,7 +54,15 @@ pub const WHOLE_CALL: [(&str, Oracle); 3] = [
 /// there is its part's `transient_retried` (and `non_transient_once`,
 /// `deadline_respected`); with its part's `attempts_bounded`, no call
 /// makes more attempts than its upstreams allow together.
-fn fallback_in_order(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
+///
+/// Judges a call with attempts under a claim of several upstreams, or one
+/// that reached an upstream past the first (the only way to break it
+/// under a claim of one).
+fn fallback_in_order(c: &Call, claim: &Claim, _: &Context) -> Verdict {
+    let beyond_first = c.attempts.iter().any(|a| a.upstream > 0);
+    if c.attempts.is_empty() || (claim.upstreams <= 1 && !beyond_first) {
+        return Verdict::NotJudged;
+    }
     let order: Vec<u32> = c
         .parts()
         .iter()
@@ -58,12 +70,14 @@ fn fallback_in_order(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
         .map(|a| a.upstream)
         .collect();
     let in_order = order.iter().copied().eq(0..order.len() as u32);
-    (!in_order || order.len() > claim.upstreams as usize).then(|| {
-        format!(
-            "tried upstreams {order:?}; the claim's order is 0 to {}, once each",
-            claim.upstreams.saturating_sub(1)
-        )
-    })
+    Verdict::judged(
+        (!in_order || order.len() > claim.upstreams as usize).then(|| {
+            format!(
+                "tried upstreams {order:?}; the claim's order is 0 to {}, once each",
+                claim.upstreams.saturating_sub(1)
+            )
+        }),
+    )
 }
 
 /// A call of a retried method whose deployment gave up after a transient
@@ -72,25 +86,34 @@ fn fallback_in_order(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
 /// (A failure that is not transient, or a stream handed over, may be
 /// returned from any; which deployment may give up when is its part's
 /// `transient_retried`.)
-fn fallback_taken(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
+///
+/// Judges such a call under a claim of several upstreams.
+fn fallback_taken(c: &Call, claim: &Claim, _: &Context) -> Verdict {
     let Some((_, CallOutcome::Failed(_))) = &c.ended else {
-        return None;
+        return Verdict::NotJudged;
     };
-    let method = c.method()?;
-    let last = c.attempts.last()?;
-    let (_, outcome) = last.end.as_ref()?;
-    if !claim.retried.contains(&method) || c.streamed() || !transient(outcome, claim) {
-        return None;
+    let (Some(method), Some(last)) = (c.method(), c.attempts.last()) else {
+        return Verdict::NotJudged;
+    };
+    let Some((_, outcome)) = last.end.as_ref() else {
+        return Verdict::NotJudged;
+    };
+    if !claim.retried.contains(&method)
+        || c.streamed()
+        || !transient(outcome, claim)
+        || claim.upstreams <= 1
+    {
+        return Verdict::NotJudged;
     }
     // Returned from the upstream last tried: whether the call got there in
     // order is `fallback_in_order`'s to judge.
     let at = last.upstream;
-    (at.saturating_add(1) < claim.upstreams).then(|| {
+    Verdict::judged((at.saturating_add(1) < claim.upstreams).then(|| {
         format!(
             "failed transiently ({outcome:?}) at upstream {at} of {}, those after it untried",
             claim.upstreams
         )
-    })
+    }))
 }
 
 /// A call that started never ended (cut off at the simulation horizon).
@@ -98,9 +121,14 @@ fn fallback_taken(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
 /// Unless the claim lets it wait forever: an attempt of a method the claim
 /// does not time (or with no timeout at all) that never answered, or a
 /// handed-over stream with no idle bound that went silent.
-fn calls_end(c: &Call, claim: &Claim, context: &Context) -> Option<String> {
-    if c.started.is_none() || c.ended.is_some() {
-        return None;
+///
+/// Judges every call that started.
+fn calls_end(c: &Call, claim: &Claim, context: &Context) -> Verdict {
+    if c.started.is_none() {
+        return Verdict::NotJudged;
+    }
+    if c.ended.is_some() {
+        return Verdict::Held;
     }
     let method = c.started.map(|(_, m, _, _)| m);
     let untimed = claim.timeout_ns.is_none() || method.is_none_or(|m| !claim.timed.contains(&m));
@@ -128,7 +156,9 @@ fn calls_end(c: &Call, claim: &Claim, context: &Context) -> Option<String> {
     });
     let may_wait =
         (open_attempt && (untimed || within)) || unbounded_stream || waiting(c, claim, context);
-    (!may_wait).then(|| "the call never ended (cut off at the simulation horizon)".into())
+    Verdict::judged(
+        (!may_wait).then(|| "the call never ended (cut off at the simulation horizon)".into()),
+    )
 }
 
 /// The call was cut off during a wait the claim allows to last past the
@@ -157,103 +187,150 @@ fn waiting(c: &Call, claim: &Claim, context: &Context) -> bool {
     context.trace_end_ns.saturating_sub(*ended) <= longest.saturating_add(context.tolerance_ns)
 }
 
-/// The wrapper panicked.
-fn no_panic(c: &Call, _: &Claim, _: &Context) -> Option<String> {
+/// The wrapper panicked. Judges every call that ended.
+fn no_panic(c: &Call, _: &Claim, _: &Context) -> Verdict {
     match &c.ended {
-        Some((_, CallOutcome::Panicked { message })) => Some(format!("panicked: {message}")),
-        _ => None,
+        Some((_, CallOutcome::Panicked { message })) => {
+            Verdict::Violated(format!("panicked: {message}"))
+        }
+        Some(_) => Verdict::Held,
+        None => Verdict::NotJudged,
     }
 }
 
 /// Every method is implemented by the provider below: the wrapper must
-/// reach it and never answer `Unsupported` itself.
-fn forwarding(c: &Call, _: &Claim, _: &Context) -> Option<String> {
+/// reach it and never answer `Unsupported` itself. Judges every call that
+/// ended.
+fn forwarding(c: &Call, _: &Claim, _: &Context) -> Verdict {
     match &c.ended {
-        Some((_, CallOutcome::Failed(Failure::Unsupported))) => Some(format!(
+        Some((_, CallOutcome::Failed(Failure::Unsupported))) => Verdict::Violated(format!(
             "ended Unsupported after {} attempts, though the provider implements it",
             c.attempts.len()
         )),
         Some((_, CallOutcome::Failed(f))) if c.attempts.is_empty() => {
-            Some(format!("ended {f} without reaching the provider"))
+            Verdict::Violated(format!("ended {f} without reaching the provider"))
         }
-        _ => None,
+        Some(_) => Verdict::Held,
+        None => Verdict::NotJudged,
     }
 }
 
-/// The wrapper answers the provider's `is_*_compat` flags.
-fn capabilities(c: &Call, _: &Claim, _: &Context) -> Option<String> {
-    let (_, _, compat, inner) = c.started?;
-    (compat != inner).then(|| format!("compat flags {compat:03b}, the provider's {inner:03b}"))
+/// The wrapper answers the provider's `is_*_compat` flags. Judges every
+/// call that started.
+fn capabilities(c: &Call, _: &Claim, _: &Context) -> Verdict {
+    let Some((_, _, compat, inner)) = c.started else {
+        return Verdict::NotJudged;
+    };
+    Verdict::judged(
+        (compat != inner).then(|| format!("compat flags {compat:03b}, the provider's {inner:03b}")),
+    )
 }
 
-fn attempts_bounded(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
+/// No call makes more attempts than the claim allows. Judges every call
+/// that made an attempt.
+fn attempts_bounded(c: &Call, claim: &Claim, _: &Context) -> Verdict {
     let n = c.attempts.len() as u64;
-    (n > claim.max_attempts)
-        .then(|| format!("{n} attempts, at most {} allowed", claim.max_attempts))
+    if n == 0 {
+        return Verdict::NotJudged;
+    }
+    Verdict::judged(
+        (n > claim.max_attempts)
+            .then(|| format!("{n} attempts, at most {} allowed", claim.max_attempts)),
+    )
 }
 
-/// A method the claim does not retry is attempted exactly once.
-fn not_retried_once(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
-    let method = c.method()?;
+/// A method the claim does not retry is attempted exactly once. Judges
+/// every call of such a method that made an attempt.
+fn not_retried_once(c: &Call, claim: &Claim, _: &Context) -> Verdict {
+    let Some(method) = c.method() else {
+        return Verdict::NotJudged;
+    };
     let n = c.attempts.len();
-    (!claim.retried.contains(&method) && n > 1)
-        .then(|| format!("{method} is not retried, yet had {n} attempts"))
+    if claim.retried.contains(&method) || n == 0 {
+        return Verdict::NotJudged;
+    }
+    Verdict::judged((n > 1).then(|| format!("{method} is not retried, yet had {n} attempts")))
 }
 
-fn non_transient_once(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
-    let at = c.attempts.iter().position(|a| match &a.end {
+/// No attempt follows one that failed for good. Judges every call with an
+/// attempt that failed other than transiently.
+fn non_transient_once(c: &Call, claim: &Claim, _: &Context) -> Verdict {
+    let Some(at) = c.attempts.iter().position(|a| match &a.end {
         Some((_, o @ AttemptOutcome::Failed(_))) => !transient(o, claim),
         _ => false,
-    })?;
-    let next = c.attempts.get(at + 1)?;
+    }) else {
+        return Verdict::NotJudged;
+    };
+    let Some(next) = c.attempts.get(at + 1) else {
+        return Verdict::Held;
+    };
     let failed = c.attempts[at].end.as_ref().map(|e| &e.1);
-    Some(format!(
+    Verdict::Violated(format!(
         "attempt {} followed a non-transient {failed:?}",
         next.number
     ))
 }
 
 /// A failed call whose last attempt failed transiently stopped only for a
-/// reason the claim permits.
-fn transient_retried(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
+/// reason the claim permits. Judges every such call (a handed-over
+/// stream's failure is not a give-up).
+fn transient_retried(c: &Call, claim: &Claim, _: &Context) -> Verdict {
     let Some((_, CallOutcome::Failed(_))) = &c.ended else {
-        return None;
+        return Verdict::NotJudged;
     };
-    let (_, outcome) = c.attempts.last()?.end.as_ref()?;
+    let Some((_, outcome)) = c.attempts.last().and_then(|a| a.end.as_ref()) else {
+        return Verdict::NotJudged;
+    };
     if c.streamed() || !transient(outcome, claim) {
-        return None;
+        return Verdict::NotJudged;
     }
-    endings(c, claim).is_empty().then(|| {
+    Verdict::judged(endings(c, claim).is_empty().then(|| {
         format!(
             "the call ended after attempt {} failed transiently ({outcome:?}) with retries left",
             c.attempts.len() - 1
         )
-    })
+    }))
 }
 
-fn delay_within_envelope(c: &Call, claim: &Claim, context: &Context) -> Option<String> {
-    envelopes(&c.waits(claim), claim, |_| None)
+/// Every backoff falls inside its envelope. Judges every call with a wait
+/// the claim gives an envelope (a Retry-After wait has none).
+fn delay_within_envelope(c: &Call, claim: &Claim, context: &Context) -> Verdict {
+    let judged: Vec<_> = envelopes(&c.waits(claim), claim, |_| None)
         .into_iter()
-        .find_map(|(w, e)| {
-            let e = e?;
-            (w.gap_ns < e.lo || w.gap_ns > e.hi.saturating_add(context.tolerance_ns)).then(|| {
-                format!(
-                    "backoff after attempt {} was {}ns, outside [{}, {}]ns",
-                    w.after, w.gap_ns, e.lo, e.hi
-                )
-            })
+        .filter_map(|(w, e)| Some((w, e?)))
+        .collect();
+    if judged.is_empty() {
+        return Verdict::NotJudged;
+    }
+    Verdict::judged(judged.into_iter().find_map(|(w, e)| {
+        (w.gap_ns < e.lo || w.gap_ns > e.hi.saturating_add(context.tolerance_ns)).then(|| {
+            format!(
+                "backoff after attempt {} was {}ns, outside [{}, {}]ns",
+                w.after, w.gap_ns, e.lo, e.hi
+            )
         })
+    }))
 }
 
 /// A transient failure's Retry-After is waited exactly when within the
-/// claim's maximum; a longer one is never waited.
-fn retry_after_honoured(c: &Call, claim: &Claim, context: &Context) -> Option<String> {
-    if claim.retry_after == RetryAfterRule::Ignored {
-        return None;
+/// claim's maximum; a longer one is never waited. Judges every call with
+/// a wait after a Retry-After the claim honours.
+fn retry_after_honoured(c: &Call, claim: &Claim, context: &Context) -> Verdict {
+    let waits: Vec<_> = c
+        .waits(claim)
+        .into_iter()
+        .filter_map(|w| Some((w, w.retry_after_ns?)))
+        .collect();
+    if claim.retry_after == RetryAfterRule::Ignored || waits.is_empty() {
+        return Verdict::NotJudged;
     }
+    Verdict::judged(retry_after_waited(&waits, claim, context))
+}
+
+/// What is wrong with `waits`, each after a Retry-After.
+fn retry_after_waited(waits: &[(Wait, u64)], claim: &Claim, context: &Context) -> Option<String> {
     let refused = model::refused_above(claim);
-    for w in c.waits(claim) {
-        let Some(ra) = w.retry_after_ns else { continue };
+    for &(w, ra) in waits {
         if let Some(max_ns) = refused.filter(|&max| ra > max) {
             return Some(format!(
                 "Retry-After {ra}ns over the maximum {max_ns}ns after attempt {} was waited",
@@ -271,26 +348,30 @@ fn retry_after_honoured(c: &Call, claim: &Claim, context: &Context) -> Option<St
 }
 
 /// A failed call (not a failed handed-over stream) ends when its last
-/// attempt does, and no delay is reported after it.
-fn no_sleep_after_final(c: &Call, _: &Claim, context: &Context) -> Option<String> {
-    let (ended, CallOutcome::Failed(_)) = c.ended.as_ref()? else {
-        return None;
+/// attempt does, and no delay is reported after it. Judges every failed
+/// call that made an attempt.
+fn no_sleep_after_final(c: &Call, _: &Claim, context: &Context) -> Verdict {
+    let (Some((ended, CallOutcome::Failed(_))), Some(last)) = (&c.ended, c.attempts.last()) else {
+        return Verdict::NotJudged;
     };
-    let last = c.attempts.last()?;
     let reported = c
         .reported
         .iter()
         .find(|(_, e)| matches!(e, Reported::Delay { attempt, .. } if *attempt >= last.number));
     if let Some((_, e)) = reported {
-        return Some(format!("a delay reported after the final attempt: {e:?}"));
+        return Verdict::Violated(format!("a delay reported after the final attempt: {e:?}"));
     }
-    let (last_end, _) = last.end.as_ref()?;
-    (!c.streamed() && ended.saturating_sub(*last_end) > lag(context)).then(|| {
-        format!(
-            "the call failed {}ns after its last attempt ended",
-            ended - last_end
-        )
-    })
+    let Some((last_end, _)) = last.end.as_ref() else {
+        return Verdict::Held;
+    };
+    Verdict::judged(
+        (!c.streamed() && ended.saturating_sub(*last_end) > lag(context)).then(|| {
+            format!(
+                "the call failed {}ns after its last attempt ended",
+                ended - last_end
+            )
+        }),
+    )
 }
 
 /// How much later the caller may see what the provider saw: the part of
@@ -302,9 +383,13 @@ fn lag(context: &Context) -> u64 {
 }
 
 /// No wait ends later than the deadline after the first attempt began.
-fn deadline_respected(c: &Call, claim: &Claim, context: &Context) -> Option<String> {
-    let deadline = claim.deadline_ns?;
-    c.waits(claim).into_iter().find_map(|w| {
+/// Judges every call with a wait under a claim with a deadline.
+fn deadline_respected(c: &Call, claim: &Claim, context: &Context) -> Verdict {
+    let waits = c.waits(claim);
+    let Some(deadline) = claim.deadline_ns.filter(|_| !waits.is_empty()) else {
+        return Verdict::NotJudged;
+    };
+    Verdict::judged(waits.into_iter().find_map(|w| {
         let end = w.from_first_ns.saturating_add(w.gap_ns);
         (end > deadline.saturating_add(context.tolerance_ns)).then(|| {
             format!(
@@ -312,26 +397,46 @@ fn deadline_respected(c: &Call, claim: &Claim, context: &Context) -> Option<Stri
                 w.after
             )
         })
-    })
+    }))
 }
 
 /// An attempt of a timed method lasts at most the timeout (plus a tick).
-fn attempt_within_timeout(c: &Call, claim: &Claim, context: &Context) -> Option<String> {
-    let timeout = claim.timeout_ns?;
-    if !claim.timed.contains(&c.method()?) {
-        return None;
-    }
-    c.attempts.iter().find_map(|a| {
+/// Judges every call of a method the claim times with an attempt that
+/// ended (one still open when the trace stopped is `calls_end`'s).
+fn attempt_within_timeout(c: &Call, claim: &Claim, context: &Context) -> Verdict {
+    let timed = c.method().is_some_and(|m| claim.timed.contains(&m));
+    let ended = c.attempts.iter().any(|a| a.end.is_some());
+    let Some(timeout) = claim.timeout_ns.filter(|_| timed && ended) else {
+        return Verdict::NotJudged;
+    };
+    Verdict::judged(c.attempts.iter().find_map(|a| {
         let took = a.end.as_ref()?.0.saturating_sub(a.start);
         (took > timeout.saturating_add(context.tolerance_ns))
             .then(|| format!("attempt {} took {took}ns, timeout {timeout}ns", a.number))
-    })
+    }))
 }
 
 /// Every received item is this call's, from one stream it opened, in
 /// order with nothing lost, duplicated or spliced; a successful stream
 /// call received the whole stream.
-fn stream_integrity(c: &Call, _: &Claim, _: &Context) -> Option<String> {
+///
+/// Judges every call that received an item, a stream call whose provider
+/// sent one, and a unary call that ended ok (it must have received its
+/// one answer).
+fn stream_integrity(c: &Call, _: &Claim, _: &Context) -> Verdict {
+    let stream = c.method().map(|m| m.is_stream());
+    let ok = matches!(c.ended, Some((_, CallOutcome::Ok)));
+    let judged = !c.received.is_empty()
+        || (stream == Some(true) && !c.sent.is_empty())
+        || (stream == Some(false) && ok);
+    match judged {
+        true => Verdict::judged(stream_fault(c)),
+        false => Verdict::NotJudged,
+    }
+}
+
+/// What is wrong with what `c` received, if anything.
+fn stream_fault(c: &Call) -> Option<String> {
     let mut stream = None;
     for (k, chunk) in c.received.iter().enumerate() {
         let Some(id) = chunk else {
@@ -393,33 +498,38 @@ fn stream_integrity(c: &Call, _: &Claim, _: &Context) -> Option<String> {
 /// bound (plus a tick): the first-chunk bound from the hand-over to the
 /// first item, the idle bound between later ones; an item arrives, or the
 /// stream fails.
-fn stream_idle_bounded(c: &Call, claim: &Claim, context: &Context) -> Option<String> {
-    if claim.first_chunk_ns.is_none() && claim.stream_idle_ns.is_none() {
-        return None;
-    }
-    let handed = handed_over(c, claim)?;
+///
+/// Judges every handed-over stream with a silence its claim bounds: the
+/// first item's (or the failure's) under a first-chunk bound, a later
+/// one's under an idle bound.
+fn stream_idle_bounded(c: &Call, claim: &Claim, context: &Context) -> Verdict {
+    let Some(handed) = handed_over(c, claim) else {
+        return Verdict::NotJudged;
+    };
     let timed_out = match (c.stream_failed, &c.ended) {
         (Some(true), Some((t, _))) => Some(*t),
         _ => None,
     };
-    let mut times = std::iter::once(handed)
+    let times: Vec<u64> = std::iter::once(handed)
         .chain(c.received_at.iter().copied())
-        .chain(timed_out);
-    let mut previous = times.next()?;
-    for (gap, t) in times.enumerate() {
-        let (name, bound) = match gap {
-            0 => ("first-chunk", claim.first_chunk_ns),
-            _ => ("idle", claim.stream_idle_ns),
-        };
-        let silent = t.saturating_sub(previous);
-        if let Some(bound) = bound.filter(|b| silent > b.saturating_add(context.tolerance_ns)) {
-            return Some(format!(
-                "the stream was silent {silent}ns from {previous}ns, {name} bound {bound}ns"
-            ));
-        }
-        previous = t;
+        .chain(timed_out)
+        .collect();
+    let bound = |gap: usize| match gap {
+        0 => ("first-chunk", claim.first_chunk_ns),
+        _ => ("idle", claim.stream_idle_ns),
+    };
+    let gaps = times.len().saturating_sub(1);
+    if (0..gaps).all(|gap| bound(gap).1.is_none()) {
+        return Verdict::NotJudged;
     }
-    None
+    Verdict::judged(times.windows(2).enumerate().find_map(|(gap, pair)| {
+        let (name, bound) = bound(gap);
+        let (previous, silent) = (pair[0], pair[1].saturating_sub(pair[0]));
+        let bound = bound.filter(|b| silent > b.saturating_add(context.tolerance_ns))?;
+        Some(format!(
+            "the stream was silent {silent}ns from {previous}ns, {name} bound {bound}ns"
+        ))
+    }))
 }
 
 /// When a stream of a method the claim times was handed over, if it was.
@@ -439,25 +549,46 @@ fn handed_over(c: &Call, claim: &Claim) -> Option<u64> {
 /// after one. Cut sooner (a reasoning model's silent first minutes cut by
 /// the idle bound, say), it is a defect. Timers never fire early, so no
 /// tolerance below the bound.
-fn stream_cut_at_bound(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
-    let handed = handed_over(c, claim)?;
-    let (Some(true), Some((cut, _))) = (c.stream_failed, &c.ended) else {
-        return None;
+///
+/// Judges every handed-over stream a timeout ended under a claim that
+/// bounds the silence it ended in.
+fn stream_cut_at_bound(c: &Call, claim: &Claim, _: &Context) -> Verdict {
+    let (Some(handed), Some(true), Some((cut, _))) =
+        (handed_over(c, claim), c.stream_failed, &c.ended)
+    else {
+        return Verdict::NotJudged;
     };
     let (since, name, bound) = match c.received_at.last() {
         None => (handed, "first-chunk", claim.first_chunk_ns),
         Some(&t) => (t, "idle", claim.stream_idle_ns),
     };
+    let Some(bound) = bound else {
+        return Verdict::NotJudged;
+    };
     let silent = cut.saturating_sub(since);
-    let bound = bound.filter(|&b| silent < b)?;
-    Some(format!(
-        "a timeout cut the stream after {silent}ns of silence from {since}ns, \
-         before its {name} bound {bound}ns"
-    ))
+    Verdict::judged((silent < bound).then(|| {
+        format!(
+            "a timeout cut the stream after {silent}ns of silence from {since}ns, \
+             before its {name} bound {bound}ns"
+        )
+    }))
 }
 
 /// What the wrapper reported agrees with the facts.
-fn reported_agrees(c: &Call, claim: &Claim, context: &Context) -> Option<String> {
+///
+/// Judges every call with a report, and every call with attempts of a
+/// method a claim that reports retries (it must have reported).
+fn reported_agrees(c: &Call, claim: &Claim, context: &Context) -> Verdict {
+    let retried = c.method().is_some_and(|m| claim.retried.contains(&m));
+    let must_report = claim.reports && retried && !c.attempts.is_empty();
+    match !c.reported.is_empty() || must_report {
+        true => Verdict::judged(report_fault(c, claim, context)),
+        false => Verdict::NotJudged,
+    }
+}
+
+/// What is wrong with what `c`'s wrapper reported, if anything.
+fn report_fault(c: &Call, claim: &Claim, context: &Context) -> Option<String> {
     if c.reported.is_empty() {
         // A subject that claims to report must, for the calls it retries:
         // a silent observer is a fault.
@@ -539,15 +670,20 @@ fn reported_agrees(c: &Call, claim: &Claim, context: &Context) -> Option<String>
     None
 }
 
-/// Calls starting at or after the heal bound succeed.
-fn liveness_after_heal(c: &Call, _: &Claim, context: &Context) -> Option<String> {
-    let from = nanos(context.live_from?);
-    let (start, ..) = c.started?;
+/// Calls starting at or after the heal bound succeed. Judges every call
+/// that started then, in a run with a heal bound.
+fn liveness_after_heal(c: &Call, _: &Claim, context: &Context) -> Verdict {
+    let (Some(from), Some((start, ..))) = (context.live_from.map(nanos), c.started) else {
+        return Verdict::NotJudged;
+    };
+    if start < from {
+        return Verdict::NotJudged;
+    }
     let ok = matches!(c.ended, Some((_, CallOutcome::Ok)));
-    (start >= from && !ok).then(|| {
+    Verdict::judged((!ok).then(|| {
         format!(
             "a call started at {start}ns, after the heal bound {from}ns, ended {:?}",
             c.ended.as_ref().map(|e| &e.1)
         )
-    })
+    }))
 }

@@ -26,7 +26,7 @@ th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
 pre,code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9em}pre{background:#f7f7f7;padding:.7em;white-space:pre-wrap;overflow-wrap:anywhere;border:1px solid #eee}\
 img{max-width:100%;height:auto;border:1px solid #eee;margin:.4em 0}\
 nav a{margin-right:.8em}.badge{display:inline-block;white-space:nowrap;padding:0 .5em;border-radius:.6em;font-size:.85em}\
-.badge.held{background:#e3f5ec}.badge.violated{background:#fbe4e2}";
+.badge.held{background:#e3f5ec}.badge.violated{background:#fbe4e2}.badge.muted{background:#eee}";
 
 /// A whole page: `title`, then `body` (already HTML).
 pub fn page(title: &str, body: &str) -> String {
@@ -58,6 +58,11 @@ pub fn table(head: &[&str], rows: &[Vec<String>]) -> String {
 pub fn badge(held: bool, text: &str) -> String {
     let class = if held { "held" } else { "violated" };
     format!("<span class=\"badge {class}\">{}</span>", escape(text))
+}
+
+/// A grey badge for an oracle that judged nothing: neither held nor violated.
+pub fn not_judged(text: &str) -> String {
+    format!("<span class=\"badge muted\">{}</span>", escape(text))
 }
 
 /// An image file in the report's directory, by its relative name.

@@ -6,6 +6,7 @@ use super::charts::Span;
 use super::histogram::{self, Histogram};
 use super::html::{self, escape};
 use super::{delays, timeline};
+use crate::check::verdict::{NOT_JUDGED, count, unviolated};
 use crate::check::{Claim, DELAY_DISTRIBUTION, ORACLES};
 use crate::run::summary::{self, ms};
 use crate::run::sweep::RunLine;
@@ -164,22 +165,26 @@ fn summary(e: &Evaluation) -> String {
     format!("<h3>Summary</h3>\n{}", html::table(&head, &rows))
 }
 
-/// Every oracle, held or violated (with how many calls and the first detail),
-/// then the missed expectations and any divergence.
+/// Every oracle, violated (with how many times and the first detail), held
+/// (over how many calls and attempts) or not judged, then the missed
+/// expectations and any divergence.
 fn oracles(e: &Evaluation) -> String {
     let mut by: BTreeMap<&str, Vec<&crate::check::Violation>> = BTreeMap::new();
     for v in &e.violations {
         by.entry(v.oracle).or_default().push(v);
     }
+    let tally = |oracle: &str| e.tallies.get(oracle).copied().unwrap_or_default();
     let rows: Vec<Vec<String>> = ORACLES
         .iter()
         .map(|&oracle| {
-            let verdict = match (by.get(oracle), oracle == DELAY_DISTRIBUTION) {
-                (Some(v), _) => html::badge(false, &format!("violated by {} call(s)", v.len())),
-                (None, true) => {
-                    "<span class=\"muted\">judged across seeds (see the delays below)</span>".into()
-                }
-                (None, false) => html::badge(true, "held"),
+            let t = tally(oracle);
+            let verdict = match (by.get(oracle), t.judged(), oracle == DELAY_DISTRIBUTION) {
+                (Some(v), ..) => html::badge(false, &format!("violated {} (judged {t})", count(v.len() as u64, "time"))),
+                (None, true, _) => html::badge(true, &unviolated(t)),
+                (None, false, true) => html::not_judged(
+                    "not judged: too few samples in one run (conform pools them across seeds; see the delays below)",
+                ),
+                (None, false, false) => html::not_judged(NOT_JUDGED),
             };
             let first = by.get(oracle).and_then(|v| v.first());
             let detail = first.map_or(String::new(), |v| {
@@ -188,11 +193,16 @@ fn oracles(e: &Evaluation) -> String {
             vec![format!("<code>{oracle}</code>"), verdict, detail]
         })
         .collect();
-    let held = ORACLES.len() - by.len();
+    let held = ORACLES
+        .iter()
+        .filter(|o| !by.contains_key(*o) && tally(o).judged())
+        .count();
     let mut out = format!(
-        "<h3>Oracles</h3>\n<p>{} of {} held in this run.</p>\n",
+        "<h3>Oracles</h3>\n<p>{} of {} held in this run, {} violated, {} not judged (nothing in this run for them to judge).</p>\n",
         html::badge(by.is_empty(), &held.to_string()),
-        ORACLES.len()
+        ORACLES.len(),
+        by.len(),
+        ORACLES.len() - held - by.len()
     );
     let table = html::table(&["oracle", "verdict", "first violation"], &rows);
     // A passing run's 19 green rows say little: folded, a click away.

@@ -1,18 +1,16 @@
 //! The text table `retry-sim run` and `replay` print for one scenario and seed.
 
-use crate::check::{ORACLES, Violation};
-use crate::run::summary::{Summary, ms};
-use std::collections::BTreeMap;
+use crate::check::ORACLES;
+use crate::check::verdict::{count, unviolated};
+use crate::run::Evaluation;
+use crate::run::summary::ms;
 use std::fmt::Write as _;
 
-/// The table `retry-sim run` prints for one scenario and seed.
-pub fn table(
-    name: &str,
-    seed: u64,
-    s: &Summary,
-    violations: &[Violation],
-    unmet: &[String],
-) -> String {
+/// The table `retry-sim run` prints for scenario `name`'s evaluation `e`:
+/// the summary, then every oracle: violated, held (with the calls and
+/// attempts it judged) or not judged.
+pub fn table(name: &str, e: &Evaluation) -> String {
+    let (s, seed) = (&e.summary, e.seed);
     let mut out = String::new();
     let _ = writeln!(out, "scenario {name} (seed {seed})");
     let rows = [
@@ -26,24 +24,35 @@ pub fn table(
     for (k, v) in rows {
         let _ = writeln!(out, "  {k:<20} {v:>14}");
     }
-    let mut by_oracle: BTreeMap<&str, usize> = BTreeMap::new();
-    for v in violations {
-        *by_oracle.entry(v.oracle).or_default() += 1;
-    }
-    let held = ORACLES.len() - by_oracle.len();
+    let tally = |oracle: &str| e.tallies.get(oracle).copied().unwrap_or_default();
+    let violated = |oracle: &str| e.violations.iter().filter(|v| v.oracle == oracle).count();
+    let held = ORACLES
+        .iter()
+        .filter(|o| violated(o) == 0 && tally(o).judged())
+        .count();
+    let broken = ORACLES.iter().filter(|o| violated(o) > 0).count();
     let _ = writeln!(
         out,
-        "  {:<20} {:>14}",
+        "  {:<20} {:>14}  ({broken} violated, {} not judged)",
         "oracles held",
-        format!("{held}/{}", ORACLES.len())
+        format!("{held}/{}", ORACLES.len()),
+        ORACLES.len() - held - broken,
     );
-    for (oracle, n) in &by_oracle {
-        let _ = writeln!(out, "  VIOLATED {oracle}: {n} call(s)");
+    for oracle in ORACLES {
+        let verdict = match violated(oracle) {
+            0 => unviolated(tally(oracle)),
+            n => format!(
+                "VIOLATED: {} (judged {})",
+                count(n as u64, "violation"),
+                tally(oracle)
+            ),
+        };
+        let _ = writeln!(out, "    {oracle:<24} {verdict}");
     }
-    for v in violations.iter().take(3) {
+    for v in e.violations.iter().take(3) {
         let _ = writeln!(out, "    {v}");
     }
-    for u in unmet {
+    for u in &e.unmet {
         let _ = writeln!(out, "  EXPECTATION {u}");
     }
     out

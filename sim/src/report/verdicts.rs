@@ -7,6 +7,7 @@ use super::html::{self, escape};
 use super::page::{self, Judged, Section};
 use super::site::Site;
 use crate::check::ORACLES;
+use crate::check::verdict::NOT_JUDGED;
 use crate::run::conform::{Family, Finding, Options, Report};
 use crate::run::{evaluate, replay_command};
 use crate::subject::{Subject, SubjectName, Visit, visit};
@@ -120,7 +121,10 @@ fn cell(r: &Report, oracle: &str) -> String {
     let badges: Vec<String> = Family::ALL
         .iter()
         .map(|&family| match r.finding(oracle, family) {
-            None => html::badge(true, &family.to_string()),
+            None => match r.tally(oracle, family) {
+                t if t.judged() => html::badge(true, &format!("{family}: {t}")),
+                _ => html::not_judged(&format!("{family}: {NOT_JUDGED}")),
+            },
             Some(f) => format!(
                 "<a href=\"{}\" title=\"{} seed {}\">{}</a>",
                 finding_file(r, oracle, family),
@@ -164,7 +168,7 @@ pub fn write(
 /// The file cannot be written.
 pub fn write_index(site: &Site, intro: &str, reports: &[Report]) -> Result<(), String> {
     let title = "provider-retry conformance";
-    let key = "<p>Each cell: a badge per family of scenarios (built-in, network, generated), green where the oracle held, red where it was violated, linking to the finding.</p>\n";
+    let key = "<p>Each cell: a badge per family of scenarios (built-in, network, generated), green where the oracle held (with the calls and attempts it judged, or the samples for the delay distribution), red where it was violated, linking to the finding, grey where it judged nothing.</p>\n";
     let body = format!("<h1>{title}</h1>\n{intro}{key}{}", table(reports));
     site.write("index.html", &html::page(title, &body))
 }

@@ -4,7 +4,7 @@
 //! and over the simulated network) for a range of seeds, and through
 //! generated scenarios (proptest, each run enabling a random mix of fault
 //! kinds, shrunk to the smallest failing one), and reports, per oracle and
-//! family, whether it held.
+//! family, whether it held and over how much (or that it judged nothing).
 //!
 //! A subject that cannot be seeded runs each built-in case `repeats`
 //! times; a finding then says in how many of those runs the oracle failed,
@@ -12,7 +12,8 @@
 
 use super::evaluate;
 use crate::check::distribution::{self, Samples};
-use crate::check::{DELAY_DISTRIBUTION, ORACLES, Violation};
+use crate::check::verdict::unviolated;
+use crate::check::{DELAY_DISTRIBUTION, ORACLES, Tally, Violation};
 use crate::scenario::{Scenario, WorldKind};
 use crate::subject::{Subject, SubjectName, Visit, visit};
 use crate::{builtin, generate};
@@ -100,6 +101,10 @@ pub struct Report {
     pub key: String,
     pub seedable: bool,
     pub findings: BTreeMap<(&'static str, Family), Finding>,
+    /// How much each oracle judged in each family: calls and attempts
+    /// (generated: over every case tried, shrinking included), or the
+    /// delay distribution's samples in pools large enough to test.
+    pub tallies: BTreeMap<(&'static str, Family), Tally>,
     /// The first run that did not repeat, for seedable subjects.
     pub nondeterministic: Option<String>,
 }
@@ -117,6 +122,19 @@ impl Report {
             .find(|((o, f), _)| *o == oracle && *f == family)
             .map(|(_, finding)| finding)
     }
+
+    /// How much `oracle` judged in `family`.
+    pub fn tally(&self, oracle: &str, family: Family) -> Tally {
+        self.tallies
+            .iter()
+            .find(|((o, f), _)| *o == oracle && *f == family)
+            .map_or_else(Tally::default, |(_, t)| *t)
+    }
+
+    /// Count `tally` for `oracle` in `family`.
+    fn count(&mut self, oracle: &'static str, family: Family, tally: Tally) {
+        self.tallies.entry((oracle, family)).or_default().add(tally);
+    }
 }
 
 /// Run the whole suite against `subject` (`key` is its command-line name).
@@ -130,6 +148,7 @@ pub fn suite<S: Subject>(subject: &S, key: &str, options: &Options) -> std::io::
         key: key.to_string(),
         seedable: subject.seedable(),
         findings: BTreeMap::new(),
+        tallies: BTreeMap::new(),
         nondeterministic: None,
     };
     let scenarios = builtin::all().map_err(|e| std::io::Error::other(e.to_string()))?;
@@ -152,6 +171,18 @@ pub fn suite<S: Subject>(subject: &S, key: &str, options: &Options) -> std::io::
         // The drawn delays of every seed together: enough samples that a
         // mislabelled distribution shows, at the documented rate.
         let claim = subject.claim(&scenario.policy);
+        // Only a pool large enough to test was judged.
+        for pool in pools
+            .iter()
+            .filter(|p| p.len() >= distribution::MIN_SAMPLES)
+        {
+            let samples = pool.len() as u64;
+            let tally = Tally {
+                samples,
+                ..Tally::default()
+            };
+            report.count(DELAY_DISTRIBUTION, family, tally);
+        }
         let failed: Vec<String> = pools
             .iter()
             .filter_map(|pool| distribution::test(pool, &claim))
@@ -177,7 +208,9 @@ pub fn suite<S: Subject>(subject: &S, key: &str, options: &Options) -> std::io::
         }
     }
     for oracle in ORACLES {
-        if let Some(finding) = generated(subject, options, oracle)? {
+        let (finding, tally) = generated(subject, options, oracle)?;
+        report.count(oracle, Family::Generated, tally);
+        if let Some(finding) = finding {
             report.findings.insert((oracle, Family::Generated), finding);
         }
     }
@@ -245,6 +278,10 @@ fn built_in_case<S: Subject>(
     for _ in 0..runs {
         let e = evaluate(subject, scenario, seed, subject.seedable())?;
         samples.push(distribution::samples(&e.trace, &claim));
+        // The distribution is judged on the seeds' pool, not run by run.
+        for (&oracle, &tally) in e.tallies.iter().filter(|(o, _)| **o != DELAY_DISTRIBUTION) {
+            report.count(oracle, family, tally);
+        }
         if let (None, Some(d)) = (&report.nondeterministic, &e.divergence) {
             report.nondeterministic = Some(format!("{name} seed {seed}: {d}"));
         }
@@ -285,12 +322,13 @@ fn runs_per_case<S: Subject>(subject: &S, options: &Options) -> u32 {
 /// Search generated scenarios for a violation of `oracle`; shrink the first
 /// found. For a subject that cannot be seeded every case runs `repeats`
 /// times and counts as violated if any run is, so whether the search finds
-/// something does not hang on one run's draws.
+/// something does not hang on one run's draws. Also how much `oracle`
+/// judged over every case run (shrinking included).
 fn generated<S: Subject>(
     subject: &S,
     options: &Options,
     oracle: &'static str,
-) -> std::io::Result<Option<Finding>> {
+) -> std::io::Result<(Option<Finding>, Tally)> {
     let config = ProptestConfig {
         cases: options.cases,
         failure_persistence: None,
@@ -303,8 +341,12 @@ fn generated<S: Subject>(
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes);
     let mut runner = TestRunner::new_with_rng(config, rng);
     let strategy = (generate::scenario(), proptest::prelude::any::<u64>());
+    let judged = std::cell::Cell::new(Tally::default());
     let violates = |scenario: &Scenario, seed: u64| -> std::io::Result<Option<Violation>> {
         let e = evaluate(subject, scenario, seed, false)?;
+        let mut sum = judged.get();
+        sum.add(e.tallies.get(oracle).copied().unwrap_or_default());
+        judged.set(sum);
         Ok(e.violations.into_iter().find(|v| v.oracle == oracle))
     };
     let runs = runs_per_case(subject, options);
@@ -318,8 +360,8 @@ fn generated<S: Subject>(
         }
         Ok(())
     });
-    match result {
-        Ok(()) => Ok(None),
+    let finding = match result {
+        Ok(()) => None,
         Err(TestError::Fail(_, (scenario, seed))) => {
             let mut first = None;
             let mut violated = 0;
@@ -329,7 +371,7 @@ fn generated<S: Subject>(
                     first.get_or_insert(v);
                 }
             }
-            Ok(first.map(|violation| Finding {
+            first.map(|violation| Finding {
                 name: "generated".into(),
                 scenario,
                 seed,
@@ -337,13 +379,16 @@ fn generated<S: Subject>(
                 violated,
                 runs,
                 pooled_seeds: None,
-            }))
+            })
         }
-        Err(TestError::Abort(why)) => Err(std::io::Error::other(why.to_string())),
-    }
+        Err(TestError::Abort(why)) => return Err(std::io::Error::other(why.to_string())),
+    };
+    Ok((finding, judged.get()))
 }
 
-/// A table: one row per oracle and family, one column per report.
+/// A table: one row per oracle and family, one column per report; a cell
+/// says how the oracle was violated, that it held over how many calls and
+/// attempts (or samples), or that it judged nothing.
 pub fn table(reports: &[Report]) -> String {
     let mut out = String::from("| oracle | family |");
     for r in reports {
@@ -375,7 +420,9 @@ pub fn table(reports: &[Report]) -> String {
                     Some(f) => {
                         let _ = write!(out, " violated: {} seed {} |", f.name, f.seed);
                     }
-                    None => out.push_str(" held |"),
+                    None => {
+                        let _ = write!(out, " {} |", unviolated(r.tally(oracle, family)));
+                    }
                 }
             }
             out.push('\n');

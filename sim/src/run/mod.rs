@@ -5,11 +5,12 @@ pub mod conform;
 pub mod summary;
 pub mod sweep;
 
-use crate::check::{self, Context, Violation};
+use crate::check::{self, Context, Tally, Violation};
 use crate::scenario::Scenario;
 use crate::subject::Subject;
 use crate::trace::{Divergence, Trace, first_divergence};
 use crate::world;
+use std::collections::BTreeMap;
 use std::time::Duration;
 use summary::Summary;
 
@@ -20,6 +21,8 @@ pub struct Evaluation {
     pub trace: Trace,
     pub summary: Summary,
     pub violations: Vec<Violation>,
+    /// How much each oracle judged (an oracle absent judged nothing).
+    pub tallies: BTreeMap<&'static str, Tally>,
     /// Expectations that hold on every seed by construction and did not.
     pub unmet: Vec<String>,
     /// Set when a second run of the same seed produced another trace.
@@ -86,9 +89,11 @@ pub fn evaluate<S: Subject>(
     };
     let summary = Summary::of(&trace);
     let claim = subject.claim(&scenario.policy);
+    let judgement = check::judgement(&trace, &claim, &context(scenario));
     Ok(Evaluation {
         seed,
-        violations: check::check(&trace, &claim, &context(scenario)),
+        violations: judgement.violations,
+        tallies: judgement.tallies,
         unmet: summary.unmet(&scenario.expect),
         summary,
         trace,
