@@ -5,14 +5,21 @@
 //! Uniform[0, 1]. [`samples`] collects those places from a trace and
 //! [`test`] compares them with the uniform law by a Kolmogorov–Smirnov test.
 //!
-//! Only waits whose envelope is at least [`MIN_WIDTH_NS`] wide count: a
-//! wait measured from outside may end up to a tick late, and on a 20 ms
-//! envelope that shifts `u` by at most 5%. Where the wrapper reported its
-//! delays they are used instead (exact). Retry-After waits and envelopes a
-//! cap clipped (values pile up at the cap) are left out.
+//! Only the draws a wrapper could have shown are compared: a wrapper gives
+//! up rather than begin a wait past its deadline, and a run cut off at its
+//! horizon shows no wait that would end after it, so a wait is tested
+//! against its envelope truncated where it would no longer have been seen
+//! ([`place`]); against the whole envelope the long draws are missing and
+//! a correct wrapper looks biased short.
+//!
+//! Only waits whose (truncated) envelope is at least [`MIN_WIDTH_NS`] wide
+//! count: a wait measured from outside may end up to a tick late, and on a
+//! 20 ms envelope that shifts `u` by at most 5%. Where the wrapper reported
+//! its delays they are used instead (exact). Retry-After waits and
+//! envelopes a cap clipped (values pile up at the cap) are left out.
 
 use super::claim::Claim;
-use super::model::backoffs;
+use super::model::{Observed, TICK_NS, observed};
 use crate::trace::Trace;
 
 /// The narrowest envelope sampled: 20 timer ticks.
@@ -50,26 +57,46 @@ impl Samples {
     }
 }
 
-/// The places of every uncensored backoff wider than [`MIN_WIDTH_NS`] in `trace`.
+/// The places of every uncensored backoff wider than [`MIN_WIDTH_NS`] in
+/// `trace`, each inside the part of its envelope that could have been
+/// seen ([`place`]).
 pub fn samples(trace: &Trace, claim: &Claim) -> Samples {
     let mut out = Samples::default();
-    for (w, e, reported) in backoffs(trace, claim) {
-        let Some(e) = e else { continue };
-        let width = e.hi.saturating_sub(e.lo);
-        if e.censored || width < MIN_WIDTH_NS {
-            continue;
+    for o in observed(trace, claim) {
+        if let Some((u, late)) = place(&o) {
+            out.places.push(u);
+            out.late = out.late.max(late);
         }
-        let delay = match reported {
-            Some(exact) => exact,
-            None => {
-                out.late = out.late.max(super::model::TICK_NS as f64 / width as f64);
-                w.gap_ns
-            }
-        };
-        let u = (delay.saturating_sub(e.lo)) as f64 / width as f64;
-        out.places.push(u.clamp(0.0, 1.0));
     }
     out
+}
+
+/// Where `o`'s delay sits in the envelope it was drawn from, given that it
+/// was seen, and how far right of its draw a measured place may sit; `None`
+/// when it says nothing about the draw.
+///
+/// A wait shows only if its draw was at most [`Observed::observable`]
+/// (the deadline, the run's cut-off), and a uniform draw on `[lo, hi]`
+/// that is at most `t` is uniform on `[lo, min(hi, t)]`: the waits a
+/// correct wrapper was free to take are tested against that truncated
+/// envelope, not the whole one, which their long draws never reach.
+/// Left out: a Retry-After wait, an envelope a cap clipped (values pile
+/// up at the cap), and one narrower than [`MIN_WIDTH_NS`] once truncated.
+/// The delay is the one the subject reported, where it did (exact), else
+/// the measured gap, up to a tick late.
+pub fn place(o: &Observed) -> Option<(f64, f64)> {
+    let e = o.envelope?;
+    let top = e.hi.min(o.observable);
+    let width = top.saturating_sub(e.lo);
+    if e.censored || width < MIN_WIDTH_NS {
+        return None;
+    }
+    let (delay, late) = match o.reported {
+        Some(exact) => (exact, 0.0),
+        None => (o.wait.gap_ns, TICK_NS as f64 / width as f64),
+    };
+    let u = delay.saturating_sub(e.lo) as f64 / width as f64;
+    Some((u.clamp(0.0, 1.0), late))
 }
 
 /// The KS critical value for `n` samples at [`ALPHA`]:
@@ -375,5 +402,169 @@ mod tests {
                 .all(|(e, m)| e <= m)
         );
         assert_ne!(exact.places, measured.places);
+    }
+
+    /// A wrapper drawing `b * U[lo, 1]` (backoff `n`'s base `b` = 100 ms
+    /// doubling) that gives up rather than begin a wait whose end would
+    /// pass a 700 ms deadline: 1000 calls, every attempt a 503 after
+    /// 10 ms, at most 6 attempts; waits measured (ending on the next whole
+    /// millisecond). Its long draws late in a call are never seen.
+    fn giving_up_run(seed: u64, lo: f64) -> Trace {
+        use crate::check::fixture::*;
+        use crate::method::Method;
+        const DEADLINE: u64 = 700 * MS;
+        let mut rng = stream(seed, "deadline", 0);
+        let mut records = Vec::new();
+        for call in 0..1_000u64 {
+            let t0 = call * 10_000 * MS;
+            let mut push = |t: u64, kind| {
+                records.push(Record {
+                    t,
+                    call,
+                    ..rec(0, kind)
+                })
+            };
+            push(t0, started(Method::Chat));
+            let mut start = t0;
+            for n in 0..6u32 {
+                push(start, attempt(n));
+                let end = start + 10 * MS;
+                push(end, failed(n, 503, None));
+                let b = (100 * MS) << n;
+                let drawn = (b as f64 * (lo + (1.0 - lo) * unit(&mut rng))) as u64;
+                if n == 5 || end - t0 + drawn > DEADLINE {
+                    push(end, ended(fail_503()));
+                    break;
+                }
+                start = end + drawn.div_ceil(MS) * MS;
+            }
+        }
+        Trace::new(records)
+    }
+
+    fn full_with_deadline(lo: f64, deadline_ms: Option<u64>) -> Claim {
+        Claim {
+            max_attempts: 6,
+            deadline_ns: deadline_ms.map(|d| d * MS),
+            ..jittered(lo)
+        }
+    }
+
+    use crate::check::fixture::MS;
+    use crate::trace::Record;
+
+    /// The censoring behind a false conviction: waits a correct wrapper
+    /// takes under a deadline are biased short against the whole envelope,
+    /// and uniform inside the envelope cut where the deadline would have
+    /// stopped them.
+    #[test]
+    fn a_deadline_truncates_the_envelope_and_acquits_a_correct_wrapper() {
+        let run = giving_up_run(1, 0.0);
+        let truncated = samples(&run, &full_with_deadline(0.0, Some(700)));
+        assert!(truncated.len() > 1_500, "{}", truncated.len());
+        assert_eq!(test(&truncated, &jittered(0.0)), None);
+        let whole = samples(&run, &full_with_deadline(0.0, None));
+        assert_eq!(whole.len(), truncated.len());
+        let verdict = test(&whole, &jittered(0.0)).expect("biased short uncut");
+        assert!(verdict.contains("KS D"), "{verdict}");
+    }
+
+    /// Over many seeds the truncated test stays quiet: at alpha 1e-6 the
+    /// chance any of 50 fails is 5e-5, so a failure means the truncation
+    /// is wrong, not unlucky.
+    #[test]
+    fn a_correct_wrapper_under_a_deadline_holds_over_many_seeds() {
+        let claim = full_with_deadline(0.0, Some(700));
+        for seed in 0..50 {
+            let s = samples(&giving_up_run(seed, 0.0), &claim);
+            assert_eq!(test(&s, &claim), None, "seed {seed}");
+        }
+    }
+
+    /// Truncation forgives only the missing long draws: equal jitter
+    /// claimed as full is caught under the same deadline.
+    #[test]
+    fn a_wrong_draw_is_still_caught_under_truncation() {
+        let run = giving_up_run(2, 0.5);
+        let claim = full_with_deadline(0.0, Some(700));
+        let verdict = test(&samples(&run, &claim), &claim).expect("equal labelled full");
+        assert!(verdict.contains("KS D"), "{verdict}");
+        let honest = full_with_deadline(0.5, Some(700));
+        assert_eq!(test(&samples(&run, &honest), &honest), None);
+    }
+
+    /// A wait cut by the deadline to under 20 ms says too little to sample.
+    #[test]
+    fn an_envelope_truncated_below_the_narrowest_width_is_not_sampled() {
+        use crate::check::model::{Envelope, Wait};
+        let wait = Wait {
+            after: 2,
+            gap_ns: 10 * MS,
+            from_first_ns: 0,
+            retry_after_ns: None,
+        };
+        let envelope = Envelope {
+            lo: 0,
+            hi: 400 * MS,
+            censored: false,
+        };
+        let o = |observable| Observed {
+            wait,
+            envelope: Some(envelope),
+            reported: None,
+            observable,
+        };
+        assert_eq!(place(&o(MIN_WIDTH_NS - 1)), None);
+        let (u, late) = place(&o(MIN_WIDTH_NS)).expect("exactly the narrowest");
+        assert_eq!((u, late), (0.5, 0.05));
+        assert_eq!(place(&o(u64::MAX)), Some((0.025, 0.0025)));
+        // Reported: exact, nothing late.
+        let exact = Observed {
+            reported: Some(5 * MS),
+            ..o(u64::MAX)
+        };
+        assert_eq!(place(&exact), Some((0.0125, 0.0)));
+    }
+
+    /// A run cut off at its horizon shows no wait that would end after it:
+    /// a call still open at the end truncates every wait at the cut; a
+    /// run whose calls all ended is not truncated by its end (that end
+    /// came from the draws).
+    #[test]
+    fn a_run_cut_off_truncates_at_its_end_and_a_finished_one_does_not() {
+        use crate::check::fixture::*;
+        use crate::check::model::observed;
+        use crate::method::Method;
+        let records = vec![
+            rec(0, started(Method::Chat)),
+            rec(0, attempt(0)),
+            rec(10, failed(0, 503, None)),
+            rec(60, attempt(1)),
+            rec(70, failed(1, 503, None)),
+        ];
+        let open = Trace {
+            end_ns: 1_000 * MS,
+            ..Trace::new(records.clone())
+        };
+        let c = full_with_deadline(0.0, None);
+        let cut: Vec<u64> = observed(&open, &c).iter().map(|o| o.observable).collect();
+        assert_eq!(cut, [990 * MS]);
+        let with_deadline = full_with_deadline(0.0, Some(500));
+        let both: Vec<u64> = observed(&open, &with_deadline)
+            .iter()
+            .map(|o| o.observable)
+            .collect();
+        assert_eq!(both, [490 * MS], "the deadline is the nearer bound");
+        let mut done = records;
+        done.push(rec(70, ended(fail_503())));
+        let finished = Trace {
+            end_ns: 1_000 * MS,
+            ..Trace::new(done)
+        };
+        let free: Vec<u64> = observed(&finished, &c)
+            .iter()
+            .map(|o| o.observable)
+            .collect();
+        assert_eq!(free, [u64::MAX]);
     }
 }

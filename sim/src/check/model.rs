@@ -379,19 +379,82 @@ fn after_jitter_cap(backoff: &Backoff, cap: u64, lo: u64, hi: u64) -> Envelope {
 /// on its own (a step from one upstream to the next is no backoff), with
 /// its envelope and the delay the subject reported for it, if it did.
 pub fn backoffs(trace: &Trace, claim: &Claim) -> Vec<(Wait, Option<Envelope>, Option<u64>)> {
-    let parts = trace
-        .calls()
-        .into_values()
-        .flat_map(|r| Call::of(&r).parts());
+    observed(trace, claim)
+        .into_iter()
+        .map(|o| (o.wait, o.envelope, o.reported))
+        .collect()
+}
+
+/// A wait the trace shows, with what decided that it could be seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Observed {
+    pub wait: Wait,
+    /// Where its backoff had to fall (`None`: a Retry-After was waited).
+    pub envelope: Option<Envelope>,
+    /// The delay the subject reported choosing, if it did.
+    pub reported: Option<u64>,
+    /// The longest draw that would have shown as this wait ([`observable`]).
+    pub observable: u64,
+}
+
+/// [`backoffs`], each with the longest draw that would have been seen.
+pub fn observed(trace: &Trace, claim: &Claim) -> Vec<Observed> {
+    let calls: Vec<Call> = trace.calls().into_values().map(|r| Call::of(&r)).collect();
+    let cut_at = cut_at(trace, &calls);
     let mut out = Vec::new();
-    for call in parts {
+    for call in calls.iter().flat_map(Call::parts) {
+        let first = call.first_start().unwrap_or(0);
         let reported = |w: &Wait| call.reported_delay(w.after);
-        for (w, e) in envelopes(&call.waits(claim), claim, reported) {
-            let delay = reported(&w);
-            out.push((w, e, delay));
+        for (wait, envelope) in envelopes(&call.waits(claim), claim, reported) {
+            out.push(Observed {
+                wait,
+                envelope,
+                reported: reported(&wait),
+                observable: observable(&wait, first, claim, cut_at),
+            });
         }
     }
     out
+}
+
+/// When the run was cut off, if it was: a call still open at the trace's
+/// end means the run stopped at its horizon, a time no draw chose. A run
+/// whose calls all ended stopped when the last one did: that end depends
+/// on the draws, so it says nothing about which of them could be seen.
+fn cut_at(trace: &Trace, calls: &[Call]) -> Option<u64> {
+    let last = trace.records.iter().map(|r| r.t).max().unwrap_or(0);
+    calls
+        .iter()
+        .any(|c| c.ended.is_none())
+        .then_some(trace.end_ns.max(last))
+}
+
+/// The longest backoff draw that would have shown as `w` (a call part
+/// whose first attempt began at `first`): a longer one was never seen.
+///
+/// The draw is the delay chosen, before the timer rounds its end up to a
+/// tick. Two things other than the draw decide whether a wait is seen:
+/// - the deadline: a wrapper under a claimed deadline gives up rather than
+///   begin a wait whose end would pass it (provider-retry's rule 6:
+///   "no wait begins whose end would pass `retry_deadline`"), so a wait
+///   that began `from_first_ns` after the first attempt shows only if its
+///   draw is at most `deadline - from_first_ns`;
+/// - the horizon: in a run cut off at `cut_at` a wait that began at `s`
+///   shows only if the next attempt began by then, so only draws up to
+///   `cut_at - s` show. (A draw in the last tick before that may still be
+///   missed, its timer rounding past the cut: at most one tick of one
+///   wait per call the cut catches.)
+///
+/// A budget refusing a retry, or a Retry-After standing in for the
+/// backoff, depends on state before the draw, not on the draw: neither
+/// truncates it.
+pub fn observable(w: &Wait, first: u64, claim: &Claim, cut_at: Option<u64>) -> u64 {
+    let by_deadline = claim
+        .deadline_ns
+        .map_or(u64::MAX, |d| d.saturating_sub(w.from_first_ns));
+    let began = first.saturating_add(w.from_first_ns);
+    let by_cut = cut_at.map_or(u64::MAX, |end| end.saturating_sub(began));
+    by_deadline.min(by_cut)
 }
 
 /// Each wait with the envelope its backoff had to fall in (`None` for a

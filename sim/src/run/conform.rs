@@ -5,6 +5,9 @@
 //! generated scenarios (proptest, each run enabling a random mix of fault
 //! kinds, shrunk to the smallest failing one), and reports, per oracle and
 //! family, whether it held and over how much (or that it judged nothing).
+//! The delay distribution is judged on each built-in scenario's draws
+//! pooled over its seeds, and likewise on a few generated scenarios
+//! ([`POOLED_GENERATED`]) pooled over the in-process seeds.
 //!
 //! A subject that cannot be seeded runs each built-in case `repeats`
 //! times; a finding then says in how many of those runs the oracle failed,
@@ -69,7 +72,8 @@ pub struct Finding {
 /// How far the suite goes.
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
-    /// Seeds `0..seeds` for every built-in in-process scenario.
+    /// Seeds `0..seeds` for every built-in in-process scenario, and for each
+    /// generated scenario pooled for the delay distribution.
     pub seeds: u64,
     /// Seeds `0..net_seeds` for every built-in network scenario.
     pub net_seeds: u64,
@@ -157,55 +161,25 @@ pub fn suite<S: Subject>(subject: &S, key: &str, options: &Options) -> std::io::
             WorldKind::InProcess => (Family::BuiltIn, options.seeds),
             WorldKind::Network => (Family::Network, options.net_seeds),
         };
-        let runs = runs_per_case(subject, options);
-        // One pool per repeated run: a subject that cannot be seeded gets a
-        // count of pools that failed, like every other finding.
-        let mut pools = vec![Samples::default(); runs as usize];
-        for seed in 0..seeds {
-            let samples =
-                built_in_case(subject, options, &mut report, family, name, scenario, seed)?;
-            for (pool, run) in pools.iter_mut().zip(samples) {
-                pool.extend(run);
-            }
-        }
-        // The drawn delays of every seed together: enough samples that a
-        // mislabelled distribution shows, at the documented rate.
-        let claim = subject.claim(&scenario.policy);
-        // Only a pool large enough to test was judged.
-        for pool in pools
-            .iter()
-            .filter(|p| p.len() >= distribution::MIN_SAMPLES)
-        {
-            let samples = pool.len() as u64;
-            let tally = Tally {
-                samples,
-                ..Tally::default()
-            };
-            report.count(DELAY_DISTRIBUTION, family, tally);
-        }
-        let failed: Vec<String> = pools
-            .iter()
-            .filter_map(|pool| distribution::test(pool, &claim))
-            .collect();
-        if let Some(detail) = failed.first() {
-            report
-                .findings
-                .entry((DELAY_DISTRIBUTION, family))
-                .or_insert_with(|| Finding {
-                    name: name.to_string(),
-                    scenario: scenario.clone(),
-                    seed: 0,
-                    violation: Violation {
-                        oracle: DELAY_DISTRIBUTION,
-                        client: 0,
-                        call: 0,
-                        detail: format!("pooled over seeds 0..{seeds}: {detail}"),
-                    },
-                    violated: failed.len() as u32,
-                    runs,
-                    pooled_seeds: Some(seeds),
-                });
-        }
+        pooled(
+            subject,
+            options,
+            &mut report,
+            (family, name),
+            scenario,
+            seeds,
+        )?;
+    }
+    for scenario in pooled_scenarios(options) {
+        let case = (Family::Generated, "generated");
+        pooled(
+            subject,
+            options,
+            &mut report,
+            case,
+            &scenario,
+            options.seeds,
+        )?;
     }
     for oracle in ORACLES {
         let (finding, tally) = generated(subject, options, oracle)?;
@@ -215,6 +189,92 @@ pub fn suite<S: Subject>(subject: &S, key: &str, options: &Options) -> std::io::
         }
     }
     Ok(report)
+}
+
+/// Run `scenario` (`name` in `family`) over seeds `0..seeds`, noting each
+/// run's violations, then judge the drawn delays of every seed together:
+/// enough samples that a mislabelled distribution shows, at the
+/// documented rate.
+fn pooled<S: Subject>(
+    subject: &S,
+    options: &Options,
+    report: &mut Report,
+    (family, name): (Family, &str),
+    scenario: &Scenario,
+    seeds: u64,
+) -> std::io::Result<()> {
+    let runs = runs_per_case(subject, options);
+    // One pool per repeated run: a subject that cannot be seeded gets a
+    // count of pools that failed, like every other finding.
+    let mut pools = vec![Samples::default(); runs as usize];
+    for seed in 0..seeds {
+        let samples = built_in_case(subject, options, report, family, name, scenario, seed)?;
+        for (pool, run) in pools.iter_mut().zip(samples) {
+            pool.extend(run);
+        }
+    }
+    let claim = subject.claim(&scenario.policy);
+    // Only a pool large enough to test was judged.
+    for pool in pools
+        .iter()
+        .filter(|p| p.len() >= distribution::MIN_SAMPLES)
+    {
+        let tally = Tally {
+            samples: pool.len() as u64,
+            ..Tally::default()
+        };
+        report.count(DELAY_DISTRIBUTION, family, tally);
+    }
+    let failed: Vec<String> = pools
+        .iter()
+        .filter_map(|pool| distribution::test(pool, &claim))
+        .collect();
+    if let Some(detail) = failed.first() {
+        report
+            .findings
+            .entry((DELAY_DISTRIBUTION, family))
+            .or_insert_with(|| Finding {
+                name: name.to_string(),
+                scenario: scenario.clone(),
+                seed: 0,
+                violation: Violation {
+                    oracle: DELAY_DISTRIBUTION,
+                    client: 0,
+                    call: 0,
+                    detail: format!("pooled over seeds 0..{seeds}: {detail}"),
+                },
+                violated: failed.len() as u32,
+                runs,
+                pooled_seeds: Some(seeds),
+            });
+    }
+    Ok(())
+}
+
+/// How many generated scenarios are each run over seeds `0..seeds` and
+/// their delays pooled: one generated run holds too few backoffs for the
+/// distribution test (fewer than its 50), so without pooling it would
+/// judge generated scenarios' draws hardly at all.
+pub const POOLED_GENERATED: usize = 8;
+
+/// The [`POOLED_GENERATED`] generated scenarios, drawn from the generator seed.
+fn pooled_scenarios(options: &Options) -> Vec<Scenario> {
+    use proptest::strategy::{Strategy, ValueTree};
+    let mut runner = runner(options, "pooled", ProptestConfig::default());
+    let strategy = generate::scenario();
+    (0..POOLED_GENERATED)
+        .filter_map(|_| strategy.new_tree(&mut runner).ok())
+        .map(|tree| tree.current())
+        .collect()
+}
+
+/// A proptest runner seeded by the generator seed and `purpose`.
+fn runner(options: &Options, purpose: &str, config: ProptestConfig) -> TestRunner {
+    let mut seed_bytes = [0u8; 32];
+    seed_bytes[..8].copy_from_slice(&options.seed.to_le_bytes());
+    seed_bytes[8..16].copy_from_slice(&crate::seeds::derive(0, purpose, 0).to_le_bytes());
+    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes);
+    TestRunner::new_with_rng(config, rng)
 }
 
 /// [`suite`] for every subject `names` names, the subjects spread over
@@ -335,11 +395,7 @@ fn generated<S: Subject>(
         max_shrink_iters: 256,
         ..ProptestConfig::default()
     };
-    let mut seed_bytes = [0u8; 32];
-    seed_bytes[..8].copy_from_slice(&options.seed.to_le_bytes());
-    seed_bytes[8..16].copy_from_slice(&crate::seeds::derive(0, oracle, 0).to_le_bytes());
-    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes);
-    let mut runner = TestRunner::new_with_rng(config, rng);
+    let mut runner = runner(options, oracle, config);
     let strategy = (generate::scenario(), proptest::prelude::any::<u64>());
     let judged = std::cell::Cell::new(Tally::default());
     let violates = |scenario: &Scenario, seed: u64| -> std::io::Result<Option<Violation>> {

@@ -1,7 +1,8 @@
 //! provider-retry, crabllm's wrapper and the bare provider; every
 //! subject `retry-sim` knows by name.
 
-use super::peers::{Backon, BackonAdjust, TokioRetry2, Tower};
+use super::peers::reference::Shape;
+use super::peers::{Backon, BackonAdjust, Reference, TokioRetry2, Tower};
 use super::{Probe, Subject};
 use crate::check::claim::{Backoff, Claim, JitterShape, RetryAfterRule, nanos};
 use crate::method::Method;
@@ -39,6 +40,45 @@ impl Subject for Ours {
                     reporter.report(event);
                 }
             })
+    }
+}
+
+/// provider-retry with one jitter kind whatever the scenario's policy asks
+/// for: each of its four kinds judged on every scenario, not only where a
+/// scenario happens to name it.
+#[derive(Debug, Clone, Copy)]
+pub struct OursJitter(pub JitterSpec);
+
+impl OursJitter {
+    /// `policy` with this subject's jitter.
+    fn policy(&self, policy: &PolicySpec) -> PolicySpec {
+        PolicySpec {
+            jitter: self.0,
+            ..policy.clone()
+        }
+    }
+}
+
+impl Subject for OursJitter {
+    type Wrapped = Retrying<Probe>;
+
+    fn name(&self) -> String {
+        let kind = match self.0 {
+            JitterSpec::None => "no",
+            JitterSpec::Equal => "equal",
+            JitterSpec::Full => "full",
+            JitterSpec::Decorrelated => "decorrelated",
+        };
+        format!("provider-retry, {kind} jitter")
+    }
+
+    /// [`Ours`]'s claim for the policy with this jitter.
+    fn claim(&self, policy: &PolicySpec) -> Claim {
+        Ours.claim(&self.policy(policy))
+    }
+
+    fn wrap(&self, inner: Probe, policy: &PolicySpec, seed: u64) -> Self::Wrapped {
+        Ours.wrap(inner, &self.policy(policy), seed)
     }
 }
 
@@ -187,8 +227,16 @@ impl Subject for Bare {
 /// The built-in subjects by their command-line names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
 pub enum SubjectName {
-    /// provider-retry's `Retrying`.
+    /// provider-retry's `Retrying`, with the scenario's jitter.
     Ours,
+    /// provider-retry with no jitter, whatever the scenario says.
+    OursNone,
+    /// provider-retry with equal jitter.
+    OursEqual,
+    /// provider-retry with full jitter.
+    OursFull,
+    /// provider-retry with decorrelated jitter.
+    OursDecorrelated,
     /// `crabllm_core::Retrying` 0.0.25.
     Crabllm,
     /// backon 1.6, Retry-After ignored.
@@ -200,26 +248,56 @@ pub enum SubjectName {
     TokioRetry2,
     /// tower 0.5's `retry`.
     Tower,
+    /// A correct reference loop with OpenAI's jitter, `[0.75 b, b]`.
+    ReferenceOpenai,
+    /// A correct reference loop with additive jitter, `b + [0, 250 ms]`.
+    ReferenceAdded,
     /// The provider with no wrapper (a control).
     Bare,
 }
 
 impl SubjectName {
     /// Every built-in subject, in table order.
-    pub const ALL: [SubjectName; 7] = [
+    pub const ALL: [SubjectName; 13] = [
         SubjectName::Ours,
+        SubjectName::OursNone,
+        SubjectName::OursEqual,
+        SubjectName::OursFull,
+        SubjectName::OursDecorrelated,
         SubjectName::Crabllm,
         SubjectName::Backon,
         SubjectName::BackonAdjust,
         SubjectName::TokioRetry2,
         SubjectName::Tower,
+        SubjectName::ReferenceOpenai,
+        SubjectName::ReferenceAdded,
         SubjectName::Bare,
+    ];
+
+    /// The correct wrappers: every jitter shape a claim can express, each
+    /// documented to hold every oracle. `retry-sim conform` fails if one
+    /// of these it ran did not, and the false-alarm sweep runs them all.
+    pub const CORRECT: [SubjectName; 8] = [
+        SubjectName::Ours,
+        SubjectName::OursNone,
+        SubjectName::OursEqual,
+        SubjectName::OursFull,
+        SubjectName::OursDecorrelated,
+        SubjectName::Tower,
+        SubjectName::ReferenceOpenai,
+        SubjectName::ReferenceAdded,
     ];
 
     /// The command-line name.
     pub fn as_str(self) -> &'static str {
         match self {
             SubjectName::Ours => "ours",
+            SubjectName::OursNone => "ours-none",
+            SubjectName::OursEqual => "ours-equal",
+            SubjectName::OursFull => "ours-full",
+            SubjectName::OursDecorrelated => "ours-decorrelated",
+            SubjectName::ReferenceOpenai => "reference-openai",
+            SubjectName::ReferenceAdded => "reference-added",
             SubjectName::Crabllm => "crabllm",
             SubjectName::Backon => "backon",
             SubjectName::BackonAdjust => "backon-adjust",
@@ -240,6 +318,12 @@ pub trait Visit {
 pub fn visit<V: Visit>(name: SubjectName, v: V) -> V::Output {
     match name {
         SubjectName::Ours => v.visit(&Ours),
+        SubjectName::OursNone => v.visit(&OursJitter(JitterSpec::None)),
+        SubjectName::OursEqual => v.visit(&OursJitter(JitterSpec::Equal)),
+        SubjectName::OursFull => v.visit(&OursJitter(JitterSpec::Full)),
+        SubjectName::OursDecorrelated => v.visit(&OursJitter(JitterSpec::Decorrelated)),
+        SubjectName::ReferenceOpenai => v.visit(&Reference(Shape::OpenAi)),
+        SubjectName::ReferenceAdded => v.visit(&Reference(Shape::Added)),
         SubjectName::Crabllm => v.visit(&Crabllm),
         SubjectName::Backon => v.visit(&Backon),
         SubjectName::BackonAdjust => v.visit(&BackonAdjust),

@@ -3,8 +3,8 @@
 //! | module | role |
 //! |---|---|
 //! | [`probe`] | the provider a subject wraps: records every attempt it sees |
-//! | [`builtin`] | provider-retry, `crabllm_core::Retrying` 0.0.25, the bare provider; every subject by name |
-//! | [`peers`] | the Rust retry ecosystem: backon, tokio-retry2, tower |
+//! | [`builtin`] | provider-retry (its policy's jitter, or each kind), `crabllm_core::Retrying` 0.0.25, the bare provider; every subject by name |
+//! | [`peers`] | the Rust retry ecosystem: backon, tokio-retry2, tower; a reference loop for other jitter shapes |
 //!
 //! A [`Subject`] wraps the [`Probe`] it is handed (in either world) and
 //! states what it claims for a scenario's policy. Nothing about a subject
@@ -17,8 +17,8 @@ pub mod builtin;
 pub mod peers;
 pub mod probe;
 
-pub use builtin::{Bare, Crabllm, Ours, SubjectName, Visit, visit};
-pub use peers::{Backon, BackonAdjust, TokioRetry2, Tower};
+pub use builtin::{Bare, Crabllm, Ours, OursJitter, SubjectName, Visit, visit};
+pub use peers::{Backon, BackonAdjust, Reference, TokioRetry2, Tower};
 pub use probe::{Probe, Reporter};
 
 use crate::check::Claim;
