@@ -96,6 +96,7 @@ impl Report {
                     method,
                     compat: 0,
                     inner_compat: 0,
+                    digest: None,
                 };
                 (client, call, kind)
             }
@@ -304,7 +305,7 @@ impl Wire {
         };
         let record = self
             .backend
-            .start_attempt(at.client, at.call, attempt, at.upstream);
+            .start_attempt(at.client, at.call, attempt, at.upstream, None);
         let answer = self.server.answer(&head, &body, at).await;
         record.end(match &answer {
             Ok(r) if r.status().is_success() => AttemptOutcome::Ok,

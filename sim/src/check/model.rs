@@ -102,8 +102,11 @@ impl Call {
                 method,
                 compat,
                 inner_compat,
+                ..
             } => self.started = Some((r.t, *method, *compat, *inner_compat)),
-            Kind::AttemptStarted { attempt, upstream } => self.attempts.push(Attempt {
+            Kind::AttemptStarted {
+                attempt, upstream, ..
+            } => self.attempts.push(Attempt {
                 number: *attempt,
                 upstream: *upstream,
                 start: r.t,

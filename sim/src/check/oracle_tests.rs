@@ -121,6 +121,7 @@ fn capabilities_catches_flags_that_differ_from_the_providers() {
             method: Method::Chat,
             compat: 0,
             inner_compat: 1,
+            digest: None,
         },
     );
     assert_eq!(names(t, &claim()), ["capabilities"]);
