@@ -13,13 +13,17 @@
 //! | [`distribution`] | the delays' distribution inside their envelopes, across runs |
 //! | [`sdks`] | claims of the official Python SDKs, read from their source |
 //! | [`gateways`] | claims of gateways that fall back across deployments (crabllm's) |
+//! | [`sharing`] | one wrapper, many concurrent calls: no call waits on another's, their delays independent |
+//! | [`request`] | every attempt sends the caller's request |
 
 pub mod claim;
 pub mod distribution;
 pub mod gateways;
 pub mod model;
 pub mod oracles;
+pub mod request;
 pub mod sdks;
+pub mod sharing;
 
 #[cfg(test)]
 mod fixture;
@@ -119,8 +123,19 @@ pub const ORACLES: &[&str] = &[
     "liveness_after_heal",
     "fallback_in_order",
     "fallback_taken",
+    "first_attempt_at_once",
+    request::REQUEST_UNCHANGED,
     DELAY_DISTRIBUTION,
+    sharing::DELAYS_INDEPENDENT,
 ];
+
+/// Oracles that read a whole trace (what each judges is in its module):
+/// each names the calls it finds at fault.
+pub type TraceOracle = fn(&Trace, &Claim, &Context) -> Vec<(u32, u64, String)>;
+
+/// Every whole-trace oracle with its name.
+pub const WHOLE_TRACE: [(&str, TraceOracle); 1] =
+    [(request::REQUEST_UNCHANGED, request::request_unchanged)];
 
 /// Check every per-call oracle on `trace` against `claim`, then the delay
 /// distribution if this one trace holds enough samples. A distribution
@@ -164,6 +179,24 @@ pub fn check(trace: &Trace, claim: &Claim, context: &Context) -> Vec<Violation> 
                 });
             }
         }
+    }
+    for (oracle, judge) in WHOLE_TRACE {
+        for (client, call, detail) in judge(trace, claim, context) {
+            out.push(Violation {
+                oracle,
+                client,
+                call,
+                detail,
+            });
+        }
+    }
+    if let Some(detail) = sharing::test(&sharing::pairs(trace, claim)) {
+        out.push(Violation {
+            oracle: sharing::DELAYS_INDEPENDENT,
+            client: 0,
+            call: 0,
+            detail,
+        });
     }
     if let Some(detail) = distribution::test(&distribution::samples(trace, claim), claim) {
         out.push(Violation {
