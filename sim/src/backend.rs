@@ -187,7 +187,8 @@ impl Backend {
     }
 
     /// Record attempt `attempt` of `client`'s call `call` as started at
-    /// `upstream`; it ends when the returned record is ended, or as dropped
+    /// `upstream`, sending the request `digest` names (`None`: not
+    /// recorded); it ends when the returned record is ended, or as dropped
     /// unanswered if the record is dropped first (the caller timed out, or
     /// hung up).
     pub fn start_attempt(
@@ -196,8 +197,14 @@ impl Backend {
         call: u64,
         attempt: u32,
         upstream: u32,
+        digest: Option<u64>,
     ) -> Attempt<'_> {
-        self.record(client, call, Kind::AttemptStarted { attempt, upstream });
+        let kind = Kind::AttemptStarted {
+            attempt,
+            upstream,
+            digest,
+        };
+        self.record(client, call, kind);
         Attempt {
             backend: self,
             client,

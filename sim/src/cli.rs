@@ -525,6 +525,7 @@ fn conform_all(
         "conformance: built-in scenarios x seeds 0..{} (network: 0..{}), {} generated scenarios per oracle (generator seed {})",
         options.seeds, options.net_seeds, options.cases, options.seed
     );
+    println!("{}", conform::SHARING);
     print!("{}", conform::table(&reports));
     for report in &reports {
         print_findings(report, &dir)?;

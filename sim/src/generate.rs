@@ -196,6 +196,8 @@ pub fn scenario() -> impl Strategy<Value = Scenario> {
                     think_ms: 0,
                 },
                 methods,
+                // The default: one wrapper every client shares.
+                wrapper: Default::default(),
             },
             expect: Expect::default(),
             world: WorldKind::InProcess,

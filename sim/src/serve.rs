@@ -101,6 +101,7 @@ impl Report {
                     method,
                     compat: 0,
                     inner_compat: 0,
+                    digest: None,
                 };
                 (client, call, kind)
             }
@@ -472,7 +473,7 @@ impl Wire {
         };
         let record = self
             .backend
-            .start_attempt(at.client, at.call, attempt, at.upstream);
+            .start_attempt(at.client, at.call, attempt, at.upstream, None);
         self.recorder.write();
         let answer = self.server.answer(&head, &body, at).await;
         record.end(match &answer {

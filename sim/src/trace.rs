@@ -18,20 +18,28 @@ use std::fmt::{self, Write as _};
 pub enum Kind {
     /// The client began a logical call of `method`. `compat` holds the
     /// `is_*_compat` flags the wrapper answered, `inner_compat` the
-    /// provider's own ([`compat_bits`]).
+    /// provider's own ([`compat_bits`]). `digest` is what the caller's
+    /// request sends ([`crate::wire::digest`]); absent: not recorded (a
+    /// trace from before digests, a method without a request, or a record
+    /// from the wire).
     CallStarted {
         method: Method,
         compat: u8,
         inner_compat: u8,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        digest: Option<u64>,
     },
     /// The provider saw an attempt begin (numbered from 0 within the call),
     /// at `upstream`: the index of the fault plan that answered it (0, the
     /// scenario's `[faults]`, unless a gateway fell back to a
-    /// `[[fallback]]`; written only when not 0).
+    /// `[[fallback]]`; written only when not 0). `digest` is what the
+    /// attempt's request sends, as the probe read it; absent: not recorded.
     AttemptStarted {
         attempt: u32,
         #[serde(default, skip_serializing_if = "is_zero")]
         upstream: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        digest: Option<u64>,
     },
     /// The provider saw that attempt end.
     AttemptEnded {
@@ -265,6 +273,7 @@ impl fmt::Display for Record {
                 method,
                 compat,
                 inner_compat,
+                ..
             } => write!(
                 f,
                 "call {method} started (compat {compat:03b}, inner {inner_compat:03b})"
@@ -272,8 +281,11 @@ impl fmt::Display for Record {
             Kind::AttemptStarted {
                 attempt,
                 upstream: 0,
+                ..
             } => write!(f, "attempt {attempt} started"),
-            Kind::AttemptStarted { attempt, upstream } => {
+            Kind::AttemptStarted {
+                attempt, upstream, ..
+            } => {
                 write!(f, "attempt {attempt} started at upstream {upstream}")
             }
             Kind::AttemptEnded { attempt, outcome } => match outcome {
@@ -450,6 +462,7 @@ mod tests {
             method: Method::Chat,
             compat: 0,
             inner_compat: 0,
+            digest: None,
         }
     }
 
@@ -562,6 +575,7 @@ mod tests {
             Kind::AttemptStarted {
                 attempt: 2,
                 upstream: 0,
+                digest: None,
             },
         )]);
         assert_eq!(
@@ -572,12 +586,31 @@ mod tests {
         let fell_back = Kind::AttemptStarted {
             attempt: 3,
             upstream: 1,
+            digest: None,
         };
         let line = Trace::new(vec![rec(8, fell_back.clone())]).to_json_lines();
         assert!(line.contains("\"upstream\":1"), "{line}");
         assert_eq!(
             Trace::from_json_lines(&line).unwrap().records[0].kind,
             fell_back
+        );
+    }
+
+    #[test]
+    fn a_digest_is_written_when_recorded_and_a_line_without_one_reads_as_not_recorded() {
+        let sent = Kind::AttemptStarted {
+            attempt: 1,
+            upstream: 0,
+            digest: Some(u64::MAX),
+        };
+        let line = Trace::new(vec![rec(3, sent.clone())]).to_json_lines();
+        assert!(line.contains("\"digest\":18446744073709551615"), "{line}");
+        assert_eq!(Trace::from_json_lines(&line).unwrap().records[0].kind, sent);
+        let old = "{\"t\":0,\"client\":0,\"call\":0,\"kind\":\"call_started\",\"method\":\"chat\",\"compat\":1,\"inner_compat\":1}";
+        let read = Trace::from_json_lines(old).unwrap();
+        assert!(
+            matches!(read.records[0].kind, Kind::CallStarted { digest: None, .. }),
+            "{read:?}"
         );
     }
 }

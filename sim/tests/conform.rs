@@ -123,12 +123,26 @@ fn tokio_retry2_does_not_wait_a_retry_after() {
     }
 }
 
-/// tower: its policy holds every oracle the suite has (its defects are
-/// below the suite's resolution: `tests/peers.rs`).
+/// tower: its policy holds every oracle the suite has (its other defects
+/// are below the suite's resolution: `tests/peers.rs`) but for one defect:
+/// `Retry` clones the policy, its backoff's random state included, for
+/// every request, so every call through one shared instance draws the
+/// same jitter, and concurrent callers retry in lock-step. Besides
+/// `delays_independent`, `delay_distribution` may see it: its test assumes
+/// independent draws, and the same places drawn again and again pile up.
 #[test]
-fn tower_holds_every_oracle() {
+fn tower_holds_every_oracle_but_draws_every_calls_jitter_alike() {
     let r = report(&Tower, "tower");
-    assert!(r.held(), "{:#?}\n{:?}", r.findings, r.nondeterministic);
+    let lock_step = ["delays_independent", "delay_distribution"];
+    let others: Vec<_> = r
+        .findings
+        .keys()
+        .filter(|(oracle, _)| !lock_step.contains(oracle))
+        .collect();
+    assert!(others.is_empty(), "{:#?}", r.findings);
+    assert!(r.nondeterministic.is_none(), "{:?}", r.nondeterministic);
+    let f = finding(&r, "delays_independent", Family::BuiltIn);
+    assert!(f.violation.detail.contains("Kendall"), "{f:?}");
 }
 
 /// The README's table, to be compared with what the suite prints.

@@ -366,6 +366,7 @@ fn crabllm_through_provider_retry_keeps_its_claim_on_the_wire() {
             method: Method::Chat,
             compat: 0,
             inner_compat: 0,
+            digest: None,
         };
         backend.record(0, 0, started);
         let response = wrapped.chat_completion(&request).await.unwrap();

@@ -31,7 +31,7 @@ use defect::Defect;
 use subject::Truthful;
 
 /// Which oracle catches each defect, and on which scenario.
-const CAUGHT_BY: [(Defect, &Case, &str); 26] = [
+const CAUGHT_BY: [(Defect, &Case, &str); 29] = [
     (
         Defect::OverflowsDoublingBackoff,
         &cases::MANY_RETRIES,
@@ -146,6 +146,23 @@ const CAUGHT_BY: [(Defect, &Case, &str); 26] = [
         &cases::EXHAUSTED,
         "delay_within_envelope",
     ),
+    // One wrapper shared by every caller, and what each attempt sends
+    // (the network world's catches are in the block at the end).
+    (
+        Defect::LockHeldAcrossBackoff,
+        &cases::SHARED_HERD,
+        "first_attempt_at_once",
+    ),
+    (
+        Defect::LockStepJitter,
+        &cases::SHARED_HERD,
+        "delays_independent",
+    ),
+    (
+        Defect::AltersRetriedRequest,
+        &cases::SHARED_HERD,
+        "request_unchanged",
+    ),
 ];
 
 fn caught(defect: Defect) {
@@ -196,6 +213,9 @@ caught! {
     reads_wall_clock_is_caught => ReadsWallClock,
     openai_style_is_caught => OpenAiStyle,
     factor_one_and_a_half_is_caught => FactorOneAndAHalf,
+    lock_held_across_backoff_is_caught => LockHeldAcrossBackoff,
+    lock_step_jitter_is_caught => LockStepJitter,
+    alters_retried_request_is_caught => AltersRetriedRequest,
 }
 
 /// The variants whose schedule is not provider-retry's, yet correct:
@@ -325,5 +345,49 @@ fn assert_conforms<S: provider_retry_sim::subject::Subject>(subject: &S, name: &
         "{}\n{findings:#?}\n{:?}\nthis variant: cargo test -p provider-retry-sim --test zoo -- --exact {test}",
         table(std::slice::from_ref(&report)),
         report.nondeterministic
+    );
+}
+
+// -- One wrapper shared by every caller, and what each attempt sends --
+
+/// The sharing defects are caught over the simulated network too, the
+/// clients on one gateway host sharing the wrapper.
+#[test]
+fn sharing_defects_are_caught_over_the_network() {
+    for (defect, oracle) in [
+        (Defect::LockHeldAcrossBackoff, "first_attempt_at_once"),
+        (Defect::LockStepJitter, "delays_independent"),
+        (Defect::AltersRetriedRequest, "request_unchanged"),
+    ] {
+        assert_caught(defect, &cases::NET_SHARED_HERD, oracle);
+    }
+}
+
+/// Sharing is what shows a lock held across the backoff: with a wrapper
+/// per client (one call at a time each), nobody queues behind it.
+#[test]
+fn a_lock_across_the_backoff_shows_only_when_the_wrapper_is_shared() {
+    let per_client = cases::Case {
+        name: "zoo-per-client-herd",
+        seeds: 0..1,
+        toml: &*Box::leak(
+            cases::SHARED_HERD
+                .toml
+                .replace("zoo-shared-herd", "zoo-per-client-herd")
+                .replace("\"shared\"", "\"per_client\"")
+                .into_boxed_str(),
+        ),
+    };
+    assert!(per_client.toml.contains("per_client"));
+    let runs = per_client.evaluate(Defect::LockHeldAcrossBackoff, false);
+    let fired: Vec<String> = runs
+        .iter()
+        .flat_map(|e| e.failures(per_client.name))
+        .collect();
+    assert!(fired.is_empty(), "{fired:#?}");
+    assert_caught(
+        Defect::LockHeldAcrossBackoff,
+        &cases::SHARED_HERD,
+        "first_attempt_at_once",
     );
 }

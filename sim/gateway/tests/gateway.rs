@@ -218,6 +218,7 @@ async fn drive(
         method: endpoint.method(),
         compat: 0,
         inner_compat: 0,
+        digest: None,
     });
     let (path, body) = endpoint.request(&address::tag(0, call));
     let outcome = match post(gateway, path, body).await {

@@ -50,6 +50,7 @@ pub fn started(method: Method) -> Kind {
         method,
         compat: 1,
         inner_compat: 1,
+        digest: None,
     }
 }
 
@@ -57,12 +58,17 @@ pub fn attempt(attempt: u32) -> Kind {
     Kind::AttemptStarted {
         attempt,
         upstream: 0,
+        digest: None,
     }
 }
 
 /// Attempt `attempt` of the call, at a gateway's upstream `upstream`.
 pub fn attempt_at(attempt: u32, upstream: u32) -> Kind {
-    Kind::AttemptStarted { attempt, upstream }
+    Kind::AttemptStarted {
+        attempt,
+        upstream,
+        digest: None,
+    }
 }
 
 pub fn failed(attempt: u32, status: u16, ra_ms: Option<u64>) -> Kind {

@@ -14,13 +14,17 @@
 //! | [`sdks`] | claims of the official Python SDKs, read from their source |
 //! | [`gateways`] | claims of gateways that fall back across deployments (crabllm's) |
 //! | [`verdict`] | what the judge says: held, violated or not judged, and how much was judged |
+//! | [`sharing`] | one wrapper, many concurrent calls: no call waits on another's, their delays independent |
+//! | [`request`] | every attempt sends the caller's request |
 
 pub mod claim;
 pub mod distribution;
 pub mod gateways;
 pub mod model;
 pub mod oracles;
+pub mod request;
 pub mod sdks;
+pub mod sharing;
 pub mod verdict;
 
 #[cfg(test)]
@@ -122,7 +126,10 @@ pub const ORACLES: &[&str] = &[
     "liveness_after_heal",
     "fallback_in_order",
     "fallback_taken",
+    "first_attempt_at_once",
+    request::REQUEST_UNCHANGED,
     DELAY_DISTRIBUTION,
+    sharing::DELAYS_INDEPENDENT,
 ];
 
 /// The violations of every oracle on `trace` against `claim`: what
@@ -208,6 +215,25 @@ pub fn judgement(trace: &Trace, claim: &Claim, context: &Context) -> Judgement {
         if let Some(detail) = distribution::test(&samples, claim) {
             out.violations.push(Violation {
                 oracle: DELAY_DISTRIBUTION,
+                client: 0,
+                call: 0,
+                detail,
+            });
+        }
+    }
+    let pairs = sharing::pairs(trace, claim);
+    // Likewise the independence of concurrent calls' delays.
+    if pairs.points.len() >= sharing::MIN_POINTS {
+        out.count(
+            sharing::DELAYS_INDEPENDENT,
+            Tally {
+                samples: pairs.points.len() as u64,
+                ..Tally::default()
+            },
+        );
+        if let Some(detail) = sharing::test(&pairs) {
+            out.violations.push(Violation {
+                oracle: sharing::DELAYS_INDEPENDENT,
                 client: 0,
                 call: 0,
                 detail,

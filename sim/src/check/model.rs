@@ -26,6 +26,8 @@ pub struct Attempt {
     pub start: u64,
     /// When and how it ended; `None` if the trace stops first.
     pub end: Option<(u64, AttemptOutcome)>,
+    /// The digest of the request it sent, where recorded.
+    pub digest: Option<u64>,
 }
 
 /// One logical call's facts.
@@ -35,6 +37,8 @@ pub struct Call {
     pub call: u64,
     /// `(time, method, compat, inner_compat)` of `CallStarted`.
     pub started: Option<(u64, Method, u8, u8)>,
+    /// The digest of the request the caller made, where recorded.
+    pub digest: Option<u64>,
     pub attempts: Vec<Attempt>,
     /// `(stream, index)` of every item the provider sent, in order.
     pub sent: Vec<(u64, u32)>,
@@ -102,12 +106,21 @@ impl Call {
                 method,
                 compat,
                 inner_compat,
-            } => self.started = Some((r.t, *method, *compat, *inner_compat)),
-            Kind::AttemptStarted { attempt, upstream } => self.attempts.push(Attempt {
+                digest,
+            } => {
+                self.started = Some((r.t, *method, *compat, *inner_compat));
+                self.digest = *digest;
+            }
+            Kind::AttemptStarted {
+                attempt,
+                upstream,
+                digest,
+            } => self.attempts.push(Attempt {
                 number: *attempt,
                 upstream: *upstream,
                 start: r.t,
                 end: None,
+                digest: *digest,
             }),
             Kind::AttemptEnded { attempt, outcome } => {
                 let open = self
@@ -179,6 +192,7 @@ impl Call {
                             client: self.client,
                             call: self.call,
                             started: self.started,
+                            digest: self.digest,
                             ended: Some(ended),
                             attempts,
                             ..Call::default()

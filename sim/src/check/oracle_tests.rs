@@ -121,6 +121,7 @@ fn capabilities_catches_flags_that_differ_from_the_providers() {
             method: Method::Chat,
             compat: 0,
             inner_compat: 1,
+            digest: None,
         },
     );
     assert_eq!(names(t, &claim()), ["capabilities"]);
@@ -1075,6 +1076,7 @@ fn a_correct_chat_call_is_judged_by_the_oracles_it_concerns_only() {
             "delay_within_envelope",
             "attempt_within_timeout",
             "stream_integrity",
+            "first_attempt_at_once",
         ]
     );
 }

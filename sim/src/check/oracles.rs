@@ -42,10 +42,18 @@ pub const PER_CALL: [(&str, Oracle); 17] = [
 
 /// Oracles on a whole call across its upstreams (see [`Call::parts`]: the
 /// per-call oracles judge each part), in the order reports list them.
-pub const WHOLE_CALL: [(&str, Oracle); 3] = [
+pub const WHOLE_CALL: [(&str, Oracle); 5] = [
     ("liveness_after_heal", liveness_after_heal),
     ("fallback_in_order", fallback_in_order),
     ("fallback_taken", fallback_taken),
+    (
+        "first_attempt_at_once",
+        super::sharing::first_attempt_at_once,
+    ),
+    (
+        super::request::REQUEST_UNCHANGED,
+        super::request::request_unchanged,
+    ),
 ];
 
 /// A call tries upstreams in the claim's order: the first, then each next

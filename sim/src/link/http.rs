@@ -16,8 +16,8 @@
 //! `complete_stream` travel as Anthropic Messages, through crabllm's own
 //! conversions both ways.
 
-use super::Cursor;
 use crate::method::Method;
+use crate::wire::address::CallId;
 use crate::wire::retry_after;
 use crate::wire::{CALL_HEADER, CLIENT_HEADER, METHOD_HEADER};
 use crate::wire::{items, sse};
@@ -35,13 +35,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::SystemTime;
 
-/// One client's connection details.
+/// The server's address, and the call the next request is an attempt of
+/// ([`HttpProvider::at`]).
 #[derive(Debug, Clone)]
 pub struct HttpProvider {
     /// `host:port` of the server, as turmoil resolves it.
     server: String,
-    client: u32,
-    cursor: Cursor,
+    call: CallId,
     wall: fn() -> SystemTime,
 }
 
@@ -73,14 +73,20 @@ fn path(method: Method, model: &str) -> String {
 }
 
 impl HttpProvider {
-    /// A provider calling `server` as `client`, telling it the call
-    /// `cursor` names; `wall` reads HTTP-dates.
-    pub fn new(server: &str, client: u32, cursor: Cursor, wall: fn() -> SystemTime) -> Self {
+    /// A provider calling `server`; `wall` reads HTTP-dates.
+    pub fn new(server: &str, wall: fn() -> SystemTime) -> Self {
         Self {
             server: server.to_string(),
-            client,
-            cursor,
+            call: CallId::UNATTRIBUTED,
             wall,
+        }
+    }
+
+    /// This provider, telling the server its requests are attempts of call `id`.
+    pub fn at(&self, id: CallId) -> Self {
+        Self {
+            call: id,
+            ..self.clone()
         }
     }
 
@@ -112,8 +118,8 @@ impl HttpProvider {
             .header(hyper::header::HOST, self.server.as_str())
             .header(hyper::header::CONTENT_TYPE, "application/json")
             .header(METHOD_HEADER, method.name())
-            .header(CLIENT_HEADER, self.client.to_string())
-            .header(CALL_HEADER, self.cursor.get().to_string())
+            .header(CLIENT_HEADER, self.call.client.to_string())
+            .header(CALL_HEADER, self.call.call.to_string())
             .body(Full::new(body))
             .map_err(|e| Error::Internal(e.to_string()))?;
         let response = sender.send_request(req).await.map_err(network)?;

@@ -1,8 +1,8 @@
 //! The backend called directly: the in-process world's provider.
 
-use super::Cursor;
 use crate::backend::{Backend, Item, Opened, Reply};
 use crate::method::Method;
+use crate::wire::address::CallId;
 use crate::wire::items;
 use bytes::Bytes;
 use crabllm_core::{
@@ -13,18 +13,33 @@ use crabllm_core::{
 use futures::StreamExt;
 use std::sync::Arc;
 
-/// One client's handle on the backend, called directly.
+/// The backend, called directly, as one call's attempt ([`SimProvider::at`]).
 #[derive(Debug, Clone)]
 pub struct SimProvider {
-    pub(crate) backend: Arc<Backend>,
-    pub(crate) client: u32,
-    pub(crate) cursor: Cursor,
+    backend: Arc<Backend>,
+    call: CallId,
 }
 
 impl SimProvider {
+    /// The backend, its attempts not yet told whose they are.
+    pub fn new(backend: Arc<Backend>) -> Self {
+        Self {
+            backend,
+            call: CallId::UNATTRIBUTED,
+        }
+    }
+
+    /// This provider, answering as call `id`'s attempt.
+    pub fn at(&self, id: CallId) -> Self {
+        Self {
+            backend: self.backend.clone(),
+            call: id,
+        }
+    }
+
     /// One attempt, up to a success's [`Opened`] answer.
     pub async fn open(&self) -> Result<Opened, Error> {
-        match self.backend.attempt(self.client, self.cursor.get()).await {
+        match self.backend.attempt(self.call.client, self.call.call).await {
             Reply::Ok(opened) => Ok(opened),
             other => Err(error_of(other)),
         }

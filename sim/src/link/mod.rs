@@ -4,36 +4,34 @@
 //! |---|---|
 //! | [`local`] | the backend called directly (the in-process world) |
 //! | [`http`] | every method over HTTP/1.1 on turmoil's simulated TCP (the network world) |
+//! | [`caller`] | the call a client is making, for what carries no request |
+//!
+//! A link serves every client: the probe tells it, attempt by attempt,
+//! which call the attempt belongs to ([`Link::at`]), so one probe and one
+//! link can serve a wrapper shared by every client.
 
+pub mod caller;
 pub mod http;
 pub mod local;
 
 #[cfg(test)]
 mod tests;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-
-/// Which call of its client a provider view is serving: set by the client
-/// driver, read below the subject (by the probe, and sent to the server).
-#[derive(Debug, Clone, Default)]
-pub struct Cursor(Arc<AtomicU64>);
-
-impl Cursor {
-    /// Mark the start of call `call`.
-    pub fn set(&self, call: u64) {
-        self.0.store(call, Ordering::Relaxed);
-    }
-
-    /// The call being served.
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
+use crate::wire::address::CallId;
 
 /// The provider below the probe: the backend in process, or HTTP.
 #[derive(Debug, Clone)]
 pub enum Link {
     Local(local::SimProvider),
     Http(http::HttpProvider),
+}
+
+impl Link {
+    /// This link, sending its next attempt as one of call `id`.
+    pub fn at(&self, id: CallId) -> Link {
+        match self {
+            Link::Local(p) => Link::Local(p.at(id)),
+            Link::Http(p) => Link::Http(p.at(id)),
+        }
+    }
 }

@@ -3,10 +3,10 @@
 
 use crate::backend::Backend;
 use crate::faults::{FaultPlan, Faults};
-use crate::link::Cursor;
 use crate::link::local::SimProvider;
 use crate::method::Method;
 use crate::trace::ChunkId;
+use crate::wire::address::CallId;
 use crate::wire::{Ended, invoke};
 use crabllm_core::Error;
 
@@ -22,15 +22,10 @@ fn call(method: Method, plan: FaultPlan) -> (Vec<Option<ChunkId>>, Result<(), En
         .build()
         .unwrap();
     runtime.block_on(async {
-        let cursor = Cursor::default();
-        cursor.set(CALL);
-        let provider = SimProvider {
-            backend: Backend::on_tokio(Faults::new(plan, 1), None),
-            client: CLIENT,
-            cursor,
-        };
+        let id = CallId::new(CLIENT, CALL);
+        let provider = SimProvider::new(Backend::on_tokio(Faults::new(plan, 1), None)).at(id);
         let mut got = Vec::new();
-        let ended = invoke(&provider, method, |p| got.push(p)).await;
+        let ended = invoke(&provider, method, id, |p| got.push(p)).await;
         (got, ended)
     })
 }

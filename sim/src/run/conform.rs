@@ -15,6 +15,7 @@
 
 use super::evaluate;
 use crate::check::distribution::{self, Samples};
+use crate::check::sharing::{self, DELAYS_INDEPENDENT, Pairs};
 use crate::check::verdict::unviolated;
 use crate::check::{DELAY_DISTRIBUTION, ORACLES, Tally, Violation};
 use crate::scenario::{Scenario, WorldKind};
@@ -27,6 +28,11 @@ use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// How the suite meets each subject, as its report says: every
+/// scenario's clients share one wrapper (the default of `[workload]
+/// wrapper`), as a gateway's do.
+pub const SHARING: &str = "wrapper: shared (every scenario's clients call through one instance of the subject, as a gateway's requests do; a scenario may say `wrapper = \"per_client\"`)";
 
 /// Where a scenario came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -206,39 +212,63 @@ fn pooled<S: Subject>(
     let runs = runs_per_case(subject, options);
     // One pool per repeated run: a subject that cannot be seeded gets a
     // count of pools that failed, like every other finding.
-    let mut pools = vec![Samples::default(); runs as usize];
+    let mut pools = vec![(Samples::default(), Pairs::default()); runs as usize];
     for seed in 0..seeds {
         let samples = built_in_case(subject, options, report, family, name, scenario, seed)?;
-        for (pool, run) in pools.iter_mut().zip(samples) {
-            pool.extend(run);
+        for (pool, (run, pairs)) in pools.iter_mut().zip(samples) {
+            pool.0.extend(run);
+            pool.1.extend(pairs);
         }
     }
     let claim = subject.claim(&scenario.policy);
     // Only a pool large enough to test was judged.
-    for pool in pools
-        .iter()
-        .filter(|p| p.len() >= distribution::MIN_SAMPLES)
-    {
-        let tally = Tally {
-            samples: pool.len() as u64,
-            ..Tally::default()
-        };
-        report.count(DELAY_DISTRIBUTION, family, tally);
+    for (samples, pairs) in &pools {
+        if samples.len() >= distribution::MIN_SAMPLES {
+            let samples = samples.len() as u64;
+            let tally = Tally {
+                samples,
+                ..Tally::default()
+            };
+            report.count(DELAY_DISTRIBUTION, family, tally);
+        }
+        if pairs.points.len() >= sharing::MIN_POINTS {
+            let samples = pairs.points.len() as u64;
+            let tally = Tally {
+                samples,
+                ..Tally::default()
+            };
+            report.count(DELAYS_INDEPENDENT, family, tally);
+        }
     }
-    let failed: Vec<String> = pools
-        .iter()
-        .filter_map(|pool| distribution::test(pool, &claim))
-        .collect();
-    if let Some(detail) = failed.first() {
+    let failed: [(&'static str, Vec<String>); 2] = [
+        (
+            DELAY_DISTRIBUTION,
+            pools
+                .iter()
+                .filter_map(|(pool, _)| distribution::test(pool, &claim))
+                .collect(),
+        ),
+        (
+            DELAYS_INDEPENDENT,
+            pools
+                .iter()
+                .filter_map(|(_, pairs)| sharing::test(pairs))
+                .collect(),
+        ),
+    ];
+    for (oracle, failed) in failed {
+        let Some(detail) = failed.first() else {
+            continue;
+        };
         report
             .findings
-            .entry((DELAY_DISTRIBUTION, family))
+            .entry((oracle, family))
             .or_insert_with(|| Finding {
                 name: name.to_string(),
                 scenario: scenario.clone(),
                 seed: 0,
                 violation: Violation {
-                    oracle: DELAY_DISTRIBUTION,
+                    oracle,
                     client: 0,
                     call: 0,
                     detail: format!("pooled over seeds 0..{seeds}: {detail}"),
@@ -330,16 +360,21 @@ fn built_in_case<S: Subject>(
     name: &str,
     scenario: &Scenario,
     seed: u64,
-) -> std::io::Result<Vec<Samples>> {
+) -> std::io::Result<Vec<(Samples, Pairs)>> {
     let claim = subject.claim(&scenario.policy);
     let runs = runs_per_case(subject, options);
     let mut samples = Vec::with_capacity(runs as usize);
     let mut tally: BTreeMap<&'static str, (u32, Violation)> = BTreeMap::new();
     for _ in 0..runs {
         let e = evaluate(subject, scenario, seed, subject.seedable())?;
-        samples.push(distribution::samples(&e.trace, &claim));
-        // The distribution is judged on the seeds' pool, not run by run.
-        for (&oracle, &tally) in e.tallies.iter().filter(|(o, _)| **o != DELAY_DISTRIBUTION) {
+        samples.push((
+            distribution::samples(&e.trace, &claim),
+            sharing::pairs(&e.trace, &claim),
+        ));
+        // The distribution and independence are judged on the seeds' pool,
+        // not run by run.
+        let pooled = |o: &&str| *o == DELAY_DISTRIBUTION || *o == DELAYS_INDEPENDENT;
+        for (&oracle, &tally) in e.tallies.iter().filter(|(o, _)| !pooled(o)) {
             report.count(oracle, family, tally);
         }
         if let (None, Some(d)) = (&report.nondeterministic, &e.divergence) {

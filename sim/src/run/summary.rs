@@ -159,6 +159,7 @@ pub(crate) mod tests {
                     method: crate::method::Method::Chat,
                     compat: 0,
                     inner_compat: 0,
+                    digest: None,
                 },
             ),
             r(
@@ -166,6 +167,7 @@ pub(crate) mod tests {
                 Kind::AttemptStarted {
                     attempt: 0,
                     upstream: 0,
+                    digest: None,
                 },
             ),
             r(

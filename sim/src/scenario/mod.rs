@@ -19,7 +19,7 @@ pub mod workload;
 pub use crate::invalid::{Invalid, Seg};
 pub use network::{Crash, Direction, NetworkSpec, Partition, Window, WorldKind};
 pub use policy::{JitterSpec, PolicySpec};
-pub use workload::{Shape, Workload, WorkloadKind, WorkloadSpec};
+pub use workload::{Shape, Workload, WorkloadKind, WorkloadSpec, Wrapper};
 
 use crate::faults::FaultPlan;
 use serde::{Deserialize, Serialize};

@@ -30,6 +30,47 @@ pub struct WorkloadSpec {
     /// `methods[(client + k) % len]`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub methods: Vec<Method>,
+    /// Whether every client calls through one wrapper or each through its
+    /// own ([`Wrapper`]; default shared).
+    #[serde(default, skip_serializing_if = "Wrapper::is_shared")]
+    pub wrapper: Wrapper,
+}
+
+/// How the clients meet the subject.
+///
+/// # Default
+///
+/// [`Wrapper::Shared`]: every subject the simulator runs is a provider
+/// wrapper, and a gateway, the deployment such a wrapper is for, builds
+/// one per provider and sends every request through it concurrently.
+/// `per_client` models separate processes, each with its own wrapper (a
+/// fleet of clients, each retrying on its own).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Wrapper {
+    /// `Subject::wrap` is called once (one seed) and every client's calls
+    /// go through that one instance, around one probe and one link. Over
+    /// the network the clients run on one host, a gateway's.
+    #[default]
+    Shared,
+    /// Each client wraps its own probe, with its own seed, on its own host
+    /// over the network.
+    PerClient,
+}
+
+impl Wrapper {
+    /// Every client shares one wrapper.
+    pub fn is_shared(&self) -> bool {
+        *self == Wrapper::Shared
+    }
+
+    /// The name scenario files use.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Wrapper::Shared => "shared",
+            Wrapper::PerClient => "per_client",
+        }
+    }
 }
 
 /// The two workload shapes.
@@ -40,12 +81,14 @@ pub enum WorkloadKind {
     Open,
 }
 
-/// Who calls, validated: the shape and the methods called.
+/// Who calls, validated: the shape, the methods called, and whether the
+/// clients share one wrapper.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Workload {
     pub shape: Shape,
     /// Never empty.
     pub methods: Vec<Method>,
+    pub wrapper: Wrapper,
 }
 
 /// When calls are made.
@@ -89,6 +132,7 @@ impl From<Workload> for WorkloadSpec {
             duration_ms: None,
             method,
             methods,
+            wrapper: w.wrapper,
         };
         match w.shape {
             Shape::Closed {
@@ -131,6 +175,7 @@ impl TryFrom<WorkloadSpec> for Workload {
         Ok(Workload {
             shape: spec.shape()?,
             methods,
+            wrapper: spec.wrapper,
         })
     }
 }

@@ -21,6 +21,25 @@ pub const UPSTREAM_PREFIX: &str = "/upstream/";
 /// What a body tag begins with: `sim-call:<client>:<call>`.
 pub const TAG_PREFIX: &str = "sim-call:";
 
+/// One logical call: a client and the call's number within it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct CallId {
+    pub client: u32,
+    pub call: u64,
+}
+
+impl CallId {
+    /// `client`'s call `call`.
+    pub const fn new(client: u32, call: u64) -> Self {
+        Self { client, call }
+    }
+
+    /// The tag naming this call in a request's content ([`tag`]).
+    pub fn tag(self) -> String {
+        tag(self.client, self.call)
+    }
+}
+
 /// Which upstream answers a request, and which call it is an attempt of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Address {
@@ -71,7 +90,11 @@ pub fn of(path: &str, headers: &HeaderMap, body: &[u8]) -> Address {
 
 /// The first tag in `body`, if any.
 fn find_tag(body: &[u8]) -> Option<(u32, u64)> {
-    let text = String::from_utf8_lossy(body);
+    find_tag_in(&String::from_utf8_lossy(body)).map(|c| (c.client, c.call))
+}
+
+/// The call the first tag in `text` names, if any.
+pub fn find_tag_in(text: &str) -> Option<CallId> {
     let at = text.find(TAG_PREFIX)? + TAG_PREFIX.len();
     let mut parts = text[at..].splitn(2, ':');
     let client = parts.next()?.parse().ok()?;
@@ -79,7 +102,7 @@ fn find_tag(body: &[u8]) -> Option<(u32, u64)> {
     let digits = rest
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(rest.len());
-    Some((client, rest[..digits].parse().ok()?))
+    Some(CallId::new(client, rest[..digits].parse().ok()?))
 }
 
 #[cfg(test)]

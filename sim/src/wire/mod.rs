@@ -8,11 +8,13 @@
 //! | [`sse`] | server-sent events put back together from bytes cut anywhere |
 //! | [`retry_after`] | the three Retry-After forms, written and parsed |
 //! | [`address`] | which upstream answers a request, and which call it belongs to |
+//! | [`digest`] | what a request sends, as a stable number, and the call it names |
 //!
 //! [`invoke`] makes one call of any [`Method`] on any provider, reports each
 //! item's payload as it arrives, and says how the call ended.
 
 pub mod address;
+pub mod digest;
 pub mod items;
 pub mod requests;
 pub mod retry_after;
@@ -88,8 +90,9 @@ async fn drain_sse(
     drain(Box::pin(events), |e| payload_in(e), io_error, on_item).await
 }
 
-/// Make one call of `method` on `provider`, reporting every item's payload
-/// (a unary response counts as one item).
+/// Make call `id`, of `method`, on `provider` with the request
+/// [`requests`] builds for it, reporting every item's payload (a unary
+/// response counts as one item).
 ///
 /// # Errors
 ///
@@ -97,6 +100,7 @@ async fn drain_sse(
 pub async fn invoke<P: Provider>(
     provider: &P,
     method: Method,
+    id: address::CallId,
     mut on_item: impl FnMut(Option<ChunkId>),
 ) -> Result<(), Ended> {
     use requests as rq;
@@ -104,82 +108,88 @@ pub async fn invoke<P: Provider>(
     let network = |e: Error| e;
     match method {
         Method::Chat => {
-            let r = provider.chat_completion(&rq::chat()).await?;
+            let r = provider.chat_completion(&rq::chat(id)).await?;
             on_item(chat_payload(&r.id, &r));
         }
         Method::ChatStream => {
-            let s = provider.chat_completion_stream(&rq::chat()).await?;
+            let s = provider.chat_completion_stream(&rq::chat(id)).await?;
             let payload = |c: &ChatCompletionChunk| chat_payload(&c.id, c);
             return drain(s, payload, network, on_item).await;
         }
         Method::ChatRaw => {
-            let b = provider.chat_completion_raw(MODEL, rq::chat_body()).await?;
+            let b = provider
+                .chat_completion_raw(MODEL, rq::chat_body(id))
+                .await?;
             on_item(payload_in(&b));
         }
         Method::ChatStreamRaw => {
-            let s = provider.chat_completion_stream_raw(MODEL, rq::chat_body());
+            let s = provider.chat_completion_stream_raw(MODEL, rq::chat_body(id));
             return drain_sse(s.await?, on_item).await;
         }
         Method::Passthrough => {
-            let body = rq::chat_body_stream();
+            let body = rq::chat_body_stream(id);
             let s = provider.chat_completion_stream_passthrough(MODEL, body);
             return drain_sse(s.await?, on_item).await;
         }
         Method::Anthropic => {
             on_item(payload_of(
-                &provider.anthropic_messages(&rq::anthropic()).await?,
+                &provider.anthropic_messages(&rq::anthropic(id)).await?,
             ));
         }
         Method::AnthropicStream => {
-            let s = provider.anthropic_messages_stream(&rq::anthropic()).await?;
+            let s = provider
+                .anthropic_messages_stream(&rq::anthropic(id))
+                .await?;
             return drain(s, payload_of, network, on_item).await;
         }
         Method::AnthropicRaw => {
             let b = provider
-                .anthropic_messages_raw(rq::anthropic_body())
+                .anthropic_messages_raw(rq::anthropic_body(id))
                 .await?;
             on_item(payload_in(&b));
         }
         Method::AnthropicStreamRaw => {
-            let s = provider.anthropic_messages_stream_raw(rq::anthropic_body());
+            let s = provider.anthropic_messages_stream_raw(rq::anthropic_body(id));
             return drain_sse(s.await?, on_item).await;
         }
         Method::Gemini => {
             let r = provider
-                .gemini_generate_content(MODEL, &rq::gemini())
+                .gemini_generate_content(MODEL, &rq::gemini(id))
                 .await?;
             on_item(payload_of(&r));
         }
         Method::GeminiStream => {
-            let request = rq::gemini();
+            let request = rq::gemini(id);
             let s = provider.gemini_generate_content_stream(MODEL, &request);
             return drain(s.await?, payload_of, network, on_item).await;
         }
         Method::GeminiRaw => {
-            let b = provider.gemini_generate_content_raw(MODEL, rq::gemini_body());
+            let b = provider.gemini_generate_content_raw(MODEL, rq::gemini_body(id));
             on_item(payload_in(&b.await?));
         }
         Method::GeminiStreamRaw => {
-            let s = provider.gemini_generate_content_stream_raw(MODEL, rq::gemini_body());
+            let s = provider.gemini_generate_content_stream_raw(MODEL, rq::gemini_body(id));
             return drain_sse(s.await?, on_item).await;
         }
         Method::Complete => {
             on_item(items::ir_response_payload(
-                &provider.complete(&rq::ir()).await?,
+                &provider.complete(&rq::ir(id)).await?,
             ));
         }
         Method::CompleteStream => {
-            let s = provider.complete_stream(&rq::ir()).await?;
+            let s = provider.complete_stream(&rq::ir(id)).await?;
             return drain(s, items::ir_event_payload, network, on_item).await;
         }
-        Method::Embedding => on_item(payload_of(&provider.embedding(&rq::embedding()).await?)),
+        Method::Embedding => on_item(payload_of(&provider.embedding(&rq::embedding(id)).await?)),
         Method::Models => on_item(payload_of(&provider.models().await?)),
         Method::Image => on_item(payload_in(
-            &provider.image_generation(&rq::image()).await?.0,
+            &provider.image_generation(&rq::image(id)).await?.0,
         )),
-        Method::AudioSpeech => on_item(payload_in(&provider.audio_speech(&rq::speech()).await?.0)),
+        Method::AudioSpeech => {
+            on_item(payload_in(&provider.audio_speech(&rq::speech(id)).await?.0))
+        }
         Method::AudioTranscription => {
-            let fields = rq::transcription();
+            let fields = rq::transcription(id);
             let (bytes, _) = provider.audio_transcription(MODEL, &fields).await?;
             on_item(payload_in(&bytes));
         }

@@ -1,39 +1,81 @@
 //! The requests a simulated caller sends: the smallest valid one of each
-//! kind. The backend answers by the fault plan, not by the request, so
-//! only their shape matters (and that they carry no payload).
+//! kind, each naming its call in its content (a [`tag`](super::address::tag)
+//! in a message's text, a prompt or an input), so whatever carries it, a
+//! shared wrapper included, the probe below and the server know whose
+//! attempt it is. The backend answers by the fault plan, not by the
+//! request, so only their shape matters (and that they carry no payload).
+//! `models` is the one method without a request.
 
+use super::address::CallId;
+use super::digest::Sent;
 use super::items::MODEL;
+use crate::method::Method;
 use bytes::Bytes;
 use crabllm_core::{
     AudioSpeechRequest, ByteStream, ChatCompletionRequest, EmbeddingInput, EmbeddingRequest,
     ImageRequest, MultipartField, anthropic, gemini, ir,
 };
 
-/// A chat request.
-pub fn chat() -> ChatCompletionRequest {
+/// What `method`'s request for call `id` sends (`None` for `models`,
+/// which sends none): the digest the caller records, read as the probe
+/// reads each attempt's.
+pub fn sent(method: Method, id: CallId) -> Option<Sent> {
+    let model = Some(MODEL);
+    Some(match method {
+        Method::Chat | Method::ChatStream => Sent::typed(&chat(id), None),
+        Method::ChatRaw | Method::ChatStreamRaw | Method::Passthrough => {
+            Sent::body(&chat_body(id), None)
+        }
+        Method::Anthropic | Method::AnthropicStream => Sent::typed(&anthropic(id), None),
+        Method::AnthropicRaw | Method::AnthropicStreamRaw => Sent::body(&anthropic_body(id), None),
+        Method::Gemini | Method::GeminiStream => Sent::typed(&gemini(id), model),
+        Method::GeminiRaw | Method::GeminiStreamRaw => Sent::body(&gemini_body(id), model),
+        Method::Complete | Method::CompleteStream => ir_sent(&ir(id)),
+        Method::Embedding => Sent::typed(&embedding(id), None),
+        Method::Image => Sent::typed(&image(id), None),
+        Method::AudioSpeech => Sent::typed(&speech(id), None),
+        Method::AudioTranscription => Sent::fields(MODEL, &transcription(id)),
+        Method::Models => return None,
+    })
+}
+
+/// What a canonical (IR) request sends: it travels as Anthropic Messages
+/// (crabllm's own conversion), having no wire form of its own.
+pub fn ir_sent(request: &ir::Request) -> Sent {
+    Sent::typed(&anthropic::Request::from(request), None)
+}
+
+/// The text of the one user turn of call `id`'s requests.
+fn text(id: CallId) -> String {
+    format!("hi {}", id.tag())
+}
+
+/// A chat request with one user turn.
+pub fn chat(id: CallId) -> ChatCompletionRequest {
     ChatCompletionRequest {
         model: MODEL.into(),
+        messages: vec![crabllm_core::Message::user(text(id))],
         ..Default::default()
     }
 }
 
 /// A chat request as raw JSON, for the raw and passthrough methods.
-pub fn chat_body() -> Bytes {
-    Bytes::from(serde_json::to_vec(&chat()).unwrap_or_default())
+pub fn chat_body(id: CallId) -> Bytes {
+    Bytes::from(serde_json::to_vec(&chat(id)).unwrap_or_default())
 }
 
 /// A chat request as a one-piece byte stream, for passthrough.
-pub fn chat_body_stream() -> ByteStream {
-    Box::pin(futures::stream::iter([Ok(chat_body())]))
+pub fn chat_body_stream(id: CallId) -> ByteStream {
+    Box::pin(futures::stream::iter([Ok(chat_body(id))]))
 }
 
 /// An Anthropic Messages request with one user turn.
-pub fn anthropic() -> anthropic::Request {
+pub fn anthropic(id: CallId) -> anthropic::Request {
     anthropic::Request {
         model: MODEL.into(),
         messages: vec![anthropic::Message {
             role: "user".into(),
-            content: anthropic::Content::Text("hi".into()),
+            content: anthropic::Content::Text(text(id)),
         }],
         max_tokens: 16,
         system: None,
@@ -49,17 +91,17 @@ pub fn anthropic() -> anthropic::Request {
 }
 
 /// The Anthropic request as raw JSON.
-pub fn anthropic_body() -> Bytes {
-    Bytes::from(serde_json::to_vec(&anthropic()).unwrap_or_default())
+pub fn anthropic_body(id: CallId) -> Bytes {
+    Bytes::from(serde_json::to_vec(&anthropic(id)).unwrap_or_default())
 }
 
 /// A Gemini request with one user turn.
-pub fn gemini() -> gemini::Request {
+pub fn gemini(id: CallId) -> gemini::Request {
     gemini::Request {
         contents: vec![gemini::Content {
             role: Some(gemini::Role::User),
             parts: vec![gemini::Part {
-                text: Some("hi".into()),
+                text: Some(text(id)),
                 function_call: None,
                 function_response: None,
                 thought_signature: None,
@@ -72,16 +114,16 @@ pub fn gemini() -> gemini::Request {
 }
 
 /// The Gemini request as raw JSON.
-pub fn gemini_body() -> Bytes {
-    Bytes::from(serde_json::to_vec(&gemini()).unwrap_or_default())
+pub fn gemini_body(id: CallId) -> Bytes {
+    Bytes::from(serde_json::to_vec(&gemini(id)).unwrap_or_default())
 }
 
 /// A canonical (IR) request with one user turn.
-pub fn ir() -> ir::Request {
+pub fn ir(id: CallId) -> ir::Request {
     ir::Request {
         model: MODEL.into(),
         system: None,
-        messages: vec![ir::Message::user("hi")],
+        messages: vec![ir::Message::user(text(id))],
         max_tokens: 16,
         temperature: None,
         top_p: None,
@@ -94,18 +136,18 @@ pub fn ir() -> ir::Request {
 }
 
 /// An embedding request for one input.
-pub fn embedding() -> EmbeddingRequest {
+pub fn embedding(id: CallId) -> EmbeddingRequest {
     EmbeddingRequest {
         model: MODEL.into(),
-        input: EmbeddingInput::Single("hi".into()),
+        input: EmbeddingInput::Single(text(id)),
     }
 }
 
 /// An image request.
-pub fn image() -> ImageRequest {
+pub fn image(id: CallId) -> ImageRequest {
     ImageRequest {
         model: MODEL.into(),
-        prompt: "a cat".into(),
+        prompt: format!("a cat {}", id.tag()),
         n: None,
         size: None,
         response_format: None,
@@ -116,22 +158,31 @@ pub fn image() -> ImageRequest {
 }
 
 /// A speech request.
-pub fn speech() -> AudioSpeechRequest {
+pub fn speech(id: CallId) -> AudioSpeechRequest {
     AudioSpeechRequest {
         model: MODEL.into(),
-        input: "hi".into(),
+        input: text(id),
         voice: "alloy".into(),
         response_format: None,
         speed: None,
     }
 }
 
-/// The multipart fields of a transcription: one short audio file.
-pub fn transcription() -> Vec<MultipartField> {
-    vec![MultipartField {
-        name: "file".into(),
-        filename: Some("hi.wav".into()),
-        content_type: Some("audio/wav".into()),
-        bytes: Bytes::from_static(b"RIFF"),
-    }]
+/// The multipart fields of a transcription: one short audio file, and
+/// a prompt (the API's own field) naming the call.
+pub fn transcription(id: CallId) -> Vec<MultipartField> {
+    vec![
+        MultipartField {
+            name: "file".into(),
+            filename: Some("hi.wav".into()),
+            content_type: Some("audio/wav".into()),
+            bytes: Bytes::from_static(b"RIFF"),
+        },
+        MultipartField {
+            name: "prompt".into(),
+            filename: None,
+            content_type: None,
+            bytes: Bytes::from(id.tag()),
+        },
+    ]
 }

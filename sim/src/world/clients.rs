@@ -1,14 +1,17 @@
-//! The client driver both worlds share: one client's calls, each recorded
-//! from the caller's side, with panics caught and recorded as findings.
+//! The client driver both worlds share: the subject wrapped once for every
+//! client or once per client ([`Wrapper`]), each client's calls made
+//! through it and recorded from the caller's side, with panics caught and
+//! recorded as findings.
 
 use crate::backend::Backend;
-use crate::link::{Cursor, Link};
+use crate::link::{Link, caller};
 use crate::method::Method;
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, Workload, Wrapper};
 use crate::seeds::derive;
 use crate::subject::{Probe, Subject};
 use crate::trace::{CallOutcome, Failure, Kind, compat_bits};
-use crate::wire::invoke;
+use crate::wire::address::CallId;
+use crate::wire::{invoke, requests};
 use crabllm_core::Provider;
 use futures::FutureExt;
 use std::future::Future;
@@ -60,30 +63,117 @@ pub fn inner_compat(seed: u64, client: u32) -> u8 {
     }
 }
 
-/// Wrap `link` in `subject`, and return the future that makes `plan`'s
-/// calls, recording each. Wrapping happens now, so the future owns all it
-/// needs (the network world runs it on a client host of its own).
+/// The `is_*_compat` flags of the one provider a shared wrapper wraps:
+/// client 0's on odd seeds and client 1's on even ones, so over any two
+/// consecutive seeds every flag takes both values and a subject that
+/// answers a constant is caught. (Odd seeds, the default seed 1 among
+/// them, give a one-client run the flags it has per client.)
+pub fn shared_compat(seed: u64) -> u8 {
+    inner_compat(seed, u32::from(seed % 2 == 0))
+}
+
+/// The seed `subject.wrap` gets: per client, or once for a shared wrapper
+/// (client 0's, so a one-client run is the same either way).
+fn wrapper_seed(seed: u64, client: u32) -> u64 {
+    derive(seed, "wrapper", client.into())
+}
+
+/// The subject around a probe of `link`, or what it panicked with.
+type Wrapped<W> = Result<Arc<W>, String>;
+
+fn wrap<S: Subject>(
+    subject: &S,
+    scenario: &Scenario,
+    seed: u64,
+    link: Link,
+    backend: &Arc<Backend>,
+    compat: u8,
+) -> Wrapped<S::Wrapped> {
+    let probe = Probe::new(link, backend.clone(), compat);
+    std::panic::catch_unwind(AssertUnwindSafe(|| {
+        Arc::new(subject.wrap(probe, &scenario.policy, seed))
+    }))
+    .map_err(|panic| format!("while wrapping: {}", panic_message(panic.as_ref())))
+}
+
+/// One client's calls, as a future of their own.
+pub type Client = std::pin::Pin<Box<dyn Future<Output = ()> + 'static>>;
+
+/// Every plan's calls, as the scenario's [`Wrapper`] says: through one
+/// wrapper around one probe of `link` that every client shares, or each
+/// client through its own (the network world runs each client on a host
+/// of its own, and so uses [`drive`] per client instead).
+pub fn drive_all<S: Subject>(
+    subject: &S,
+    scenario: &Scenario,
+    seed: u64,
+    plans: Vec<Plan>,
+    link: Link,
+    backend: Arc<Backend>,
+) -> Vec<Client> {
+    match scenario.workload.wrapper {
+        Wrapper::PerClient => plans
+            .into_iter()
+            .map(|plan| {
+                let calls = drive(subject, scenario, seed, plan, link.clone(), backend.clone());
+                Box::pin(calls) as Client
+            })
+            .collect(),
+        Wrapper::Shared => {
+            let compat = shared_compat(seed);
+            let wrapped = wrap(
+                subject,
+                scenario,
+                wrapper_seed(seed, 0),
+                link,
+                &backend,
+                compat,
+            );
+            plans
+                .into_iter()
+                .map(|plan| {
+                    let calls = calls(
+                        wrapped.clone(),
+                        scenario.workload.clone(),
+                        plan,
+                        backend.clone(),
+                        compat,
+                    );
+                    Box::pin(calls) as Client
+                })
+                .collect()
+        }
+    }
+}
+
+/// Wrap a probe of `link` in `subject` for `plan`'s client alone, and
+/// return the future that makes its calls, recording each. Wrapping
+/// happens now, so the future owns all it needs (the network world runs
+/// it on a client host of its own).
 pub fn drive<S: Subject>(
     subject: &S,
     scenario: &Scenario,
     seed: u64,
     plan: Plan,
     link: Link,
-    cursor: Cursor,
     backend: Arc<Backend>,
 ) -> impl Future<Output = ()> + 'static {
+    let compat = inner_compat(seed, plan.client);
+    let wrapper_seed = wrapper_seed(seed, plan.client);
+    let wrapped = wrap(subject, scenario, wrapper_seed, link, &backend, compat);
+    calls(wrapped, scenario.workload.clone(), plan, backend, compat)
+}
+
+/// The future that makes `plan`'s calls through `wrapped`, recording each;
+/// `inner` is the wrapped provider's compat flags.
+fn calls<W: Provider + 'static>(
+    wrapped: Wrapped<W>,
+    workload: Workload,
+    plan: Plan,
+    backend: Arc<Backend>,
+    inner: u8,
+) -> impl Future<Output = ()> + 'static {
     let client = plan.client;
-    let inner = inner_compat(seed, client);
-    let probe = Probe::new(link, backend.clone(), client, cursor.clone(), inner);
-    let wrapped = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        subject.wrap(
-            probe,
-            &scenario.policy,
-            derive(seed, "wrapper", client.into()),
-        )
-    }))
-    .map_err(|panic| format!("while wrapping: {}", panic_message(panic.as_ref())));
-    let workload = scenario.workload.clone();
     async move {
         let wrapped = match wrapped {
             Ok(wrapped) => wrapped,
@@ -95,9 +185,10 @@ pub fn drive<S: Subject>(
         };
         tokio::time::sleep(plan.start).await;
         for call in 0..u64::from(plan.calls) {
-            cursor.set(call);
+            let id = CallId::new(client, call);
             let method = workload.method(client, call);
-            let outcome = one_call(&wrapped, method, &backend, client, call, inner).await;
+            let one = one_call(&*wrapped, method, &backend, id, inner);
+            let outcome = caller::scope(id, one).await;
             let panicked = matches!(outcome, CallOutcome::Panicked { .. });
             backend.record(client, call, Kind::CallEnded { outcome });
             if panicked {
@@ -113,10 +204,10 @@ async fn one_call<P: Provider>(
     wrapped: &P,
     method: Method,
     backend: &Backend,
-    client: u32,
-    call: u64,
+    id: CallId,
     inner_compat: u8,
 ) -> CallOutcome {
+    let CallId { client, call } = id;
     let compat = std::panic::catch_unwind(AssertUnwindSafe(|| {
         compat_bits(
             wrapped.is_openai_compat(),
@@ -139,10 +230,11 @@ async fn one_call<P: Provider>(
             method,
             compat,
             inner_compat,
+            digest: requests::sent(method, id).map(|s| s.digest),
         },
     );
     let on_item = |chunk| backend.record(client, call, Kind::ChunkReceived { chunk });
-    match AssertUnwindSafe(invoke(wrapped, method, on_item))
+    match AssertUnwindSafe(invoke(wrapped, method, id, on_item))
         .catch_unwind()
         .await
     {

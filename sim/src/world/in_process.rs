@@ -1,10 +1,11 @@
-//! The in-process world: every client's subject around one backend, on a paused clock.
+//! The in-process world: the subject (one every client shares, or one per
+//! client) around one backend, on a paused clock.
 
-use super::clients::{Plan, drive};
+use super::clients::{Plan, drive_all};
 use crate::backend::Backend;
 use crate::faults::Faults;
+use crate::link::Link;
 use crate::link::local::SimProvider;
-use crate::link::{Cursor, Link};
 use crate::scenario::{Scenario, Shape};
 use crate::seeds::{stream, unit};
 use crate::subject::Subject;
@@ -52,15 +53,8 @@ async fn world<S: Subject>(subject: &S, scenario: &Scenario, seed: u64) -> Trace
     };
     // Every client is one future, all joined in one task, so the order of
     // events depends only on the paused clock and the seed.
-    let clients = plans.into_iter().map(|plan| {
-        let cursor = Cursor::default();
-        let link = Link::Local(SimProvider {
-            backend: backend.clone(),
-            client: plan.client,
-            cursor: cursor.clone(),
-        });
-        drive(subject, scenario, seed, plan, link, cursor, backend.clone())
-    });
+    let link = Link::Local(SimProvider::new(backend.clone()));
+    let clients = drive_all(subject, scenario, seed, plans, link, backend.clone());
     // A subject that never gives up would leave the paused clock with
     // nothing to advance to: the horizon ends the run, and the `calls_end`
     // oracle reports the calls it cut off.

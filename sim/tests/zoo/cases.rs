@@ -233,10 +233,12 @@ method = "complete"
 "#,
 };
 
-/// A healthy provider: clients 0 and 1 differ in every compat flag.
+/// A healthy provider: clients 0 and 1 differ in every compat flag (per
+/// client), and a shared wrapper's provider flips every flag from one seed
+/// to the next.
 pub const HEALTHY: Case = Case {
     name: "zoo-healthy",
-    seeds: 0..1,
+    seeds: 0..2,
     toml: r#"
 name = "zoo-healthy"
 [workload]
@@ -330,8 +332,55 @@ liveness_after_heal_ms = 500
 "#,
 };
 
+// -- One wrapper shared by every caller, and what each attempt sends --
+
+/// 40 clients at once through one shared wrapper (the default), every
+/// attempt failing transiently, 4 retries of full jitter from 20 ms: 20
+/// pairs of concurrent calls, 80 pairs of backoffs, enough to test their
+/// independence; and retries whose requests can be compared.
+pub const SHARED_HERD: Case = Case {
+    name: "zoo-shared-herd",
+    seeds: 0..1,
+    toml: r#"
+name = "zoo-shared-herd"
+[policy]
+max_retries = 4
+jitter = "full"
+initial_backoff = "20ms"
+[faults]
+p_transient = 1.0
+[workload]
+kind = "closed"
+clients = 40
+calls = 1
+wrapper = "shared"
+"#,
+};
+
+/// [`SHARED_HERD`] over the simulated network: the clients on one
+/// gateway host, sharing the wrapper.
+pub const NET_SHARED_HERD: Case = Case {
+    name: "zoo-net-shared-herd",
+    seeds: 0..1,
+    toml: r#"
+name = "zoo-net-shared-herd"
+world = "network"
+[policy]
+max_retries = 4
+jitter = "full"
+initial_backoff = "20ms"
+[faults]
+p_transient = 1.0
+[workload]
+kind = "closed"
+clients = 40
+calls = 1
+wrapper = "shared"
+"#,
+};
+
 /// Every zoo scenario, for the control.
-pub const ALL: [&Case; 17] = [
+pub const ALL: [&Case; 19] = [
     &MANY_RETRIES,
     &EXHAUSTED,
     &CAPPED,
@@ -349,6 +398,8 @@ pub const ALL: [&Case; 17] = [
     &DRIPPING,
     &SILENT_FIRST,
     &HEAL,
+    &SHARED_HERD,
+    &NET_SHARED_HERD,
 ];
 
 /// Not an oracle of the judge's: the determinism check (a seedable

@@ -72,11 +72,22 @@ pub enum Defect {
     /// Grows the base by 1.5 per retry: correct under a claim of factor 1.5
     /// ([`Truthful`](super::subject::Truthful)), a lie against doubling.
     FactorOneAndAHalf,
+    // -- One wrapper shared by every caller, and what each attempt sends --
+    /// Holds one lock across each call's whole retry loop, its backoffs
+    /// included: with one wrapper shared, callers queue behind each
+    /// other's waits.
+    LockHeldAcrossBackoff,
+    /// Restarts its one seeded random stream at every call: every call
+    /// draws the same jitter, and concurrent callers retry in lock-step.
+    LockStepJitter,
+    /// Retries a chat call with `max_tokens` lowered to 1: a retry that
+    /// sends another request than the caller's.
+    AltersRetriedRequest,
 }
 
 impl Defect {
     /// Every variant, the control first.
-    pub const ALL: [Defect; 27] = [
+    pub const ALL: [Defect; 30] = [
         Defect::None,
         Defect::OverflowsDoublingBackoff,
         Defect::SleepsAfterFinalAttempt,
@@ -104,6 +115,10 @@ impl Defect {
         Defect::ReadsWallClock,
         Defect::OpenAiStyle,
         Defect::FactorOneAndAHalf,
+        // One wrapper shared, and what each attempt sends.
+        Defect::LockHeldAcrossBackoff,
+        Defect::LockStepJitter,
+        Defect::AltersRetriedRequest,
     ];
 
     /// A short name for reports.
@@ -136,6 +151,9 @@ impl Defect {
             Defect::ReadsWallClock => "reads-wall-clock",
             Defect::OpenAiStyle => "openai-style",
             Defect::FactorOneAndAHalf => "factor-one-and-a-half",
+            Defect::LockHeldAcrossBackoff => "lock-held-across-backoff",
+            Defect::LockStepJitter => "lock-step-jitter",
+            Defect::AltersRetriedRequest => "alters-retried-request",
         }
     }
 }

@@ -27,6 +27,10 @@ pub struct Planted<P> {
     reporter: Option<Reporter>,
     /// Consecutive failed calls ([`Defect::StuckBreaker`] opens at 3).
     failed_calls: AtomicU32,
+    /// The wrapper's seed ([`Defect::LockStepJitter`] restarts its stream per call).
+    seed: u64,
+    /// The lock [`Defect::LockHeldAcrossBackoff`] holds for a whole call.
+    lock: tokio::sync::Mutex<()>,
 }
 
 /// Failed calls in a row after which [`Defect::StuckBreaker`] opens.
@@ -52,6 +56,8 @@ struct Backoff {
     base: u64,
     /// The unchecked doubling of [`Defect::OverflowsDoublingBackoff`].
     doubled: Duration,
+    /// [`Defect::LockStepJitter`]'s stream, restarted from the seed every call.
+    rng: Option<ChaCha8Rng>,
 }
 
 impl<P> Planted<P> {
@@ -69,6 +75,8 @@ impl<P> Planted<P> {
             rng: Mutex::new(seeds::stream(seed, "zoo", 0)),
             reporter,
             failed_calls: AtomicU32::new(0),
+            seed,
+            lock: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -93,22 +101,38 @@ impl<P> Planted<P> {
         self.defect == defect
     }
 
-    /// Uniform in `[lo, hi]` nanoseconds from the wrapper's seeded stream.
-    fn draw(&self, lo: u64, hi: u64) -> u64 {
-        let u = match self.has(Defect::ReadsWallClock) {
+    /// Uniform in `[lo, hi]` nanoseconds from the wrapper's seeded stream
+    /// (the call's own, for [`Defect::LockStepJitter`]).
+    fn draw(&self, lo: u64, hi: u64, state: &mut Backoff) -> u64 {
+        let u = match (self.has(Defect::ReadsWallClock), &mut state.rng) {
             // The planted bug: a draw no seed fixes.
-            true => {
+            (true, _) => {
                 let now = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .unwrap_or_default();
                 f64::from(now.subsec_nanos()) / 1e9
             }
-            false => {
+            (false, Some(own)) => seeds::unit(own),
+            (false, None) => {
                 let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
                 seeds::unit(&mut *rng)
             }
         };
         lo + ((hi - lo) as f64 * u) as u64
+    }
+
+    /// A call's backoff state, before its first retry.
+    fn fresh_backoff(&self, previous: u64, base: u64, doubled: Duration) -> Backoff {
+        Backoff {
+            retry: 0,
+            previous,
+            base,
+            doubled,
+            // The planted bug: every call restarts one stream from the seed.
+            rng: self
+                .has(Defect::LockStepJitter)
+                .then(|| seeds::stream(self.seed, "zoo", 0)),
+        }
     }
 
     /// `base` jittered as the policy says (equal when full is asked, for that defect).
@@ -117,18 +141,18 @@ impl<P> Planted<P> {
         if self.has(Defect::OpenAiStyle) {
             // Its own fixed jitter: uniform in [0.75 b, b].
             let lo = ((base as f64 * 0.75).floor() as u64).min(base);
-            return self.draw(lo, base);
+            return self.draw(lo, base, state);
         }
         match self.spec.jitter {
             JitterSpec::None => base,
             JitterSpec::Full if self.has(Defect::EqualJitterClaimedFull) => {
-                self.draw(base / 2, base)
+                self.draw(base / 2, base, state)
             }
-            JitterSpec::Full => self.draw(0, base),
-            JitterSpec::Equal => self.draw(base / 2, base),
+            JitterSpec::Full => self.draw(0, base, state),
+            JitterSpec::Equal => self.draw(base / 2, base, state),
             JitterSpec::Decorrelated => {
                 let hi = state.previous.saturating_mul(3).max(initial);
-                self.draw(initial, hi).min(ns(self.spec.max_backoff))
+                self.draw(initial, hi, state).min(ns(self.spec.max_backoff))
             }
         }
     }
@@ -155,7 +179,8 @@ impl<P> Planted<P> {
         state.base = base;
         let mut delay = self.jittered(base, state);
         if self.has(Defect::JitterAddedAfterCap) {
-            delay = delay.saturating_add(self.draw(0, initial));
+            let extra = self.draw(0, initial, state);
+            delay = delay.saturating_add(extra);
         }
         state.retry += 1;
         state.previous = delay;
@@ -211,12 +236,7 @@ impl<P> Planted<P> {
             _ if self.has(Defect::IgnoresRetryAfter) => Some((backoff, false)),
             Some(asked) if asked > self.spec.max_retry_after => None,
             Some(asked) if self.has(Defect::JittersRetryAfter) => {
-                let mut fresh = Backoff {
-                    retry: 0,
-                    previous: ns(asked),
-                    base: ns(asked),
-                    doubled: asked,
-                };
+                let mut fresh = self.fresh_backoff(ns(asked), ns(asked), asked);
                 let jittered = self.jittered(ns(asked), &mut fresh);
                 Some((Duration::from_nanos(jittered), true))
             }
@@ -252,6 +272,11 @@ impl<P> Planted<P> {
     where
         F: Future<Output = Result<T, Error>>,
     {
+        // The planted bug: one lock held across the whole loop, waits and all.
+        let _held = match self.has(Defect::LockHeldAcrossBackoff) {
+            true => Some(self.lock.lock().await),
+            false => None,
+        };
         let result = self.retry_loop(op).await;
         self.call_ended(result.is_ok());
         result
@@ -263,12 +288,8 @@ impl<P> Planted<P> {
     {
         let started = Instant::now();
         let timeout = self.call_timeout();
-        let mut state = Backoff {
-            retry: 0,
-            previous: ns(self.spec.initial_backoff),
-            base: ns(self.spec.initial_backoff),
-            doubled: self.spec.initial_backoff,
-        };
+        let initial = self.spec.initial_backoff;
+        let mut state = self.fresh_backoff(ns(initial), ns(initial), initial);
         // Attempt `retries` is the call's attempt number, from 0.
         let mut retries = 0u32;
         loop {

@@ -49,6 +49,23 @@ impl<P: Provider + Clone + 'static> Provider for Planted<P> {
         &self,
         r: &ChatCompletionRequest,
     ) -> Result<ChatCompletionResponse, Error> {
+        if self.defect == Defect::AltersRetriedRequest {
+            // The planted bug: every retry asks for a single token.
+            let altered = ChatCompletionRequest {
+                max_tokens: Some(1),
+                ..r.clone()
+            };
+            let mut first = true;
+            return self
+                .retry(|| {
+                    let request = match std::mem::take(&mut first) {
+                        true => r,
+                        false => &altered,
+                    };
+                    self.inner.chat_completion(request)
+                })
+                .await;
+        }
         self.retry(|| self.inner.chat_completion(r)).await
     }
 

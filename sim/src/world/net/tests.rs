@@ -1,9 +1,9 @@
 //! Every method over the simulated network: the server and the HTTP
 //! provider carry each one's payloads, statuses, Retry-After and failures.
 
-use crate::link::Cursor;
 use crate::link::http::HttpProvider;
 use crate::method::Method;
+use crate::wire::address::CallId;
 use crabllm_core::Error;
 
 /// What one call over the network got: its payloads and how it ended.
@@ -39,13 +39,13 @@ fn over_the_network(script: &[&str], steps: u64) -> Vec<(Method, Got)> {
     let out = Arc::new(Mutex::new(Vec::new()));
     let sink = out.clone();
     sim.client("client", async move {
-        let cursor = Cursor::default();
-        let provider = HttpProvider::new("server:80", 1, cursor.clone(), wall);
+        let server = HttpProvider::new("server:80", wall);
         for (m, method) in Method::ALL.into_iter().enumerate() {
             for step in 0..steps {
-                cursor.set(m as u64 * 100 + step);
+                let id = CallId::new(1, m as u64 * 100 + step);
+                let provider = server.at(id);
                 let mut got = Vec::new();
-                let ended = crate::wire::invoke(&provider, method, |p| got.push(p)).await;
+                let ended = crate::wire::invoke(&provider, method, id, |p| got.push(p)).await;
                 let ended = ended.map_err(|e| (e.error, e.stream_failed));
                 sink.lock().unwrap().push((method, (got, ended)));
             }

@@ -1,6 +1,11 @@
-//! The network world: the fault server as a turmoil host, each client a
-//! turmoil client running the subject around an [`HttpProvider`], and the
-//! scenario's network faults applied on the simulation's clock.
+//! The network world: the fault server as a turmoil host, the clients on
+//! turmoil client hosts running the subject around an [`HttpProvider`],
+//! and the scenario's network faults applied on the simulation's clock.
+//!
+//! With a shared wrapper ([`Wrapper::Shared`]) every client runs on one
+//! host, a gateway's ([`GATEWAY`]), through the one wrapper; per client,
+//! each client runs on a host of its own (`client<i>`). Network faults
+//! apply between the server and every client host.
 //!
 //! turmoil is seeded from the scenario's seed and given a fixed epoch, so a
 //! seed replays exactly; the trace is the in-process world's (attempts seen
@@ -11,12 +16,12 @@ use super::quiet::{self, Activity};
 use super::server::Server;
 use crate::backend::{Backend, Clock};
 use crate::faults::Faults;
+use crate::link::Link;
 use crate::link::http::HttpProvider;
-use crate::link::{Cursor, Link};
-use crate::scenario::{Direction, Scenario, Shape};
+use crate::scenario::{Direction, Scenario, Shape, Wrapper};
 use crate::subject::Subject;
 use crate::trace::Trace;
-use crate::world::clients::{Plan, drive};
+use crate::world::clients::{Plan, drive, drive_all};
 use std::time::{Duration, SystemTime};
 
 /// How long a network run may go, in simulated time, before it is cut off
@@ -35,6 +40,9 @@ fn epoch() -> SystemTime {
 }
 
 const SERVER: &str = "server";
+
+/// The host every client runs on when they share one wrapper.
+pub const GATEWAY: &str = "gateway";
 const PORT: u16 = 80;
 
 /// A timed change to the network.
@@ -180,23 +188,38 @@ pub fn run_stepping<S: Subject>(
         // Validation admits only closed workloads here.
         Shape::Open { .. } => (0, 0, 0),
     };
-    let names: Vec<String> = (0..clients).map(|c| format!("client{c}")).collect();
-    for (client, name) in (0..clients).zip(&names) {
-        let cursor = Cursor::default();
-        let link = Link::Http(HttpProvider::new(
-            &format!("{SERVER}:{PORT}"),
-            client,
-            cursor.clone(),
-            wall,
-        ));
-        let plan = Plan::closed(client, calls, Duration::from_millis(think_ms));
-        let calls = drive(subject, scenario, seed, plan, link, cursor, backend.clone());
-        let calls = activity.count(calls);
-        sim.client(name.as_str(), async move {
-            calls.await;
-            Ok(())
-        });
-    }
+    let link = Link::Http(HttpProvider::new(&format!("{SERVER}:{PORT}"), wall));
+    let plans = (0..clients).map(|c| Plan::closed(c, calls, Duration::from_millis(think_ms)));
+    let names: Vec<String> = match scenario.workload.wrapper {
+        Wrapper::Shared => {
+            let all = drive_all(
+                subject,
+                scenario,
+                seed,
+                plans.collect(),
+                link,
+                backend.clone(),
+            );
+            let all = activity.count(futures::future::join_all(all));
+            sim.client(GATEWAY, async move {
+                all.await;
+                Ok(())
+            });
+            vec![GATEWAY.to_string()]
+        }
+        Wrapper::PerClient => plans
+            .map(|plan| {
+                let name = format!("client{}", plan.client);
+                let calls = drive(subject, scenario, seed, plan, link.clone(), backend.clone());
+                let calls = activity.count(calls);
+                sim.client(name.as_str(), async move {
+                    calls.await;
+                    Ok(())
+                });
+                name
+            })
+            .collect(),
+    };
     let changes = schedule(scenario);
     let quiet = match stepping {
         Stepping::Full => None,
