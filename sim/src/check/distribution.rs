@@ -464,7 +464,8 @@ mod tests {
         assert!(truncated.len() > 1_500, "{}", truncated.len());
         assert_eq!(test(&truncated, &jittered(0.0)), None);
         let whole = samples(&run, &full_with_deadline(0.0, None));
-        assert_eq!(whole.len(), truncated.len());
+        // Uncut, the waits the deadline left under 20 ms count too.
+        assert!(whole.len() >= truncated.len());
         let verdict = test(&whole, &jittered(0.0)).expect("biased short uncut");
         assert!(verdict.contains("KS D"), "{verdict}");
     }

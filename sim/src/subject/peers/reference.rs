@@ -55,8 +55,13 @@ pub struct ReferenceLib {
 }
 
 impl ReferenceLib {
-    /// Backoff `n`: the base doubled `n` times (saturating), capped.
+    /// Backoff `n`: the initial backoff doubled `n` times (saturating),
+    /// capped. Zero doubles to zero however often: a factor too large to
+    /// hold must not turn it into the cap.
     fn base(&self, n: u32) -> Duration {
+        if self.initial.is_zero() {
+            return Duration::ZERO;
+        }
         let doubled = 2u32
             .checked_pow(n)
             .and_then(|f| self.initial.checked_mul(f))
@@ -195,5 +200,13 @@ mod tests {
         assert_eq!(added.delay(9, 0.0), Duration::from_secs(1));
         assert_eq!(added.delay(9, 0.5), Duration::from_millis(1_125));
         assert_eq!(added.base(u32::MAX), Duration::from_secs(1));
+        // Found by the conformance suite: a zero initial backoff became
+        // the cap once 2^n overflowed (n = 32), drawing outside the claim.
+        let zero = ReferenceLib {
+            initial: Duration::ZERO,
+            ..lib(Shape::Added)
+        };
+        assert_eq!(zero.base(32), Duration::ZERO);
+        assert_eq!(zero.base(u32::MAX), Duration::ZERO);
     }
 }
