@@ -162,7 +162,8 @@ fn the_readme_shows_the_table_the_suite_prints() {
     // changes from run to run. Their columns are compared by verdict where
     // the verdict is certain (violated in every run of its case,
     // "violated (n/n runs)"); any other cell of those columns may read
-    // "held" or "violated" on either side. Every other column is compared
+    // "held" (with any count), "violated" or "not judged" on either side.
+    // Every other column is compared
     // exactly.
     let unseeded: Vec<usize> = reports
         .iter()
@@ -181,7 +182,9 @@ fn the_readme_shows_the_table_the_suite_prints() {
             .enumerate()
             .map(|(i, c)| match (unseeded.contains(&i), certain(c)) {
                 (true, true) => "violated".to_string(),
-                (true, false) if c.contains("held") || c.contains("violated") => {
+                (true, false)
+                    if c.contains("held") || c.contains("violated") || c == "not judged" =>
+                {
                     "either".to_string()
                 }
                 _ => c.to_string(),

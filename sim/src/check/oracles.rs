@@ -63,12 +63,11 @@ pub const WHOLE_CALL: [(&str, Oracle); 5] = [
 /// `deadline_respected`); with its part's `attempts_bounded`, no call
 /// makes more attempts than its upstreams allow together.
 ///
-/// Judges a call with attempts under a claim of several upstreams, or one
-/// that reached an upstream past the first (the only way to break it
-/// under a claim of one).
+/// Judges every call with attempts, but one that stayed on the only
+/// upstream of a claim of one (it has no order to keep).
 fn fallback_in_order(c: &Call, claim: &Claim, _: &Context) -> Verdict {
     let beyond_first = c.attempts.iter().any(|a| a.upstream > 0);
-    if c.attempts.is_empty() || (claim.upstreams <= 1 && !beyond_first) {
+    if c.attempts.is_empty() || (claim.upstreams == 1 && !beyond_first) {
         return Verdict::NotJudged;
     }
     let order: Vec<u32> = c
