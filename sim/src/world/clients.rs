@@ -69,7 +69,7 @@ pub fn inner_compat(seed: u64, client: u32) -> u8 {
 /// answers a constant is caught. (Odd seeds, the default seed 1 among
 /// them, give a one-client run the flags it has per client.)
 pub fn shared_compat(seed: u64) -> u8 {
-    inner_compat(seed, u32::from(seed % 2 == 0))
+    inner_compat(seed, u32::from(seed.is_multiple_of(2)))
 }
 
 /// The seed `subject.wrap` gets: per client, or once for a shared wrapper
