@@ -196,6 +196,7 @@ pub fn scenario() -> impl Strategy<Value = Scenario> {
                     think_ms: 0,
                 },
                 methods,
+                drops: Vec::new(),
             },
             expect: Expect::default(),
             world: WorldKind::InProcess,

@@ -10,11 +10,15 @@
 //! | [`claim`] | what a wrapper promises: envelopes, distributions, rules |
 //! | [`model`] | the reference model: a call's facts, its waits, their envelopes, permitted give-ups |
 //! | [`oracles`] | named per-call properties, and a gateway's fallback across upstreams |
+//! | [`abandon`] | a call its caller dropped: no attempt after, none kept in flight |
+//! | [`cut`] | no attempt abandoned by its wrapper before its timeout |
 //! | [`distribution`] | the delays' distribution inside their envelopes, across runs |
 //! | [`sdks`] | claims of the official Python SDKs, read from their source |
 //! | [`gateways`] | claims of gateways that fall back across deployments (crabllm's) |
 
+pub mod abandon;
 pub mod claim;
+pub mod cut;
 pub mod distribution;
 pub mod gateways;
 pub mod model;
@@ -25,6 +29,8 @@ pub mod sdks;
 mod fixture;
 #[cfg(test)]
 mod oracle_tests;
+#[cfg(test)]
+mod walk_away_tests;
 
 pub use claim::Claim;
 
@@ -119,6 +125,9 @@ pub const ORACLES: &[&str] = &[
     "liveness_after_heal",
     "fallback_in_order",
     "fallback_taken",
+    "no_attempt_after_drop",
+    "abandoned_on_drop",
+    "attempt_not_cut_early",
     DELAY_DISTRIBUTION,
 ];
 

@@ -38,10 +38,14 @@ pub const PER_CALL: [(&str, Oracle); 17] = [
 
 /// Oracles on a whole call across its upstreams (see [`Call::parts`]: the
 /// per-call oracles judge each part), in the order reports list them.
-pub const WHOLE_CALL: [(&str, Oracle); 3] = [
+pub const WHOLE_CALL: [(&str, Oracle); 6] = [
     ("liveness_after_heal", liveness_after_heal),
     ("fallback_in_order", fallback_in_order),
     ("fallback_taken", fallback_taken),
+    // Callers that walk away, and attempts cut short: their own files.
+    ("no_attempt_after_drop", super::abandon::no_attempt_after_drop),
+    ("abandoned_on_drop", super::abandon::abandoned_on_drop),
+    ("attempt_not_cut_early", super::cut::attempt_not_cut_early),
 ];
 
 /// A call tries upstreams in the claim's order: the first, then each next
@@ -99,7 +103,8 @@ fn fallback_taken(c: &Call, claim: &Claim, _: &Context) -> Option<String> {
 /// does not time (or with no timeout at all) that never answered, or a
 /// handed-over stream with no idle bound that went silent.
 fn calls_end(c: &Call, claim: &Claim, context: &Context) -> Option<String> {
-    if c.started.is_none() || c.ended.is_some() {
+    // A call its caller dropped has ended for the caller.
+    if c.started.is_none() || c.ended.is_some() || c.dropped.is_some() {
         return None;
     }
     let method = c.started.map(|(_, m, _, _)| m);
@@ -297,7 +302,7 @@ fn no_sleep_after_final(c: &Call, _: &Claim, context: &Context) -> Option<String
 /// the tolerance beyond one timer tick (none in the simulator, where both
 /// are stamped on one clock in one process; a real client's receive, parse
 /// and report when judged from the wire).
-fn lag(context: &Context) -> u64 {
+pub(super) fn lag(context: &Context) -> u64 {
     context.tolerance_ns.saturating_sub(TICK_NS)
 }
 
@@ -502,6 +507,10 @@ fn reported_agrees(c: &Call, claim: &Claim, context: &Context) -> Option<String>
                 retry_after,
             } => {
                 let Some(w) = waits.iter().find(|w| w.after == attempt) else {
+                    // The caller dropped the call during that wait: no retry could follow.
+                    if c.dropped.is_some() && Some(attempt) == last {
+                        continue;
+                    }
                     return Some(format!(
                         "reported a delay after attempt {attempt}, but no retry followed"
                     ));
@@ -543,6 +552,10 @@ fn reported_agrees(c: &Call, claim: &Claim, context: &Context) -> Option<String>
 fn liveness_after_heal(c: &Call, _: &Claim, context: &Context) -> Option<String> {
     let from = nanos(context.live_from?);
     let (start, ..) = c.started?;
+    // A call its caller dropped had no chance to succeed.
+    if c.dropped.is_some() {
+        return None;
+    }
     let ok = matches!(c.ended, Some((_, CallOutcome::Ok)));
     (start >= from && !ok).then(|| {
         format!(

@@ -1,6 +1,7 @@
 //! Who calls, how often, and which methods.
 
 use super::Invalid;
+use super::drops::{CallDrop, DropSpec, validate_all};
 use crate::method::Method;
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +31,9 @@ pub struct WorkloadSpec {
     /// `methods[(client + k) % len]`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub methods: Vec<Method>,
+    /// Calls their callers drop before they end (closed workloads).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drops: Vec<DropSpec>,
 }
 
 /// The two workload shapes.
@@ -46,6 +50,8 @@ pub struct Workload {
     pub shape: Shape,
     /// Never empty.
     pub methods: Vec<Method>,
+    /// The calls their callers drop, at most one entry per call.
+    pub drops: Vec<CallDrop>,
 }
 
 /// When calls are made.
@@ -71,6 +77,13 @@ impl Workload {
             .copied()
             .unwrap_or(Method::Chat)
     }
+
+    /// Where `client`'s call `call` is dropped, if its caller drops it.
+    pub fn drop_of(&self, client: u32, call: u64) -> Option<&CallDrop> {
+        self.drops
+            .iter()
+            .find(|d| (d.client, d.call) == (client, call))
+    }
 }
 
 impl From<Workload> for WorkloadSpec {
@@ -89,6 +102,7 @@ impl From<Workload> for WorkloadSpec {
             duration_ms: None,
             method,
             methods,
+            drops: w.drops.into_iter().map(DropSpec::from).collect(),
         };
         match w.shape {
             Shape::Closed {
@@ -128,9 +142,30 @@ impl TryFrom<WorkloadSpec> for Workload {
             (None, true) => vec![Method::Chat],
             (None, false) => spec.methods.clone(),
         };
+        let shape = spec.shape()?;
+        let drops = match (shape, spec.drops.is_empty()) {
+            (_, true) => Vec::new(),
+            (Shape::Closed { clients, calls, .. }, false) => {
+                let called = Workload {
+                    shape,
+                    methods: methods.clone(),
+                    drops: Vec::new(),
+                };
+                validate_all(&spec.drops, (clients, calls), |client, call| {
+                    called.method(client, call)
+                })?
+            }
+            (Shape::Open { .. }, false) => {
+                return Err(Invalid::at(
+                    &["workload", "drops"],
+                    "an open workload drops no calls: give `drops` a closed one",
+                ));
+            }
+        };
         Ok(Workload {
-            shape: spec.shape()?,
+            shape,
             methods,
+            drops,
         })
     }
 }

@@ -72,11 +72,24 @@ pub enum Defect {
     /// Grows the base by 1.5 per retry: correct under a claim of factor 1.5
     /// ([`Truthful`](super::subject::Truthful)), a lie against doubling.
     FactorOneAndAHalf,
+
+    // Callers that walk away, and attempts cut short (`zoo/detached.rs`).
+    /// Runs `chat_completion`'s retry loop in a task of its own and awaits
+    /// its `JoinHandle`: when the caller drops the call, the handle goes and
+    /// the task goes on, finishing the attempt in flight and retrying.
+    RetriesAfterCallerLeft,
+    /// Runs each `chat_completion` attempt in a task of its own (under its
+    /// timeout there): when the caller drops the call no retry follows, but
+    /// the attempt in flight goes on until it answers.
+    AttemptOutlivesCaller,
+    /// Starts the attempt timer once per call, not once per attempt: each
+    /// retry gets only what the earlier attempts left of the timeout.
+    CallWideAttemptTimer,
 }
 
 impl Defect {
     /// Every variant, the control first.
-    pub const ALL: [Defect; 27] = [
+    pub const ALL: [Defect; 30] = [
         Defect::None,
         Defect::OverflowsDoublingBackoff,
         Defect::SleepsAfterFinalAttempt,
@@ -104,6 +117,10 @@ impl Defect {
         Defect::ReadsWallClock,
         Defect::OpenAiStyle,
         Defect::FactorOneAndAHalf,
+        // Callers that walk away, and attempts cut short.
+        Defect::RetriesAfterCallerLeft,
+        Defect::AttemptOutlivesCaller,
+        Defect::CallWideAttemptTimer,
     ];
 
     /// A short name for reports.
@@ -136,6 +153,10 @@ impl Defect {
             Defect::ReadsWallClock => "reads-wall-clock",
             Defect::OpenAiStyle => "openai-style",
             Defect::FactorOneAndAHalf => "factor-one-and-a-half",
+            // Callers that walk away, and attempts cut short.
+            Defect::RetriesAfterCallerLeft => "retries-after-caller-left",
+            Defect::AttemptOutlivesCaller => "attempt-outlives-caller",
+            Defect::CallWideAttemptTimer => "call-wide-attempt-timer",
         }
     }
 }

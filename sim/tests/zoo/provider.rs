@@ -49,6 +49,10 @@ impl<P: Provider + Clone + 'static> Provider for Planted<P> {
         &self,
         r: &ChatCompletionRequest,
     ) -> Result<ChatCompletionResponse, Error> {
+        // Callers that walk away: the variants whose work outlives the call.
+        if let Some(result) = self.detached_chat(r).await {
+            return result;
+        }
         self.retry(|| self.inner.chat_completion(r)).await
     }
 
