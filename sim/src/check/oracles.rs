@@ -43,7 +43,10 @@ pub const WHOLE_CALL: [(&str, Oracle); 6] = [
     ("fallback_in_order", fallback_in_order),
     ("fallback_taken", fallback_taken),
     // Callers that walk away, and attempts cut short: their own files.
-    ("no_attempt_after_drop", super::abandon::no_attempt_after_drop),
+    (
+        "no_attempt_after_drop",
+        super::abandon::no_attempt_after_drop,
+    ),
     ("abandoned_on_drop", super::abandon::abandoned_on_drop),
     ("attempt_not_cut_early", super::cut::attempt_not_cut_early),
 ];

@@ -92,7 +92,11 @@ fn a_call_dropped_in_a_backoff_it_reported_passes_every_oracle() {
     gave_up[5] = rec(50, ended(fail_503()));
     assert_eq!(
         names(gave_up, &claim()),
-        ["transient_retried", "no_sleep_after_final", "reported_agrees"]
+        [
+            "transient_retried",
+            "no_sleep_after_final",
+            "reported_agrees"
+        ]
     );
 }
 

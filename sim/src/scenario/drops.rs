@@ -266,7 +266,10 @@ mod tests {
     fn a_stream_drop_needs_a_stream_and_one_drop_a_call() {
         // Client 0's call 0 calls chat; its call 1 streams.
         let e = parse("{ client = 0, during = \"stream\", item = 0 },").unwrap_err();
-        assert!(e.message.contains("calls chat, which streams nothing"), "{e}");
+        assert!(
+            e.message.contains("calls chat, which streams nothing"),
+            "{e}"
+        );
         assert!(parse("{ client = 0, call = 1, during = \"stream\", item = 0 },").is_ok());
         let e = parse(
             "{ client = 0, during = \"attempt\", attempt = 0 },\n\

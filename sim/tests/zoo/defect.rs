@@ -60,7 +60,8 @@ pub enum Defect {
     /// never closes: while open, every attempt gets a 1 ns timeout (to "fail
     /// fast"), so no call can succeed again, even after the provider heals.
     /// Each such call still runs the whole schedule and ends exhausted, so
-    /// only liveness can tell.
+    /// only liveness can tell (and `attempt_not_cut_early`: each attempt is
+    /// cut long before the timeout the claim states).
     StuckBreaker,
     /// Draws its jitter from the wall clock's nanoseconds while claiming
     /// its seed fixes every draw: two runs of one seed differ.

@@ -17,15 +17,16 @@ impl<P: Provider + Clone + 'static> Planted<P> {
     ) -> Option<Result<ChatCompletionResponse, Error>> {
         match self.defect {
             Defect::RetriesAfterCallerLeft => Some(self.loop_in_task(r).await),
-            Defect::AttemptOutlivesCaller => {
-                Some(self.retry(|| self.attempt_in_task(r)).await)
-            }
+            Defect::AttemptOutlivesCaller => Some(self.retry(|| self.attempt_in_task(r)).await),
             _ => None,
         }
     }
 
     /// The whole retry loop in a task of its own.
-    async fn loop_in_task(&self, r: &ChatCompletionRequest) -> Result<ChatCompletionResponse, Error> {
+    async fn loop_in_task(
+        &self,
+        r: &ChatCompletionRequest,
+    ) -> Result<ChatCompletionResponse, Error> {
         let twin = self.twin();
         let r = r.clone();
         let task = tokio::spawn(async move { twin.retry(|| twin.inner.chat_completion(&r)).await });

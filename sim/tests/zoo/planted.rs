@@ -348,6 +348,12 @@ impl<P> Planted<P> {
             rand_chacha::rand_core::RngCore::next_u64(&mut *rng)
         };
         let reporter = self.reporter.clone();
-        Planted::new(self.inner.clone(), self.spec.clone(), Defect::None, seed, reporter)
+        Planted::new(
+            self.inner.clone(),
+            self.spec.clone(),
+            Defect::None,
+            seed,
+            reporter,
+        )
     }
 }
