@@ -14,7 +14,7 @@ use crate::trace::{AttemptOutcome, ChunkId, Kind, Record};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, sleep};
 
 /// Where a world reads virtual time from.
@@ -53,6 +53,8 @@ pub struct Backend {
     /// Set when the run is cut off: what is dropped after is not recorded,
     /// so the trace stops at the horizon instead of inventing ends there.
     cut: AtomicBool,
+    /// Wakes whoever [watches](Backend::watch) the trace for a record.
+    recorded: Notify,
 }
 
 /// One upstream: its fault plan in motion, and its capacity.
@@ -144,6 +146,7 @@ impl Backend {
             trace: Mutex::new(Vec::new()),
             next_stream: AtomicU64::new(0),
             cut: AtomicBool::new(false),
+            recorded: Notify::new(),
         })
     }
 
@@ -174,6 +177,35 @@ impl Backend {
             call,
             kind,
         });
+        self.recorded.notify_waiters();
+    }
+
+    /// Wait until a record written from now on (from this call, not from
+    /// the future's first poll, so nothing written in between is missed)
+    /// is one `sees` accepts. `sees` reads each record once, in order.
+    pub fn watch<'a>(
+        &'a self,
+        mut sees: impl FnMut(&Record) -> bool + 'a,
+    ) -> impl std::future::Future<Output = ()> + 'a {
+        let mut next = lock(&self.trace).len();
+        async move {
+            loop {
+                // Enabled before the trace is read, so a record written
+                // after the read still wakes this future.
+                let notified = self.recorded.notified();
+                let mut notified = std::pin::pin!(notified);
+                notified.as_mut().enable();
+                {
+                    let trace = lock(&self.trace);
+                    let fresh = trace.get(next..).unwrap_or_default();
+                    if fresh.iter().any(&mut sees) {
+                        return;
+                    }
+                    next = trace.len();
+                }
+                notified.await;
+            }
+        }
     }
 
     /// Cut the run off: record nothing more.

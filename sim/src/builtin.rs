@@ -31,6 +31,7 @@ scenarios![
     "thundering-herd",
     "open-loop-heal",
     "every-method",
+    "caller-drops",
     "net-partition-during-attempt",
     "net-crash-mid-stream",
     "net-lossy-link",
@@ -39,6 +40,7 @@ scenarios![
     "net-one-way-and-hold",
     "net-every-method",
     "net-silent-reasoning-keepalive",
+    "net-caller-drops",
 ];
 
 /// A built-in scenario by name.

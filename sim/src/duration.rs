@@ -2,7 +2,8 @@
 //!
 //! `250` is 250 ms; `"250ns"`, `"3us"`, `"1.5s"`, `"2m"`, `"1h"` say their
 //! unit. Written back as integer milliseconds when whole, else as
-//! nanoseconds with `ns`, so every value round-trips exactly.
+//! nanoseconds with `ns`, so every value round-trips exactly. For a
+//! person to read, [`human`] writes nanoseconds in the unit that fits.
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
@@ -109,9 +110,31 @@ pub mod option {
     }
 }
 
+/// Nanoseconds as a person reads them: `1.500 s`, `88 ms`, `12.345 ms`,
+/// `250 ns` (whole milliseconds without decimals, seconds with three).
+pub fn human(ns: u64) -> String {
+    const MS: u64 = 1_000_000;
+    match ns {
+        n if n >= 1_000 * MS => format!("{:.3} s", n as f64 / 1e9),
+        n if n % MS == 0 && n > 0 => format!("{} ms", n / MS),
+        n if n >= MS => format!("{:.3} ms", n as f64 / 1e6),
+        n => format!("{n} ns"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn human_durations_take_the_unit_that_fits() {
+        assert_eq!(human(1_500_000_000), "1.500 s");
+        assert_eq!(human(88_000_000), "88 ms");
+        assert_eq!(human(12_345_678), "12.346 ms");
+        assert_eq!(human(250), "250 ns");
+        assert_eq!(human(0), "0 ns");
+        assert_eq!(human(u64::MAX), "18446744073.710 s");
+    }
 
     #[test]
     fn units_and_fractions_parse_exactly() {

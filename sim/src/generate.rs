@@ -198,6 +198,7 @@ pub fn scenario() -> impl Strategy<Value = Scenario> {
                 methods,
                 // The default: one wrapper every client shares.
                 wrapper: Default::default(),
+                drops: Vec::new(),
             },
             expect: Expect::default(),
             world: WorldKind::InProcess,

@@ -18,7 +18,7 @@
 //! | [`backend`] | answers every attempt from the plan: the one home of fault behaviour |
 //! | [`wire`] | typed values carrying payloads; the caller's side of each method |
 //! | [`link`] | the providers below the probe: the backend directly, or HTTP |
-//! | [`world`] | the client driver, the in-process world, the network world |
+//! | [`world`] | the client driver and callers that drop calls, the in-process world, the network world |
 //! | [`subject`] | the one interface for what is under test; the probe; built-ins; the peers (backon, tokio-retry2, tower) |
 //! | [`trace`] | canonical trace, text and JSON lines, first divergence |
 //! | [`check`] | the judge: claims, reference model, oracles |

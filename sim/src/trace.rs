@@ -55,6 +55,10 @@ pub enum Kind {
     StreamFailed { timeout: bool },
     /// The logical call ended.
     CallEnded { outcome: CallOutcome },
+    /// The caller stopped waiting and dropped the call (its future) before
+    /// it ended: a dropped call has no `CallEnded`, and from here on no
+    /// work of the wrapper's may go on for it.
+    CallDropped,
     /// What the wrapper reported through its observer.
     Reported { event: Reported },
 }
@@ -304,6 +308,7 @@ impl fmt::Display for Record {
                 CallOutcome::Failed(e) => write!(f, "call ended err: {e}"),
                 CallOutcome::Panicked { message } => write!(f, "call PANICKED: {message}"),
             },
+            Kind::CallDropped => write!(f, "call dropped by the caller"),
             Kind::Reported { event } => match event {
                 Reported::Attempt { attempt } => write!(f, "(reported) attempt {attempt}"),
                 Reported::Delay {
@@ -566,6 +571,20 @@ mod tests {
         );
         let bad = Trace::from_json_lines("\n{\"t\":1}\n").unwrap_err();
         assert_eq!(bad.0, 2, "{bad:?}");
+    }
+
+    #[test]
+    fn a_dropped_call_reads_and_writes_as_one_flat_record() {
+        let t = Trace::new(vec![rec(1_500_000, Kind::CallDropped)]);
+        assert_eq!(
+            t.to_json_lines(),
+            "{\"t\":1500000,\"client\":0,\"call\":0,\"kind\":\"call_dropped\"}\n"
+        );
+        assert_eq!(Trace::from_json_lines(&t.to_json_lines()), Ok(t.clone()));
+        assert_eq!(
+            t.to_text(),
+            "       1.500ms c0#0 call dropped by the caller\n"
+        );
     }
 
     #[test]

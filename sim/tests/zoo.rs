@@ -7,6 +7,7 @@
 //! | module | role |
 //! |---|---|
 //! | `defect` | the planted defects, one per variant |
+//! | `detached` | the variants whose work outlives a caller that dropped the call |
 //! | `planted` | the wrapper: backoff, attempt timeout, the one retry loop |
 //! | `stream` | idle-bounded streams; the re-open defects |
 //! | `provider` | every `Provider` method forwarded, retried ones through the loop |
@@ -17,6 +18,8 @@
 mod cases;
 #[path = "zoo/defect.rs"]
 mod defect;
+#[path = "zoo/detached.rs"]
+mod detached;
 #[path = "zoo/planted.rs"]
 mod planted;
 #[path = "zoo/provider.rs"]
@@ -31,7 +34,7 @@ use defect::Defect;
 use subject::Truthful;
 
 /// Which oracle catches each defect, and on which scenario.
-const CAUGHT_BY: [(Defect, &Case, &str); 29] = [
+const CAUGHT_BY: [(Defect, &Case, &str); 32] = [
     (
         Defect::OverflowsDoublingBackoff,
         &cases::MANY_RETRIES,
@@ -163,6 +166,22 @@ const CAUGHT_BY: [(Defect, &Case, &str); 29] = [
         &cases::SHARED_HERD,
         "request_unchanged",
     ),
+    // Callers that walk away, and attempts cut short.
+    (
+        Defect::RetriesAfterCallerLeft,
+        &cases::WALK_AWAY,
+        "no_attempt_after_drop",
+    ),
+    (
+        Defect::AttemptOutlivesCaller,
+        &cases::WALK_AWAY,
+        "abandoned_on_drop",
+    ),
+    (
+        Defect::CallWideAttemptTimer,
+        &cases::HANG_AFTER_FAILURE,
+        "attempt_not_cut_early",
+    ),
 ];
 
 fn caught(defect: Defect) {
@@ -216,6 +235,52 @@ caught! {
     lock_held_across_backoff_is_caught => LockHeldAcrossBackoff,
     lock_step_jitter_is_caught => LockStepJitter,
     alters_retried_request_is_caught => AltersRetriedRequest,
+    // Callers that walk away, and attempts cut short.
+    retries_after_caller_left_is_caught => RetriesAfterCallerLeft,
+    attempt_outlives_caller_is_caught => AttemptOutlivesCaller,
+    call_wide_attempt_timer_is_caught => CallWideAttemptTimer,
+}
+
+// Callers that walk away, and attempts cut short: the network world shows
+// them too (the probe sits above the HTTP client, on the client's host).
+
+/// The same defects, caught by the same oracles over the network.
+const CAUGHT_OVER_THE_NETWORK: [(Defect, &Case, &str); 3] = [
+    (
+        Defect::RetriesAfterCallerLeft,
+        &cases::NET_WALK_AWAY,
+        "no_attempt_after_drop",
+    ),
+    (
+        Defect::AttemptOutlivesCaller,
+        &cases::NET_WALK_AWAY,
+        "abandoned_on_drop",
+    ),
+    (
+        Defect::CallWideAttemptTimer,
+        &cases::NET_HANG_AFTER_FAILURE,
+        "attempt_not_cut_early",
+    ),
+];
+
+#[test]
+fn walking_away_and_cutting_short_are_caught_over_the_network() {
+    for (defect, case, oracle) in CAUGHT_OVER_THE_NETWORK {
+        assert_caught(defect, case, oracle);
+    }
+}
+
+/// The control, and the variants correct under their own claims, hold
+/// every oracle on the scenarios of callers that walk away and attempts
+/// cut short, in both worlds.
+#[test]
+fn correct_variants_hold_when_callers_walk_away_and_attempts_time_out() {
+    for case in cases::LEFT_OR_CUT {
+        assert_control_holds(case);
+        for defect in [Defect::OpenAiStyle, Defect::FactorOneAndAHalf] {
+            assert_holds(&Truthful(defect), defect, case);
+        }
+    }
 }
 
 /// The variants whose schedule is not provider-retry's, yet correct:

@@ -10,6 +10,8 @@
 //! | [`claim`] | what a wrapper promises: envelopes, distributions, rules |
 //! | [`model`] | the reference model: a call's facts, its waits, their envelopes, permitted give-ups |
 //! | [`oracles`] | named per-call properties, and a gateway's fallback across upstreams |
+//! | [`abandon`] | a call its caller dropped: no attempt after, none kept in flight |
+//! | [`cut`] | no attempt abandoned by its wrapper before its timeout |
 //! | [`distribution`] | the delays' distribution inside their envelopes, across runs |
 //! | [`sdks`] | claims of the official Python SDKs, read from their source |
 //! | [`gateways`] | claims of gateways that fall back across deployments (crabllm's) |
@@ -17,7 +19,9 @@
 //! | [`sharing`] | one wrapper, many concurrent calls: no call waits on another's, their delays independent |
 //! | [`request`] | every attempt sends the caller's request |
 
+pub mod abandon;
 pub mod claim;
+pub mod cut;
 pub mod distribution;
 pub mod gateways;
 pub mod model;
@@ -31,6 +35,8 @@ pub mod verdict;
 mod fixture;
 #[cfg(test)]
 mod oracle_tests;
+#[cfg(test)]
+mod walk_away_tests;
 
 pub use claim::Claim;
 pub use verdict::{Judgement, Tally, Verdict};
@@ -128,6 +134,9 @@ pub const ORACLES: &[&str] = &[
     "fallback_taken",
     "first_attempt_at_once",
     request::REQUEST_UNCHANGED,
+    "no_attempt_after_drop",
+    "abandoned_on_drop",
+    "attempt_not_cut_early",
     DELAY_DISTRIBUTION,
     sharing::DELAYS_INDEPENDENT,
 ];

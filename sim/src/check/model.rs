@@ -49,8 +49,22 @@ pub struct Call {
     /// The handed-over stream failed (`Some(timeout)`).
     pub stream_failed: Option<bool>,
     pub ended: Option<(u64, CallOutcome)>,
+    /// The caller dropped the call before it ended.
+    pub dropped: Option<Dropped>,
     /// `(time, event)` of what the wrapper reported.
     pub reported: Vec<(u64, Reported)>,
+}
+
+/// The caller dropped a call: when, and what had happened by then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dropped {
+    /// When the caller dropped it.
+    pub at: u64,
+    /// How many of the call's attempts had started before (by trace
+    /// order, so an attempt started at the drop's instant but after it
+    /// is not among them). In a part of a call ([`Call::parts`]), of that
+    /// part's attempts.
+    pub started: usize,
 }
 
 /// A wait between two attempts, measured from outside.
@@ -139,6 +153,12 @@ impl Call {
             }
             Kind::StreamFailed { timeout } => self.stream_failed = Some(*timeout),
             Kind::CallEnded { outcome } => self.ended = Some((r.t, outcome.clone())),
+            Kind::CallDropped => {
+                self.dropped = Some(Dropped {
+                    at: r.t,
+                    started: self.attempts.len(),
+                });
+            }
             Kind::Reported { event } => self.reported.push((r.t, event.clone())),
         }
     }
@@ -171,9 +191,19 @@ impl Call {
             .map(|run| Some(run[0].start))
             .chain([None])
             .collect();
+        // Attempts of the parts before each: a drop counts its part's own.
+        let before: Vec<usize> = runs
+            .iter()
+            .scan(0, |sum, run| {
+                let here = *sum;
+                *sum += run.len();
+                Some(here)
+            })
+            .collect();
         runs.into_iter()
             .zip(next_starts)
-            .map(|(mut attempts, next_start)| {
+            .zip(before)
+            .map(|((mut attempts, next_start), before)| {
                 // Numbered within the part: its retries are the deployment's own.
                 for (n, a) in attempts.iter_mut().enumerate() {
                     a.number = u32::try_from(n).unwrap_or(u32::MAX);
@@ -181,6 +211,10 @@ impl Call {
                 match next_start {
                     None => Call {
                         attempts,
+                        dropped: self.dropped.map(|d| Dropped {
+                            started: d.started.saturating_sub(before),
+                            ..d
+                        }),
                         ..self.clone()
                     },
                     // A part left keeps the call's identity and method (the

@@ -42,7 +42,7 @@ pub const PER_CALL: [(&str, Oracle); 17] = [
 
 /// Oracles on a whole call across its upstreams (see [`Call::parts`]: the
 /// per-call oracles judge each part), in the order reports list them.
-pub const WHOLE_CALL: [(&str, Oracle); 5] = [
+pub const WHOLE_CALL: [(&str, Oracle); 8] = [
     ("liveness_after_heal", liveness_after_heal),
     ("fallback_in_order", fallback_in_order),
     ("fallback_taken", fallback_taken),
@@ -54,6 +54,13 @@ pub const WHOLE_CALL: [(&str, Oracle); 5] = [
         super::request::REQUEST_UNCHANGED,
         super::request::request_unchanged,
     ),
+    // Callers that walk away, and attempts cut short: their own files.
+    (
+        "no_attempt_after_drop",
+        super::abandon::no_attempt_after_drop,
+    ),
+    ("abandoned_on_drop", super::abandon::abandoned_on_drop),
+    ("attempt_not_cut_early", super::cut::attempt_not_cut_early),
 ];
 
 /// A call tries upstreams in the claim's order: the first, then each next
@@ -129,12 +136,13 @@ fn fallback_taken(c: &Call, claim: &Claim, _: &Context) -> Verdict {
 /// does not time (or with no timeout at all) that never answered, or a
 /// handed-over stream with no idle bound that went silent.
 ///
-/// Judges every call that started.
+/// Judges every call that started; a call its caller dropped has ended
+/// for the caller.
 fn calls_end(c: &Call, claim: &Claim, context: &Context) -> Verdict {
     if c.started.is_none() {
         return Verdict::NotJudged;
     }
-    if c.ended.is_some() {
+    if c.ended.is_some() || c.dropped.is_some() {
         return Verdict::Held;
     }
     let method = c.started.map(|(_, m, _, _)| m);
@@ -385,7 +393,7 @@ fn no_sleep_after_final(c: &Call, _: &Claim, context: &Context) -> Verdict {
 /// the tolerance beyond one timer tick (none in the simulator, where both
 /// are stamped on one clock in one process; a real client's receive, parse
 /// and report when judged from the wire).
-fn lag(context: &Context) -> u64 {
+pub(super) fn lag(context: &Context) -> u64 {
     context.tolerance_ns.saturating_sub(TICK_NS)
 }
 
@@ -640,6 +648,10 @@ fn report_fault(c: &Call, claim: &Claim, context: &Context) -> Option<String> {
                 retry_after,
             } => {
                 let Some(w) = waits.iter().find(|w| w.after == attempt) else {
+                    // The caller dropped the call during that wait: no retry could follow.
+                    if c.dropped.is_some() && Some(attempt) == last {
+                        continue;
+                    }
                     return Some(format!(
                         "reported a delay after attempt {attempt}, but no retry followed"
                     ));
@@ -678,12 +690,13 @@ fn report_fault(c: &Call, claim: &Claim, context: &Context) -> Option<String> {
 }
 
 /// Calls starting at or after the heal bound succeed. Judges every call
-/// that started then, in a run with a heal bound.
+/// that started then, in a run with a heal bound, unless its caller
+/// dropped it (it had no chance to succeed).
 fn liveness_after_heal(c: &Call, _: &Claim, context: &Context) -> Verdict {
     let (Some(from), Some((start, ..))) = (context.live_from.map(nanos), c.started) else {
         return Verdict::NotJudged;
     };
-    if start < from {
+    if start < from || c.dropped.is_some() {
         return Verdict::NotJudged;
     }
     let ok = matches!(c.ended, Some((_, CallOutcome::Ok)));

@@ -8,15 +8,18 @@
 //! |---|---|
 //! | [`policy`] | the wrapper's knobs |
 //! | [`workload`] | who calls, how often, which methods |
+//! | [`drops`] | which calls their callers drop, and at which point |
 //! | [`network`] | the world, and the simulated network's faults |
 //! | [`locate`] | key paths to lines and columns |
 
+pub mod drops;
 pub mod locate;
 pub mod network;
 pub mod policy;
 pub mod workload;
 
 pub use crate::invalid::{Invalid, Seg};
+pub use drops::{CallDrop, DropPoint, DropSpec, During};
 pub use network::{Crash, Direction, NetworkSpec, Partition, Window, WorldKind};
 pub use policy::{JitterSpec, PolicySpec};
 pub use workload::{Shape, Workload, WorkloadKind, WorkloadSpec, Wrapper};

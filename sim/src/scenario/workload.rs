@@ -1,6 +1,7 @@
 //! Who calls, how often, and which methods.
 
 use super::Invalid;
+use super::drops::{CallDrop, DropSpec, validate_all};
 use crate::method::Method;
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +35,9 @@ pub struct WorkloadSpec {
     /// own ([`Wrapper`]; default shared).
     #[serde(default, skip_serializing_if = "Wrapper::is_shared")]
     pub wrapper: Wrapper,
+    /// Calls their callers drop before they end (closed workloads).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drops: Vec<DropSpec>,
 }
 
 /// How the clients meet the subject.
@@ -89,6 +93,8 @@ pub struct Workload {
     /// Never empty.
     pub methods: Vec<Method>,
     pub wrapper: Wrapper,
+    /// The calls their callers drop, at most one entry per call.
+    pub drops: Vec<CallDrop>,
 }
 
 /// When calls are made.
@@ -114,6 +120,13 @@ impl Workload {
             .copied()
             .unwrap_or(Method::Chat)
     }
+
+    /// Where `client`'s call `call` is dropped, if its caller drops it.
+    pub fn drop_of(&self, client: u32, call: u64) -> Option<&CallDrop> {
+        self.drops
+            .iter()
+            .find(|d| (d.client, d.call) == (client, call))
+    }
 }
 
 impl From<Workload> for WorkloadSpec {
@@ -133,6 +146,7 @@ impl From<Workload> for WorkloadSpec {
             method,
             methods,
             wrapper: w.wrapper,
+            drops: w.drops.into_iter().map(DropSpec::from).collect(),
         };
         match w.shape {
             Shape::Closed {
@@ -172,10 +186,32 @@ impl TryFrom<WorkloadSpec> for Workload {
             (None, true) => vec![Method::Chat],
             (None, false) => spec.methods.clone(),
         };
+        let shape = spec.shape()?;
+        let drops = match (shape, spec.drops.is_empty()) {
+            (_, true) => Vec::new(),
+            (Shape::Closed { clients, calls, .. }, false) => {
+                let called = Workload {
+                    shape,
+                    methods: methods.clone(),
+                    wrapper: spec.wrapper,
+                    drops: Vec::new(),
+                };
+                validate_all(&spec.drops, (clients, calls), |client, call| {
+                    called.method(client, call)
+                })?
+            }
+            (Shape::Open { .. }, false) => {
+                return Err(Invalid::at(
+                    &["workload", "drops"],
+                    "an open workload drops no calls: give `drops` a closed one",
+                ));
+            }
+        };
         Ok(Workload {
-            shape: spec.shape()?,
+            shape,
             methods,
             wrapper: spec.wrapper,
+            drops,
         })
     }
 }

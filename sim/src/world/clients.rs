@@ -3,10 +3,11 @@
 //! through it and recorded from the caller's side, with panics caught and
 //! recorded as findings.
 
+use super::drops::walk_away;
 use crate::backend::Backend;
 use crate::link::{Link, caller};
 use crate::method::Method;
-use crate::scenario::{Scenario, Workload, Wrapper};
+use crate::scenario::{CallDrop, Scenario, Workload, Wrapper};
 use crate::seeds::derive;
 use crate::subject::{Probe, Subject};
 use crate::trace::{CallOutcome, Failure, Kind, compat_bits};
@@ -14,6 +15,7 @@ use crate::wire::address::CallId;
 use crate::wire::{invoke, requests};
 use crabllm_core::Provider;
 use futures::FutureExt;
+use futures::future::Either;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -187,15 +189,44 @@ fn calls<W: Provider + 'static>(
         for call in 0..u64::from(plan.calls) {
             let id = CallId::new(client, call);
             let method = workload.method(client, call);
-            let one = one_call(&*wrapped, method, &backend, id, inner);
-            let outcome = caller::scope(id, one).await;
-            let panicked = matches!(outcome, CallOutcome::Panicked { .. });
-            backend.record(client, call, Kind::CallEnded { outcome });
-            if panicked {
-                // The subject's state is unknown after a panic: this client stops.
-                return;
+            let walks = workload.drop_of(client, call).copied();
+            let one = caller::scope(id, one_call(&*wrapped, method, &backend, id, inner));
+            // A dropped call has no outcome: its caller has gone.
+            if let Some(outcome) = or_walk_away(one, walks, &backend, client, call).await {
+                let panicked = matches!(outcome, CallOutcome::Panicked { .. });
+                backend.record(client, call, Kind::CallEnded { outcome });
+                if panicked {
+                    // The subject's state is unknown after a panic: this client stops.
+                    return;
+                }
             }
+            // Also after a dropped call: what its wrapper does after the
+            // drop shows in the trace while the client thinks.
             tokio::time::sleep(plan.think).await;
+        }
+    }
+}
+
+/// `call`'s outcome, or `None` if `walks` says its caller drops it first:
+/// then the drop is recorded, and the call's future is dropped as this
+/// returns (so an attempt it abandons ends after the drop, at its instant).
+async fn or_walk_away(
+    call: impl Future<Output = CallOutcome>,
+    walks: Option<CallDrop>,
+    backend: &Backend,
+    client: u32,
+    number: u64,
+) -> Option<CallOutcome> {
+    let Some(plan) = walks else {
+        return Some(call.await);
+    };
+    // Made before the call is first polled, so it misses none of its records.
+    let away = std::pin::pin!(walk_away(backend, client, number, plan));
+    match futures::future::select(std::pin::pin!(call), away).await {
+        Either::Left((outcome, _)) => Some(outcome),
+        Either::Right(((), _)) => {
+            backend.record(client, number, Kind::CallDropped);
+            None
         }
     }
 }

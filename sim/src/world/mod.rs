@@ -3,6 +3,7 @@
 //! | module | role |
 //! |---|---|
 //! | [`clients`] | the one client driver and recorder both worlds use |
+//! | [`drops`] | a caller that drops its call at the point the workload names |
 //! | [`in_process`] | clients call the backend directly on a paused clock |
 //! | [`net`] | clients call an HTTP server over turmoil's simulated network |
 //!
@@ -12,6 +13,7 @@
 //! what the caller received, and what the subject reported of itself.
 
 pub mod clients;
+pub mod drops;
 pub mod in_process;
 pub mod net;
 

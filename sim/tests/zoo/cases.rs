@@ -526,3 +526,108 @@ pub fn assert_holds<S: Subject>(subject: &S, defect: Defect, case: &Case) {
         );
     }
 }
+
+// Callers that walk away, and attempts cut short.
+
+/// Every attempt fails after 200 ms; client 0 drops its call 50 ms into
+/// attempt 1, client 1 50 ms into the backoff after attempt 0. Each makes
+/// one call and then thinks 3 s, so what a variant still does for the
+/// dropped call shows, credited to that call (the probe credits attempts
+/// to its client's current call).
+pub const WALK_AWAY: Case = Case {
+    name: "zoo-walk-away",
+    seeds: 0..2,
+    toml: WALK_AWAY_TOML,
+};
+
+/// [`WALK_AWAY`] over the network.
+pub const NET_WALK_AWAY: Case = Case {
+    name: "zoo-net-walk-away",
+    seeds: 0..1,
+    toml: NET_WALK_AWAY_TOML,
+};
+
+macro_rules! walk_away {
+    ($name:literal, $world:literal) => {
+        concat!(
+            "name = \"",
+            $name,
+            "\"\n",
+            $world,
+            r#"
+[policy]
+max_retries = 3
+jitter = "none"
+initial_backoff = "100ms"
+timeout = "1s"
+[faults]
+p_transient = 1.0
+latency = { kind = "uniform", min_ms = 200, max_ms = 200 }
+[workload]
+kind = "closed"
+clients = 2
+calls = 1
+think_ms = 3000
+drops = [
+    { client = 0, during = "attempt", attempt = 1, after_ms = 50 },
+    { client = 1, during = "backoff", attempt = 0, after_ms = 50 },
+]
+"#
+        )
+    };
+}
+
+const WALK_AWAY_TOML: &str = walk_away!("zoo-walk-away", "");
+const NET_WALK_AWAY_TOML: &str = walk_away!("zoo-net-walk-away", "world = \"network\"\n");
+
+/// A quick 503, then a hang a 1 s timeout must end, then success: the
+/// retry after the 503 is owed its whole second.
+pub const HANG_AFTER_FAILURE: Case = Case {
+    name: "zoo-hang-after-failure",
+    seeds: 0..1,
+    toml: HANG_AFTER_FAILURE_TOML,
+};
+
+/// [`HANG_AFTER_FAILURE`] over the network.
+pub const NET_HANG_AFTER_FAILURE: Case = Case {
+    name: "zoo-net-hang-after-failure",
+    seeds: 0..1,
+    toml: NET_HANG_AFTER_FAILURE_TOML,
+};
+
+macro_rules! hang_after_failure {
+    ($name:literal, $world:literal) => {
+        concat!(
+            "name = \"",
+            $name,
+            "\"\n",
+            $world,
+            r#"
+[policy]
+max_retries = 2
+jitter = "none"
+initial_backoff = "100ms"
+timeout = "1s"
+[faults]
+script = ["503", "hang", "ok"]
+[workload]
+kind = "closed"
+clients = 1
+calls = 1
+"#
+        )
+    };
+}
+
+const HANG_AFTER_FAILURE_TOML: &str = hang_after_failure!("zoo-hang-after-failure", "");
+const NET_HANG_AFTER_FAILURE_TOML: &str =
+    hang_after_failure!("zoo-net-hang-after-failure", "world = \"network\"\n");
+
+/// The scenarios of callers that walk away and attempts cut short, both
+/// worlds, for the control and the variants correct under their claims.
+pub const LEFT_OR_CUT: [&Case; 4] = [
+    &WALK_AWAY,
+    &NET_WALK_AWAY,
+    &HANG_AFTER_FAILURE,
+    &NET_HANG_AFTER_FAILURE,
+];

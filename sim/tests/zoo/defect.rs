@@ -60,7 +60,8 @@ pub enum Defect {
     /// never closes: while open, every attempt gets a 1 ns timeout (to "fail
     /// fast"), so no call can succeed again, even after the provider heals.
     /// Each such call still runs the whole schedule and ends exhausted, so
-    /// only liveness can tell.
+    /// only liveness can tell (and `attempt_not_cut_early`: each attempt is
+    /// cut long before the timeout the claim states).
     StuckBreaker,
     /// Draws its jitter from the wall clock's nanoseconds while claiming
     /// its seed fixes every draw: two runs of one seed differ.
@@ -83,11 +84,24 @@ pub enum Defect {
     /// Retries a chat call with `max_tokens` lowered to 1: a retry that
     /// sends another request than the caller's.
     AltersRetriedRequest,
+
+    // Callers that walk away, and attempts cut short (`zoo/detached.rs`).
+    /// Runs `chat_completion`'s retry loop in a task of its own and awaits
+    /// its `JoinHandle`: when the caller drops the call, the handle goes and
+    /// the task goes on, finishing the attempt in flight and retrying.
+    RetriesAfterCallerLeft,
+    /// Runs each `chat_completion` attempt in a task of its own (under its
+    /// timeout there): when the caller drops the call no retry follows, but
+    /// the attempt in flight goes on until it answers.
+    AttemptOutlivesCaller,
+    /// Starts the attempt timer once per call, not once per attempt: each
+    /// retry gets only what the earlier attempts left of the timeout.
+    CallWideAttemptTimer,
 }
 
 impl Defect {
     /// Every variant, the control first.
-    pub const ALL: [Defect; 30] = [
+    pub const ALL: [Defect; 33] = [
         Defect::None,
         Defect::OverflowsDoublingBackoff,
         Defect::SleepsAfterFinalAttempt,
@@ -119,6 +133,10 @@ impl Defect {
         Defect::LockHeldAcrossBackoff,
         Defect::LockStepJitter,
         Defect::AltersRetriedRequest,
+        // Callers that walk away, and attempts cut short.
+        Defect::RetriesAfterCallerLeft,
+        Defect::AttemptOutlivesCaller,
+        Defect::CallWideAttemptTimer,
     ];
 
     /// A short name for reports.
@@ -154,6 +172,10 @@ impl Defect {
             Defect::LockHeldAcrossBackoff => "lock-held-across-backoff",
             Defect::LockStepJitter => "lock-step-jitter",
             Defect::AltersRetriedRequest => "alters-retried-request",
+            // Callers that walk away, and attempts cut short.
+            Defect::RetriesAfterCallerLeft => "retries-after-caller-left",
+            Defect::AttemptOutlivesCaller => "attempt-outlives-caller",
+            Defect::CallWideAttemptTimer => "call-wide-attempt-timer",
         }
     }
 }

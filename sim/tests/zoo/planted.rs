@@ -294,7 +294,7 @@ impl<P> Planted<P> {
         let mut retries = 0u32;
         loop {
             self.report(Reported::Attempt { attempt: retries });
-            let error = match self.attempt_within(timeout, op()).await {
+            let error = match self.attempt_of_call(started, timeout, op()).await {
                 Ok(value) => return Ok(value),
                 Err(error) => error,
             };
@@ -335,5 +335,46 @@ impl<P> Planted<P> {
             tokio::time::sleep(wait).await;
             retries += 1;
         }
+    }
+}
+
+// Callers that walk away, and attempts cut short.
+impl<P> Planted<P> {
+    /// One attempt of the call that began at `started`, under `limit`
+    /// (zero: none); for [`Defect::CallWideAttemptTimer`], under what is
+    /// left of it since the call began.
+    async fn attempt_of_call<T>(
+        &self,
+        started: Instant,
+        limit: Duration,
+        fut: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        if !self.has(Defect::CallWideAttemptTimer) || limit.is_zero() {
+            return self.attempt_within(limit, fut).await;
+        }
+        // The planted bug: one deadline for every attempt of the call.
+        tokio::time::timeout_at(started + limit, fut)
+            .await
+            .unwrap_or(Err(Error::Timeout))
+    }
+
+    /// The control with this variant's policy and reporter, seeded from
+    /// this variant's stream: what a variant runs in a task of its own.
+    pub(crate) fn twin(&self) -> Planted<P>
+    where
+        P: Clone,
+    {
+        let seed = {
+            let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+            rand_chacha::rand_core::RngCore::next_u64(&mut *rng)
+        };
+        let reporter = self.reporter.clone();
+        Planted::new(
+            self.inner.clone(),
+            self.spec.clone(),
+            Defect::None,
+            seed,
+            reporter,
+        )
     }
 }

@@ -66,6 +66,10 @@ impl<P: Provider + Clone + 'static> Provider for Planted<P> {
                 })
                 .await;
         }
+        // Callers that walk away: the variants whose work outlives the call.
+        if let Some(result) = self.detached_chat(r).await {
+            return result;
+        }
         self.retry(|| self.inner.chat_completion(r)).await
     }
 
