@@ -19,7 +19,7 @@ pub enum Kind {
     /// The client began a logical call of `method`. `compat` holds the
     /// `is_*_compat` flags the wrapper answered, `inner_compat` the
     /// provider's own ([`compat_bits`]). `digest` is what the caller's
-    /// request sends ([`crate::wire::digest`]); absent: not recorded (a
+    /// request sends (the `wire` module's digest); absent: not recorded (a
     /// trace from before digests, a method without a request, or a record
     /// from the wire).
     CallStarted {
