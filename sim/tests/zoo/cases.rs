@@ -532,8 +532,8 @@ pub fn assert_holds<S: Subject>(subject: &S, defect: Defect, case: &Case) {
 /// Every attempt fails after 200 ms; client 0 drops its call 50 ms into
 /// attempt 1, client 1 50 ms into the backoff after attempt 0. Each makes
 /// one call and then thinks 3 s, so what a variant still does for the
-/// dropped call shows, credited to that call (the probe credits attempts
-/// to its client's current call).
+/// dropped call shows, credited to that call (by the call its request
+/// names).
 pub const WALK_AWAY: Case = Case {
     name: "zoo-walk-away",
     seeds: 0..2,
