@@ -2,7 +2,7 @@
 //!
 //! Every request the simulated caller makes names its call in its content
 //! ([`crate::wire::requests`]), and the probe goes by that. `models()` has
-//! no request, and a wrapper's own reports ([`crate::subject::Reporter`])
+//! no request, and a wrapper's own reports (the probe's `Reporter`)
 //! carry none: for those the client driver runs each call inside
 //! [`scope`], and [`current`] reads the call back from the task.
 //!
