@@ -407,14 +407,20 @@ impl Trace {
 
     /// The records of each call, keyed by (client, call), in trace order.
     pub fn calls(&self) -> std::collections::BTreeMap<(u32, u64), Vec<&Record>> {
-        let mut calls = std::collections::BTreeMap::new();
-        for r in &self.records {
-            calls
-                .entry((r.client, r.call))
-                .or_insert_with(Vec::new)
-                .push(r);
-        }
-        calls
+        // Sorted by call, then by place in the trace (so each call's records
+        // keep their order); grouping runs of it touches the map once a call
+        // rather than once a record.
+        let mut keyed: Vec<(u32, u64, usize)> = (self.records.iter().enumerate())
+            .map(|(i, r)| (r.client, r.call, i))
+            .collect();
+        keyed.sort_unstable();
+        keyed
+            .chunk_by(|a, b| (a.0, a.1) == (b.0, b.1))
+            .map(|run| {
+                let records = run.iter().map(|&(_, _, i)| &self.records[i]).collect();
+                ((run[0].0, run[0].1), records)
+            })
+            .collect()
     }
 }
 

@@ -19,7 +19,7 @@
 //! envelopes a cap clipped (values pile up at the cap) are left out.
 
 use super::claim::Claim;
-use super::model::{Observed, TICK_NS, observed};
+use super::model::{self, Call, Observed, TICK_NS, observed_in};
 use crate::trace::Trace;
 
 /// The narrowest envelope sampled: 20 timer ticks.
@@ -61,8 +61,13 @@ impl Samples {
 /// `trace`, each inside the part of its envelope that could have been
 /// seen ([`place`]).
 pub fn samples(trace: &Trace, claim: &Claim) -> Samples {
+    samples_in(trace, &model::calls(trace), claim)
+}
+
+/// [`samples`] over `calls`, the [`model::calls`] of `trace`, built once.
+pub fn samples_in(trace: &Trace, calls: &[Call], claim: &Claim) -> Samples {
     let mut out = Samples::default();
-    for o in observed(trace, claim) {
+    for o in observed_in(trace, calls, claim) {
         if let Some((u, late)) = place(&o) {
             out.places.push(u);
             out.late = out.late.max(late);

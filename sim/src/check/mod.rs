@@ -162,8 +162,14 @@ pub fn judgement(trace: &Trace, claim: &Claim, context: &Context) -> Judgement {
         ..*context
     };
     let mut out = Judgement::default();
-    for ((client, call), records) in trace.calls() {
-        let facts = model::Call::of(&records);
+    // Built once: every oracle below reads the same calls.
+    let calls = model::calls(trace);
+    // Summed here and put in the map once: a map entry per call and oracle
+    // cost a sweep more than some oracles do.
+    let mut per_call = [Tally::default(); oracles::PER_CALL.len()];
+    let mut whole_call = [Tally::default(); oracles::WHOLE_CALL.len()];
+    for facts in &calls {
+        let (client, call) = (facts.client, facts.call);
         let tally = Tally {
             calls: 1,
             attempts: facts.attempts.len() as u64,
@@ -191,15 +197,15 @@ pub fn judgement(trace: &Trace, claim: &Claim, context: &Context) -> Judgement {
                 }
             }
         }
-        for (&(oracle, _), judged) in oracles::PER_CALL.iter().zip(judged) {
+        for (sum, judged) in per_call.iter_mut().zip(judged) {
             if judged {
-                out.count(oracle, tally);
+                sum.add(tally);
             }
         }
-        for (oracle, judge) in oracles::WHOLE_CALL {
-            let verdict = judge(&facts, claim, context);
+        for ((oracle, judge), sum) in oracles::WHOLE_CALL.iter().zip(&mut whole_call) {
+            let verdict = judge(facts, claim, context);
             if verdict.is_judged() {
-                out.count(oracle, tally);
+                sum.add(tally);
             }
             if let Verdict::Violated(detail) = verdict {
                 out.violations.push(Violation {
@@ -211,7 +217,16 @@ pub fn judgement(trace: &Trace, claim: &Claim, context: &Context) -> Judgement {
             }
         }
     }
-    let samples = distribution::samples(trace, claim);
+    let names = oracles::PER_CALL
+        .iter()
+        .chain(&oracles::WHOLE_CALL)
+        .map(|o| o.0);
+    for (oracle, sum) in names.zip(per_call.into_iter().chain(whole_call)) {
+        if sum.judged() {
+            out.count(oracle, sum);
+        }
+    }
+    let samples = distribution::samples_in(trace, &calls, claim);
     // Too few samples say too little to test: not judged, never held.
     if samples.len() >= distribution::MIN_SAMPLES {
         out.count(
@@ -230,7 +245,7 @@ pub fn judgement(trace: &Trace, claim: &Claim, context: &Context) -> Judgement {
             });
         }
     }
-    let pairs = sharing::pairs(trace, claim);
+    let pairs = sharing::pairs_in(&calls, claim);
     // Likewise the independence of concurrent calls' delays.
     if pairs.points.len() >= sharing::MIN_POINTS {
         out.count(

@@ -12,6 +12,7 @@ use crate::method::Method;
 use crate::trace::{
     AttemptOutcome, CallOutcome, ChunkId, Failure, GiveUpReason, Kind, Record, Reported, Trace,
 };
+use std::borrow::Cow;
 
 /// The timer wheel's resolution: a wait measured from outside ends on the
 /// timer's next whole millisecond, so up to this much after it was drawn.
@@ -174,16 +175,19 @@ impl Call {
     /// transient). What the caller received and was reported, and the
     /// call's end, belong to the last part. A part's attempts are numbered
     /// from 0, in order.
-    pub fn parts(&self) -> Vec<Call> {
+    /// A call with one upstream is its own one part, borrowed: the judge
+    /// asks every call for its parts, and most have one.
+    pub fn parts(&self) -> Vec<Cow<'_, Call>> {
+        let first = self.attempts.first().map(|a| a.upstream);
+        if self.attempts.iter().all(|a| Some(a.upstream) == first) {
+            return vec![Cow::Borrowed(self)];
+        }
         let mut runs: Vec<Vec<Attempt>> = Vec::new();
         for a in &self.attempts {
             match runs.last_mut() {
                 Some(run) if run[0].upstream == a.upstream => run.push(a.clone()),
                 _ => runs.push(vec![a.clone()]),
             }
-        }
-        if runs.len() <= 1 {
-            return vec![self.clone()];
         }
         let next_starts: Vec<Option<u64>> = runs
             .iter()
@@ -208,7 +212,7 @@ impl Call {
                 for (n, a) in attempts.iter_mut().enumerate() {
                     a.number = u32::try_from(n).unwrap_or(u32::MAX);
                 }
-                match next_start {
+                Cow::Owned(match next_start {
                     None => Call {
                         attempts,
                         dropped: self.dropped.map(|d| Dropped {
@@ -232,7 +236,7 @@ impl Call {
                             ..Call::default()
                         }
                     }
-                }
+                })
             })
             .collect()
     }
@@ -445,10 +449,19 @@ pub struct Observed {
     pub observable: u64,
 }
 
+/// Every call of `trace`, in call order.
+pub fn calls(trace: &Trace) -> Vec<Call> {
+    trace.calls().into_values().map(|r| Call::of(&r)).collect()
+}
+
 /// [`backoffs`], each with the longest draw that would have been seen.
 pub fn observed(trace: &Trace, claim: &Claim) -> Vec<Observed> {
-    let calls: Vec<Call> = trace.calls().into_values().map(|r| Call::of(&r)).collect();
-    let cut_at = cut_at(trace, &calls);
+    observed_in(trace, &calls(trace), claim)
+}
+
+/// [`observed`] over `calls`, the [`calls`] of `trace`, built once.
+pub fn observed_in(trace: &Trace, calls: &[Call], claim: &Claim) -> Vec<Observed> {
+    let cut_at = cut_at(trace, calls);
     let mut out = Vec::new();
     for call in calls.iter().flat_map(Call::parts) {
         let first = call.first_start().unwrap_or(0);

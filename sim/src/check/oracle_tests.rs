@@ -1049,7 +1049,8 @@ fn parts_number_their_attempts_in_order_whatever_the_record_says() {
     let mut t = fell_back();
     t[5] = rec(120, attempt_at(0, 1));
     t[6] = rec(130, ok(0));
-    let parts = super::model::Call::of(&t.iter().collect::<Vec<_>>()).parts();
+    let call = super::model::Call::of(&t.iter().collect::<Vec<_>>());
+    let parts = call.parts();
     let numbers: Vec<Vec<u32>> = parts
         .iter()
         .map(|p| p.attempts.iter().map(|a| a.number).collect())
@@ -1059,7 +1060,8 @@ fn parts_number_their_attempts_in_order_whatever_the_record_says() {
     for r in &mut t {
         (r.client, r.call) = (3, 7);
     }
-    let parts = super::model::Call::of(&t.iter().collect::<Vec<_>>()).parts();
+    let call = super::model::Call::of(&t.iter().collect::<Vec<_>>());
+    let parts = call.parts();
     assert_eq!(parts.len(), 2);
     for p in &parts {
         assert_eq!((p.client, p.call, p.method()), (3, 7, Some(Method::Chat)));

@@ -16,7 +16,7 @@
 
 use super::claim::Claim;
 use super::distribution::{ALPHA, MIN_WIDTH_NS};
-use super::model::{Call, TICK_NS, envelopes};
+use super::model::{self, Call, TICK_NS, envelopes};
 use super::{Context, Verdict};
 use crate::trace::Trace;
 
@@ -103,10 +103,14 @@ fn places(call: &Call, claim: &Claim) -> Vec<(u32, f64)> {
 /// the points of different pairs are independent); each pair gives a point
 /// for every attempt both followed with a judged backoff.
 pub fn pairs(trace: &Trace, claim: &Claim) -> Pairs {
-    let mut calls: Vec<Places> = trace
-        .calls()
-        .into_values()
-        .flat_map(|records| Call::of(&records).parts())
+    pairs_in(&model::calls(trace), claim)
+}
+
+/// [`pairs`] over `calls`, a trace's [`model::calls`], built once.
+pub fn pairs_in(calls: &[Call], claim: &Claim) -> Pairs {
+    let mut calls: Vec<Places> = calls
+        .iter()
+        .flat_map(Call::parts)
         .filter_map(|part| {
             let by_attempt = places(&part, claim);
             let start = part.first_start()?;

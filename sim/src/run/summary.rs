@@ -2,6 +2,7 @@
 
 use crate::scenario::Expect;
 use crate::trace::{Kind, Record, Trace};
+use std::collections::BTreeMap;
 
 /// A call's start and end records, if it ended.
 fn ended<'a>(records: &[&'a Record]) -> Option<(&'a Record, &'a Record)> {
@@ -30,6 +31,9 @@ pub fn percentile<T: Copy + Default>(sorted: &[T], q: f64) -> T {
     sorted.get(i).copied().unwrap_or_default()
 }
 
+/// A call's first start, and its first end with whether it succeeded.
+type Span = (Option<u64>, Option<(u64, bool)>);
+
 /// Counts and virtual latencies of one run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
@@ -46,18 +50,38 @@ impl Summary {
     /// Summarise a trace.
     pub fn of(trace: &Trace) -> Self {
         let mut s = Summary::default();
-        for records in trace.calls().values() {
-            s.attempts += records
-                .iter()
-                .filter(|r| matches!(r.kind, Kind::AttemptStarted { .. }))
-                .count() as u64;
-            if let Some((_, end)) = ended(records) {
-                s.calls += 1;
-                s.ok +=
-                    u64::from(matches!(&end.kind, Kind::CallEnded { outcome } if outcome.is_ok()));
+        // One pass, not the trace grouped by call: a sweep summarises
+        // every run. A call counts from its first start to its first end.
+        let mut calls: BTreeMap<(u32, u64), Span> = BTreeMap::new();
+        for r in &trace.records {
+            match &r.kind {
+                Kind::AttemptStarted { .. } => s.attempts += 1,
+                Kind::CallStarted { .. } => {
+                    calls
+                        .entry((r.client, r.call))
+                        .or_default()
+                        .0
+                        .get_or_insert(r.t);
+                }
+                Kind::CallEnded { outcome } => {
+                    let end = (r.t, outcome.is_ok());
+                    calls
+                        .entry((r.client, r.call))
+                        .or_default()
+                        .1
+                        .get_or_insert(end);
+                }
+                _ => {}
             }
         }
-        let mut latencies = latencies_ns(trace);
+        let mut latencies = Vec::new();
+        for (start, end) in calls.into_values() {
+            if let (Some(start), Some((end, ok))) = (start, end) {
+                s.calls += 1;
+                s.ok += u64::from(ok);
+                latencies.push(end.saturating_sub(start));
+            }
+        }
         latencies.sort_unstable();
         s.p50_ns = percentile(&latencies, 0.50);
         s.p99_ns = percentile(&latencies, 0.99);
@@ -180,6 +204,17 @@ pub(crate) mod tests {
                 },
             ),
         ]
+    }
+
+    #[test]
+    fn a_call_that_never_ended_counts_its_attempts_and_no_latency() {
+        let mut records = call(0, 0, 5, true);
+        let mut open = call(1, 1, 9, true);
+        open.pop();
+        records.extend(open);
+        let s = Summary::of(&Trace::new(records));
+        assert_eq!((s.calls, s.ok, s.attempts), (1, 1, 2));
+        assert_eq!((s.p50_ns, s.max_ns), (5_000_000, 5_000_000));
     }
 
     #[test]

@@ -255,7 +255,7 @@ impl Provider for Probe {
         let (sent, body) = read_body(body).await;
         through!(
             self.chat_completion_stream_passthrough(model, body),
-            Some(Sent::body(&sent, None))
+            Some(Sent::body::<ChatCompletionRequest>(&sent, None))
         )
     }
 
@@ -266,35 +266,35 @@ impl Provider for Probe {
     ) -> Result<ByteStream, Error> {
         through!(
             self.chat_completion_stream_raw(model, body.clone()),
-            Some(Sent::body(&body, None))
+            Some(Sent::body::<ChatCompletionRequest>(&body, None))
         )
     }
 
     async fn chat_completion_raw(&self, model: &str, body: Bytes) -> Result<Bytes, Error> {
         through!(
             self.chat_completion_raw(model, body.clone()),
-            Some(Sent::body(&body, None))
+            Some(Sent::body::<ChatCompletionRequest>(&body, None))
         )
     }
 
     async fn anthropic_messages_raw(&self, body: Bytes) -> Result<Bytes, Error> {
         through!(
             self.anthropic_messages_raw(body.clone()),
-            Some(Sent::body(&body, None))
+            Some(Sent::body::<anthropic::Request>(&body, None))
         )
     }
 
     async fn anthropic_messages_stream_raw(&self, body: Bytes) -> Result<ByteStream, Error> {
         through!(
             self.anthropic_messages_stream_raw(body.clone()),
-            Some(Sent::body(&body, None))
+            Some(Sent::body::<anthropic::Request>(&body, None))
         )
     }
 
     async fn gemini_generate_content_raw(&self, model: &str, body: Bytes) -> Result<Bytes, Error> {
         through!(
             self.gemini_generate_content_raw(model, body.clone()),
-            Some(Sent::body(&body, Some(model)))
+            Some(Sent::body::<gemini::Request>(&body, Some(model)))
         )
     }
 
@@ -305,7 +305,7 @@ impl Provider for Probe {
     ) -> Result<ByteStream, Error> {
         through!(
             self.gemini_generate_content_stream_raw(model, body.clone()),
-            Some(Sent::body(&body, Some(model)))
+            Some(Sent::body::<gemini::Request>(&body, Some(model)))
         )
     }
 }

@@ -14,6 +14,8 @@
 
 use super::{CALL_HEADER, CLIENT_HEADER};
 use hyper::HeaderMap;
+use memchr::memmem;
+use std::sync::LazyLock;
 
 /// The path prefix that names an upstream: `/upstream/<i>/...`.
 pub const UPSTREAM_PREFIX: &str = "/upstream/";
@@ -50,7 +52,16 @@ pub struct Address {
 
 /// The tag naming `client`'s call `call` in a request body.
 pub fn tag(client: u32, call: u64) -> String {
-    format!("{TAG_PREFIX}{client}:{call}")
+    let mut out = String::new();
+    push_tag(&mut out, CallId::new(client, call));
+    out
+}
+
+/// [`tag`], written at the end of `out`: a request's text is built with
+/// one format, not a tag formatted into another (every call builds one).
+pub fn push_tag(out: &mut String, id: CallId) {
+    use std::fmt::Write as _;
+    let _ = write!(out, "{TAG_PREFIX}{}:{}", id.client, id.call);
 }
 
 /// The upstream a path names, and the endpoint path under it.
@@ -90,19 +101,31 @@ pub fn of(path: &str, headers: &HeaderMap, body: &[u8]) -> Address {
 
 /// The first tag in `body`, if any.
 fn find_tag(body: &[u8]) -> Option<(u32, u64)> {
-    find_tag_in(&String::from_utf8_lossy(body)).map(|c| (c.client, c.call))
+    find_tag_in(body).map(|c| (c.client, c.call))
 }
 
 /// The call the first tag in `text` names, if any.
-pub fn find_tag_in(text: &str) -> Option<CallId> {
-    let at = text.find(TAG_PREFIX)? + TAG_PREFIX.len();
-    let mut parts = text[at..].splitn(2, ':');
-    let client = parts.next()?.parse().ok()?;
-    let rest = parts.next()?;
-    let digits = rest
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(rest.len());
-    Some(CallId::new(client, rest[..digits].parse().ok()?))
+///
+/// Read from bytes, as they were sent: the probe reads every attempt's.
+pub fn find_tag_in(text: impl AsRef<[u8]>) -> Option<CallId> {
+    let text = text.as_ref();
+    // Built once: a searcher's setup costs more than a request's search.
+    static FINDER: LazyLock<memmem::Finder<'static>> =
+        LazyLock::new(|| memmem::Finder::new(TAG_PREFIX));
+    let at = FINDER.find(text)? + TAG_PREFIX.len();
+    let (client, rest) = digits(&text[at..])?;
+    let (call, _) = digits(rest.strip_prefix(b":")?)?;
+    Some(CallId::new(client.try_into().ok()?, call))
+}
+
+/// The decimal number `text` begins with, and what follows it.
+fn digits(text: &[u8]) -> Option<(u64, &[u8])> {
+    let end = text
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(text.len());
+    let number = std::str::from_utf8(&text[..end]).ok()?.parse().ok()?;
+    Some((number, &text[end..]))
 }
 
 #[cfg(test)]
@@ -138,5 +161,28 @@ mod tests {
         let at = of("/v1/chat/completions", &headers, body.as_bytes());
         assert_eq!((at.client, at.call), (0, 7));
         assert_eq!(of("/", &none, b"no tag").call, 0);
+    }
+
+    #[test]
+    fn a_tag_is_read_from_bytes_wherever_it_stands() {
+        assert_eq!(
+            find_tag_in("x sim-call:12:345abc"),
+            Some(CallId::new(12, 345))
+        );
+        assert_eq!(
+            find_tag_in(b"\xff\xfe sim-call:0:7\xff"),
+            Some(CallId::new(0, 7))
+        );
+        assert_eq!(find_tag_in(tag(3, 41)), Some(CallId::new(3, 41)));
+        for no in [
+            "",
+            "sim-call:",
+            "sim-call:1:",
+            "sim-call:a:1",
+            "sim-call:1-2",
+            "sim-call:4294967296:1",
+        ] {
+            assert_eq!(find_tag_in(no), None, "{no:?}");
+        }
     }
 }

@@ -5,20 +5,24 @@
 //! asked for. Both go through [`Sent`]'s constructors, so the two sides
 //! cannot disagree on how a request is read.
 //!
-//! A request is read as JSON and written back canonically (object keys
-//! sorted, no spaces), so a raw body and the typed request it parses to
-//! digest alike (a wrapper that forwards `chat_completion_raw` through its
-//! own `chat_completion`, as crabllm's trait default does, sends the same
-//! request). A model that travels outside the body (Gemini's path, a
-//! transcription's form) is part of what is sent; one that is also in the
-//! body is not counted twice. The hash is 64-bit FNV-1a: fixed by its
-//! definition, not keyed per process as std's hasher is, so a digest means
-//! the same in every run and every trace file.
+//! A request is digested as the JSON its type writes (fields in a fixed
+//! order, no spaces), and a raw body as the typed request it parses to, so
+//! the two digest alike (a wrapper that forwards `chat_completion_raw`
+//! through its own `chat_completion`, as crabllm's trait default does,
+//! sends the same request) and key order or spacing in a body change
+//! nothing. A body that is no such request is digested byte for byte. The
+//! typed request is written straight to bytes: the probe digests every
+//! attempt, and building a JSON tree for each cost the simulator more than
+//! the rest of an attempt. A model that travels outside the body (Gemini's
+//! path, a transcription's form) is part of what is sent. The hash
+//! ([`WordHash`]) is fixed by its definition, not keyed per process as
+//! std's hasher is, so a digest means the same in every run and every
+//! trace file.
 
 use super::address::{CallId, find_tag_in};
 use crabllm_core::MultipartField;
 use serde::Serialize;
-use serde_json::Value;
+use serde::de::DeserializeOwned;
 use std::fmt::Write as _;
 
 /// What one request sends: its digest, and the call its content names.
@@ -32,19 +36,20 @@ pub struct Sent {
 impl Sent {
     /// A typed request, sent with `model` outside its body (if any).
     pub fn typed<T: Serialize>(request: &T, model: Option<&str>) -> Self {
-        match serde_json::to_value(request) {
-            Ok(value) => Self::of_text(model, &canonical(&value)),
+        match serde_json::to_vec(request) {
+            Ok(bytes) => Self::of_bytes(model, &bytes),
             // Nothing the simulator sends fails to serialise; should a
             // wrapper's request, it is still digested, as its name.
-            Err(e) => Self::of_text(model, &format!("unserialisable: {e}")),
+            Err(e) => Self::of_bytes(model, format!("unserialisable: {e}").as_bytes()),
         }
     }
 
-    /// A raw body (JSON, or any bytes), sent with `model` outside it.
-    pub fn body(bytes: &[u8], model: Option<&str>) -> Self {
-        match serde_json::from_slice::<Value>(bytes) {
-            Ok(value) => Self::of_text(model, &canonical(&value)),
-            Err(_) => Self::of_text(model, &String::from_utf8_lossy(bytes)),
+    /// A raw body meant as a `T`, sent with `model` outside it: digested as
+    /// the `T` it parses to, or byte for byte if it is no `T`.
+    pub fn body<T: Serialize + DeserializeOwned>(bytes: &[u8], model: Option<&str>) -> Self {
+        match serde_json::from_slice::<T>(bytes) {
+            Ok(request) => Self::typed(&request, model),
+            Err(_) => Self::of_bytes(model, bytes),
         }
     }
 
@@ -62,76 +67,60 @@ impl Sent {
                 let _ = write!(text, "{}:{};", part.len(), String::from_utf8_lossy(part));
             }
         }
-        Self::of_text(Some(model), &text)
+        Self::of_bytes(Some(model), text.as_bytes())
     }
 
-    fn of_text(model: Option<&str>, text: &str) -> Self {
-        let mut hash = Fnv::default();
+    fn of_bytes(model: Option<&str>, bytes: &[u8]) -> Self {
+        let mut hash = WordHash::default();
         if let Some(model) = model {
             hash.write(model.as_bytes());
-            // Keeps ("ab", "c") apart from ("a", "bc").
-            hash.write(&[0]);
         }
-        hash.write(text.as_bytes());
+        hash.write(bytes);
         Sent {
             digest: hash.0,
-            call: find_tag_in(text),
+            call: find_tag_in(bytes),
         }
     }
 }
 
-/// 64-bit FNV-1a.
-struct Fnv(u64);
+/// A 64-bit hash taken eight bytes at a time (a byte at a time, as
+/// FNV-1a goes, cost the probe more than serialising the request).
+///
+/// Each little-endian word, the last one padded with zeros, is mixed in by
+/// xor, a multiply by an odd constant and an xor-shift that carries high
+/// bits down (a multiply only carries them up); each write ends by mixing
+/// in its length, so `("ab", "c")` and `("a", "bc")`, or `"a"` and
+/// `"a\0"`, differ. The mix is a bijection of the state, so requests that
+/// differ in one word never collide; otherwise a collision is a 2^-64
+/// chance.
+struct WordHash(u64);
 
-impl Default for Fnv {
+impl Default for WordHash {
     fn default() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
+        WordHash(0xcbf2_9ce4_8422_2325)
     }
 }
 
-impl Fnv {
+impl WordHash {
     fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 ^= u64::from(*b);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            let mut w = [0; 8];
+            w.copy_from_slice(word);
+            self.mix(u64::from_le_bytes(w));
         }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut w = [0; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.mix(u64::from_le_bytes(w));
+        }
+        self.mix(bytes.len() as u64);
     }
-}
 
-/// `value` as compact JSON with every object's keys sorted.
-fn canonical(value: &Value) -> String {
-    let mut out = String::new();
-    write_canonical(value, &mut out);
-    out
-}
-
-fn write_canonical(value: &Value, out: &mut String) {
-    match value {
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                write_canonical(&map[key], out);
-            }
-            out.push('}');
-        }
-        scalar => out.push_str(&scalar.to_string()),
+    fn mix(&mut self, word: u64) {
+        self.0 = (self.0 ^ word).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 ^= self.0 >> 32;
     }
 }
 
@@ -139,30 +128,69 @@ fn write_canonical(value: &Value, out: &mut String) {
 mod tests {
     use super::*;
     use crate::wire::requests;
+    use crabllm_core::ChatCompletionRequest;
 
     #[test]
     fn a_raw_body_digests_as_the_typed_request_it_parses_to() {
         let id = CallId::new(3, 41);
         let typed = Sent::typed(&requests::chat(id), None);
-        let raw = Sent::body(&requests::chat_body(id), None);
+        let raw = Sent::body::<ChatCompletionRequest>(&requests::chat_body(id), None);
         assert_eq!(typed, raw);
         assert_eq!(typed.call, Some(id));
     }
 
     #[test]
     fn key_order_and_spacing_do_not_change_a_digest_and_content_does() {
-        let a = Sent::body(br#"{"a":1,"b":[true,null]}"#, None);
-        let b = Sent::body(br#"{ "b": [true, null], "a": 1 }"#, None);
+        let chat = |body: &str| Sent::body::<ChatCompletionRequest>(body.as_bytes(), None);
+        let a = chat(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"n":1}"#);
+        let b =
+            chat(r#"{ "n": 1, "messages": [ {"content": "x", "role": "user"} ], "model": "m" }"#);
         assert_eq!(a, b);
-        assert_ne!(a, Sent::body(br#"{"a":2,"b":[true,null]}"#, None));
-        assert_ne!(a, Sent::body(br#"{"a":1,"b":[true,null]}"#, Some("m")));
+        assert_ne!(
+            a,
+            chat(r#"{"model":"m","messages":[{"role":"user","content":"y"}],"n":1}"#)
+        );
+        assert_ne!(
+            a,
+            chat(r#"{"model":"m","messages":[{"role":"user","content":"x"}],"n":2}"#)
+        );
+        assert_ne!(
+            a,
+            chat(r#"{"model":"m","messages":[{"role":"user","content":"x"}]}"#)
+        );
+        let with_model = r#"{"model":"m","messages":[{"role":"user","content":"x"}],"n":1}"#;
+        assert_ne!(
+            a,
+            Sent::body::<ChatCompletionRequest>(with_model.as_bytes(), Some("m"))
+        );
+    }
+
+    #[test]
+    fn a_body_that_is_no_request_is_digested_byte_for_byte() {
+        let chat = |body: &[u8]| Sent::body::<ChatCompletionRequest>(body, None);
+        assert_eq!(chat(b"not json").digest, chat(b"not json").digest);
+        assert_ne!(chat(b"not json").digest, chat(b"not  json").digest);
+        assert_eq!(chat(b"a sim-call:2:9 b").call, Some(CallId::new(2, 9)));
     }
 
     #[test]
     fn the_digest_is_fixed_across_processes() {
-        // FNV-1a of the empty input and of "a", from its definition.
-        assert_eq!(Sent::body(b"", None).digest, 0xcbf2_9ce4_8422_2325);
-        assert_eq!(Sent::body(b"a", None).digest, 0xaf63_dc4c_8601_ec8c);
+        // Worked out from WordHash's definition, outside this code.
+        let raw = |body: &[u8]| Sent::body::<ChatCompletionRequest>(body, None).digest;
+        assert_eq!(raw(b""), 0xf8bb_92c9_1b3f_5cc0);
+        assert_eq!(raw(b"a"), 0xeb9a_3d4f_b2ec_2c36);
+        assert_eq!(raw(b"hello, world!"), 0xd46d_614e_37fb_267c);
+    }
+
+    #[test]
+    fn where_the_model_ends_and_the_body_begins_is_part_of_the_digest() {
+        let of = |model, body: &[u8]| Sent::of_bytes(Some(model), body).digest;
+        assert_ne!(of("ab", b"c"), of("a", b"bc"));
+        assert_ne!(of("", b"a"), Sent::of_bytes(None, b"a").digest);
+        assert_ne!(
+            Sent::of_bytes(None, b"a").digest,
+            Sent::of_bytes(None, b"a\0").digest
+        );
     }
 
     #[test]

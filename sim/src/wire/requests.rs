@@ -6,7 +6,7 @@
 //! request, so only their shape matters (and that they carry no payload).
 //! `models` is the one method without a request.
 
-use super::address::CallId;
+use super::address::{CallId, push_tag};
 use super::digest::Sent;
 use super::items::MODEL;
 use crate::method::Method;
@@ -15,21 +15,45 @@ use crabllm_core::{
     AudioSpeechRequest, ByteStream, ChatCompletionRequest, EmbeddingInput, EmbeddingRequest,
     ImageRequest, MultipartField, anthropic, gemini, ir,
 };
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 
 /// What `method`'s request for call `id` sends (`None` for `models`,
 /// which sends none): the digest the caller records, read as the probe
 /// reads each attempt's.
 pub fn sent(method: Method, id: CallId) -> Option<Sent> {
+    // A pure function of (method, id), asked anew for every call of every
+    // seed's run (twice where determinism is checked), and the same calls
+    // recur in every seed: remembered per thread. Bounded, not to grow
+    // without end over an open workload's arrivals.
+    thread_local! {
+        static SEEN: RefCell<BTreeMap<(Method, CallId), Option<Sent>>> = RefCell::default();
+    }
+    SEEN.with_borrow_mut(|seen| {
+        if seen.len() >= 1 << 16 {
+            seen.clear();
+        }
+        *seen
+            .entry((method, id))
+            .or_insert_with(|| digest_of(method, id))
+    })
+}
+
+fn digest_of(method: Method, id: CallId) -> Option<Sent> {
     let model = Some(MODEL);
     Some(match method {
         Method::Chat | Method::ChatStream => Sent::typed(&chat(id), None),
         Method::ChatRaw | Method::ChatStreamRaw | Method::Passthrough => {
-            Sent::body(&chat_body(id), None)
+            Sent::body::<ChatCompletionRequest>(&chat_body(id), None)
         }
         Method::Anthropic | Method::AnthropicStream => Sent::typed(&anthropic(id), None),
-        Method::AnthropicRaw | Method::AnthropicStreamRaw => Sent::body(&anthropic_body(id), None),
+        Method::AnthropicRaw | Method::AnthropicStreamRaw => {
+            Sent::body::<anthropic::Request>(&anthropic_body(id), None)
+        }
         Method::Gemini | Method::GeminiStream => Sent::typed(&gemini(id), model),
-        Method::GeminiRaw | Method::GeminiStreamRaw => Sent::body(&gemini_body(id), model),
+        Method::GeminiRaw | Method::GeminiStreamRaw => {
+            Sent::body::<gemini::Request>(&gemini_body(id), model)
+        }
         Method::Complete | Method::CompleteStream => ir_sent(&ir(id)),
         Method::Embedding => Sent::typed(&embedding(id), None),
         Method::Image => Sent::typed(&image(id), None),
@@ -47,7 +71,9 @@ pub fn ir_sent(request: &ir::Request) -> Sent {
 
 /// The text of the one user turn of call `id`'s requests.
 fn text(id: CallId) -> String {
-    format!("hi {}", id.tag())
+    let mut text = String::from("hi ");
+    push_tag(&mut text, id);
+    text
 }
 
 /// A chat request with one user turn.
