@@ -274,7 +274,9 @@ impl<P: Provider> Retrying<P> {
             // Advance once per retry, whichever wait is used, so retry n's
             // backoff is always the schedule's item n.
             let backoff = schedule
-                .get_or_insert_with(|| Box::new(Schedule::new(policy, self.streams.next_call())))
+                .get_or_insert_with(|| {
+                    Box::new(policy.schedule(self.streams.seed(), self.streams.next_call()))
+                })
                 .next_delay();
             let (delay, reason) = match next {
                 Verdict::RetryAfter(wait) => (wait, DelayReason::RetryAfter),
