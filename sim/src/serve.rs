@@ -2,7 +2,7 @@
 //! time, for clients nobody here wrote.
 //!
 //! Every request but `/sim/*` goes to the network world's
-//! [`Server`](crate::world::net::server::Server), which answers by the
+//! [`Server`], which answers by the
 //! scenario's fault plan (its milliseconds are real ones). This module
 //! records each of those requests as an attempt of the call its headers
 //! or its body's tag name ([`address`]), numbered per call in arrival

@@ -3,7 +3,7 @@
 //! Every claimed jitter shape draws uniformly inside its envelope, so each
 //! backoff's place `u = (delay - lo) / (hi - lo)` in its envelope is
 //! Uniform[0, 1]. [`samples`] collects those places from a trace and
-//! [`test`] compares them with the uniform law by a Kolmogorov–Smirnov test.
+//! [`test()`] compares them with the uniform law by a Kolmogorov–Smirnov test.
 //!
 //! Only the draws a wrapper could have shown are compared: a wrapper gives
 //! up rather than begin a wait past its deadline, and a run cut off at its
