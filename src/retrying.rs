@@ -28,6 +28,15 @@ use tokio::time::Instant;
 ///
 /// [`RetryPolicy::default()`], jitter seeded once from the OS, no observer.
 ///
+/// # Errors
+///
+/// Every method returns the wrapped provider's last error unchanged once
+/// the call gives up ([`GiveUp`](crate::GiveUp) says why; an observer sees
+/// it). An attempt that outlives the per-attempt timeout counts as
+/// [`Error::Timeout`], and so does a handed-over stream that stays silent
+/// past its first-chunk or idle bound (raw byte streams: an I/O `TimedOut`
+/// error).
+///
 /// # Examples
 ///
 /// ```
