@@ -254,6 +254,8 @@ impl RetryPolicy {
 
     /// The backoff schedule a wrapper seeded with `seed` uses for its call number `call`.
     ///
+    /// It is [`Schedule::new`] with this policy's `initial_backoff`,
+    /// `max_backoff` and `jitter`.
     /// Call numbers count, from 0, the calls of a wrapper (and its clones)
     /// in the order they first back off. This is how tests and the
     /// snapshots see exactly the delays the wrapper will choose.
@@ -269,7 +271,13 @@ impl RetryPolicy {
     /// assert_eq!(ms, [100, 200, 400, 800]);
     /// ```
     pub fn schedule(&self, seed: u64, call: u64) -> Schedule {
-        Schedule::new(self, crate::rng::call_rng(seed, call))
+        Schedule::new(
+            self.initial_backoff,
+            self.max_backoff,
+            self.jitter,
+            seed,
+            call,
+        )
     }
 }
 
@@ -289,6 +297,31 @@ mod tests {
         assert_eq!(p.get_first_chunk(), Duration::from_secs(300));
         assert_eq!(p.get_stream_idle(), Duration::from_secs(90));
         assert_eq!(p.get_retry_deadline(), None);
+    }
+
+    #[test]
+    fn default_schedule_doubles_to_the_cap() {
+        let p = RetryPolicy::new().jitter(Jitter::None);
+        let got: Vec<u128> = p.schedule(0, 0).take(10).map(|d| d.as_millis()).collect();
+        assert_eq!(
+            got,
+            [100, 200, 400, 800, 1600, 3200, 6400, 12800, 20000, 20000]
+        );
+    }
+
+    #[test]
+    fn schedule_is_built_from_the_three_backoff_knobs() {
+        let ms = Duration::from_millis;
+        let p = RetryPolicy::new()
+            .initial_backoff(ms(30))
+            .max_backoff(ms(700))
+            .jitter(Jitter::Decorrelated);
+        let want: Vec<Duration> = Schedule::new(ms(30), ms(700), Jitter::Decorrelated, 8, 3)
+            .take(12)
+            .collect();
+        assert_eq!(p.schedule(8, 3).take(12).collect::<Vec<_>>(), want);
+        assert_ne!(p.schedule(8, 4).take(12).collect::<Vec<_>>(), want);
+        assert_ne!(p.schedule(9, 3).take(12).collect::<Vec<_>>(), want);
     }
 
     #[test]

@@ -28,6 +28,15 @@ use tokio::time::Instant;
 ///
 /// [`RetryPolicy::default()`], jitter seeded once from the OS, no observer.
 ///
+/// # Errors
+///
+/// Every method returns the wrapped provider's last error unchanged once
+/// the call gives up ([`GiveUp`](crate::GiveUp) says why; an observer sees
+/// it). An attempt that outlives the per-attempt timeout counts as
+/// [`Error::Timeout`], and so does a handed-over stream that stays silent
+/// past its first-chunk or idle bound (raw byte streams: an I/O `TimedOut`
+/// error).
+///
 /// # Examples
 ///
 /// ```
@@ -274,7 +283,9 @@ impl<P: Provider> Retrying<P> {
             // Advance once per retry, whichever wait is used, so retry n's
             // backoff is always the schedule's item n.
             let backoff = schedule
-                .get_or_insert_with(|| Box::new(Schedule::new(policy, self.streams.next_call())))
+                .get_or_insert_with(|| {
+                    Box::new(policy.schedule(self.streams.seed(), self.streams.next_call()))
+                })
                 .next_delay();
             let (delay, reason) = match next {
                 Verdict::RetryAfter(wait) => (wait, DelayReason::RetryAfter),

@@ -13,8 +13,7 @@
 //! Every delay is at most `cap`: the cap is applied to the base before jitter
 //! (and jitter only shrinks it) or, for decorrelated jitter, after the draw.
 
-use crate::policy::RetryPolicy;
-use crate::rng::uniform_inclusive;
+use crate::rng::{call_rng, uniform_inclusive};
 use rand_chacha::ChaCha8Rng;
 use std::time::Duration;
 
@@ -68,25 +67,30 @@ pub(crate) const fn saturating_nanos(d: Duration) -> u64 {
 
 /// The delays before retries 0, 1, 2, ...: an endless iterator.
 ///
-/// Made by [`RetryPolicy::schedule`] from a policy's `initial_backoff`,
-/// `max_backoff` and `jitter`, and a seed and call number. The same policy,
-/// seed and call always yield the same delays. The generator behind the
-/// jitter is private: which one it is may change only with the documented
-/// key layout and draw method, never through this type's signature.
+/// Built from plain values: the first backoff, the cap, the [`Jitter`] kind,
+/// and a seed and call number that choose the generator behind the jitter.
+/// `RetryPolicy::schedule` builds a wrapper's schedules from the policy's
+/// knobs; this type knows nothing of policies, so any loop that wants the
+/// same delays can build one. The same values always yield the same
+/// delays. The generator is private: which one it is may change only with
+/// the documented key layout and draw method, never through this type's
+/// signature.
 ///
 /// # Examples
 ///
 /// ```
-/// use provider_retry::{Jitter, RetryPolicy};
+/// use provider_retry::{Jitter, Schedule};
 /// use std::time::Duration;
 ///
-/// let policy = RetryPolicy::new().jitter(Jitter::Full).max_backoff(Duration::from_millis(250));
-/// for d in policy.schedule(42, 0).take(10) {
-///     assert!(d <= Duration::from_millis(250));
-/// }
-/// let once: Vec<Duration> = policy.schedule(42, 0).take(5).collect();
-/// assert_eq!(once, policy.schedule(42, 0).take(5).collect::<Vec<_>>());
-/// assert_ne!(once, policy.schedule(42, 1).take(5).collect::<Vec<_>>());
+/// let ms = Duration::from_millis;
+/// let exact: Vec<Duration> = Schedule::new(ms(100), ms(500), Jitter::None, 0, 0).take(4).collect();
+/// assert_eq!(exact, [ms(100), ms(200), ms(400), ms(500)]);
+///
+/// let full = |seed, call| Schedule::new(ms(100), ms(250), Jitter::Full, seed, call);
+/// assert!(full(42, 0).take(10).all(|d| d <= ms(250)));
+/// let once: Vec<Duration> = full(42, 0).take(5).collect();
+/// assert_eq!(once, full(42, 0).take(5).collect::<Vec<_>>());
+/// assert_ne!(once, full(42, 1).take(5).collect::<Vec<_>>());
 /// ```
 #[derive(Debug, Clone)]
 pub struct Schedule {
@@ -99,16 +103,28 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// The schedule `policy` describes, drawing its jitter from `rng`.
-    pub(crate) fn new(policy: &RetryPolicy, rng: ChaCha8Rng) -> Self {
-        let initial = saturating_nanos(policy.get_initial_backoff());
+    /// The schedule that starts at `initial_backoff`, doubles up to
+    /// `max_backoff` and jitters each delay as `jitter` says, drawing from
+    /// the generator for call number `call` under `seed`.
+    ///
+    /// Durations past `u64::MAX` nanoseconds count as `u64::MAX` ns (about
+    /// 584 years); nothing here panics. A cap below `initial_backoff` caps
+    /// every delay, the first included.
+    pub fn new(
+        initial_backoff: Duration,
+        max_backoff: Duration,
+        jitter: Jitter,
+        seed: u64,
+        call: u64,
+    ) -> Self {
+        let initial = saturating_nanos(initial_backoff);
         Self {
             initial,
-            cap: saturating_nanos(policy.get_max_backoff()),
-            jitter: policy.get_jitter(),
+            cap: saturating_nanos(max_backoff),
+            jitter,
             retry: 0,
             previous: initial,
-            rng,
+            rng: call_rng(seed, call),
         }
     }
 
@@ -151,17 +167,16 @@ mod tests {
         Duration::from_millis(v)
     }
 
-    fn policy(jitter: Jitter, initial: u64, cap: u64) -> RetryPolicy {
-        RetryPolicy::new()
-            .jitter(jitter)
-            .initial_backoff(Duration::from_nanos(initial))
-            .max_backoff(Duration::from_nanos(cap))
+    /// A schedule in whole nanoseconds, seeded `seed`, call 0.
+    fn nanos(jitter: Jitter, initial: u64, cap: u64, seed: u64) -> Schedule {
+        let ns = Duration::from_nanos;
+        Schedule::new(ns(initial), ns(cap), jitter, seed, 0)
     }
 
     #[test]
-    fn default_base_sequence_doubles_to_the_cap() {
-        let p = RetryPolicy::new().jitter(Jitter::None);
-        let got: Vec<u128> = p.schedule(0, 0).take(10).map(|d| d.as_millis()).collect();
+    fn base_sequence_doubles_to_the_cap() {
+        let s = Schedule::new(ms(100), ms(20_000), Jitter::None, 0, 0);
+        let got: Vec<u128> = s.take(10).map(|d| d.as_millis()).collect();
         assert_eq!(
             got,
             [100, 200, 400, 800, 1600, 3200, 6400, 12800, 20000, 20000]
@@ -170,10 +185,8 @@ mod tests {
 
     #[test]
     fn first_delay_is_initial_not_cap() {
-        let p = RetryPolicy::new()
-            .jitter(Jitter::None)
-            .max_backoff(ms(10_000));
-        assert_eq!(p.schedule(0, 0).next(), Some(ms(100)));
+        let mut s = Schedule::new(ms(100), ms(10_000), Jitter::None, 0, 0);
+        assert_eq!(s.next(), Some(ms(100)));
     }
 
     #[test]
@@ -184,15 +197,14 @@ mod tests {
             Jitter::Full,
             Jitter::Decorrelated,
         ] {
-            let p = RetryPolicy::new().jitter(jitter).max_backoff(ms(30));
-            assert!(p.schedule(1, 0).take(20).all(|d| d <= ms(30)), "{jitter:?}");
+            let s = Schedule::new(ms(100), ms(30), jitter, 1, 0);
+            assert!(s.take(20).all(|d| d <= ms(30)), "{jitter:?}");
         }
     }
 
     #[test]
     fn saturation_at_the_end_of_u32_retries() {
-        let p = policy(Jitter::None, u64::MAX, u64::MAX);
-        let mut s = p.schedule(0, 0);
+        let mut s = nanos(Jitter::None, u64::MAX, u64::MAX, 0);
         s.retry = u32::MAX;
         assert_eq!(s.next(), Some(Duration::from_nanos(u64::MAX)));
         assert_eq!(s.next(), Some(Duration::from_nanos(u64::MAX)));
@@ -206,15 +218,8 @@ mod tests {
         // one second past u64::MAX nanoseconds does not.
         let past = Duration::from_secs(u64::MAX / 1_000_000_000 + 1);
         assert_eq!(saturating_nanos(past), u64::MAX);
-        let p = RetryPolicy::new()
-            .initial_backoff(Duration::MAX)
-            .max_backoff(Duration::MAX)
-            .jitter(Jitter::Decorrelated);
-        assert!(
-            p.schedule(0, 0)
-                .take(5)
-                .all(|d| d.as_nanos() == u128::from(u64::MAX))
-        );
+        let s = Schedule::new(Duration::MAX, Duration::MAX, Jitter::Decorrelated, 0, 0);
+        assert!(s.take(5).all(|d| d.as_nanos() == u128::from(u64::MAX)));
     }
 
     #[test]
@@ -236,8 +241,9 @@ mod tests {
     #[test]
     fn decorrelated_grows_from_previous_draw() {
         // Without a cap, delay k+1 <= 3 * delay k and every delay >= initial.
-        let p = policy(Jitter::Decorrelated, 1_000, u64::MAX);
-        let d: Vec<Duration> = p.schedule(9, 0).take(30).collect();
+        let d: Vec<Duration> = nanos(Jitter::Decorrelated, 1_000, u64::MAX, 9)
+            .take(30)
+            .collect();
         for w in d.windows(2) {
             assert!(w[1] <= w[0] * 3 && w[1] >= Duration::from_nanos(1_000));
         }
@@ -245,11 +251,11 @@ mod tests {
 
     #[test]
     fn jittered_schedules_differ_by_seed_and_repeat_by_seed() {
-        let p = RetryPolicy::new().jitter(Jitter::Full);
-        let a: Vec<_> = p.schedule(1, 0).take(5).collect();
-        assert_eq!(a, p.schedule(1, 0).take(5).collect::<Vec<_>>());
-        assert_ne!(a, p.schedule(2, 0).take(5).collect::<Vec<_>>());
-        assert_ne!(a, p.schedule(1, 1).take(5).collect::<Vec<_>>());
+        let full = |seed, call| Schedule::new(ms(100), ms(20_000), Jitter::Full, seed, call);
+        let a: Vec<_> = full(1, 0).take(5).collect();
+        assert_eq!(a, full(1, 0).take(5).collect::<Vec<_>>());
+        assert_ne!(a, full(2, 0).take(5).collect::<Vec<_>>());
+        assert_ne!(a, full(1, 1).take(5).collect::<Vec<_>>());
     }
 
     fn any_jitter() -> impl Strategy<Value = Jitter> {
@@ -270,8 +276,7 @@ mod tests {
             seed in any::<u64>(),
             start in any::<u32>(),
         ) {
-            let p = policy(jitter, initial, cap);
-            let mut s = p.schedule(seed, 0);
+            let mut s = nanos(jitter, initial, cap, seed);
             s.retry = start;
             let mut previous = s.previous;
             for n in 0..8u32 {

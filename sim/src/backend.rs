@@ -86,8 +86,11 @@ pub enum Reply {
     /// An HTTP status, with the Retry-After the plan attached and the form
     /// the network world writes it in.
     Status {
+        /// The HTTP status the plan chose.
         status: u16,
+        /// The wait the answer asks for, if the plan attaches one.
         retry_after: Option<Duration>,
+        /// Whether the network world writes that wait as seconds or as an HTTP date.
         form: RetryAfterForm,
     },
     /// The connection failed.
@@ -121,6 +124,7 @@ pub struct Opened {
 /// A stream item, or how the stream ends after its items.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Item {
+    /// An item carrying this identity, which the caller can check it received.
     Chunk(ChunkId),
     /// The connection breaks.
     Fail,

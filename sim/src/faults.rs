@@ -16,6 +16,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FaultPlan {
+    /// How long a successful attempt takes.
     pub latency: Latency,
     /// Probability that an attempt answers a transient status.
     pub p_transient: f64,
@@ -28,6 +29,7 @@ pub struct FaultPlan {
     pub retry_after_form: RetryAfterForm,
     /// Probability of a non-transient status (drawn from `non_transient_statuses`).
     pub p_non_transient: f64,
+    /// Statuses drawn (uniformly) for non-transient answers.
     pub non_transient_statuses: Vec<u16>,
     /// Probability of a decode error (not transient).
     pub p_decode: f64,
@@ -37,6 +39,7 @@ pub struct FaultPlan {
     pub p_hang: f64,
     /// Streams: items per stream and the gap before each.
     pub chunks: u32,
+    /// Streams: the gap before each item, in milliseconds.
     pub chunk_gap_ms: u64,
     /// Streams: a silence before the first item (or a break, if the stream
     /// has none), on top of its gap, as a reasoning model thinks before its
@@ -55,8 +58,11 @@ pub struct FaultPlan {
     pub script: Vec<Step>,
     /// Replay `script` forever instead of falling back to the plan.
     pub script_repeat: bool,
+    /// Windows in which every attempt answers one status.
     pub outages: Vec<Outage>,
+    /// Windows in which latency is multiplied.
     pub brownouts: Vec<Brownout>,
+    /// A quota of attempts per window, past which attempts get 429.
     pub rate_limit: Option<RateLimit>,
     /// At most this many attempts in flight; the rest queue (FIFO).
     pub capacity: Option<u32>,
@@ -116,11 +122,15 @@ pub enum RetryAfterForm {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Latency {
+    /// The distribution latencies are drawn from.
     pub kind: LatencyKind,
+    /// Uniform latencies: the shortest.
     #[serde(default)]
     pub min_ms: u64,
+    /// Uniform latencies: the longest.
     #[serde(default)]
     pub max_ms: u64,
+    /// Exponential latencies: the mean.
     #[serde(default)]
     pub mean_ms: u64,
 }
@@ -129,7 +139,9 @@ pub struct Latency {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LatencyKind {
+    /// Uniform in `[min_ms, max_ms]`.
     Uniform,
+    /// Exponential with mean `mean_ms`.
     Exponential,
 }
 
@@ -137,10 +149,14 @@ pub enum LatencyKind {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Outage {
+    /// The window's start, in virtual milliseconds.
     pub start_ms: u64,
+    /// The window's end (excluded).
     pub end_ms: u64,
+    /// The status every attempt in the window answers (503 unless given).
     #[serde(default = "default_outage_status")]
     pub status: u16,
+    /// The Retry-After attached to it, if any.
     #[serde(default)]
     pub retry_after_ms: Option<u64>,
 }
@@ -153,8 +169,11 @@ fn default_outage_status() -> u16 {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Brownout {
+    /// The window's start, in virtual milliseconds.
     pub start_ms: u64,
+    /// The window's end (excluded).
     pub end_ms: u64,
+    /// What latency is multiplied by inside the window.
     pub factor: f64,
 }
 
@@ -162,7 +181,9 @@ pub struct Brownout {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {
+    /// Attempts allowed per window.
     pub calls: u32,
+    /// The window's length in milliseconds.
     pub window_ms: u64,
     /// The Retry-After sent; by default, the time left in the window.
     pub retry_after_ms: Option<u64>,
@@ -173,21 +194,31 @@ pub struct RateLimit {
 pub enum Answer {
     /// Succeed after `latency` (for streams: open, then stream).
     Ok {
+        /// How long before it answers.
         latency: Duration,
+        /// How a stream opened by it ends.
         stream_end: StreamEnd,
     },
     /// Answer this HTTP status.
     Status {
+        /// The HTTP status.
         status: u16,
+        /// The Retry-After it carries, if any.
         retry_after: Option<Duration>,
+        /// How long before it answers.
         latency: Duration,
     },
+    /// Fail with a network error.
     Network {
+        /// How long before it fails.
         latency: Duration,
     },
+    /// Answer a body that does not parse (not transient).
     Decode {
+        /// How long before it answers.
         latency: Duration,
     },
+    /// Never answer.
     Hang,
 }
 
@@ -195,17 +226,24 @@ pub enum Answer {
 /// extra silence before the first, and the network's keep-alive period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StreamShape {
+    /// Items per stream.
     pub count: u32,
+    /// The gap before each item.
     pub gap: Duration,
+    /// Extra silence before the first item.
     pub first: Duration,
+    /// How often the network world's server sends a keep-alive comment in a silence; `None`: never.
     pub keepalive: Option<Duration>,
 }
 
 /// How an opened stream ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 pub enum StreamEnd {
+    /// After its last item, the stream ends cleanly.
     Done,
+    /// After half its items, the connection breaks.
     Fail,
+    /// After half its items, the stream goes silent forever.
     Stall,
 }
 
@@ -308,10 +346,15 @@ impl FaultPlan {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Step {
+    /// Succeed; a stream ends as given (`"ok"`, `"stream-fail"`, `"stream-stall"`).
     Ok(StreamEnd),
+    /// Answer this status, with this Retry-After (`"503"`, `"429:ra=2000"`).
     Status(u16, Option<Duration>),
+    /// Fail with a network error (`"network"`).
     Network,
+    /// Answer a body that does not parse (`"decode"`).
     Decode,
+    /// Never answer (`"hang"`).
     Hang,
 }
 
@@ -549,12 +592,13 @@ impl Faults {
         Duration::from_micros((base_ms * factor * 1000.0).round().min(1e15) as u64)
     }
 
-    /// Gap before each stream item, and how many.
     /// How the network world's server writes Retry-After.
     pub fn retry_after_form(&self) -> RetryAfterForm {
         self.plan.retry_after_form
     }
 
+    /// How the plan's streams go: how many items, the gap before each, the
+    /// silence before the first, and the keep-alive period.
     pub fn stream_shape(&self) -> StreamShape {
         StreamShape {
             count: self.plan.chunks,

@@ -5,14 +5,18 @@
 /// One step of a path into the document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seg {
+    /// A table key.
     Key(String),
+    /// An array index, from 0.
     Index(usize),
 }
 
 /// A value serde accepts but the simulator cannot run, and where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invalid {
+    /// Where the value is, from the document's root.
     pub path: Vec<Seg>,
+    /// What is wrong with it.
     pub message: String,
 }
 

@@ -29,6 +29,7 @@
 //! | [`experiment`] | jitter under contention, retry storms and budgets |
 //! | [`serve`] | the fault backend as a real HTTP server for any client, recording from the wire |
 //! | [`judge`] | a record from the wire judged against a claim |
+#![warn(missing_docs)]
 
 #[macro_use]
 mod macros;

@@ -2,7 +2,7 @@
 //! time, for clients nobody here wrote.
 //!
 //! Every request but `/sim/*` goes to the network world's
-//! [`Server`](crate::world::net::server::Server), which answers by the
+//! [`Server`], which answers by the
 //! scenario's fault plan (its milliseconds are real ones). This module
 //! records each of those requests as an attempt of the call its headers
 //! or its body's tag name ([`address`]), numbered per call in arrival
@@ -60,29 +60,41 @@ pub const DONE_PATH: &str = "/sim/done";
 pub enum Report {
     /// The caller began a call of `method`.
     Started {
+        /// The client that made the call.
         client: u32,
+        /// The call's number within its client.
         call: u64,
+        /// The method called.
         method: Method,
     },
     /// The caller received an item (a unary response is one) whose text
     /// holds `payload` (`sim:<client>:<call>:<stream>:<index>`), if any.
     Item {
+        /// The client that made the call.
         client: u32,
+        /// The call's number within its client.
         call: u64,
+        /// The item's identity text, if it carried one.
         payload: Option<String>,
     },
     /// The caller's handed-over stream failed after its items.
     StreamFailed {
+        /// The client that made the call.
         client: u32,
+        /// The call's number within its client.
         call: u64,
+        /// Whether a timeout ended it (else an error).
         timeout: bool,
     },
     /// The call ended: `{"result": "ok"}`, or `{"result": "failed",
     /// "error": "status", "status": 400}` (or `network`, `timeout`,
     /// `decode`, `other`), as the trace writes a [`CallOutcome`].
     Ended {
+        /// The client that made the call.
         client: u32,
+        /// The call's number within its client.
         call: u64,
+        /// How it ended.
         outcome: CallOutcome,
     },
 }

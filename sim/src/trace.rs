@@ -23,9 +23,13 @@ pub enum Kind {
     /// trace from before digests, a method without a request, or a record
     /// from the wire).
     CallStarted {
+        /// The method called.
         method: Method,
+        /// The `is_*_compat` flags the wrapper answered.
         compat: u8,
+        /// The `is_*_compat` flags the provider below answered.
         inner_compat: u8,
+        /// What the caller's request sends; absent: not recorded.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         digest: Option<u64>,
     },
@@ -35,32 +39,54 @@ pub enum Kind {
     /// `[[fallback]]`; written only when not 0). `digest` is what the
     /// attempt's request sends, as the probe read it; absent: not recorded.
     AttemptStarted {
+        /// The attempt's number within its call, from 0.
         attempt: u32,
+        /// The upstream that answered it (0: the first).
         #[serde(default, skip_serializing_if = "is_zero")]
         upstream: u32,
+        /// What the attempt's request sends; absent: not recorded.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         digest: Option<u64>,
     },
     /// The provider saw that attempt end.
     AttemptEnded {
+        /// The attempt's number within its call.
         attempt: u32,
+        /// How it ended.
         outcome: AttemptOutcome,
     },
     /// The provider emitted item `index` of the stream it numbered `stream`.
-    ChunkSent { stream: u64, index: u32 },
+    ChunkSent {
+        /// The stream's number, as the provider counted the streams it opened.
+        stream: u64,
+        /// The item's place in its stream, from 0.
+        index: u32,
+    },
     /// The caller received an item carrying `chunk` (`None`: no payload it
     /// could read).
-    ChunkReceived { chunk: Option<ChunkId> },
+    ChunkReceived {
+        /// The identity the item carried.
+        chunk: Option<ChunkId>,
+    },
     /// The caller's stream ended with an error after its items.
-    StreamFailed { timeout: bool },
+    StreamFailed {
+        /// Whether a timeout ended it (else an error).
+        timeout: bool,
+    },
     /// The logical call ended.
-    CallEnded { outcome: CallOutcome },
+    CallEnded {
+        /// How it ended.
+        outcome: CallOutcome,
+    },
     /// The caller stopped waiting and dropped the call (its future) before
     /// it ended: a dropped call has no `CallEnded`, and from here on no
     /// work of the wrapper's may go on for it.
     CallDropped,
     /// What the wrapper reported through its observer.
-    Reported { event: Reported },
+    Reported {
+        /// What it said.
+        event: Reported,
+    },
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -78,7 +104,9 @@ pub fn compat_bits(openai: bool, anthropic: bool, gemini: bool) -> u8 {
 pub enum Failure {
     /// An HTTP status from the provider, with any Retry-After it carried.
     Status {
+        /// The status code.
         status: u16,
+        /// The Retry-After it carried, in nanoseconds.
         retry_after_ns: Option<u64>,
     },
     /// A transport failure.
@@ -90,7 +118,10 @@ pub enum Failure {
     /// `Error::Unsupported`: the method is not implemented.
     Unsupported,
     /// Any other error, by its HTTP status.
-    Other { status: u16 },
+    Other {
+        /// The HTTP status crabllm maps the error to.
+        status: u16,
+    },
 }
 
 impl Failure {
@@ -122,10 +153,12 @@ impl Failure {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum AttemptOutcome {
+    /// The provider answered with success (for streams: the stream opened).
     Ok,
     /// The wrapper stopped waiting before the provider answered (a timeout,
     /// or the call was dropped).
     Dropped,
+    /// The provider answered with an error.
     Failed(Failure),
 }
 
@@ -133,10 +166,13 @@ pub enum AttemptOutcome {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum CallOutcome {
+    /// The call returned success (for streams: a stream was handed over).
     Ok,
+    /// The call returned this error.
     Failed(Failure),
     /// The call panicked; the message, if it was a string.
     Panicked {
+        /// The panic's message.
         message: String,
     },
 }
@@ -152,10 +188,15 @@ impl CallOutcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GiveUpReason {
+    /// The error was not transient.
     NotTransient,
+    /// The last allowed attempt failed.
     Exhausted,
+    /// The provider asked for a longer wait than allowed.
     RetryAfterTooLong,
+    /// The next wait would have ended past the deadline.
     Deadline,
+    /// A retry budget refused the retry.
     Budget,
 }
 
@@ -177,24 +218,39 @@ impl GiveUpReason {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Reported {
     /// It began attempt `attempt`.
-    Attempt { attempt: u32 },
+    Attempt {
+        /// The attempt's number within its call, from 0.
+        attempt: u32,
+    },
     /// It chose to wait `delay_ns` after attempt `attempt`.
     Delay {
+        /// The attempt that failed.
         attempt: u32,
+        /// How long, in nanoseconds.
         delay_ns: u64,
+        /// Whether it was a Retry-After rather than a backoff.
         retry_after: bool,
     },
     /// It gave up after attempt `attempt`.
-    GaveUp { attempt: u32, reason: GiveUpReason },
+    GaveUp {
+        /// The attempt that failed last.
+        attempt: u32,
+        /// Why no further attempt was made.
+        reason: GiveUpReason,
+    },
 }
 
 /// The identity every streamed item and every response carries in its
 /// content: which call's attempt opened which stream, and the item's place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
 pub struct ChunkId {
+    /// The client that made the call.
     pub client: u32,
+    /// The call's number within its client.
     pub call: u64,
+    /// The stream's number, as the provider counted the streams it opened.
     pub stream: u64,
+    /// The item's place in its stream, from 0.
     pub index: u32,
 }
 
@@ -242,6 +298,7 @@ pub struct Record {
     pub client: u32,
     /// The call's number within its client.
     pub call: u64,
+    /// What happened.
     #[serde(flatten)]
     pub kind: Kind,
 }
@@ -334,6 +391,7 @@ impl fmt::Display for Record {
 /// A whole run's trace.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Trace {
+    /// Every record, in time order.
     pub records: Vec<Record>,
     /// When the run stopped: the horizon if it was cut off, else its last
     /// record. A call still open then was still open when the world ended.

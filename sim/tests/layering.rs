@@ -1,14 +1,17 @@
-//! The simulator's modules form no import cycle: data flows one way, from
-//! scenario to world to trace to judge to report.
+//! Neither crate's modules form an import cycle: in the simulator data flows
+//! one way, from scenario to world to trace to judge to report; in the
+//! wrapper, the policy builds schedules and the loop uses both, and nothing
+//! imports back.
 //!
 //! Every `crate::<module>` (grouped imports included) in a file under
-//! `sim/src/<module>` is an edge from that top-level module (`super::`
-//! stays inside a module, so it needs no edge); the graph must be
-//! acyclic, and the judge and the probe must import nothing from the
-//! wrapper crate.
+//! `<crate>/src/<module>` is an edge from that top-level module (`super::`
+//! stays inside a module, so it needs no edge); each crate's graph must be
+//! acyclic, and the simulator's judge and probe must import nothing from
+//! the wrapper crate. The wrapper crate is checked here, beside the
+//! simulator, so that one scanner and one cycle finder serve both.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -74,22 +77,32 @@ fn module_of(src: &Path, file: &Path) -> String {
     first.trim_end_matches(".rs").to_string()
 }
 
-fn graph() -> BTreeMap<String, BTreeSet<String>> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+/// The simulator's `src`.
+fn sim_src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+/// The wrapper crate's `src`, the workspace root's.
+fn wrapper_src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../src")
+}
+
+/// The import graph of the crate under `src`: top-level module to the
+/// top-level modules its files name through `crate::`. The crate roots
+/// (`lib`, `main`) declare and re-export every module, so they are no node.
+fn graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
     let mut all = Vec::new();
-    files(&src, &mut all);
-    let modules: BTreeSet<String> = all.iter().map(|f| module_of(&src, f)).collect();
+    files(src, &mut all);
+    let modules: BTreeSet<String> = all.iter().map(|f| module_of(src, f)).collect();
     let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for file in &all {
-        let from = module_of(&src, file);
+        let from = module_of(src, file);
+        if from == "lib" || from == "main" {
+            continue;
+        }
         let text = std::fs::read_to_string(file).unwrap();
-        for (i, _) in text.match_indices("crate::") {
-            let rest = &text[i + "crate::".len()..];
-            let name: String = rest
-                .chars()
-                .take_while(|c| c.is_alphanumeric() || *c == '_')
-                .collect();
-            if modules.contains(&name) && name != from && from != "lib" && from != "main" {
+        for name in imported(&text) {
+            if modules.contains(&name) && name != from {
                 edges.entry(from.clone()).or_default().insert(name);
             }
         }
@@ -97,6 +110,8 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
     edges
 }
 
+/// A cycle reachable from `node` that runs through `path`, if any: a
+/// depth-first search that skips nodes already cleared (`done`).
 fn cycle_from(
     node: &str,
     edges: &BTreeMap<String, BTreeSet<String>>,
@@ -122,22 +137,59 @@ fn cycle_from(
     None
 }
 
+/// The first cycle found in `edges`, as the path that closes it.
+fn first_cycle(edges: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    let mut done = BTreeSet::new();
+    edges
+        .keys()
+        .find_map(|node| cycle_from(node, edges, &mut Vec::new(), &mut done))
+}
+
+/// Fails, naming the cycle and the replay command, if `edges` has one.
+fn assert_acyclic(edges: &BTreeMap<String, BTreeSet<String>>, test: &str) {
+    if let Some(cycle) = first_cycle(edges) {
+        panic!(
+            "import cycle: {}\nreplay: cargo test -p provider-retry-sim --test layering {test}",
+            cycle.join(" -> ")
+        );
+    }
+}
+
 #[test]
 fn modules_import_each_other_in_one_direction_only() {
-    let edges = graph();
+    let edges = graph(&sim_src());
     assert!(
         edges.get("world").is_some_and(|e| e.contains("subject")),
         "{edges:?}"
     );
-    let mut done = BTreeSet::new();
-    for node in edges.keys() {
-        let cycle = cycle_from(node, &edges, &mut Vec::new(), &mut done);
-        assert!(
-            cycle.is_none(),
-            "import cycle: {}",
-            cycle.unwrap().join(" -> ")
-        );
+    assert_acyclic(&edges, "modules_import_each_other_in_one_direction_only");
+}
+
+#[test]
+fn the_wrappers_modules_import_each_other_in_one_direction_only() {
+    let edges = graph(&wrapper_src());
+    // The scan saw the wrapper: the loop's imports are edges.
+    let retrying = edges.get("retrying").cloned().unwrap_or_default();
+    for to in ["policy", "schedule", "classify", "rng"] {
+        assert!(retrying.contains(to), "retrying -> {to} missing: {edges:?}");
     }
+    assert_acyclic(
+        &edges,
+        "the_wrappers_modules_import_each_other_in_one_direction_only",
+    );
+}
+
+/// A schedule is built from plain values: the policy builds it, and the
+/// schedule knows nothing of the policy (as tower's backoff knows nothing
+/// of its retry policy).
+#[test]
+fn the_schedule_knows_nothing_of_the_policy() {
+    let edges = graph(&wrapper_src());
+    assert!(edges["policy"].contains("schedule"), "{edges:?}");
+    assert!(
+        !edges.get("schedule").is_some_and(|e| e.contains("policy")),
+        "schedule imports policy: {edges:?}"
+    );
 }
 
 #[test]
@@ -149,21 +201,35 @@ fn grouped_imports_are_edges_too() {
 
 #[test]
 fn a_planted_cycle_is_found() {
-    let mut edges = graph();
+    let mut edges = graph(&sim_src());
+    assert!(first_cycle(&edges).is_none());
     edges
         .entry("check".into())
         .or_default()
         .insert("world".into());
-    let mut done = BTreeSet::new();
-    let found = edges
-        .keys()
-        .any(|n| cycle_from(n, &edges, &mut Vec::new(), &mut done).is_some());
-    assert!(found, "check -> world -> subject -> check is a cycle");
+    let cycle = first_cycle(&edges).expect("check -> world -> subject -> check is a cycle");
+    assert_eq!(cycle.first(), cycle.last(), "{cycle:?}");
+    assert!(cycle.contains(&"check".to_string()), "{cycle:?}");
+}
+
+#[test]
+fn a_planted_cycle_in_the_wrapper_is_found() {
+    let mut edges = graph(&wrapper_src());
+    assert!(first_cycle(&edges).is_none());
+    edges
+        .entry("schedule".into())
+        .or_default()
+        .insert("policy".into());
+    let cycle = first_cycle(&edges).expect("schedule -> policy -> schedule is a cycle");
+    assert!(
+        cycle.windows(2).any(|w| w == ["schedule", "policy"]),
+        "{cycle:?}"
+    );
 }
 
 #[test]
 fn the_judge_and_the_probe_import_nothing_from_the_wrapper_crate() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let src = sim_src();
     let mut all = Vec::new();
     files(&src.join("check"), &mut all);
     all.push(src.join("subject/probe.rs"));
@@ -182,9 +248,8 @@ fn the_judge_and_the_probe_import_nothing_from_the_wrapper_crate() {
 /// reaches no peer library and no peer adapter.
 #[test]
 fn the_judge_imports_no_peer() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut all = Vec::new();
-    files(&src.join("check"), &mut all);
+    files(&sim_src().join("check"), &mut all);
     assert!(!all.is_empty());
     for file in all {
         let text = std::fs::read_to_string(&file).unwrap();

@@ -71,10 +71,13 @@ fn one() -> u32 {
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Backoff {
+    /// The first backoff, before any growth, in nanoseconds.
     pub initial_ns: u64,
     /// Growth per retry (2 for doubling).
     pub factor: f64,
+    /// The cap on the base (and, with `cap_after_jitter`, on the delay); `None`: uncapped.
     pub cap_ns: Option<u64>,
+    /// How the delay is drawn around its base.
     pub jitter: JitterShape,
     /// The cap also bounds the jittered delay (not only the base).
     pub cap_after_jitter: bool,
@@ -90,9 +93,19 @@ pub struct Backoff {
 pub enum JitterShape {
     /// Uniform in `[lo * b, hi * b]`: none is `[1, 1]`, equal `[0.5, 1]`,
     /// full `[0, 1]`, OpenAI's SDKs `[0.75, 1]`.
-    Scale { lo: f64, hi: f64 },
+    Scale {
+        /// The low end, as a share of the base.
+        lo: f64,
+        /// The high end, as a share of the base.
+        hi: f64,
+    },
     /// Uniform in `[b + lo_ns, b + hi_ns]`.
-    Add { lo_ns: u64, hi_ns: u64 },
+    Add {
+        /// The least added, in nanoseconds.
+        lo_ns: u64,
+        /// The most added, in nanoseconds.
+        hi_ns: u64,
+    },
     /// Uniform in `[initial, 3 * previous]` (the first previous is
     /// `initial`), then capped: the AWS "decorrelated" kind.
     Decorrelated,
@@ -105,20 +118,31 @@ pub enum RetryAfterRule {
     /// Ignored: the backoff is waited.
     Ignored,
     /// Waited exactly when at most `max_ns`; a longer one ends the call at once.
-    Exact { max_ns: u64 },
+    Exact {
+        /// The longest Retry-After waited, in nanoseconds.
+        max_ns: u64,
+    },
     /// Waited exactly when positive and at most `max_ns`; a zero one (or
     /// a date already past) is no instruction, and the backoff is waited
     /// as if there were none. Above `max_ns`, the call ends at once if
     /// `refuse_above`, else `max_ns` is waited. The Python SDKs' rule.
-    Positive { max_ns: u64, refuse_above: bool },
+    Positive {
+        /// The longest Retry-After waited as given, in nanoseconds.
+        max_ns: u64,
+        /// Above `max_ns`: end the call (true) or wait `max_ns` (false).
+        refuse_above: bool,
+    },
 }
 
 /// Which failures are retried.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Retryable {
+    /// The HTTP statuses that are retried.
     pub statuses: BTreeSet<u16>,
+    /// Whether a network error is retried.
     pub network: bool,
+    /// Whether an expired per-attempt timeout is retried.
     pub timeout: bool,
 }
 

@@ -3,7 +3,7 @@
 //! Every claimed jitter shape draws uniformly inside its envelope, so each
 //! backoff's place `u = (delay - lo) / (hi - lo)` in its envelope is
 //! Uniform[0, 1]. [`samples`] collects those places from a trace and
-//! [`test`] compares them with the uniform law by a Kolmogorov–Smirnov test.
+//! [`test()`] compares them with the uniform law by a Kolmogorov–Smirnov test.
 //!
 //! Only the draws a wrapper could have shown are compared: a wrapper gives
 //! up rather than begin a wait past its deadline, and a run cut off at its
@@ -35,6 +35,7 @@ pub const MIN_SAMPLES: usize = 50;
 /// Places of backoff delays inside their envelopes, each in `[0, 1]`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Samples {
+    /// Each delay's place in its envelope: 0 at the low end, 1 at the high end.
     pub places: Vec<f64>,
     /// The most any place may sit right of its drawn value (a tick over
     /// the envelope's width, for waits measured from outside).
@@ -48,10 +49,12 @@ impl Samples {
         self.late = self.late.max(other.late);
     }
 
+    /// How many places were gathered.
     pub fn len(&self) -> usize {
         self.places.len()
     }
 
+    /// Whether no place was gathered (nothing to test).
     pub fn is_empty(&self) -> bool {
         self.places.is_empty()
     }

@@ -24,9 +24,11 @@ use std::time::Duration;
 /// crabllm's: 2 retries, a 30 s timeout, a 15 s deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Deployment {
+    /// Retries after the first attempt.
     pub max_retries: u32,
     /// Zero: none.
     pub timeout: Duration,
+    /// No wait may end later than this after the first attempt began.
     pub retry_deadline: Duration,
 }
 

@@ -50,7 +50,9 @@ use std::time::Duration;
 pub struct Violation {
     /// The oracle's name.
     pub oracle: &'static str,
+    /// The client whose call broke it.
     pub client: u32,
+    /// That call's number within its client.
     pub call: u64,
     /// What was wrong.
     pub detail: String,

@@ -21,9 +21,11 @@ pub const TICK_NS: u64 = 1_000_000;
 /// One attempt as the provider below the wrapper saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attempt {
+    /// Its number within the call, from 0.
     pub number: u32,
     /// The upstream that answered it (0 unless a gateway fell back).
     pub upstream: u32,
+    /// When it started, in virtual nanoseconds since the world began.
     pub start: u64,
     /// When and how it ended; `None` if the trace stops first.
     pub end: Option<(u64, AttemptOutcome)>,
@@ -34,12 +36,15 @@ pub struct Attempt {
 /// One logical call's facts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Call {
+    /// The client that made the call.
     pub client: u32,
+    /// The call's number within its client.
     pub call: u64,
     /// `(time, method, compat, inner_compat)` of `CallStarted`.
     pub started: Option<(u64, Method, u8, u8)>,
     /// The digest of the request the caller made, where recorded.
     pub digest: Option<u64>,
+    /// Its attempts, in the order they started.
     pub attempts: Vec<Attempt>,
     /// `(stream, index)` of every item the provider sent, in order.
     pub sent: Vec<(u64, u32)>,
@@ -49,6 +54,7 @@ pub struct Call {
     pub received_at: Vec<u64>,
     /// The handed-over stream failed (`Some(timeout)`).
     pub stream_failed: Option<bool>,
+    /// When the call ended and how, as the caller saw it; `None` if it never ended (dropped, or the trace stops first).
     pub ended: Option<(u64, CallOutcome)>,
     /// The caller dropped the call before it ended.
     pub dropped: Option<Dropped>,
@@ -84,7 +90,9 @@ pub struct Wait {
 /// Where a backoff wait had to fall.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Envelope {
+    /// The shortest wait allowed, in nanoseconds.
     pub lo: u64,
+    /// The longest wait allowed, in nanoseconds.
     pub hi: u64,
     /// A cap clipped the drawn range, so values pile up at `hi`: the
     /// distribution inside is not uniform.
@@ -440,6 +448,7 @@ pub fn backoffs(trace: &Trace, claim: &Claim) -> Vec<(Wait, Option<Envelope>, Op
 /// A wait the trace shows, with what decided that it could be seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Observed {
+    /// The wait as the trace measures it.
     pub wait: Wait,
     /// Where its backoff had to fall (`None`: a Retry-After was waited).
     pub envelope: Option<Envelope>,
@@ -552,7 +561,9 @@ pub fn envelopes(
 /// or on shared state the trace does not show).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum May {
+    /// The reason holds whatever was drawn.
     Certain,
+    /// The reason holds only for some draws or some shared state.
     Possible,
 }
 

@@ -59,6 +59,7 @@ fn seconds(ns: u64) -> String {
 /// `[0, 1]`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Pairs {
+    /// One `(earlier, later)` pair of places per pair of concurrent waits.
     pub points: Vec<(f64, f64)>,
 }
 
@@ -139,11 +140,26 @@ pub fn pairs_in(calls: &[Call], claim: &Claim) -> Pairs {
 pub enum Independence {
     /// Fewer than [`MIN_POINTS`] points (no jitter, no concurrent retries):
     /// nothing was judged.
-    NotJudged { points: usize },
+    NotJudged {
+        /// How many pairs there were.
+        points: usize,
+    },
     /// Consistent with independent draws.
-    Held { z: f64, points: usize },
+    Held {
+        /// The test statistic: Kendall's S over its standard deviation under independence.
+        z: f64,
+        /// How many pairs were judged.
+        points: usize,
+    },
     /// The places of concurrent calls move together (or against each other).
-    Violated { tau: f64, z: f64, points: usize },
+    Violated {
+        /// Kendall's rank correlation of the pairs' places.
+        tau: f64,
+        /// The test statistic: Kendall's S over its standard deviation under independence.
+        z: f64,
+        /// How many pairs were judged.
+        points: usize,
+    },
 }
 
 /// Kendall's rank correlation of the points' two places, tested against

@@ -88,6 +88,7 @@ pub fn count(n: u64, thing: &str) -> String {
 /// oracle judged.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Judgement {
+    /// Every broken property, in the order the oracles found them.
     pub violations: Vec<Violation>,
     /// Per oracle name; an oracle absent judged nothing.
     pub tallies: BTreeMap<&'static str, Tally>,

@@ -29,12 +29,16 @@ pub enum Strategy {
     NoBackoff,
     /// `min(cap, base * 2^n)`, no jitter.
     Exponential,
+    /// Uniform in `[b/2, b]` around the exponential base `b`.
     Equal,
+    /// Uniform in `[0, b]`.
     Full,
+    /// `min(cap, uniform[base, 3 x previous delay])`.
     Decorrelated,
 }
 
 impl Strategy {
+    /// Every strategy, in the order the tables and charts list them.
     pub const ALL: [Strategy; 5] = [
         Strategy::NoBackoff,
         Strategy::Exponential,
@@ -43,6 +47,7 @@ impl Strategy {
         Strategy::Decorrelated,
     ];
 
+    /// The strategy's name in tables and chart legends.
     pub fn name(self) -> &'static str {
         match self {
             Strategy::NoBackoff => "no backoff",
@@ -77,8 +82,11 @@ const CAP: Duration = Duration::from_secs(2);
 /// Which client counts and how many seeds per point.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The client counts to run, one point each.
     pub clients: Vec<u32>,
+    /// Seeded runs averaged per point.
     pub runs: u64,
+    /// The root seed every run's seed derives from.
     pub seed: u64,
 }
 
@@ -95,12 +103,17 @@ impl Default for Config {
 /// One strategy at one client count, averaged over the runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {
+    /// The backoff strategy.
     pub strategy: Strategy,
+    /// How many clients raced.
     pub clients: u32,
+    /// Calls (attempts) until every client had written, averaged over runs.
     pub mean_calls: f64,
+    /// Virtual milliseconds until the last client wrote, averaged over runs.
     pub mean_ms: f64,
     /// Half-widths of 95 % confidence intervals of the two means.
     pub ci_calls: f64,
+    /// Half-width of the 95 % confidence interval of `mean_ms`.
     pub ci_ms: f64,
 }
 

@@ -63,6 +63,7 @@ pub(crate) fn busy(body: &str) -> Error {
 pub enum Which {
     /// N clients racing to write one resource, for each backoff kind.
     Jitter {
+        /// The root seed every run derives its seed from.
         #[arg(long, default_value_t = crate::DEFAULT_SEED)]
         seed: u64,
         /// Seeded runs averaged per point.
@@ -78,6 +79,7 @@ pub enum Which {
     },
     /// Load near capacity, a slowdown, and whether the provider recovers.
     Storm {
+        /// The root seed every run derives its seed from.
         #[arg(long, default_value_t = crate::DEFAULT_SEED)]
         seed: u64,
         /// Trigger lengths in ms, comma-separated (at most 10 minutes each).

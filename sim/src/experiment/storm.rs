@@ -34,14 +34,19 @@ const WINDOW_S: usize = 5;
 /// The retry configurations compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arm {
+    /// Every call makes one attempt.
     NoRetries,
+    /// The default retry policy.
     Retries,
+    /// The default retry policy, paying for retries from a default `RetryBudget`.
     RetriesWithBudget,
 }
 
 impl Arm {
+    /// Every arm, in the order the tables and charts list them.
     pub const ALL: [Arm; 3] = [Arm::NoRetries, Arm::Retries, Arm::RetriesWithBudget];
 
+    /// The arm's name in tables and chart legends.
     pub fn name(self) -> &'static str {
         match self {
             Arm::NoRetries => "no retries",
@@ -54,17 +59,23 @@ impl Arm {
 /// The world's sizes.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Attempts the provider serves at once.
     pub slots: u32,
+    /// How long one attempt is served, when healthy.
     pub service_ms: u64,
     /// Offered load as a share of capacity.
     pub load: f64,
+    /// Every arm's per-attempt timeout.
     pub timeout_ms: u64,
+    /// When the trigger begins, in virtual milliseconds.
     pub trigger_at_ms: u64,
     /// Trigger lengths to try.
     pub triggers_ms: Vec<u64>,
+    /// How many times slower service is during the trigger.
     pub slowdown: u32,
     /// How long each run goes on after its trigger ends.
     pub after_ms: u64,
+    /// The root seed every run derives its seed from.
     pub seed: u64,
 }
 
@@ -98,13 +109,19 @@ impl Config {
 /// One arm under one trigger length.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
+    /// The retry configuration.
     pub arm: Arm,
+    /// How long the trigger lasted.
     pub trigger_ms: u64,
+    /// Calls that arrived in the run.
     pub calls: u64,
+    /// Attempts those calls made.
     pub attempts: u64,
     /// Successes per second in each whole second of the run.
     pub goodput: Vec<u64>,
+    /// Goodput (successes per second) over the five seconds before the trigger.
     pub goodput_before: f64,
+    /// Goodput over the run's last five whole seconds.
     pub goodput_end: f64,
     /// Attempts per call among calls arriving after the trigger ended.
     pub amplification_after: f64,

@@ -22,7 +22,9 @@ use crate::wire::address::CallId;
 /// The provider below the probe: the backend in process, or HTTP.
 #[derive(Debug, Clone)]
 pub enum Link {
+    /// The backend called directly (the in-process world).
     Local(local::SimProvider),
+    /// Over HTTP on turmoil's simulated network (the network world).
     Http(http::HttpProvider),
 }
 

@@ -10,7 +10,9 @@ use plotters::prelude::*;
 /// One named line, with an optional band around it.
 #[derive(Debug, Clone, Default)]
 pub struct Series {
+    /// The legend's name for the line.
     pub name: String,
+    /// The `(x, y)` points, in x order.
     pub points: Vec<(f64, f64)>,
     /// `(x, low, high)`: a confidence band, drawn shaded under the line.
     pub band: Vec<(f64, f64, f64)>,
@@ -19,6 +21,7 @@ pub struct Series {
 /// How the y axis maps values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scale {
+    /// Evenly spaced values.
     Linear,
     /// Logarithmic: for data that spans orders of magnitude.
     Log,
@@ -27,19 +30,28 @@ pub enum Scale {
 /// A shaded stretch of the x axis with a label (a fault window, a trigger).
 #[derive(Debug, Clone)]
 pub struct Span {
+    /// Where the span starts on the x axis.
     pub from: f64,
+    /// Where it ends.
     pub to: f64,
+    /// What the span marks, written over it.
     pub label: String,
 }
 
 /// Everything a line chart says.
 #[derive(Debug, Clone)]
 pub struct LineChart {
+    /// The chart's heading.
     pub title: String,
+    /// The x axis's caption, with its unit.
     pub x_label: String,
+    /// The y axis's caption, with its unit.
     pub y_label: String,
+    /// How the y axis maps values.
     pub y_scale: Scale,
+    /// The lines drawn.
     pub series: Vec<Series>,
+    /// Shaded stretches of the x axis.
     pub spans: Vec<Span>,
     /// A sentence under the title (what is averaged, what coincides).
     pub note: Option<String>,

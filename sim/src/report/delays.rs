@@ -20,9 +20,11 @@ use std::collections::BTreeMap;
 pub struct RetryDelays {
     /// The retry they preceded: 1 for the second attempt.
     pub retry: u32,
+    /// Every wait before that retry, in nanoseconds.
     pub delays_ns: Vec<u64>,
     /// The widest claimed envelope over these waits.
     pub lo_ns: u64,
+    /// The widest claimed envelope's upper end.
     pub hi_ns: u64,
     /// Waits on a Retry-After, which have no envelope and are not drawn.
     pub retry_after: usize,

@@ -11,12 +11,17 @@ use plotters::prelude::*;
 /// One histogram.
 #[derive(Debug, Clone, Default)]
 pub struct Histogram {
+    /// The chart's heading.
     pub title: String,
+    /// The x axis's caption, with its unit.
     pub x_label: String,
+    /// The values counted.
     pub values: Vec<f64>,
     /// The x range the bins cover; values outside it fall in the end bins.
     pub range: (f64, f64),
+    /// How many bins the range is cut into.
     pub bins: usize,
+    /// Shaded stretches of the x axis (a claimed envelope, say).
     pub spans: Vec<Span>,
     /// Vertical lines at x, with a label (a percentile).
     pub marks: Vec<(f64, String)>,

@@ -3,7 +3,7 @@
 //!
 //! | module | role |
 //! |---|---|
-//! | [`table`] | the text table `run` and `replay` print |
+//! | [`table`](mod@table) | the text table `run` and `replay` print |
 //! | [`timeline`] | the call timeline `--svg` draws |
 //! | [`charts`] | line charts: axes, ticks, legends, log scales, bands |
 //! | [`style`] | colours, fonts, markers and number labels every picture shares |

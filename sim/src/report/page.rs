@@ -23,7 +23,9 @@ pub const TIMELINE_ROWS: usize = 60;
 pub struct Judged<'a> {
     /// The scenario as the command line named it (a built-in or a file).
     pub name: &'a str,
+    /// The scenario that ran.
     pub scenario: &'a Scenario,
+    /// What the run produced and how it was judged.
     pub evaluation: &'a Evaluation,
     /// What the subject claims under the scenario's policy.
     pub claim: &'a Claim,
@@ -36,10 +38,13 @@ pub struct Judged<'a> {
 pub struct Section {
     /// The anchor id, also the prefix of its files.
     pub id: String,
+    /// The section's heading.
     pub heading: String,
+    /// Whether every oracle held.
     pub passed: bool,
     /// Calls, success rate, attempts per call and p99, for the contents table.
     pub row: Vec<String>,
+    /// The section's body.
     pub html: String,
     /// `(file name, contents)`, relative to the report's directory.
     pub files: Vec<(String, String)>,

@@ -32,8 +32,11 @@ pub fn colour(i: usize) -> RGBColor {
 
 /// A successful attempt, a failed one, an abandoned one, and a wait.
 pub const OK: RGBColor = RGBColor(0, 158, 115);
+/// A failed attempt.
 pub const FAILED: RGBColor = RGBColor(213, 94, 0);
+/// An attempt the wrapper abandoned (a timeout, or a dropped call).
 pub const DROPPED: RGBColor = RGBColor(230, 159, 0);
+/// A wait between attempts.
 pub const WAIT: RGBColor = RGBColor(120, 120, 120);
 /// Axes and frames.
 pub const AXIS: RGBColor = RGBColor(60, 60, 60);
@@ -127,10 +130,15 @@ pub fn render(
 /// A marker shape, so curves differ by more than colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Marker {
+    /// A filled circle.
     Circle,
+    /// A filled square.
     Square,
+    /// A triangle pointing up.
     Triangle,
+    /// A diamond.
     Diamond,
+    /// A triangle pointing down.
     Down,
 }
 

@@ -20,7 +20,9 @@ pub fn finding_file(report: &Report, oracle: &str, family: Family) -> String {
 /// Writes a page per finding of one subject's report, re-running each
 /// finding's scenario and seed to draw it.
 pub struct FindingPages<'a> {
+    /// The subject's verdicts, whose findings get pages.
     pub report: &'a Report,
+    /// Where the pages are written, and how they link.
     pub site: &'a Site,
 }
 

@@ -65,11 +65,15 @@ impl fmt::Display for Family {
 pub struct Finding {
     /// The built-in scenario's name, or `generated`.
     pub name: String,
+    /// The scenario that broke it, whole, so a generated one can be replayed.
     pub scenario: Scenario,
+    /// The seed it broke under.
     pub seed: u64,
+    /// The first violation seen.
     pub violation: Violation,
     /// Runs of this case that violated the oracle, out of `runs`.
     pub violated: u32,
+    /// Runs of this case.
     pub runs: u32,
     /// For an oracle judged across seeds: it was, over seeds `0..n`.
     pub pooled_seeds: Option<u64>,
@@ -106,10 +110,13 @@ impl Default for Options {
 /// A subject's verdicts: per oracle and family, held or the finding that broke it.
 #[derive(Debug, Clone)]
 pub struct Report {
+    /// The subject's display name.
     pub subject: String,
     /// The subject's command-line name (for replay commands).
     pub key: String,
+    /// Whether the subject takes a seed, so a replay reproduces its draws.
     pub seedable: bool,
+    /// The cases that broke an oracle, by oracle and method family; an absent key held.
     pub findings: BTreeMap<(&'static str, Family), Finding>,
     /// How much each oracle judged in each family: calls and attempts
     /// (generated: over every case tried, shrinking included), or the

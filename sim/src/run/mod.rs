@@ -17,9 +17,13 @@ use summary::Summary;
 /// Everything one seeded run of one scenario produced and was judged to be.
 #[derive(Debug, Clone)]
 pub struct Evaluation {
+    /// The seed it ran under.
     pub seed: u64,
+    /// Everything that happened, as recorded.
     pub trace: Trace,
+    /// Counts and latencies.
     pub summary: Summary,
+    /// Every broken property the judge found.
     pub violations: Vec<Violation>,
     /// How much each oracle judged (an oracle absent judged nothing).
     pub tallies: BTreeMap<&'static str, Tally>,

@@ -37,12 +37,17 @@ type Span = (Option<u64>, Option<(u64, bool)>);
 /// Counts and virtual latencies of one run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
+    /// Logical calls started.
     pub calls: u64,
+    /// Calls that succeeded.
     pub ok: u64,
+    /// Attempts the provider saw, first tries included.
     pub attempts: u64,
     /// Call latencies in ns, by percentile.
     pub p50_ns: u64,
+    /// The 99th percentile call latency, in ns.
     pub p99_ns: u64,
+    /// The slowest call's latency, in ns.
     pub max_ns: u64,
 }
 

@@ -20,7 +20,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// Shard `index` of `count` (`0 <= index < count`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
+    /// This shard's number, from 0.
     pub index: u64,
+    /// How many shards the sweep is cut into.
     pub count: u64,
 }
 
@@ -57,11 +59,17 @@ impl std::str::FromStr for Shard {
 pub struct RunLine {
     /// The scenario as the command line named it.
     pub scenario: String,
+    /// The seed it ran under.
     pub seed: u64,
+    /// The subject's name.
     pub subject: String,
+    /// Logical calls started.
     pub calls: u64,
+    /// Calls that succeeded.
     pub ok: u64,
+    /// Attempts the provider saw.
     pub attempts: u64,
+    /// The 99th percentile call latency, in virtual nanoseconds.
     pub p99_ns: u64,
     /// One line per violation, missed expectation or divergence.
     pub failures: Vec<String>,

@@ -45,8 +45,11 @@ fn is_zero(n: &u64) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum During {
+    /// While an attempt is in flight.
     Attempt,
+    /// While the wrapper waits between attempts.
     Backoff,
+    /// While a handed-over stream is being read.
     Stream,
 }
 
@@ -65,8 +68,11 @@ pub enum DropPoint {
 /// A call its caller drops, validated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CallDrop {
+    /// The client whose call is dropped.
     pub client: u32,
+    /// That call's number within its client.
     pub call: u64,
+    /// When it is dropped.
     pub point: DropPoint,
     /// How long after the point is reached the call is dropped.
     pub after: Duration,

@@ -33,20 +33,29 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioSpec {
+    /// The scenario's name, used in replay commands and reports.
     pub name: String,
+    /// What the scenario shows, in a sentence or two.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
+    /// In process, or over the simulated network.
     #[serde(default)]
     pub world: WorldKind,
+    /// The retry policy the subject is configured with.
     #[serde(default)]
     pub policy: PolicySpec,
+    /// How the provider answers.
     #[serde(default)]
     pub faults: FaultPlan,
+    /// Upstreams a gateway falls back to, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fallback: Vec<FaultPlan>,
+    /// Who calls, and how.
     pub workload: WorkloadSpec,
+    /// What the run must show beyond the oracles.
     #[serde(default)]
     pub expect: Expect,
+    /// The simulated network's behaviour (the network world only).
     #[serde(default)]
     pub network: NetworkSpec,
 }
@@ -123,9 +132,13 @@ pub struct Expect {
 /// A scenario file that could not be used.
 #[derive(Debug)]
 pub struct ScenarioError {
+    /// The file.
     pub path: PathBuf,
+    /// The line of the bad value, from 1 (0 when unknown).
     pub line: usize,
+    /// Its column, from 1 (0 when unknown).
     pub column: usize,
+    /// What is wrong.
     pub message: String,
 }
 

@@ -20,9 +20,11 @@ pub enum WorldKind {
 pub struct NetworkSpec {
     /// Each message takes between these many milliseconds.
     pub latency_min_ms: u64,
+    /// The longest a message takes, in milliseconds.
     pub latency_max_ms: u64,
     /// Probability that a link breaks on a message, and that a broken one heals.
     pub loss: f64,
+    /// Probability that a broken link heals on a message.
     pub repair: f64,
     /// `[start_ms, end_ms)`: messages between clients and server are dropped.
     pub partitions: Vec<Partition>,
@@ -50,6 +52,7 @@ impl Default for NetworkSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
+    /// Both directions.
     #[default]
     Both,
     /// Requests are lost; answers would get through.
@@ -62,8 +65,11 @@ pub enum Direction {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Partition {
+    /// The window's start, in virtual milliseconds.
     pub start_ms: u64,
+    /// The window's end (excluded).
     pub end_ms: u64,
+    /// Which direction is cut.
     #[serde(default)]
     pub direction: Direction,
 }
@@ -72,7 +78,9 @@ pub struct Partition {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Window {
+    /// The window's start, in virtual milliseconds.
     pub start_ms: u64,
+    /// The window's end (excluded).
     pub end_ms: u64,
 }
 
@@ -80,7 +88,9 @@ pub struct Window {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Crash {
+    /// When the server crashes, in virtual milliseconds.
     pub at_ms: u64,
+    /// When it comes back.
     pub restart_ms: u64,
 }
 

@@ -9,14 +9,20 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PolicySpec {
+    /// Retries after the first attempt.
     pub max_retries: u32,
+    /// Bound on each attempt; zero disables it.
     #[serde(alias = "timeout_ms", with = "crate::duration")]
     pub timeout: Duration,
+    /// The backoff before the first retry, doubling after.
     #[serde(alias = "initial_backoff_ms", with = "crate::duration")]
     pub initial_backoff: Duration,
+    /// The cap on every backoff delay.
     #[serde(alias = "max_backoff_ms", with = "crate::duration")]
     pub max_backoff: Duration,
+    /// How the backoff is randomised.
     pub jitter: JitterSpec,
+    /// Longest `Retry-After` honoured.
     #[serde(alias = "max_retry_after_ms", with = "crate::duration")]
     pub max_retry_after: Duration,
     /// Longest wait from a stream's hand-over to its first item; zero disables.
@@ -25,6 +31,7 @@ pub struct PolicySpec {
     /// Longest gap between two items, after the first; zero disables.
     #[serde(alias = "stream_idle_ms", with = "crate::duration")]
     pub stream_idle: Duration,
+    /// No wait may end later than this after the first attempt began; absent: no deadline.
     #[serde(
         alias = "retry_deadline_ms",
         with = "crate::duration::option",
@@ -55,8 +62,12 @@ impl Default for PolicySpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JitterSpec {
+    /// Exactly the exponential base.
     None,
+    /// Uniform in `[b/2, b]`.
     Equal,
+    /// Uniform in `[0, b]`.
     Full,
+    /// Grows from the previous delay: uniform in `[initial, 3 x previous]`, capped.
     Decorrelated,
 }

@@ -15,13 +15,16 @@ pub struct WorkloadSpec {
     /// Closed: clients, calls per client, pause between calls.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clients: Option<u32>,
+    /// Closed: calls per client.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calls: Option<u32>,
+    /// Closed: the pause between a client's calls, in milliseconds.
     #[serde(default)]
     pub think_ms: u64,
     /// Open: Poisson arrivals per second, for this long.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_per_s: Option<f64>,
+    /// Open: how long calls arrive, in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
     /// The one method every call makes (default `chat`)...
@@ -81,7 +84,9 @@ impl Wrapper {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WorkloadKind {
+    /// Each client calls again once its previous call ended.
     Closed,
+    /// Calls arrive as a Poisson process, whether earlier ones ended or not.
     Open,
 }
 
@@ -89,9 +94,11 @@ pub enum WorkloadKind {
 /// clients share one wrapper.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Workload {
+    /// Closed or open, with its sizes.
     pub shape: Shape,
     /// Never empty.
     pub methods: Vec<Method>,
+    /// Whether the clients share one wrapper.
     pub wrapper: Wrapper,
     /// The calls their callers drop, at most one entry per call.
     pub drops: Vec<CallDrop>,
@@ -102,12 +109,20 @@ pub struct Workload {
 pub enum Shape {
     /// `clients` clients, each making `calls` calls one after another, `think_ms` apart.
     Closed {
+        /// How many clients.
         clients: u32,
+        /// Calls per client.
         calls: u32,
+        /// Pause between a client's calls, in milliseconds.
         think_ms: u64,
     },
     /// Calls arrive as a Poisson process at `rate_per_s` for `duration_ms`.
-    Open { rate_per_s: f64, duration_ms: u64 },
+    Open {
+        /// Mean arrivals per second.
+        rate_per_s: f64,
+        /// How long calls arrive, in milliseconds.
+        duration_ms: u64,
+    },
 }
 
 impl Workload {

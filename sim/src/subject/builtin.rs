@@ -311,7 +311,9 @@ impl SubjectName {
 
 /// Something to do with a subject whatever its type.
 pub trait Visit {
+    /// What the visit returns.
     type Output;
+    /// The work itself, on `subject` of whatever concrete type.
     fn visit<S: Subject>(self, subject: &S) -> Self::Output;
 }
 

@@ -26,7 +26,9 @@ pub const TAG_PREFIX: &str = "sim-call:";
 /// One logical call: a client and the call's number within it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct CallId {
+    /// The client that made the call.
     pub client: u32,
+    /// The call's number within its client.
     pub call: u64,
 }
 
@@ -45,8 +47,11 @@ impl CallId {
 /// Which upstream answers a request, and which call it is an attempt of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Address {
+    /// The upstream that answers (0: the first).
     pub upstream: u32,
+    /// The client that made the call.
     pub client: u32,
+    /// The call's number within its client.
     pub call: u64,
 }
 

@@ -28,6 +28,7 @@ use std::fmt::Write as _;
 /// What one request sends: its digest, and the call its content names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sent {
+    /// A hash of everything the request sends.
     pub digest: u64,
     /// The call a [`tag`](super::address::tag) in the content names.
     pub call: Option<CallId>,

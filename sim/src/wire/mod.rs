@@ -29,6 +29,7 @@ use items::{MODEL, chat_payload, payload_in, payload_of};
 /// How a failed call ended.
 #[derive(Debug)]
 pub struct Ended {
+    /// The error the call returned.
     pub error: Error,
     /// `Some(timeout)` when a handed-over stream failed after its items.
     pub stream_failed: Option<bool>,
@@ -201,6 +202,7 @@ pub async fn invoke<P: Provider>(
 /// request belongs to, so that what it sends lands in the right place of
 /// the trace.
 pub const CLIENT_HEADER: &str = "x-sim-client";
+/// The header naming the call, within its client.
 pub const CALL_HEADER: &str = "x-sim-call";
 
 /// The header naming the `Provider` method a request is a call of

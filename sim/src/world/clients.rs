@@ -24,9 +24,11 @@ use std::time::Duration;
 /// One client's part of a workload.
 #[derive(Debug, Clone, Copy)]
 pub struct Plan {
+    /// The client's number.
     pub client: u32,
     /// When its first call starts.
     pub start: Duration,
+    /// How many calls it makes.
     pub calls: u32,
     /// Idle time between its calls.
     pub think: Duration,

@@ -6,7 +6,7 @@
 //! | [`backon`] | backon 1.6: `ExponentialBuilder` with jitter, and its `adjust` idiom for Retry-After |
 //! | [`tokio_retry2`] | tokio-retry2 0.9: `ExponentialFactorBackoff`, its jitter, `RetryError::retry_after` |
 //! | [`tower`] | tower 0.5: `retry::Policy` over `ExponentialBackoffMaker`, per-attempt `timeout` |
-//! | [`reference`] | a small correct loop of our own for the jitter shapes no library draws (OpenAI's `[0.75 b, b]`, additive) |
+//! | [`reference`](mod@reference) | a small correct loop of our own for the jitter shapes no library draws (OpenAI's `[0.75 b, b]`, additive) |
 //!
 //! Each adapter wraps a `crabllm_core::Provider` the way a careful user of
 //! its library would, in the library's documented idiom: failures that
