@@ -21,6 +21,7 @@
 //! | [`stream`] | bounded streams: first chunk and idle gaps |
 //! | [`observe`] | the observer hook and `tracing` events |
 //! | [`budget`] | how many retries all callers may add ([`RetryBudget`]) |
+//! | [`guide`] | the guide's chapter on the wrapper (`docs/wrapper.md`), its examples run as doctests |
 //!
 //! # Naming
 //!
@@ -86,6 +87,7 @@ mod attempt;
 pub mod budget;
 pub mod classify;
 mod forward;
+pub mod guide;
 pub mod observe;
 pub mod policy;
 mod retrying;

@@ -29,6 +29,7 @@
 //! | [`experiment`] | jitter under contention, retry storms and budgets |
 //! | [`serve`] | the fault backend as a real HTTP server for any client, recording from the wire |
 //! | [`judge`] | a record from the wire judged against a claim |
+//! | [`guide`] | the guide's chapters (`docs/`) and the README, their examples run as doctests |
 #![warn(missing_docs)]
 
 #[macro_use]
@@ -42,6 +43,7 @@ pub mod duration;
 pub mod experiment;
 pub mod faults;
 pub mod generate;
+pub mod guide;
 pub mod invalid;
 pub mod judge;
 pub mod link;
@@ -58,11 +60,3 @@ pub mod world;
 
 /// The seed `retry-sim run` uses when none is given.
 pub const DEFAULT_SEED: u64 = 1;
-
-/// The README's examples, compiled and run as doctests. They live in this
-/// package, which depends on the wrapper and has every crate the examples
-/// use (the conformance one needs the simulator), so that the wrapper's own
-/// test build never builds the simulator.
-#[doc = include_str!("../../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeDoctests;

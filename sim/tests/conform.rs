@@ -2,7 +2,7 @@
 //! both worlds: ours holds every oracle, the bare provider, crabllm's
 //! wrapper and the peers break the ones their code breaks (each peer's
 //! finding is shown with the library alone in `tests/peers.rs`), and the
-//! README shows the suite's table.
+//! guide (`docs/conformance.md`) shows the suite's table.
 
 use provider_retry_sim::run::conform::{Family, Options, Report, suite, suites, table};
 use provider_retry_sim::subject::{
@@ -145,15 +145,18 @@ fn tower_holds_every_oracle_but_draws_every_calls_jitter_alike() {
     assert!(f.violation.detail.contains("Kendall"), "{f:?}");
 }
 
-/// The README's table, to be compared with what the suite prints.
-fn readme_rows() -> Vec<String> {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-    readme.lines().map(str::to_string).collect()
+/// The guide's conformance table, to be compared with what the suite prints.
+fn guide_rows() -> Vec<String> {
+    let chapter = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/conformance.md"
+    ))
+    .unwrap();
+    chapter.lines().map(str::to_string).collect()
 }
 
 #[test]
-fn the_readme_shows_the_table_the_suite_prints() {
+fn the_guide_shows_the_table_the_suite_prints() {
     let options = Options::default();
     // Every subject, in the order `retry-sim conform` prints them.
     let reports = suites(&SubjectName::ALL, &options, &|| ()).unwrap();
@@ -197,29 +200,29 @@ fn the_readme_shows_the_table_the_suite_prints() {
                 .zip(b)
                 .all(|(x, y)| x == y || x == "either" || y == "either")
     };
-    let readme = readme_rows();
+    let guide = guide_rows();
     let table = table(&reports);
     for row in table.lines() {
         let expected = cells(row);
-        let found = readme.iter().any(|line| same(&cells(line), &expected));
+        let found = guide.iter().any(|line| same(&cells(line), &expected));
         assert!(
             found,
-            "README lacks the row {row}\nregenerate: cargo run --release -p provider-retry-sim -- conform"
+            "docs/conformance.md lacks the row {row}\nregenerate: cargo run --release -p provider-retry-sim -- conform"
         );
     }
-    // And the README shows no verdict row the suite does not print.
+    // And the guide shows no verdict row the suite does not print.
     let rows = table.lines().count();
-    let start = readme
+    let start = guide
         .iter()
         .position(|l| l.starts_with("| oracle | family |"))
-        .expect("the README has the table");
-    let shown = readme[start..]
+        .expect("docs/conformance.md has the table");
+    let shown = guide[start..]
         .iter()
         .take_while(|l| l.starts_with('|'))
         .count();
     assert_eq!(
         shown, rows,
-        "the README's table has {shown} rows, the suite prints {rows}"
+        "the guide's table has {shown} rows, the suite prints {rows}"
     );
 }
 
@@ -257,7 +260,7 @@ fn crabllm_cuts_a_reasoning_model_at_its_idle_bound() {
 /// reference loop), holds every oracle on every
 /// built-in scenario of both worlds and on generated ones, the delay
 /// distribution pooled over seeds. The full size (1,000 seeds) is the
-/// command this prints; its result is in the README.
+/// command this prints; its result is in `docs/conformance.md`.
 #[test]
 fn correct_wrappers_of_every_jitter_shape_hold_every_oracle() {
     let options = Options {

@@ -89,7 +89,7 @@ fn the_storm_experiment_is_deterministic_per_seed() {
     );
 }
 
-/// A table as the README shows it: the tool's `a | b` rows as Markdown.
+/// A table as the guide shows it: the tool's `a | b` rows as Markdown.
 fn markdown(table: &str) -> String {
     let mut lines = table.lines();
     let head = lines.next().unwrap_or_default();
@@ -106,11 +106,11 @@ fn repo_file(path: &str) -> String {
 }
 
 #[test]
-fn the_readme_shows_what_the_default_runs_print_and_draw() {
-    let readme = repo_file("README.md");
+fn the_guide_shows_what_the_default_runs_print_and_draw() {
+    let guide = repo_file("docs/experiments.md");
     let points = jitter::run(&jitter::Config::default(), || {}).unwrap();
     assert!(
-        readme.contains(&markdown(&jitter::table(&points))),
+        guide.contains(&markdown(&jitter::table(&points))),
         "jitter table"
     );
     let (calls, time) = jitter::svg(&points);
@@ -119,9 +119,9 @@ fn the_readme_shows_what_the_default_runs_print_and_draw() {
     let config = storm::Config::default();
     let outcomes = storm::run(&config, || {}).unwrap();
     let table = storm::table(&config, &outcomes);
-    // The first line is the setting, said in prose in the README.
+    // The first line is the setting, said in prose in the guide.
     let rows = table.split_once('\n').map_or("", |(_, rows)| rows);
-    assert!(readme.contains(&markdown(rows)), "storm table");
+    assert!(guide.contains(&markdown(rows)), "storm table");
     assert_eq!(
         storm::svg(&config, &outcomes),
         repo_file("sim/plots/storm-goodput.svg")

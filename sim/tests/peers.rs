@@ -1,6 +1,7 @@
-//! Each defect the README lists for a peer, shown with the library alone:
-//! no simulator code, the library's own API, a paused tokio clock. A
-//! failure here means the library no longer behaves as the README says.
+//! Each defect the guide lists for a peer (`docs/wrapper.md`), shown with
+//! the library alone: no simulator code, the library's own API, a paused
+//! tokio clock. A failure here means the library no longer behaves as the
+//! guide says.
 
 use std::sync::Mutex;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! The HTML report (`--report DIR`): every scenario in it, every picture
 //! and link it refers to present, nothing fetched from outside, the same
-//! bytes from the same run; and the README's timeline is what `replay` draws.
+//! bytes from the same run; and the guide's timeline is what `replay` draws.
 
 use provider_retry_sim::builtin;
 use provider_retry_sim::report;
@@ -201,9 +201,9 @@ fn repo_file(path: &str) -> String {
 }
 
 /// `retry-sim replay brownout --seed 4 --svg sim/plots/timeline-brownout.svg`
-/// draws the README's timeline.
+/// draws the guide's timeline (`docs/simulator.md`).
 #[test]
-fn the_readme_timeline_is_what_replay_draws() {
+fn the_guide_timeline_is_what_replay_draws() {
     let scenario = builtin::get("brownout").expect("built in").expect("parses");
     let e = evaluate(&Ours, &scenario, 4, false).expect("world");
     let drawn = report::svg(&e.trace, report::timeline::SVG_ROWS);
@@ -212,5 +212,5 @@ fn the_readme_timeline_is_what_replay_draws() {
         repo_file("sim/plots/timeline-brownout.svg"),
         "regenerate with the command above"
     );
-    assert!(repo_file("README.md").contains("sim/plots/timeline-brownout.svg"));
+    assert!(repo_file("docs/simulator.md").contains("sim/plots/timeline-brownout.svg"));
 }

@@ -8,7 +8,7 @@
 //! (`check::sdks`). Without Python, or when pip cannot install the SDKs,
 //! the test prints SKIPPED with the reason instead of passing silently.
 //!
-//! Reproduce one run by hand (README, "Judging from the wire"):
+//! Reproduce one run by hand (`docs/wire.md`):
 //! `retry-sim serve sim/scenarios/wire/transient.toml --record r.jsonl &
 //!  python3 sim/clients/drive.py --sdk openai --calls 3 &&
 //!  retry-sim judge r.jsonl --claim openai-python`

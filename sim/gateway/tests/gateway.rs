@@ -315,7 +315,7 @@ fn attempts(trace: &Trace) -> Vec<u32> {
         .collect()
 }
 
-/// One cell of the README's verdict table: where the attempts went, how
+/// One cell of the guide's verdict table (`docs/gateway.md`): where the attempts went, how
 /// the call ended, and what the judge said.
 fn cell(trace: &Trace, verdicts: &[Violation]) -> String {
     let at: Vec<String> = attempts(trace).iter().map(u32::to_string).collect();
@@ -352,7 +352,7 @@ async fn one_503_the_stock_gateway_falls_back_where_ours_retries() {
         let (stock, stock_verdicts) = run(Gateway::Stock, &scenario, endpoint, 1).await;
         let (ours, our_verdicts) = run(Gateway::Retrying, &scenario, endpoint, 1).await;
         let say = |v: &[Violation]| format!("{endpoint:?}: {v:?}");
-        // `--nocapture` prints the README's verdict table.
+        // `--nocapture` prints the guide's verdict table.
         println!(
             "| {endpoint:?} | {} | {} |",
             cell(&stock, &stock_verdicts),

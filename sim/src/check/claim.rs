@@ -159,8 +159,8 @@ impl Retryable {
 }
 
 impl Claim {
-    /// provider-retry's documented semantics (README, "Semantics" and
-    /// "Which methods are retried") for `spec`.
+    /// provider-retry's documented semantics (`docs/wrapper.md`,
+    /// "Semantics"; the crate doc's "Which methods are retried") for `spec`.
     pub fn provider_retry(spec: &PolicySpec) -> Self {
         let jitter = match spec.jitter {
             JitterSpec::None => JitterShape::Scale { lo: 1.0, hi: 1.0 },

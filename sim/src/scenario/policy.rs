@@ -40,7 +40,7 @@ pub struct PolicySpec {
     pub retry_deadline: Option<Duration>,
 }
 
-/// provider-retry's documented defaults (README, "Defaults"), written here
+/// provider-retry's documented defaults (`docs/wrapper.md`, "Defaults"), written here
 /// again so a scenario's meaning never depends on the wrapper's code.
 impl Default for PolicySpec {
     fn default() -> Self {

@@ -1,7 +1,7 @@
 //! `Planted<P>`: a small hand-written retry loop with one defect planted.
 //!
 //! With [`Defect::None`] it follows provider-retry's documented semantics
-//! (README, "Semantics"); every other defect changes one rule and nothing
+//! (`docs/wrapper.md`, "Semantics"); every other defect changes one rule and nothing
 //! else, so the oracle that names that rule is the one that must catch it.
 
 use super::defect::Defect;

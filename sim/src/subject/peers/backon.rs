@@ -50,8 +50,8 @@ pub struct Backon;
 /// `Retry::adjust` documents `None` to mean; the documentation's example
 /// replaces it too, and so retries without end a provider that answers
 /// every attempt with a Retry-After (with `Retry-After: 0` and instant
-/// failures, in no time at all: a simulated run never ends). The README
-/// lists that as a defect of the example, shown by `sim/tests/peers.rs`.
+/// failures, in no time at all: a simulated run never ends). The guide
+/// (`docs/wrapper.md`) lists that as a defect of the example, shown by `sim/tests/peers.rs`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BackonAdjust;
 
