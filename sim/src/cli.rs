@@ -1,10 +1,11 @@
 //! The command line of `retry-sim`, and what each command does.
 
 use crate::report;
+use crate::report::overview;
 use crate::report::site::Site;
 use crate::run::conform::{self, Options, Report};
 use crate::run::sweep::{self, Shard};
-use crate::run::{evaluate, replay_command};
+use crate::run::{Evaluation, evaluate, replay_command};
 use crate::scenario::Scenario;
 use crate::subject::{Subject, SubjectName, Visit, visit};
 use crate::trace::Trace;
@@ -29,13 +30,18 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run scenarios (built-in names or files; all built-ins if none) under one seed.
+    /// Run scenarios (built-in names or files; all built-ins if none) under
+    /// one seed: one table of them all, or one scenario in detail.
     Run {
         scenarios: Vec<String>,
         #[arg(long, default_value_t = DEFAULT_SEED)]
         seed: u64,
         #[arg(long, value_enum, default_value = "ours")]
         subject: SubjectName,
+        /// Print every scenario in detail (every oracle, latency percentiles),
+        /// not one table of them all.
+        #[arg(long, short)]
+        verbose: bool,
         #[command(flatten)]
         out: Outputs,
         /// Write an HTML report (index.html and its pictures) into this directory.
@@ -190,6 +196,7 @@ pub fn execute(cli: Cli) -> Result<bool, String> {
             scenarios,
             seed,
             subject,
+            verbose,
             out,
             report,
         } => {
@@ -198,6 +205,7 @@ pub fn execute(cli: Cli) -> Result<bool, String> {
             visit(
                 subject,
                 RunAll {
+                    detail: verbose || scenarios.len() == 1,
                     scenarios: &scenarios,
                     seed,
                     out: &out,
@@ -350,6 +358,8 @@ fn write_outputs(out: &Outputs, trace: &Trace) -> Result<(), String> {
 struct RunAll<'a> {
     scenarios: &'a [Named],
     seed: u64,
+    /// Every scenario in detail, rather than one table of them all.
+    detail: bool,
     out: &'a Outputs,
     key: &'a str,
     site: Option<&'a Site>,
@@ -359,42 +369,68 @@ impl Visit for RunAll<'_> {
     type Output = Result<bool, String>;
 
     fn visit<S: Subject>(self, subject: &S) -> Self::Output {
-        let mut passed = true;
         let mut combined = Trace::default();
         let mut sections = Vec::new();
+        let mut evaluations = Vec::new();
         for (name, scenario) in self.scenarios {
             let e = evaluate(subject, scenario, self.seed, true).map_err(world_error)?;
             if self.site.is_some() {
                 sections.push(report::page::of_run(subject, name, scenario, &e, self.key));
             }
-            print!("{}", report::table(name, &e));
-            for (bound, rate) in [
-                ("at least", scenario.expect.min_success_rate),
-                ("at most", scenario.expect.max_success_rate),
-            ] {
-                if let Some(rate) = rate {
-                    println!(
-                        "  (mean success rate expected {bound} {rate}: judged across seeds by `sweep`)"
-                    );
-                }
+            if self.detail {
+                print!("{}", detail(name, scenario, &e, self.key));
             }
-            if let Some(d) = &e.divergence {
-                println!("  NOT DETERMINISTIC: {d}");
-            }
-            if !e.passed() {
-                println!("  replay: {}", replay_command(name, self.seed, self.key));
-                passed = false;
-            }
-            println!();
-            combined.records.extend(e.trace.records);
+            combined.records.extend(e.trace.records.iter().cloned());
+            evaluations.push(e);
+        }
+        if !self.detail {
+            let rows: Vec<overview::Row<'_>> = self
+                .scenarios
+                .iter()
+                .zip(&evaluations)
+                .map(|((name, _), evaluation)| overview::Row { name, evaluation })
+                .collect();
+            let whole = overview::Whole {
+                seed: self.seed,
+                subject: &subject.name(),
+                key: self.key,
+            };
+            print!("{}", overview::overview(&rows, &whole));
         }
         write_outputs(self.out, &combined)?;
         if let Some(site) = self.site {
             let intro = format!("seed {}", self.seed);
             site.write_runs(&subject.name(), self.key, &intro, None, &sections)?;
         }
-        Ok(passed)
+        Ok(evaluations.iter().all(Evaluation::passed))
     }
+}
+
+/// One scenario's run in detail: its table, the expectations only a sweep
+/// judges, any divergence, and the replay command if it failed.
+fn detail(name: &str, scenario: &Scenario, e: &Evaluation, key: &str) -> String {
+    let mut out = report::table(name, e);
+    for (bound, rate) in [
+        ("at least", scenario.expect.min_success_rate),
+        ("at most", scenario.expect.max_success_rate),
+    ] {
+        if let Some(rate) = rate {
+            out.push_str(&format!(
+                "  (mean success rate expected {bound} {rate}: judged across seeds by `sweep`)\n"
+            ));
+        }
+    }
+    if let Some(d) = &e.divergence {
+        out.push_str(&format!("  NOT DETERMINISTIC: {d}\n"));
+    }
+    if !e.passed() {
+        out.push_str(&format!(
+            "  replay: {}\n",
+            replay_command(name, e.seed, key)
+        ));
+    }
+    out.push('\n');
+    out
 }
 
 struct Replay<'a> {

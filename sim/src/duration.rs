@@ -110,15 +110,28 @@ pub mod option {
     }
 }
 
-/// Nanoseconds as a person reads them: `1.500 s`, `88 ms`, `12.345 ms`,
-/// `250 ns` (whole milliseconds without decimals, seconds with three).
+/// Nanoseconds as a person reads them: `1.500 s`, `88 ms`, `12.346 ms`,
+/// `250 µs`, `1.500 µs`, `250 ns` (a whole number of the unit without
+/// decimals, else three; seconds always with three, as cargo prints them).
+///
+/// The one home of durations in words: every verdict, table and page a
+/// person reads writes its durations here.
 pub fn human(ns: u64) -> String {
+    const US: u64 = 1_000;
     const MS: u64 = 1_000_000;
     match ns {
         n if n >= 1_000 * MS => format!("{:.3} s", n as f64 / 1e9),
-        n if n % MS == 0 && n > 0 => format!("{} ms", n / MS),
-        n if n >= MS => format!("{:.3} ms", n as f64 / 1e6),
+        n if n >= MS => in_unit(n, MS, "ms"),
+        n if n >= US => in_unit(n, US, "µs"),
         n => format!("{n} ns"),
+    }
+}
+
+/// `ns` in `unit` (`scale` nanoseconds each): whole without decimals, else three.
+fn in_unit(ns: u64, scale: u64, unit: &str) -> String {
+    match ns.is_multiple_of(scale) {
+        true => format!("{} {unit}", ns / scale),
+        false => format!("{:.3} {unit}", ns as f64 / scale as f64),
     }
 }
 
@@ -131,6 +144,9 @@ mod tests {
         assert_eq!(human(1_500_000_000), "1.500 s");
         assert_eq!(human(88_000_000), "88 ms");
         assert_eq!(human(12_345_678), "12.346 ms");
+        assert_eq!(human(250_000), "250 µs");
+        assert_eq!(human(1_500), "1.500 µs");
+        assert_eq!(human(999_999), "999.999 µs");
         assert_eq!(human(250), "250 ns");
         assert_eq!(human(0), "0 ns");
         assert_eq!(human(u64::MAX), "18446744073.710 s");

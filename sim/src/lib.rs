@@ -10,7 +10,8 @@
 //! | module | role |
 //! |---|---|
 //! | [`scenario`] | scenario files: parse once, validate, locate errors |
-//! | [`duration`] | durations in scenario files |
+//! | [`duration`] | durations in scenario files, and in words for people |
+//! | [`readable`] | the check that text for people holds no raw nanoseconds or Debug output |
 //! | [`invalid`] | values no world can run, and where they stand |
 //! | [`faults`] | fault plans and their per-concern seeded state |
 //! | [`seeds`] | sub-seeds per concern from one root seed |
@@ -48,6 +49,7 @@ pub mod invalid;
 pub mod judge;
 pub mod link;
 pub mod method;
+pub mod readable;
 pub mod report;
 pub mod run;
 pub mod scenario;

@@ -4,6 +4,7 @@
 //! order events happened on the single-threaded paused runtime, which is
 //! itself a function of the seed; two runs of one seed must agree line for line.
 
+use crate::duration::human;
 use crate::method::Method;
 use serde::{Deserialize, Serialize};
 use std::fmt::{self, Write as _};
@@ -96,6 +97,21 @@ fn is_zero(n: &u32) -> bool {
 /// The `is_*_compat` flags as bits: openai 1, anthropic 2, gemini 4.
 pub fn compat_bits(openai: bool, anthropic: bool, gemini: bool) -> u8 {
     u8::from(openai) | u8::from(anthropic) << 1 | u8::from(gemini) << 2
+}
+
+/// The `is_*_compat` flags of [`compat_bits`] in words: `openai and
+/// gemini`, `no API` when none is set.
+pub fn compat_names(bits: u8) -> String {
+    let names: Vec<&str> = [(1, "openai"), (2, "anthropic"), (4, "gemini")]
+        .into_iter()
+        .filter(|(bit, _)| bits & bit != 0)
+        .map(|(_, name)| name)
+        .collect();
+    match names.as_slice() {
+        [] => "no API".to_string(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
 }
 
 /// Why an attempt or a call failed, as facts (the judge decides what is transient).
@@ -303,6 +319,7 @@ pub struct Record {
     pub kind: Kind,
 }
 
+/// In words: `HTTP 503`, `HTTP 429 (Retry-After 1.000 s)`, `network error`, `timed out`.
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -310,17 +327,67 @@ impl fmt::Display for Failure {
                 status,
                 retry_after_ns,
             } => {
-                write!(f, "{status}")?;
+                write!(f, "HTTP {status}")?;
                 match retry_after_ns {
-                    Some(ra) => write!(f, " retry-after {ra}ns"),
+                    Some(ra) => write!(f, " (Retry-After {})", human(*ra)),
                     None => Ok(()),
                 }
             }
-            Failure::Network => f.write_str("network"),
-            Failure::Decode => f.write_str("decode"),
-            Failure::Timeout => f.write_str("timeout"),
-            Failure::Unsupported => f.write_str("unsupported"),
-            Failure::Other { status } => write!(f, "other {status}"),
+            Failure::Network => f.write_str("network error"),
+            Failure::Decode => f.write_str("an answer that did not decode"),
+            Failure::Timeout => f.write_str("timed out"),
+            Failure::Unsupported => f.write_str("unsupported method"),
+            Failure::Other { status } => write!(f, "other error (HTTP {status})"),
+        }
+    }
+}
+
+/// In words: `ok`, `dropped unanswered`, `failed: HTTP 503`.
+impl fmt::Display for AttemptOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AttemptOutcome::Ok => f.write_str("ok"),
+            AttemptOutcome::Dropped => f.write_str("dropped unanswered"),
+            AttemptOutcome::Failed(e) => write!(f, "failed: {e}"),
+        }
+    }
+}
+
+/// In words: `ok`, `failed: timed out`, `panicked: <message>`.
+impl fmt::Display for CallOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallOutcome::Ok => f.write_str("ok"),
+            CallOutcome::Failed(e) => write!(f, "failed: {e}"),
+            CallOutcome::Panicked { message } => write!(f, "panicked: {message}"),
+        }
+    }
+}
+
+/// In words: `attempt 1`, `delay after attempt 0: 88 ms (backoff)`,
+/// `gave up after attempt 2: exhausted`.
+impl fmt::Display for Reported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reported::Attempt { attempt } => write!(f, "attempt {attempt}"),
+            Reported::Delay {
+                attempt,
+                delay_ns,
+                retry_after,
+            } => {
+                let why = match retry_after {
+                    true => "Retry-After",
+                    false => "backoff",
+                };
+                write!(
+                    f,
+                    "delay after attempt {attempt}: {} ({why})",
+                    human(*delay_ns)
+                )
+            }
+            Reported::GaveUp { attempt, reason } => {
+                write!(f, "gave up after attempt {attempt}: {}", reason.name())
+            }
         }
     }
 }
@@ -349,11 +416,7 @@ impl fmt::Display for Record {
             } => {
                 write!(f, "attempt {attempt} started at upstream {upstream}")
             }
-            Kind::AttemptEnded { attempt, outcome } => match outcome {
-                AttemptOutcome::Ok => write!(f, "attempt {attempt} ok"),
-                AttemptOutcome::Dropped => write!(f, "attempt {attempt} dropped unanswered"),
-                AttemptOutcome::Failed(e) => write!(f, "attempt {attempt} failed: {e}"),
-            },
+            Kind::AttemptEnded { attempt, outcome } => write!(f, "attempt {attempt} {outcome}"),
             Kind::ChunkSent { stream, index } => write!(f, "chunk {stream}:{index} sent"),
             Kind::ChunkReceived { chunk } => match chunk {
                 Some(c) => write!(f, "chunk {}:{} received ({c})", c.stream, c.index),
@@ -362,28 +425,11 @@ impl fmt::Display for Record {
             Kind::StreamFailed { timeout } => write!(f, "stream failed (timeout: {timeout})"),
             Kind::CallEnded { outcome } => match outcome {
                 CallOutcome::Ok => write!(f, "call ended ok"),
-                CallOutcome::Failed(e) => write!(f, "call ended err: {e}"),
+                CallOutcome::Failed(e) => write!(f, "call failed: {e}"),
                 CallOutcome::Panicked { message } => write!(f, "call PANICKED: {message}"),
             },
             Kind::CallDropped => write!(f, "call dropped by the caller"),
-            Kind::Reported { event } => match event {
-                Reported::Attempt { attempt } => write!(f, "(reported) attempt {attempt}"),
-                Reported::Delay {
-                    attempt,
-                    delay_ns,
-                    retry_after,
-                } => {
-                    let why = if *retry_after {
-                        "retry-after"
-                    } else {
-                        "backoff"
-                    };
-                    write!(f, "(reported) delay after {attempt}: {delay_ns}ns ({why})")
-                }
-                Reported::GaveUp { attempt, reason } => {
-                    write!(f, "(reported) gave up after {attempt}: {}", reason.name())
-                }
-            },
+            Kind::Reported { event } => write!(f, "(reported) {event}"),
         }
     }
 }

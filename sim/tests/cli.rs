@@ -21,8 +21,59 @@ fn run_is_byte_identical_and_exits_zero() {
     );
     assert_eq!(a.stdout, b.stdout);
     let text = String::from_utf8_lossy(&a.stdout);
+    // Two scenarios: one table, a row each, then the verdict.
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("scenario ") && lines[0].contains("oracles held"));
+    assert!(lines[1].starts_with("transient-then-ok ") && lines[1].ends_with(" ok"));
+    assert!(lines[2].starts_with("flapping ") && lines[2].ends_with(" ok"));
     assert!(
-        text.contains("scenario flapping (seed 7)") && text.contains("oracles held"),
+        !text.contains("scenario flapping (seed 7)"),
+        "no detail: {text}"
+    );
+    let last = lines.last().unwrap();
+    assert!(
+        last.starts_with("ok: every oracle held") && last.contains("all 2 scenarios"),
+        "{text}"
+    );
+}
+
+#[test]
+fn run_shows_one_named_scenario_or_every_one_with_verbose_in_detail() {
+    let one = retry_sim(&["run", "flapping", "--seed", "7"]);
+    let text = String::from_utf8_lossy(&one.stdout);
+    assert_eq!(one.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("scenario flapping (seed 7)") && text.contains("delay_within_envelope"),
+        "{text}"
+    );
+    let all = retry_sim(&["run", "transient-then-ok", "flapping", "--verbose"]);
+    let text = String::from_utf8_lossy(&all.stdout);
+    assert!(
+        text.contains("scenario transient-then-ok (seed 1)")
+            && text.contains("scenario flapping (seed 1)"),
+        "{text}"
+    );
+}
+
+/// The main job (every built-in scenario) answers on one screen: a row per
+/// scenario, and the verdict on the last line.
+#[test]
+fn the_main_job_fits_on_one_screen() {
+    let out = retry_sim(&["run"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() <= 40, "{} lines:\n{text}", lines.len());
+    let builtins = provider_retry_sim::builtin::BUILTIN.len();
+    assert!(
+        lines
+            .last()
+            .unwrap()
+            .contains(&format!("all {builtins} scenarios")),
+        "{text}"
+    );
+    assert!(
+        provider_retry_sim::readable::unreadable(&text).is_none(),
         "{text}"
     );
 }
@@ -91,7 +142,10 @@ fn replay_prints_the_trace_and_writes_json_lines_and_svg() {
         svg.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("(reported) gave up after 2: exhausted"));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("(reported) gave up after attempt 2: exhausted")
+    );
     let lines = std::fs::read_to_string(&json).unwrap();
     assert!(lines.lines().all(|l| l.starts_with("{\"t\":")));
     assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));

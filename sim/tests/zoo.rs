@@ -316,6 +316,42 @@ fn truthful_claims_differ_from_provider_retry() {
     }
 }
 
+/// Every verdict a person reads speaks human units: what each planted
+/// defect's run reports (its violations, missed expectations, and for the
+/// wall-clock reader, where two runs diverge) holds no raw nanosecond
+/// count and no `Debug` text, in either world. Every oracle a defect here
+/// is caught by has its text read.
+#[test]
+fn every_planted_defect_is_reported_in_human_units() {
+    use provider_retry_sim::readable::unreadable;
+    let mut read = std::collections::BTreeSet::new();
+    let mut raw = Vec::new();
+    for (defect, case, oracle) in CAUGHT_BY.iter().chain(&CAUGHT_OVER_THE_NETWORK) {
+        let twice = *oracle == cases::DETERMINISM;
+        for e in case.evaluate(*defect, twice) {
+            read.extend(e.violations.iter().map(|v| v.oracle));
+            raw.extend(e.failures(case.name).into_iter().filter_map(|line| {
+                let found = unreadable(&line)?;
+                Some(format!(
+                    "{found:?} in {line}\n  {}",
+                    case.replay(e.seed, *defect)
+                ))
+            }));
+        }
+    }
+    assert!(
+        raw.is_empty(),
+        "verdicts not in human text:\n{}",
+        raw.join("\n")
+    );
+    for (_, _, oracle) in CAUGHT_BY {
+        assert!(
+            oracle == cases::DETERMINISM || read.contains(oracle),
+            "no violation of {oracle} was read"
+        );
+    }
+}
+
 #[test]
 fn control_holds_every_oracle_on_every_zoo_scenario() {
     for case in cases::ALL {

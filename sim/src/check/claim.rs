@@ -111,6 +111,34 @@ pub enum JitterShape {
     Decorrelated,
 }
 
+/// In words: `uniform in [0.5 b, b]`, `uniform in [b + 0 ns, b + 250 ms]`,
+/// `decorrelated: uniform in [initial, 3 × previous]`, where `b` is the
+/// schedule's base delay.
+impl std::fmt::Display for JitterShape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // `b`'s factor: `b` alone for 1, `0.5 b` else.
+        let times_b = |k: f64| match k == 1.0 {
+            true => "b".to_string(),
+            false => format!("{k} b"),
+        };
+        match *self {
+            JitterShape::Scale { lo, hi } if lo == hi => write!(f, "exactly {}", times_b(lo)),
+            JitterShape::Scale { lo, hi } => {
+                write!(f, "uniform in [{}, {}]", times_b(lo), times_b(hi))
+            }
+            JitterShape::Add { lo_ns, hi_ns } => write!(
+                f,
+                "uniform in [b + {}, b + {}]",
+                crate::duration::human(lo_ns),
+                crate::duration::human(hi_ns)
+            ),
+            JitterShape::Decorrelated => {
+                f.write_str("decorrelated: uniform in [initial, 3 × previous]")
+            }
+        }
+    }
+}
+
 /// What a Retry-After does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]

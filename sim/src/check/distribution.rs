@@ -147,7 +147,7 @@ pub fn test(samples: &Samples, claim: &Claim) -> Option<String> {
     let c = critical(n);
     (d > c).then(|| {
         format!(
-            "backoff delays are not drawn as {:?} claims: KS D = {d:.4} over n = {n}, critical {c:.4} at alpha {ALPHA:e}",
+            "backoff delays are not drawn as the claim says ({}): KS D = {d:.4} over n = {n}, critical {c:.4} at alpha {ALPHA:e}",
             claim.backoff.jitter
         )
     })

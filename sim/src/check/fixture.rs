@@ -1,7 +1,7 @@
 //! Doctored traces for the judge's tests: a claim and record builders.
 
 use super::claim::{Backoff, Claim, JitterShape, RetryAfterRule, Retryable};
-use super::{Context, ORACLES, check, judgement};
+use super::{Context, ORACLES, Violation, check, judgement};
 use crate::method::Method;
 use crate::trace::{AttemptOutcome, CallOutcome, ChunkId, Failure, Kind, Record, Reported, Trace};
 
@@ -173,12 +173,24 @@ pub fn trace(records: Vec<Record>) -> Trace {
     Trace::new(records)
 }
 
-/// The oracles `records` violate under `claim`, in `context`.
+/// The oracles `records` violate under `claim`, in `context`; every
+/// violation's text held to human units on the way ([`assert_readable`]),
+/// so each doctored trace that breaks an oracle also checks how it speaks.
 pub fn names_in(records: Vec<Record>, claim: &Claim, context: &Context) -> Vec<&'static str> {
-    check(&trace(records), claim, context)
-        .into_iter()
-        .map(|v| v.oracle)
-        .collect()
+    let found = check(&trace(records), claim, context);
+    assert_readable(&found);
+    found.into_iter().map(|v| v.oracle).collect()
+}
+
+/// Panic unless every violation in `found` reads in human units: no raw
+/// nanosecond count, no `Debug` text ([`crate::readable::unreadable`]).
+pub fn assert_readable(found: &[Violation]) {
+    for v in found {
+        let text = v.to_string();
+        if let Some(raw) = crate::readable::unreadable(&text) {
+            panic!("a verdict that is not human text ({raw:?}): {text}");
+        }
+    }
 }
 
 /// The oracles `records` violate under `claim`, judged in the simulator.

@@ -25,6 +25,19 @@ fn a_violation_prints_its_oracle_call_and_detail() {
     );
 }
 
+/// Every doctored trace here goes through the fixture's `names`, which
+/// holds each violation's text to human units: the hold is real.
+#[test]
+#[should_panic(expected = "not human text")]
+fn a_verdict_in_nanoseconds_fails_the_fixture() {
+    fixture::assert_readable(&[super::Violation {
+        oracle: "delay_within_envelope",
+        client: 0,
+        call: 0,
+        detail: "backoff after attempt 1 was 250000000ns, outside [100000000, 200000000]ns".into(),
+    }]);
+}
+
 #[test]
 fn every_per_call_oracle_is_listed_in_report_order() {
     let listed: Vec<&str> = PER_CALL

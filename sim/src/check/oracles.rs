@@ -11,7 +11,8 @@ use super::Context;
 use super::claim::{Claim, RetryAfterRule, nanos};
 use super::model::{self, Attempt, Call, May, TICK_NS, Wait, endings, envelopes, transient};
 use super::verdict::Verdict;
-use crate::trace::{AttemptOutcome, CallOutcome, Failure, Reported};
+use crate::duration::human;
+use crate::trace::{AttemptOutcome, CallOutcome, Failure, Reported, compat_names};
 
 /// One oracle: a call's facts, the claim and the context in; out, whether
 /// the call holds anything it judges ([`Verdict::NotJudged`] if not), and
@@ -87,7 +88,8 @@ fn fallback_in_order(c: &Call, claim: &Claim, _: &Context) -> Verdict {
     Verdict::judged(
         (!in_order || order.len() > claim.upstreams as usize).then(|| {
             format!(
-                "tried upstreams {order:?}; the claim's order is 0 to {}, once each",
+                "tried upstreams in the order {}; the claim's order is 0 to {}, once each",
+                list(&order),
                 claim.upstreams.saturating_sub(1)
             )
         }),
@@ -124,7 +126,7 @@ fn fallback_taken(c: &Call, claim: &Claim, _: &Context) -> Verdict {
     let at = last.upstream;
     Verdict::judged((at.saturating_add(1) < claim.upstreams).then(|| {
         format!(
-            "failed transiently ({outcome:?}) at upstream {at} of {}, those after it untried",
+            "failed transiently at upstream {at} of {} (its last attempt {outcome}), those after it untried",
             claim.upstreams
         )
     }))
@@ -219,7 +221,7 @@ fn no_panic(c: &Call, _: &Claim, _: &Context) -> Verdict {
 fn forwarding(c: &Call, _: &Claim, _: &Context) -> Verdict {
     match &c.ended {
         Some((_, CallOutcome::Failed(Failure::Unsupported))) => Verdict::Violated(format!(
-            "ended Unsupported after {} attempts, though the provider implements it",
+            "ended as unsupported after {} attempts, though the provider implements the method",
             c.attempts.len()
         )),
         Some((_, CallOutcome::Failed(f))) if c.attempts.is_empty() => {
@@ -236,9 +238,13 @@ fn capabilities(c: &Call, _: &Claim, _: &Context) -> Verdict {
     let Some((_, _, compat, inner)) = c.started else {
         return Verdict::NotJudged;
     };
-    Verdict::judged(
-        (compat != inner).then(|| format!("compat flags {compat:03b}, the provider's {inner:03b}")),
-    )
+    Verdict::judged((compat != inner).then(|| {
+        format!(
+            "the wrapper answers compatible with {}, the provider with {}",
+            compat_names(compat),
+            compat_names(inner)
+        )
+    }))
 }
 
 /// No call makes more attempts than the claim allows. Judges every call
@@ -281,8 +287,10 @@ fn non_transient_once(c: &Call, claim: &Claim, _: &Context) -> Verdict {
     };
     let failed = c.attempts[at].end.as_ref().map(|e| &e.1);
     Verdict::Violated(format!(
-        "attempt {} followed a non-transient {failed:?}",
-        next.number
+        "attempt {} followed attempt {}, which {} (not transient)",
+        next.number,
+        c.attempts[at].number,
+        failed.map_or_else(|| "failed".to_string(), ToString::to_string)
     ))
 }
 
@@ -301,7 +309,7 @@ fn transient_retried(c: &Call, claim: &Claim, _: &Context) -> Verdict {
     }
     Verdict::judged(endings(c, claim).is_empty().then(|| {
         format!(
-            "the call ended after attempt {} failed transiently ({outcome:?}) with retries left",
+            "the call ended after attempt {} {outcome} (transient), with retries left",
             c.attempts.len() - 1
         )
     }))
@@ -320,8 +328,12 @@ fn delay_within_envelope(c: &Call, claim: &Claim, context: &Context) -> Verdict 
     Verdict::judged(judged.into_iter().find_map(|(w, e)| {
         (w.gap_ns < e.lo || w.gap_ns > e.hi.saturating_add(context.tolerance_ns)).then(|| {
             format!(
-                "backoff after attempt {} was {}ns, outside [{}, {}]ns",
-                w.after, w.gap_ns, e.lo, e.hi
+                "backoff after attempt {} was {}, {} its envelope [{}, {}]",
+                w.after,
+                human(w.gap_ns),
+                off_by(w.gap_ns, e.lo, e.hi),
+                human(e.lo),
+                human(e.hi)
             )
         })
     }))
@@ -348,14 +360,19 @@ fn retry_after_waited(waits: &[(Wait, u64)], claim: &Claim, context: &Context) -
     for &(w, ra) in waits {
         if let Some(max_ns) = refused.filter(|&max| ra > max) {
             return Some(format!(
-                "Retry-After {ra}ns over the maximum {max_ns}ns after attempt {} was waited",
-                w.after
+                "Retry-After {} after attempt {} was waited, though over the maximum {}",
+                human(ra),
+                w.after,
+                human(max_ns)
             ));
         }
         if w.gap_ns < ra || w.gap_ns > ra.saturating_add(context.tolerance_ns) {
             return Some(format!(
-                "Retry-After {ra}ns after attempt {} was followed by a {}ns wait",
-                w.after, w.gap_ns
+                "Retry-After {} after attempt {} was followed by a {} wait ({} it)",
+                human(ra),
+                w.after,
+                human(w.gap_ns),
+                off_by(w.gap_ns, ra, ra)
             ));
         }
     }
@@ -374,7 +391,7 @@ fn no_sleep_after_final(c: &Call, _: &Claim, context: &Context) -> Verdict {
         .iter()
         .find(|(_, e)| matches!(e, Reported::Delay { attempt, .. } if *attempt >= last.number));
     if let Some((_, e)) = reported {
-        return Verdict::Violated(format!("a delay reported after the final attempt: {e:?}"));
+        return Verdict::Violated(format!("reported a delay after the final attempt ({e})"));
     }
     let Some((last_end, _)) = last.end.as_ref() else {
         return Verdict::Held;
@@ -382,8 +399,8 @@ fn no_sleep_after_final(c: &Call, _: &Claim, context: &Context) -> Verdict {
     Verdict::judged(
         (!c.streamed() && ended.saturating_sub(*last_end) > lag(context)).then(|| {
             format!(
-                "the call failed {}ns after its last attempt ended",
-                ended - last_end
+                "the call failed {} after its last attempt ended",
+                human(ended - last_end)
             )
         }),
     )
@@ -408,8 +425,10 @@ fn deadline_respected(c: &Call, claim: &Claim, context: &Context) -> Verdict {
         let end = w.from_first_ns.saturating_add(w.gap_ns);
         (end > deadline.saturating_add(context.tolerance_ns)).then(|| {
             format!(
-                "the wait after attempt {} ended {end}ns after the first attempt, deadline {deadline}ns",
-                w.after
+                "the wait after attempt {} ended {} after the first attempt began, past the deadline of {}",
+                w.after,
+                human(end),
+                human(deadline)
             )
         })
     }))
@@ -426,8 +445,14 @@ fn attempt_within_timeout(c: &Call, claim: &Claim, context: &Context) -> Verdict
     };
     Verdict::judged(c.attempts.iter().find_map(|a| {
         let took = a.end.as_ref()?.0.saturating_sub(a.start);
-        (took > timeout.saturating_add(context.tolerance_ns))
-            .then(|| format!("attempt {} took {took}ns, timeout {timeout}ns", a.number))
+        (took > timeout.saturating_add(context.tolerance_ns)).then(|| {
+            format!(
+                "attempt {} took {}, past its timeout of {}",
+                a.number,
+                human(took),
+                human(timeout)
+            )
+        })
     }))
 }
 
@@ -490,7 +515,10 @@ fn stream_fault(c: &Call) -> Option<String> {
         .enumerate()
         .any(|(k, &i)| u64::from(i) != k as u64)
     {
-        return Some(format!("stream {opened} was sent out of order: {sent:?}"));
+        return Some(format!(
+            "stream {opened} was sent out of order: items {}",
+            list(&sent)
+        ));
     }
     if c.received.len() > sent.len() {
         return Some(format!(
@@ -542,7 +570,10 @@ fn stream_idle_bounded(c: &Call, claim: &Claim, context: &Context) -> Verdict {
         let (previous, silent) = (pair[0], pair[1].saturating_sub(pair[0]));
         let bound = bound.filter(|b| silent > b.saturating_add(context.tolerance_ns))?;
         Some(format!(
-            "the stream was silent {silent}ns from {previous}ns, {name} bound {bound}ns"
+            "the stream was silent for {} from {} into the run, past its {name} bound of {}",
+            human(silent),
+            human(previous),
+            human(bound)
         ))
     }))
 }
@@ -583,8 +614,11 @@ fn stream_cut_at_bound(c: &Call, claim: &Claim, _: &Context) -> Verdict {
     let silent = cut.saturating_sub(since);
     Verdict::judged((silent < bound).then(|| {
         format!(
-            "a timeout cut the stream after {silent}ns of silence from {since}ns, \
-             before its {name} bound {bound}ns"
+            "a timeout cut the stream after {} of silence from {} into the run, \
+             before its {name} bound of {}",
+            human(silent),
+            human(since),
+            human(bound)
         )
     }))
 }
@@ -626,7 +660,9 @@ fn report_fault(c: &Call, claim: &Claim, context: &Context) -> Option<String> {
     let seen: Vec<u32> = c.attempts.iter().map(|a| a.number).collect();
     if reported != seen {
         return Some(format!(
-            "reported attempts {reported:?}, the provider saw {seen:?}"
+            "reported attempts {}, the provider saw {}",
+            list(&reported),
+            list(&seen)
         ));
     }
     let last = seen.last().copied();
@@ -635,9 +671,12 @@ fn report_fault(c: &Call, claim: &Claim, context: &Context) -> Option<String> {
         _ => None,
     }) && Some(gave_up) != last
     {
-        return Some(format!(
-            "reported giving up after attempt {gave_up}, but the last attempt was {last:?}"
-        ));
+        return Some(match last {
+            Some(last) => format!(
+                "reported giving up after attempt {gave_up}, but the last attempt was {last}"
+            ),
+            None => format!("reported giving up after attempt {gave_up}, but made no attempt"),
+        });
     }
     let waits = c.waits(claim);
     for (_, event) in &c.reported {
@@ -658,13 +697,22 @@ fn report_fault(c: &Call, claim: &Claim, context: &Context) -> Option<String> {
                 };
                 if w.gap_ns < delay_ns || w.gap_ns > delay_ns.saturating_add(context.tolerance_ns) {
                     return Some(format!(
-                        "reported a {delay_ns}ns delay after attempt {attempt}, measured {}ns",
-                        w.gap_ns
+                        "reported a {} delay after attempt {attempt}, measured {}",
+                        human(delay_ns),
+                        human(w.gap_ns)
                     ));
                 }
                 if retry_after != w.retry_after_ns.is_some() {
                     return Some(format!(
-                        "the delay after attempt {attempt} was reported with retry_after {retry_after}"
+                        "the delay after attempt {attempt} was reported as {}, but it {}",
+                        match retry_after {
+                            true => "a Retry-After wait",
+                            false => "a backoff",
+                        },
+                        match w.retry_after_ns {
+                            Some(_) => "followed a Retry-After",
+                            None => "followed no Retry-After",
+                        }
                     ));
                 }
             }
@@ -677,8 +725,12 @@ fn report_fault(c: &Call, claim: &Claim, context: &Context) -> Option<String> {
                 };
                 if !ok {
                     let names: Vec<&str> = allowed.iter().map(|(r, _)| r.name()).collect();
+                    let allows = match names.is_empty() {
+                        true => "no give-up here".to_string(),
+                        false => names.join(" or "),
+                    };
                     return Some(format!(
-                        "gave up after attempt {attempt} for {}, the claim allows {names:?}",
+                        "gave up after attempt {attempt} for {}, the claim allows {allows}",
                         reason.name()
                     ));
                 }
@@ -701,9 +753,36 @@ fn liveness_after_heal(c: &Call, _: &Claim, context: &Context) -> Verdict {
     }
     let ok = matches!(c.ended, Some((_, CallOutcome::Ok)));
     Verdict::judged((!ok).then(|| {
+        let ended = c
+            .ended
+            .as_ref()
+            .map_or_else(|| "never ended".to_string(), |e| e.1.to_string());
         format!(
-            "a call started at {start}ns, after the heal bound {from}ns, ended {:?}",
-            c.ended.as_ref().map(|e| &e.1)
+            "a call started at {}, after the heal bound {}, {ended}",
+            human(start),
+            human(from)
         )
     }))
+}
+
+/// Numbers in a list a person reads: `0, 2, 1` (`none` when empty).
+fn list<T: std::fmt::Display>(items: &[T]) -> String {
+    match items.is_empty() {
+        true => "none".to_string(),
+        false => items
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+/// Where `value` lies against `[lo, hi]`, in words: `3 ms below`, `1.5 s
+/// above` (`inside` when within: a tolerance let it through).
+fn off_by(value: u64, lo: u64, hi: u64) -> String {
+    match value {
+        v if v < lo => format!("{} below", human(lo - v)),
+        v if v > hi => format!("{} above", human(v - hi)),
+        _ => "inside".to_string(),
+    }
 }

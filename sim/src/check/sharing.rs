@@ -18,6 +18,7 @@ use super::claim::Claim;
 use super::distribution::{ALPHA, MIN_WIDTH_NS};
 use super::model::{self, Call, TICK_NS, envelopes};
 use super::{Context, Verdict};
+use crate::duration::human;
 use crate::trace::Trace;
 
 /// The cross-call oracle's name: [`independence`] over one run's, or many
@@ -44,14 +45,9 @@ pub fn first_attempt_at_once(c: &Call, _: &Claim, context: &Context) -> Verdict 
     Verdict::judged((late > context.tolerance_ns.max(TICK_NS)).then(|| {
         format!(
             "its first attempt started {} after the call did: nothing may wait before a first attempt (another call's wait?)",
-            seconds(late)
+            human(late)
         )
     }))
-}
-
-/// `ns` in seconds, to the millisecond.
-fn seconds(ns: u64) -> String {
-    format!("{:.3} s", ns as f64 / 1e9)
 }
 
 /// Points `(u, v)`: the places of two concurrent calls' backoffs after the

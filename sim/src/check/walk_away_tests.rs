@@ -166,7 +166,7 @@ fn abandoned_on_drop_catches_an_attempt_kept_in_flight() {
     assert_eq!(
         v[0].detail,
         "attempt 1 was in flight when the caller dropped the call (at 150 ms) and ended \
-         160 ms later (failed: 503)"
+         160 ms later (failed: HTTP 503)"
     );
 }
 

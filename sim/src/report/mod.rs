@@ -3,7 +3,8 @@
 //!
 //! | module | role |
 //! |---|---|
-//! | [`table`](mod@table) | the text table `run` and `replay` print |
+//! | [`overview`] | the one table `run` prints for many scenarios, and its verdict |
+//! | [`table`](mod@table) | the text table of one scenario that `run NAME` and `replay` print |
 //! | [`timeline`] | the call timeline `--svg` draws |
 //! | [`charts`] | line charts: axes, ticks, legends, log scales, bands |
 //! | [`style`] | colours, fonts, markers and number labels every picture shares |
@@ -22,6 +23,7 @@ pub mod charts;
 pub mod delays;
 pub mod histogram;
 pub mod html;
+pub mod overview;
 pub mod page;
 pub mod site;
 pub mod style;

@@ -8,7 +8,8 @@ use super::html::{self, escape};
 use super::{delays, timeline};
 use crate::check::verdict::{NOT_JUDGED, count, unviolated};
 use crate::check::{Claim, DELAY_DISTRIBUTION, ORACLES};
-use crate::run::summary::{self, ms};
+use crate::duration::human;
+use crate::run::summary;
 use crate::run::sweep::RunLine;
 use crate::run::{Evaluation, evaluate, replay_command};
 use crate::scenario::Scenario;
@@ -63,7 +64,7 @@ pub fn section(j: &Judged<'_>, id: &str) -> Section {
             sum.calls.to_string(),
             format!("{:.2} %", sum.success_rate() * 100.0),
             format!("{:.3}", sum.amplification()),
-            ms(sum.p99_ns),
+            human(sum.p99_ns),
         ],
         ..Section::default()
     };
@@ -155,9 +156,9 @@ fn summary(e: &Evaluation) -> String {
         cell(s.calls.to_string()),
         cell(format!("{:.2} %", s.success_rate() * 100.0)),
         cell(format!("{:.3}", s.amplification())),
-        cell(ms(s.p50_ns)),
-        cell(ms(s.p99_ns)),
-        cell(ms(s.max_ns)),
+        cell(human(s.p50_ns)),
+        cell(human(s.p99_ns)),
+        cell(human(s.max_ns)),
     ]];
     let head = [
         "calls",
@@ -198,16 +199,13 @@ fn oracles(e: &Evaluation) -> String {
             vec![format!("<code>{oracle}</code>"), verdict, detail]
         })
         .collect();
-    let held = ORACLES
-        .iter()
-        .filter(|o| !by.contains_key(*o) && tally(o).judged())
-        .count();
+    let counts = e.oracle_counts();
     let mut out = format!(
         "<h3>Oracles</h3>\n<p>{} of {} held in this run, {} violated, {} not judged (nothing in this run for them to judge).</p>\n",
-        html::badge(by.is_empty(), &held.to_string()),
+        html::badge(by.is_empty(), &counts.held.to_string()),
         ORACLES.len(),
-        by.len(),
-        ORACLES.len() - held - by.len()
+        counts.violated,
+        counts.not_judged
     );
     let table = html::table(&["oracle", "verdict", "first violation"], &rows);
     // A passing run's 19 green rows say little: folded, a click away.

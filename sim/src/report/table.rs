@@ -2,8 +2,8 @@
 
 use crate::check::ORACLES;
 use crate::check::verdict::{count, unviolated};
+use crate::duration::human;
 use crate::run::Evaluation;
-use crate::run::summary::ms;
 use std::fmt::Write as _;
 
 /// The table `retry-sim run` prints for scenario `name`'s evaluation `e`:
@@ -17,26 +17,23 @@ pub fn table(name: &str, e: &Evaluation) -> String {
         ("calls", s.calls.to_string()),
         ("success rate", format!("{:.2}%", s.success_rate() * 100.0)),
         ("attempts per call", format!("{:.3}", s.amplification())),
-        ("p50 latency", ms(s.p50_ns)),
-        ("p99 latency", ms(s.p99_ns)),
-        ("max latency", ms(s.max_ns)),
+        ("p50 latency", human(s.p50_ns)),
+        ("p99 latency", human(s.p99_ns)),
+        ("max latency", human(s.max_ns)),
     ];
     for (k, v) in rows {
         let _ = writeln!(out, "  {k:<20} {v:>14}");
     }
     let tally = |oracle: &str| e.tallies.get(oracle).copied().unwrap_or_default();
     let violated = |oracle: &str| e.violations.iter().filter(|v| v.oracle == oracle).count();
-    let held = ORACLES
-        .iter()
-        .filter(|o| violated(o) == 0 && tally(o).judged())
-        .count();
-    let broken = ORACLES.iter().filter(|o| violated(o) > 0).count();
+    let counts = e.oracle_counts();
     let _ = writeln!(
         out,
-        "  {:<20} {:>14}  ({broken} violated, {} not judged)",
+        "  {:<20} {:>14}  ({} violated, {} not judged)",
         "oracles held",
-        format!("{held}/{}", ORACLES.len()),
-        ORACLES.len() - held - broken,
+        format!("{}/{}", counts.held, counts.judged()),
+        counts.violated,
+        counts.not_judged,
     );
     for oracle in ORACLES {
         let verdict = match violated(oracle) {
@@ -49,9 +46,7 @@ pub fn table(name: &str, e: &Evaluation) -> String {
         };
         let _ = writeln!(out, "    {oracle:<24} {verdict}");
     }
-    for v in e.violations.iter().take(3) {
-        let _ = writeln!(out, "    {v}");
-    }
+    out.push_str(&super::overview::violation_lines(&e.violations, "    "));
     for u in &e.unmet {
         let _ = writeln!(out, "  EXPECTATION {u}");
     }

@@ -59,6 +59,39 @@ impl Evaluation {
     }
 }
 
+/// How the oracles fared in one run: held (judged, not violated),
+/// violated, and not judged (nothing in the run for them to judge).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OracleCounts {
+    pub held: usize,
+    pub violated: usize,
+    pub not_judged: usize,
+}
+
+impl OracleCounts {
+    /// The oracles that judged anything: held or violated.
+    pub fn judged(&self) -> usize {
+        self.held + self.violated
+    }
+}
+
+impl Evaluation {
+    /// How every oracle of [`check::ORACLES`] fared in this run.
+    pub fn oracle_counts(&self) -> OracleCounts {
+        let mut counts = OracleCounts::default();
+        for oracle in check::ORACLES {
+            let violated = self.violations.iter().any(|v| v.oracle == *oracle);
+            let judged = self.tallies.get(oracle).is_some_and(Tally::judged);
+            match (violated, judged) {
+                (true, _) => counts.violated += 1,
+                (false, true) => counts.held += 1,
+                (false, false) => counts.not_judged += 1,
+            }
+        }
+        counts
+    }
+}
+
 /// What the judge needs besides the claim: the heal time plus grace.
 pub fn context(scenario: &Scenario) -> Context {
     let live_from = match (

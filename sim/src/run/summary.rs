@@ -1,5 +1,6 @@
 //! What a run amounted to: counts, latency percentiles, and the expectations it missed.
 
+use crate::duration::human;
 use crate::scenario::Expect;
 use crate::trace::{Kind, Record, Trace};
 use std::collections::BTreeMap;
@@ -127,7 +128,7 @@ impl Summary {
     pub fn unmet(&self, expect: &Expect) -> Vec<String> {
         let mut out = Vec::new();
         if let Some(max) = expect.max_p99_ms.filter(|m| self.p99_ns > m * 1_000_000) {
-            out.push(format!("p99 {} above {max} ms", ms(self.p99_ns)));
+            out.push(format!("p99 {} above {max} ms", human(self.p99_ns)));
         }
         out
     }
@@ -162,11 +163,6 @@ pub fn unmet_pooled(expect: &Expect, mean_rate: f64, seeds: u64) -> Vec<String> 
         ));
     }
     out
-}
-
-/// Nanoseconds as milliseconds with one decimal: `12.5 ms`.
-pub fn ms(ns: u64) -> String {
-    format!("{:.1} ms", ns as f64 / 1e6)
 }
 
 #[cfg(test)]

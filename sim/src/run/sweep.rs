@@ -8,6 +8,7 @@
 
 use super::summary::Summary;
 use super::{Evaluation, evaluate, replay_command};
+use crate::duration::human;
 use crate::scenario::Scenario;
 use crate::subject::Subject;
 use serde::{Deserialize, Serialize};
@@ -170,11 +171,11 @@ pub fn report(lines: &[RunLine], scenarios: &BTreeMap<String, Scenario>) -> (Str
     for (name, (summary, seeds, rates)) in &pooled {
         let _ = writeln!(
             out,
-            "| {name} | {seeds} | {} | {:.4} | {:.3} | {:.1} ms |",
+            "| {name} | {seeds} | {} | {:.4} | {:.3} | {} |",
             summary.calls,
             summary.success_rate(),
             summary.amplification(),
-            summary.p99_ns as f64 / 1e6
+            human(summary.p99_ns)
         );
         if let Some(scenario) = scenarios.get(*name) {
             let mean = rates / *seeds as f64;
