@@ -59,11 +59,13 @@ pub fn violation_lines(violations: &[Violation], indent: &str) -> String {
 pub struct Row<'a> {
     /// The scenario as the command line named it (a built-in or a file).
     pub name: &'a str,
+    /// What the run produced and how it was judged.
     pub evaluation: &'a Evaluation,
 }
 
 /// What the run as a whole was: its seed and the subject judged.
 pub struct Whole<'a> {
+    /// The seed every scenario ran under.
     pub seed: u64,
     /// The subject's name as a person reads it.
     pub subject: &'a str,

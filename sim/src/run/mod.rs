@@ -63,8 +63,11 @@ impl Evaluation {
 /// violated, and not judged (nothing in the run for them to judge).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OracleCounts {
+    /// Oracles that judged something and found nothing wrong.
     pub held: usize,
+    /// Oracles that found a violation.
     pub violated: usize,
+    /// Oracles with nothing in the run to judge.
     pub not_judged: usize,
 }
 
