@@ -172,8 +172,10 @@ impl Workflow {
                         .env("PATH", path_with(&path)),
                     &format!("job {name}: {script}"),
                 );
-                let added = std::fs::read_to_string(&github_path).unwrap();
-                path.splice(0..0, added.lines().rev().map(PathBuf::from));
+                // Each line goes in front, so the last one written wins.
+                for dir in std::fs::read_to_string(&github_path).unwrap().lines() {
+                    path.insert(0, PathBuf::from(dir));
+                }
                 continue;
             }
             let uses = text(&step["uses"]);
@@ -194,7 +196,7 @@ impl Workflow {
                     (Some(name), None) => vec![name],
                     (None, Some(pattern)) => {
                         let prefix = pattern.strip_suffix('*').expect("a pattern NAME*");
-                        assert_eq!(with("merge-multiple").as_deref(), Some("true"));
+                        assert_eq!(step["with"]["merge-multiple"], Value::Bool(true));
                         std::fs::read_dir(&self.artifacts)
                             .unwrap()
                             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
