@@ -4,7 +4,8 @@ use crate::report;
 use crate::report::overview;
 use crate::report::site::Site;
 use crate::run::conform::{self, Options, Report};
-use crate::run::sweep::{self, Shard};
+use crate::run::shard::{Shard, ShardSpec};
+use crate::run::sweep::{self, RunLine};
 use crate::run::{Evaluation, evaluate, replay_command};
 use crate::scenario::Scenario;
 use crate::subject::{Subject, SubjectName, Visit, visit};
@@ -56,9 +57,11 @@ enum Command {
         seeds: Range<u64>,
         #[arg(long, value_enum, default_value = "ours")]
         subject: SubjectName,
-        /// Run only shard I of N (jobs whose position is I modulo N).
+        /// Run only shard I of N (jobs whose position is I modulo N); `env`
+        /// reads I and N from JOB_COMPLETION_INDEX and JOB_COMPLETIONS, as in
+        /// a Kubernetes Indexed Job.
         #[arg(long, default_value = "0/1")]
-        shard: Shard,
+        shard: ShardSpec,
         /// Write one JSON line per run here, for `retry-sim merge`.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -72,8 +75,16 @@ enum Command {
     },
     /// Merge the JSON lines of sharded sweeps into one report.
     Merge {
+        /// The JSON lines of each shard (`sweep --json`).
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Write the merged runs as JSON lines here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Write an HTML report into this directory, as `sweep --report`
+        /// would have (the runs shown are run again: they are deterministic).
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
     /// Print the full trace of one scenario under one seed.
     Replay {
@@ -223,6 +234,7 @@ pub fn execute(cli: Cli) -> Result<bool, String> {
             out,
             report,
         } => {
+            let shard = shard.resolve(|name| std::env::var(name).ok())?;
             let scenarios = load(&scenarios)?;
             let site = report.as_deref().map(Site::prepare).transpose()?;
             visit(
@@ -238,7 +250,11 @@ pub fn execute(cli: Cli) -> Result<bool, String> {
                 },
             )
         }
-        Command::Merge { files } => merge(&files),
+        Command::Merge {
+            files,
+            json,
+            report,
+        } => merge(&files, json.as_deref(), report.as_deref()),
         Command::Replay {
             scenario,
             seed,
@@ -343,14 +359,11 @@ fn world_error(e: std::io::Error) -> String {
 }
 
 fn write_outputs(out: &Outputs, trace: &Trace) -> Result<(), String> {
-    let write = |path: &PathBuf, text: String| {
-        std::fs::write(path, text).map_err(|err| format!("{}: {err}", path.display()))
-    };
     if let Some(path) = &out.trace {
-        write(path, trace.to_json_lines())?;
+        write_file(path, &trace.to_json_lines())?;
     }
     if let Some(path) = &out.svg {
-        write(path, report::svg(trace, report::timeline::SVG_ROWS))?;
+        write_file(path, &report::svg(trace, report::timeline::SVG_ROWS))?;
     }
     Ok(())
 }
@@ -489,8 +502,7 @@ impl Visit for Sweep<'_> {
             started.elapsed().as_secs_f64()
         );
         if let Some(path) = self.json {
-            std::fs::write(path, sweep::to_json_lines(&lines))
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+            write_file(path, &sweep::to_json_lines(&lines))?;
         }
         let by_name: BTreeMap<String, Scenario> = self.scenarios.iter().cloned().collect();
         println!(
@@ -505,13 +517,19 @@ impl Visit for Sweep<'_> {
         let (text, passed) = sweep::report(&lines, &by_name);
         print!("{text}");
         if let Some(site) = self.site {
-            let sections = report::page::of_sweep(subject, self.scenarios, &lines, self.key)
-                .map_err(world_error)?;
             let intro = format!(
                 "seeds {}..{}; each scenario below shows its first failing run, else its first seed",
                 self.seeds.start, self.seeds.end
             );
-            site.write_runs(&subject.name(), self.key, &intro, Some(&text), &sections)?;
+            SweepPages {
+                scenarios: self.scenarios,
+                lines: &lines,
+                key: self.key,
+                intro: &intro,
+                text: &text,
+                site,
+            }
+            .visit(subject)?;
         }
         if let Some(first) = lines.iter().find(|l| !l.failures.is_empty())
             && let Some((_, scenario)) = self.scenarios.iter().find(|(n, _)| *n == first.scenario)
@@ -523,7 +541,34 @@ impl Visit for Sweep<'_> {
     }
 }
 
-fn merge(files: &[PathBuf]) -> Result<bool, String> {
+/// The HTML report of a sweep or of merged shards: per scenario its first
+/// failing run, else its first seed, run again.
+struct SweepPages<'a> {
+    scenarios: &'a [Named],
+    lines: &'a [RunLine],
+    key: &'a str,
+    intro: &'a str,
+    text: &'a str,
+    site: &'a Site,
+}
+
+impl Visit for SweepPages<'_> {
+    type Output = Result<(), String>;
+
+    fn visit<S: Subject>(self, subject: &S) -> Self::Output {
+        let sections = report::page::of_sweep(subject, self.scenarios, self.lines, self.key)
+            .map_err(world_error)?;
+        self.site.write_runs(
+            &subject.name(),
+            self.key,
+            self.intro,
+            Some(self.text),
+            &sections,
+        )
+    }
+}
+
+fn merge(files: &[PathBuf], json: Option<&Path>, report: Option<&Path>) -> Result<bool, String> {
     let mut shards = Vec::new();
     for path in files {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -536,11 +581,54 @@ fn merge(files: &[PathBuf]) -> Result<bool, String> {
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    let scenarios: BTreeMap<String, Scenario> = load(&names)?.into_iter().collect();
+    let named = load(&names)?;
+    let site = report.map(Site::prepare).transpose()?;
+    let scenarios: BTreeMap<String, Scenario> = named.iter().cloned().collect();
     println!("merged {} file(s)", files.len());
     let (text, passed) = sweep::report(&lines, &scenarios);
     print!("{text}");
+    if let Some(path) = json {
+        write_file(path, &sweep::to_json_lines(&lines))?;
+    }
+    if let Some(site) = site {
+        let subject = only_subject(&lines)?;
+        let intro = format!(
+            "{} run(s) merged from {} file(s); each scenario below shows its first failing run, else its first seed",
+            lines.len(),
+            files.len()
+        );
+        visit(
+            subject,
+            SweepPages {
+                scenarios: &named,
+                lines: &lines,
+                key: subject.as_str(),
+                intro: &intro,
+                text: &text,
+                site: &site,
+            },
+        )?;
+    }
     Ok(passed)
+}
+
+/// The one subject merged runs are of: an HTML report shows one subject.
+fn only_subject(lines: &[RunLine]) -> Result<SubjectName, String> {
+    let keys: std::collections::BTreeSet<&str> = lines.iter().map(|l| l.subject.as_str()).collect();
+    let [key] = keys.iter().collect::<Vec<_>>()[..] else {
+        let all: Vec<&str> = keys.into_iter().collect();
+        return Err(format!(
+            "merge --report: the runs are of {} subjects ({}); merge one subject's shards at a time",
+            all.len(),
+            all.join(", ")
+        ));
+    };
+    <SubjectName as clap::ValueEnum>::from_str(key, false)
+        .map_err(|_| format!("merge --report: {key:?} is not a built-in subject"))
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn conform_all(

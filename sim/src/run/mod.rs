@@ -2,6 +2,7 @@
 //! with a merge), and conformance of any subject over both worlds.
 
 pub mod conform;
+pub mod shard;
 pub mod summary;
 pub mod sweep;
 

@@ -6,6 +6,7 @@
 //! Each writes one JSON line per run ([`RunLine`]); [`merge`] reads any set
 //! of them back and gives the report one process would have printed.
 
+pub use super::shard::Shard;
 use super::summary::Summary;
 use super::{Evaluation, evaluate, replay_command};
 use crate::duration::human;
@@ -17,43 +18,6 @@ use std::fmt::Write as _;
 use std::ops::Range;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-
-/// Shard `index` of `count` (`0 <= index < count`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shard {
-    /// This shard's number, from 0.
-    pub index: u64,
-    /// How many shards the sweep is cut into.
-    pub count: u64,
-}
-
-impl Default for Shard {
-    fn default() -> Self {
-        Shard { index: 0, count: 1 }
-    }
-}
-
-impl std::str::FromStr for Shard {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        let (i, n) = text
-            .split_once('/')
-            .ok_or("expected I/N, for example 0/4")?;
-        let index: u64 = i
-            .trim()
-            .parse()
-            .map_err(|e| format!("bad shard index {i:?}: {e}"))?;
-        let count: u64 = n
-            .trim()
-            .parse()
-            .map_err(|e| format!("bad shard count {n:?}: {e}"))?;
-        if count == 0 || index >= count {
-            return Err(format!("shard {index}/{count}: need 0 <= I < N"));
-        }
-        Ok(Shard { index, count })
-    }
-}
 
 /// One run's result as a JSON line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -254,14 +218,6 @@ pub fn merge(shards: Vec<Vec<RunLine>>) -> Result<Vec<RunLine>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn shards_parse_and_reject_nonsense() {
-        assert_eq!("1/4".parse(), Ok(Shard { index: 1, count: 4 }));
-        assert!("4/4".parse::<Shard>().is_err());
-        assert!("0/0".parse::<Shard>().is_err());
-        assert!("x".parse::<Shard>().is_err());
-    }
 
     #[test]
     fn run_lines_round_trip_and_bad_lines_are_located() {

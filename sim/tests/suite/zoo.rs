@@ -443,7 +443,7 @@ fn assert_conforms<S: provider_retry_sim::subject::Subject>(subject: &S, name: &
         .collect();
     assert!(
         report.held(),
-        "{}\n{findings:#?}\n{:?}\nthis variant: cargo test -p provider-retry-sim --test zoo -- --exact {test}",
+        "{}\n{findings:#?}\n{:?}\nthis variant: cargo test -p provider-retry-sim --test suite -- --exact zoo::{test}",
         table(std::slice::from_ref(&report)),
         report.nondeterministic
     );

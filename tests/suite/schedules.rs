@@ -32,7 +32,7 @@ fn table(policy: RetryPolicy, retries: usize) -> String {
 }
 
 fn snapshot(name: &str, body: String) {
-    insta::with_settings!({ snapshot_path => "../snapshots", prepend_module_to_snapshot => false }, {
+    insta::with_settings!({ snapshot_path => "../../snapshots", prepend_module_to_snapshot => false }, {
         insta::assert_snapshot!(name, body);
     });
 }

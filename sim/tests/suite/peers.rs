@@ -32,7 +32,7 @@ impl Starts {
 }
 
 fn replay(test: &str) -> String {
-    format!("replay: cargo test -p provider-retry-sim --test peers {test}")
+    format!("replay: cargo test -p provider-retry-sim --test suite peers::{test}")
 }
 
 /// backon 1.6: `with_max_delay` does not bound the first delay. With a

@@ -256,7 +256,7 @@ fn the_judge_imports_no_peer() {
         for name in ["backon", "tokio_retry2", "tower::", "peers"] {
             assert!(
                 !text.contains(name),
-                "{} mentions {name}\nreplay: cargo test -p provider-retry-sim --test layering the_judge_imports_no_peer",
+                "{} mentions {name}\nreplay: cargo test -p provider-retry-sim --test suite layering::the_judge_imports_no_peer",
                 file.display()
             );
         }

@@ -425,7 +425,7 @@ impl Case {
         let file = self.file();
         format!(
             "replay: {} (the scenario against provider-retry); this variant: \
-             cargo test -p provider-retry-sim --test zoo -- --exact {}",
+             cargo test -p provider-retry-sim --test suite -- --exact zoo::{}",
             replay_command(&file.display().to_string(), seed, "ours"),
             test_name(defect),
         )

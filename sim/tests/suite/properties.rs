@@ -2,8 +2,8 @@
 //! wrapper, and runs repeat exactly.
 //!
 //! A failure shrinks to a small scenario; proptest prints it and stores the
-//! case in `proptest-regressions/`, so `cargo test -p provider-retry-sim --test properties`
-//! replays it.
+//! case in `properties.proptest-regressions` beside this file, so
+//! `cargo test -p provider-retry-sim --test suite properties::` replays it.
 
 use proptest::prelude::*;
 use provider_retry_sim::generate::scenario;
@@ -18,7 +18,7 @@ proptest! {
         let e = evaluate(&Ours, &s, seed, true).unwrap();
         prop_assert!(
             e.violations.is_empty(),
-            "seed {seed}: {:?}\nscenario:\n{}\nreplay: cargo test -p provider-retry-sim --test properties (proptest-regressions/ keeps the case)",
+            "seed {seed}: {:?}\nscenario:\n{}\nreplay: cargo test -p provider-retry-sim --test suite properties:: (properties.proptest-regressions keeps the case)",
             e.violations,
             toml::to_string(&s).unwrap_or_default()
         );

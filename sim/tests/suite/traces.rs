@@ -10,7 +10,7 @@ use provider_retry_sim::{DEFAULT_SEED, builtin, world};
 fn builtin_scenario_traces() {
     for (name, scenario) in builtin::all().unwrap() {
         let trace = world::run(&Ours, &scenario, DEFAULT_SEED).unwrap();
-        insta::with_settings!({ snapshot_path => "../../snapshots", prepend_module_to_snapshot => false, omit_expression => true }, {
+        insta::with_settings!({ snapshot_path => "../../../snapshots", prepend_module_to_snapshot => false, omit_expression => true }, {
             insta::assert_snapshot!(format!("trace_{name}"), trace.to_text());
         });
     }
