@@ -149,7 +149,7 @@ fn first_cycle(edges: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>
 fn assert_acyclic(edges: &BTreeMap<String, BTreeSet<String>>, test: &str) {
     if let Some(cycle) = first_cycle(edges) {
         panic!(
-            "import cycle: {}\nreplay: cargo test -p provider-retry-sim --test layering {test}",
+            "import cycle: {}\nreplay: cargo test -p provider-retry-sim --test suite layering::{test}",
             cycle.join(" -> ")
         );
     }

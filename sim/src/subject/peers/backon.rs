@@ -51,7 +51,7 @@ pub struct Backon;
 /// replaces it too, and so retries without end a provider that answers
 /// every attempt with a Retry-After (with `Retry-After: 0` and instant
 /// failures, in no time at all: a simulated run never ends). The guide
-/// (`docs/wrapper.md`) lists that as a defect of the example, shown by `sim/tests/peers.rs`.
+/// (`docs/wrapper.md`) lists that as a defect of the example, shown by `sim/tests/suite/peers.rs`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BackonAdjust;
 
