@@ -2,7 +2,7 @@
 //! scenario, the violations below it, and a last word on the whole run.
 //!
 //! The detail of one scenario (every oracle, latencies by percentile) is
-//! [`super::table`]'s, behind `run NAME` or `run --verbose`.
+//! [`mod@super::table`]'s, behind `run NAME` or `run --verbose`.
 
 use crate::check::Violation;
 use crate::check::verdict::count;

@@ -15,7 +15,7 @@
 //! attempt, and building a JSON tree for each cost the simulator more than
 //! the rest of an attempt. A model that travels outside the body (Gemini's
 //! path, a transcription's form) is part of what is sent. The hash
-//! ([`WordHash`]) is fixed by its definition, not keyed per process as
+//! (`WordHash`, below) is fixed by its definition, not keyed per process as
 //! std's hasher is, so a digest means the same in every run and every
 //! trace file.
 
