@@ -4,7 +4,7 @@ use crate::report;
 use crate::report::overview;
 use crate::report::site::Site;
 use crate::run::conform::{self, Options, Report};
-use crate::run::shard::{Shard, ShardSpec};
+use crate::run::shard::{Shard, ShardSpec, parse_seeds};
 use crate::run::sweep::{self, RunLine};
 use crate::run::{Evaluation, evaluate, replay_command};
 use crate::scenario::Scenario;
@@ -53,7 +53,7 @@ enum Command {
     Sweep {
         scenarios: Vec<String>,
         /// Seeds as A..B (B excluded).
-        #[arg(long, value_parser = parse_range)]
+        #[arg(long, value_parser = parse_seeds)]
         seeds: Range<u64>,
         #[arg(long, value_enum, default_value = "ours")]
         subject: SubjectName,
@@ -174,24 +174,6 @@ struct Outputs {
     /// Draw a timeline of every call to this SVG file.
     #[arg(long)]
     svg: Option<PathBuf>,
-}
-
-fn parse_range(text: &str) -> Result<Range<u64>, String> {
-    let (a, b) = text
-        .split_once("..")
-        .ok_or("expected A..B, for example 0..100")?;
-    let a: u64 = a
-        .trim()
-        .parse()
-        .map_err(|e| format!("bad start {a:?}: {e}"))?;
-    let b: u64 = b
-        .trim()
-        .parse()
-        .map_err(|e| format!("bad end {b:?}: {e}"))?;
-    if a >= b {
-        return Err(format!("empty range {a}..{b}"));
-    }
-    Ok(a..b)
 }
 
 /// Run a parsed command line: `Ok(true)` if everything held, `Ok(false)` if

@@ -6,6 +6,8 @@
 //! `JOB_COMPLETIONS` to the Job's `spec.completions` (see
 //! `deploy/sweep-job.yaml`).
 
+use std::ops::Range;
+
 /// The variable Kubernetes sets to a pod's index in an Indexed Job.
 pub const INDEX_VAR: &str = "JOB_COMPLETION_INDEX";
 
@@ -45,19 +47,47 @@ impl std::str::FromStr for Shard {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
-        let (i, n) = text
-            .split_once('/')
-            .ok_or("expected I/N, for example 0/4")?;
-        let index: u64 = i
-            .trim()
-            .parse()
-            .map_err(|e| format!("bad shard index {i:?}: {e}"))?;
-        let count: u64 = n
-            .trim()
-            .parse()
-            .map_err(|e| format!("bad shard count {n:?}: {e}"))?;
+        let (index, count) = two_numbers(
+            text,
+            "/",
+            "I/N, for example 0/4",
+            "shard index",
+            "shard count",
+        )?;
         Shard::new(index, count)
     }
+}
+
+/// The seeds a sweep runs, written `A..B` (`B` excluded, as in Rust).
+///
+/// # Errors
+///
+/// `text` is not two numbers around `..`, or the range is empty.
+pub fn parse_seeds(text: &str) -> Result<Range<u64>, String> {
+    let (start, end) = two_numbers(text, "..", "A..B, for example 0..100", "start", "end")?;
+    if start >= end {
+        return Err(format!("empty range {start}..{end}"));
+    }
+    Ok(start..end)
+}
+
+/// Two numbers around `sep`, each named in the error that refuses it.
+fn two_numbers(
+    text: &str,
+    sep: &str,
+    expected: &str,
+    first: &str,
+    second: &str,
+) -> Result<(u64, u64), String> {
+    let (a, b) = text
+        .split_once(sep)
+        .ok_or_else(|| format!("expected {expected}"))?;
+    let number = |part: &str, name: &str| {
+        part.trim()
+            .parse::<u64>()
+            .map_err(|e| format!("bad {name} {part:?}: {e}"))
+    };
+    Ok((number(a, first)?, number(b, second)?))
 }
 
 /// A shard as the command line names it: `I/N`, or `env` for the pod's place

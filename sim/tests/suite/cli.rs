@@ -76,6 +76,25 @@ fn the_main_job_fits_on_one_screen() {
         provider_retry_sim::readable::unreadable(&text).is_none(),
         "{text}"
     );
+    // The README shows a shortened copy of this output: every line it shows
+    // is one the main job prints, so the sample cannot drift from the truth.
+    let readme = include_str!("../../../README.md");
+    let sample = readme
+        .split_once("<!-- sample: main job -->")
+        .and_then(|(_, rest)| rest.split_once("<!-- /sample: main job -->"))
+        .map(|(sample, _)| sample)
+        .expect("README.md marks its sample of the main job");
+    let shown: Vec<&str> = sample
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with("```") && *l != "...")
+        .collect();
+    assert!(shown.len() >= 4, "README sample: {sample}");
+    for line in shown {
+        assert!(
+            lines.contains(&line),
+            "README.md's sample of the main job shows a line `run` does not print: {line:?}\n{text}"
+        );
+    }
 }
 
 #[test]
