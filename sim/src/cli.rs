@@ -137,14 +137,16 @@ enum Command {
         /// A built-in scenario's name or a scenario file (its workload is the client's).
         scenario: String,
         /// Where to listen: loopback only (port 0 picks a free one).
-        #[arg(long, default_value = "127.0.0.1:8787")]
+        #[arg(long, default_value = "127.0.0.1:8787", value_parser = crate::flags::loopback)]
         addr: std::net::SocketAddr,
         /// Write the record (JSON lines of trace records) here; default stdout.
         #[arg(long)]
         record: Option<PathBuf>,
-        /// Stop after this many seconds if no client POSTs /sim/done first.
-        #[arg(long, default_value_t = crate::serve::DEFAULT_HORIZON.as_secs(), value_parser = clap::value_parser!(u64).range(1..=86_400))]
-        horizon: u64,
+        /// Stop after this long if no client POSTs /sim/done first: seconds
+        /// (`1.5`) or a number with a unit (`90s`, `2m`), at most a day
+        /// [default: 60 s].
+        #[arg(long, value_parser = crate::flags::horizon)]
+        horizon: Option<std::time::Duration>,
         /// Seeds the fault plan's dice.
         #[arg(long, default_value_t = DEFAULT_SEED)]
         seed: u64,
@@ -157,9 +159,11 @@ enum Command {
         /// A built-in claim (openai-python, anthropic-python, ours) or a JSON claim file.
         #[arg(long)]
         claim: String,
-        /// How late a measured wait may end, in ms (real-time scheduling noise).
-        #[arg(long, default_value_t = crate::judge::DEFAULT_TOLERANCE_MS)]
-        tolerance_ms: u64,
+        /// How late a measured wait may end (real-time scheduling noise):
+        /// milliseconds (`50`, `2.5`) or a number with a unit (`0.1s`)
+        /// [default: 100 ms].
+        #[arg(long = "tolerance", alias = "tolerance-ms", value_parser = crate::flags::millis)]
+        tolerance: Option<std::time::Duration>,
         /// Print the claim as JSON (a start for a claim file) and judge nothing.
         #[arg(long)]
         print_claim: bool,
@@ -285,7 +289,7 @@ pub fn execute(cli: Cli) -> Result<bool, String> {
             let (_, scenario) = load(&[scenario])?.remove(0);
             let options = crate::serve::Options {
                 addr,
-                horizon: std::time::Duration::from_secs(horizon),
+                horizon: horizon.unwrap_or(crate::serve::DEFAULT_HORIZON),
                 seed,
             };
             crate::serve::command(&scenario, options, record.as_deref())
@@ -293,9 +297,14 @@ pub fn execute(cli: Cli) -> Result<bool, String> {
         Command::Judge {
             records,
             claim,
-            tolerance_ms,
+            tolerance,
             print_claim,
-        } => crate::judge::command(&records, &claim, tolerance_ms, print_claim),
+        } => crate::judge::command(
+            &records,
+            &claim,
+            tolerance.unwrap_or(crate::judge::DEFAULT_TOLERANCE),
+            print_claim,
+        ),
     }
 }
 

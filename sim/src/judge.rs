@@ -121,7 +121,7 @@ pub fn judgement(trace: &Trace, claim: &Claim, tolerance_ns: u64) -> Judgement {
 pub fn command(
     records: &[std::path::PathBuf],
     spec: &str,
-    tolerance_ms: u64,
+    tolerance: std::time::Duration,
     print_claim: bool,
 ) -> Result<bool, String> {
     let claim = claim(spec)?;
@@ -131,7 +131,7 @@ pub fn command(
         let _ = writeln!(std::io::stdout(), "{json}");
         return Ok(true);
     }
-    let tolerance_ns = tolerance_ms.saturating_mul(1_000_000);
+    let tolerance_ns = u64::try_from(tolerance.as_nanos()).unwrap_or(u64::MAX);
     let mut columns = Vec::new();
     for path in records {
         let trace = record(path)?;
@@ -145,8 +145,9 @@ pub fn command(
     Ok(columns.iter().all(|(_, j)| j.violations.is_empty()))
 }
 
-/// The default tolerance, in whole milliseconds, for the command line.
-pub const DEFAULT_TOLERANCE_MS: u64 = WIRE_TOLERANCE_NS / 1_000_000;
+/// The command line's default tolerance: the wire's, [`WIRE_TOLERANCE_NS`].
+pub const DEFAULT_TOLERANCE: std::time::Duration =
+    std::time::Duration::from_nanos(WIRE_TOLERANCE_NS);
 
 /// The verdict table: one row per oracle, one column per `(name,
 /// judgement)`: the first violation (and how many more), `held` with the

@@ -43,6 +43,7 @@ pub mod cli;
 pub mod duration;
 pub mod experiment;
 pub mod faults;
+pub mod flags;
 pub mod generate;
 pub mod guide;
 pub mod invalid;

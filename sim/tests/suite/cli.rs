@@ -98,6 +98,35 @@ fn the_main_job_fits_on_one_screen() {
 }
 
 #[test]
+fn flags_refused_say_what_would_be_taken() {
+    for (args, says) in [
+        (
+            &["serve", "success", "--horizon", "soon"][..],
+            "for example 1.5 or 250ms",
+        ),
+        (&["serve", "success", "--horizon", "0"][..], "out of range"),
+        (
+            &["serve", "success", "--addr", "localhost"][..],
+            "localhost:8787",
+        ),
+        (
+            &["serve", "success", "--addr", "0.0.0.0:8787"][..],
+            "is not loopback",
+        ),
+        (
+            &["judge", "x.jsonl", "--claim", "ours", "--tolerance", "lots"][..],
+            "number of milliseconds",
+        ),
+    ] {
+        let out = retry_sim(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}: nothing runs");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
+
+#[test]
 fn malformed_file_names_file_line_and_column_and_runs_nothing() {
     let dir = std::env::temp_dir().join(format!("retry-sim-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -441,10 +470,11 @@ fn serve_then_signal(record: &std::path::Path, signal: &str) -> (String, std::pr
         .args([
             "serve",
             "success",
+            // As a person types them: `localhost`, a fraction with a unit.
             "--addr",
-            "127.0.0.1:0",
+            "localhost:0",
             "--horizon",
-            "60",
+            "1.5m",
         ])
         .arg("--record")
         .arg(record)
