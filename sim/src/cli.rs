@@ -159,6 +159,11 @@ enum Command {
         /// A built-in claim (openai-python, anthropic-python, ours) or a JSON claim file.
         #[arg(long)]
         claim: String,
+        /// Adjust one knob of the claim, `KNOB=VALUE` (repeatable): max_retries,
+        /// timeout, initial, factor, cap, deadline, retry_after_max, statuses,
+        /// first_chunk, stream_idle. For example `--set max_retries=5 --set timeout=2s`.
+        #[arg(long = "set", value_name = "KNOB=VALUE")]
+        sets: Vec<String>,
         /// How late a measured wait may end (real-time scheduling noise):
         /// milliseconds (`50`, `2.5`) or a number with a unit (`0.1s`)
         /// [default: 100 ms].
@@ -297,11 +302,13 @@ pub fn execute(cli: Cli) -> Result<bool, String> {
         Command::Judge {
             records,
             claim,
+            sets,
             tolerance,
             print_claim,
         } => crate::judge::command(
             &records,
             &claim,
+            &sets,
             tolerance.unwrap_or(crate::judge::DEFAULT_TOLERANCE),
             print_claim,
         ),

@@ -112,7 +112,8 @@ pub fn judgement(trace: &Trace, claim: &Claim, tolerance_ns: u64) -> Judgement {
 
 /// `retry-sim judge`: print the verdict table of `records` against the
 /// claim `spec`; `Ok(true)` if no oracle was violated on any record. With
-/// `print_claim`, print the claim as JSON instead.
+/// `print_claim`, print the claim as JSON instead. Each of `sets`,
+/// `KNOB=VALUE`, adjusts the claim first ([`check::adjust`]).
 ///
 /// # Errors
 ///
@@ -121,10 +122,14 @@ pub fn judgement(trace: &Trace, claim: &Claim, tolerance_ns: u64) -> Judgement {
 pub fn command(
     records: &[std::path::PathBuf],
     spec: &str,
+    sets: &[String],
     tolerance: std::time::Duration,
     print_claim: bool,
 ) -> Result<bool, String> {
-    let claim = claim(spec)?;
+    let mut claim = claim(spec)?;
+    for assignment in sets {
+        check::adjust::set(&mut claim, assignment).map_err(|e| format!("--set {e}"))?;
+    }
     if print_claim {
         let json = serde_json::to_string_pretty(&claim).map_err(|e| e.to_string())?;
         // A reader that stops early (`| head`) is no error.

@@ -20,6 +20,7 @@
 //! | [`request`] | every attempt sends the caller's request |
 
 pub mod abandon;
+pub mod adjust;
 pub mod claim;
 pub mod cut;
 pub mod distribution;

@@ -117,6 +117,17 @@ fn flags_refused_say_what_would_be_taken() {
             &["judge", "x.jsonl", "--claim", "ours", "--tolerance", "lots"][..],
             "number of milliseconds",
         ),
+        (
+            &[
+                "judge",
+                "--print-claim",
+                "--claim",
+                "ours",
+                "--set",
+                "retries=5",
+            ][..],
+            "the knobs: max_retries",
+        ),
     ] {
         let out = retry_sim(args);
         let err = String::from_utf8_lossy(&out.stderr);
@@ -124,6 +135,36 @@ fn flags_refused_say_what_would_be_taken() {
         assert!(out.stdout.is_empty(), "{args:?}: nothing runs");
         assert!(err.contains(says), "{args:?}: {err}");
     }
+}
+
+#[test]
+fn a_claim_is_adjusted_knob_by_knob() {
+    let base = retry_sim(&["judge", "--print-claim", "--claim", "openai-python"]);
+    let set = retry_sim(&[
+        "judge",
+        "--print-claim",
+        "--claim",
+        "openai-python",
+        "--set",
+        "max_retries=5",
+        "--set",
+        "timeout=2s",
+    ]);
+    assert_eq!(
+        set.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    let json = |out: &std::process::Output| -> serde_json::Value {
+        serde_json::from_slice(&out.stdout).expect("the claim as JSON")
+    };
+    let (mut base, set) = (json(&base), json(&set));
+    assert_eq!(set["max_attempts"], 6);
+    assert_eq!(set["timeout_ns"], 2_000_000_000u64);
+    base["max_attempts"] = set["max_attempts"].clone();
+    base["timeout_ns"] = set["timeout_ns"].clone();
+    assert_eq!(base, set, "only the knobs set changed");
 }
 
 #[test]
