@@ -48,6 +48,23 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     Ok(Duration::new(secs, (nanos % 1_000_000_000) as u32))
 }
 
+/// Parse `text` as [`parse`] does, except that a bare number (whole or
+/// not: `90`, `1.5`) is taken in `unit`, a flag's or a knob's own.
+///
+/// # Errors
+///
+/// As [`parse`]: a number that does not parse, an unknown unit, a value
+/// beyond `Duration::MAX`.
+pub fn parse_in(text: &str, unit: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let bare = !text.is_empty() && text.chars().all(|c| c.is_ascii_digit() || c == '.');
+    if bare {
+        parse(&format!("{text}{unit}"))
+    } else {
+        parse(text)
+    }
+}
+
 /// The text form of `d`: whole milliseconds as a number, else nanoseconds.
 fn write<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     let nanos = d.as_nanos();

@@ -43,14 +43,7 @@ pub fn horizon(text: &str) -> Result<Duration, String> {
 }
 
 fn in_unit(text: &str, unit: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let bare = !text.is_empty() && text.chars().all(|c| c.is_ascii_digit() || c == '.');
-    let parsed = if bare {
-        duration::parse(&format!("{text}{unit}"))
-    } else {
-        duration::parse(text)
-    };
-    parsed.map_err(|e| {
+    duration::parse_in(text, unit).map_err(|e| {
         format!("{e}; give a number of {} or a number with a unit (ns, us, ms, s, m, h), for example 1.5 or 250ms", name(unit))
     })
 }
@@ -121,6 +114,7 @@ mod tests {
             assert!(e.contains("for example 1.5 or 250ms"), "{bad:?}: {e}");
         }
         assert!(millis("x").unwrap_err().contains("number of milliseconds"));
+        assert!(seconds("x").unwrap_err().contains("number of seconds"));
     }
 
     #[test]

@@ -101,13 +101,7 @@ pub fn set(claim: &mut Claim, assignment: &str) -> Result<(), String> {
 
 /// A duration in nanoseconds; a bare number is seconds.
 fn duration(value: &str) -> Result<u64, String> {
-    let bare = !value.is_empty() && value.chars().all(|c| c.is_ascii_digit() || c == '.');
-    let text = if bare {
-        format!("{value}s")
-    } else {
-        value.to_string()
-    };
-    crate::duration::parse(&text)
+    crate::duration::parse_in(value, "s")
         .map(nanos)
         .map_err(|e| format!("{e}; give a duration such as 2s or 500ms"))
 }
