@@ -413,7 +413,9 @@ impl<P: Provider> Retrying<P> {
             return Some(GiveUp::RetryAfterTooLong);
         }
         match (policy.get_retry_deadline(), started) {
-            (Some(deadline), Some(started)) if passes_deadline(started.elapsed(), wait, deadline) => {
+            (Some(deadline), Some(started))
+                if passes_deadline(started.elapsed(), wait, deadline) =>
+            {
                 Some(GiveUp::Deadline)
             }
             _ => None,

@@ -53,7 +53,7 @@
 //!    and the retry it held back gets its budget tokens back.
 //! 5. **Observed.** Each wait is reported before it begins, as
 //!    [`Event::Throttled`](crate::Event::Throttled) with its
-//!    [`ThrottleReason`](crate::ThrottleReason), and to `tracing`.
+//!    [`ThrottleReason`], and to `tracing`.
 //! 6. **Quiet.** Nothing is spawned; dropping a waiting call drops its
 //!    wait (a token it borrowed stays spent). With no pause pending and the
 //!    rate off, the gate is one atomic add per attempt and one load per success, and reads no clock.
@@ -118,7 +118,8 @@ pub const DEFAULT_MIN_RATE: f64 = 0.5;
 pub const RELEASE: f64 = 2.0;
 /// The body of the 429 a call receives when the throttle refuses its first
 /// attempt's wait (semantics 4).
-pub const HELD_BACK: &str = "held back by the shared throttle: the provider asked all calls to wait";
+pub const HELD_BACK: &str =
+    "held back by the shared throttle: the provider asked all calls to wait";
 
 /// The top bit of the gate word: set while a pause is pending or the rate
 /// is on. The other 63 bits count attempts that went through the gate (2^63
@@ -423,9 +424,10 @@ impl Throttle {
         let now = self.now();
         let mut state = self.lock();
         if let Some(limit) = state.limit.as_mut() {
-            let rate = limit
-                .curve
-                .rate_at(now.saturating_sub(limit.cut_at), self.shared.config.min_rate);
+            let rate = limit.curve.rate_at(
+                now.saturating_sub(limit.cut_at),
+                self.shared.config.min_rate,
+            );
             if rate >= RELEASE * limit.curve.w_max() {
                 state.limit = None;
                 state.measured_from = (now, self.gate_count());
@@ -518,10 +520,7 @@ impl Throttle {
 /// `Retry-After` (a 503 without one is as likely an outage as a limit).
 pub(crate) fn throttling(error: &Error) -> bool {
     match error {
-        Error::Provider {
-            status: 429,
-            ..
-        } => true,
+        Error::Provider { status: 429, .. } => true,
         Error::Provider {
             status: 503,
             retry_after,
@@ -568,7 +567,11 @@ mod tests {
         assert_eq!((t.admit(), t.admit()), (Some(0), Some(1)));
         t.succeeded();
         t.failed(&status(500, None), 0);
-        assert_eq!(t.admit(), Some(2), "a 500 without Retry-After limits nothing");
+        assert_eq!(
+            t.admit(),
+            Some(2),
+            "a 500 without Retry-After limits nothing"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -582,7 +585,11 @@ mod tests {
             Pass::Wait(ms(2_250), ThrottleReason::Paused)
         );
         tokio::time::sleep(ms(2_250)).await;
-        assert_eq!(pass(&t, &mut turn, ms(250)), Pass::Go(0), "counted once, when it went");
+        assert_eq!(
+            pass(&t, &mut turn, ms(250)),
+            Pass::Go(0),
+            "counted once, when it went"
+        );
         assert_eq!(t.admit(), Some(1), "the pause is over and the flag clear");
     }
 
@@ -614,7 +621,11 @@ mod tests {
         assert_eq!(t.get_rate(), Some(0.7));
         let mut turn = Turn::default();
         let _ = t.admit();
-        let refused = t.pass(&mut turn, |_, _| Duration::ZERO, |_, _, _| Some(GiveUp::Deadline));
+        let refused = t.pass(
+            &mut turn,
+            |_, _| Duration::ZERO,
+            |_, _, _| Some(GiveUp::Deadline),
+        );
         assert!(matches!(refused, Pass::Refused(_, GiveUp::Deadline)));
         assert!(!turn.token);
         let wait = Duration::from_secs_f64(1.0 / 0.7);
@@ -713,7 +724,12 @@ mod tests {
             .min_rate(2.0)
             .adaptive(false);
         assert_eq!(
-            (t.get_spread(), t.get_max_pause(), t.get_min_rate(), t.get_adaptive()),
+            (
+                t.get_spread(),
+                t.get_max_pause(),
+                t.get_min_rate(),
+                t.get_adaptive()
+            ),
             (ms(5), ms(6), 2.0, false)
         );
         assert!(!t.shares_with(&Throttle::default()));
@@ -721,7 +737,10 @@ mod tests {
             format!("{t:?}"),
             "Throttle { spread: 5ms, max_pause: 6ms, min_rate: 2.0, adaptive: false, rate: None }"
         );
-        assert_eq!(Throttle::new().min_rate(f64::NAN).get_min_rate(), f64::MIN_POSITIVE);
+        assert_eq!(
+            Throttle::new().min_rate(f64::NAN).get_min_rate(),
+            f64::MIN_POSITIVE
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -68,7 +68,10 @@ mod tests {
 
     #[test]
     fn the_wake_is_the_rest_of_the_pause_plus_the_offset() {
-        assert_eq!(wake_after(s(2), Duration::from_millis(300)), Duration::from_millis(2_300));
+        assert_eq!(
+            wake_after(s(2), Duration::from_millis(300)),
+            Duration::from_millis(2_300)
+        );
         assert_eq!(wake_after(Duration::MAX, s(1)), Duration::MAX);
     }
 

@@ -45,9 +45,17 @@ async fn a_retry_after_from_one_call_pauses_the_others() {
         second.chat_completion(req).await
     });
     assert!(ra.is_ok() && rb.is_ok());
-    assert_eq!(a.call_times(start), [0, 2_000], "the told call waits exactly");
+    assert_eq!(
+        a.call_times(start),
+        [0, 2_000],
+        "the told call waits exactly"
+    );
     let b_at = b.call_times(start);
-    assert_eq!(b_at.len(), 1, "the paused call spent no attempt to learn it");
+    assert_eq!(
+        b_at.len(),
+        1,
+        "the paused call spent no attempt to learn it"
+    );
     assert!(
         (2_000..=3_000).contains(&b_at[0]),
         "the other call waited out the pause (plus at most the 1 s spread): {b_at:?}"
@@ -161,9 +169,17 @@ async fn a_retry_held_past_the_deadline_returns_its_error_and_refunds_its_tokens
         matches!(result, Err(Error::Provider { status: 500, .. })),
         "the last real error: {result:?}"
     );
-    assert_eq!(start.elapsed(), ms(100), "after the backoff, no pause begun");
+    assert_eq!(
+        start.elapsed(),
+        ms(100),
+        "after the backoff, no pause begun"
+    );
     assert_eq!(failing.count(), 1);
-    assert_eq!(budget.get_tokens(), 50, "the held-back retry's tokens came back");
+    assert_eq!(
+        budget.get_tokens(),
+        50,
+        "the held-back retry's tokens came back"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -200,7 +216,10 @@ async fn no_throttle_wait_ends_past_the_deadline_and_some_fit() {
             more => panic!("seed {seed}: {more:?}"),
         }
     }
-    assert!(waited >= 5 && refused >= 5, "{waited} waited, {refused} refused");
+    assert!(
+        waited >= 5 && refused >= 5,
+        "{waited} waited, {refused} refused"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -238,7 +257,10 @@ async fn a_throttle_wait_is_outside_the_attempt_timeout_and_is_observed() {
         .observer(observer)
         .chat_completion(req)
         .await;
-    assert!(result.is_ok(), "2 s paused + 0.5 s answer within a 1 s timeout");
+    assert!(
+        result.is_ok(),
+        "2 s paused + 0.5 s answer within a 1 s timeout"
+    );
     assert_eq!(
         *log.lock().unwrap(),
         [
@@ -301,11 +323,11 @@ async fn an_outage_503_without_retry_after_sets_no_rate() {
         .max_retries(0)
         .chat_completion(req)
         .await;
-    assert!(throttle.get_rate().is_some(), "503 with Retry-After throttles");
-    assert_eq!(
-        throttle.get_paused_until(),
-        Some(Instant::now() + ms(300))
+    assert!(
+        throttle.get_rate().is_some(),
+        "503 with Retry-After throttles"
     );
+    assert_eq!(throttle.get_paused_until(), Some(Instant::now() + ms(300)));
 }
 
 #[tokio::test(start_paused = true)]
@@ -313,7 +335,11 @@ async fn clones_and_wrappers_share_one_throttle() {
     let throttle = pauses_only();
     let w = wrap(&ok(), &throttle, 1);
     let clone = w.clone();
-    assert!(clone.get_throttle().is_some_and(|t| t.shares_with(&throttle)));
+    assert!(
+        clone
+            .get_throttle()
+            .is_some_and(|t| t.shares_with(&throttle))
+    );
     assert!(!throttle.shares_with(&throttle.spread(ms(5))));
     assert!(Retrying::new(ok()).get_throttle().is_none());
 }
