@@ -373,8 +373,9 @@ impl Throttle {
         offset: impl FnOnce(Duration, u64) -> Duration,
         refuse: impl Fn(ThrottleReason, Duration, Duration) -> Option<crate::GiveUp>,
     ) -> Pass {
-        let now = self.now();
+        // The clock is read under the lock, so instants reach the state in order.
         let mut state = self.lock();
+        let now = self.now();
         if !turn.uncounted {
             // Take back the count `admit` added (it cannot borrow from the
             // flag: the add made the count at least 1).
@@ -421,8 +422,8 @@ impl Throttle {
 
     #[cold]
     fn recover(&self) {
-        let now = self.now();
         let mut state = self.lock();
+        let now = self.now();
         if let Some(limit) = state.limit.as_mut() {
             let rate = limit.curve.rate_at(
                 now.saturating_sub(limit.cut_at),
@@ -451,9 +452,9 @@ impl Throttle {
 
     #[cold]
     fn learn(&self, error: &Error, number: u64) {
-        let now = self.now();
         let config = self.shared.config;
         let mut state = self.lock();
+        let now = self.now();
         if let Some(asked) = error.retry_after().filter(|_| error.is_transient()) {
             state.paused_until = Some(pause::extend(
                 state.paused_until,
