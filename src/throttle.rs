@@ -433,7 +433,7 @@ impl Throttle {
                 state.limit = None;
                 state.measured_from = (now, self.gate_count());
             } else {
-                limit.bucket.clamp(now, rate);
+                limit.bucket.settle(now, limit.rate);
                 limit.rate = rate;
             }
         }
@@ -444,8 +444,7 @@ impl Throttle {
     /// `Retry-After`, cut the rate if it is a throttling response.
     #[inline]
     pub(crate) fn failed(&self, error: &Error, number: u64) {
-        let pauses = error.is_transient() && error.retry_after().is_some();
-        if pauses || throttling(error) {
+        if error.retry_after().is_some() || throttling(error) {
             self.learn(error, number);
         }
     }
@@ -483,7 +482,7 @@ impl Throttle {
         let rate = rate::sane(rate::BETA * w, self.shared.config.min_rate);
         let bucket = match state.limit {
             Some(mut limit) => {
-                limit.bucket.clamp(now, rate);
+                limit.bucket.settle(now, limit.rate);
                 limit.bucket
             }
             None => Bucket::empty(now),
@@ -688,16 +687,58 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(1)).await;
         t.succeeded();
         let one = t.get_rate().unwrap();
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
         t.succeeded();
-        let three = t.get_rate().unwrap();
-        assert!(7.0 < one && one < three && three < 20.0, "{one} {three}");
+        let four = t.get_rate().unwrap();
+        // 0.4 (4 - 1.957)^3 + 10 = 13.4/s: past 10 + 2, short of 2 * 10.
+        assert!(7.0 < one && one < four && four > 13.0, "{one} {four}");
         // 2 w_max = 20/s: k = cbrt(7.5) = 1.957 s, plus cbrt(10 / 0.4) =
         // 2.924 s: off from about 4.88 s after the cut.
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
         t.succeeded();
         assert_eq!(t.get_rate(), None);
         assert!(t.admit().is_some());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_new_rate_applies_from_its_change_on() {
+        let t = Throttle::new();
+        for _ in 0..10 {
+            let _ = t.admit();
+        }
+        t.failed(&status(429, None), 0);
+        for _ in 0..11 {
+            let mut turn = Turn::default();
+            let _ = t.admit();
+            let _ = pass(&t, &mut turn, Duration::ZERO);
+        }
+        // 11 tokens lent at 7/s; one second later 7 are repaid, and the
+        // rate rises to 0.4 (1 - 1.957)^3 + 10 = 9.65/s from then on.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        t.succeeded();
+        let rate = t.get_rate().unwrap();
+        let mut turn = Turn::default();
+        let _ = t.admit();
+        let Pass::Wait(wait, ThrottleReason::Rate) = pass(&t, &mut turn, Duration::ZERO) else {
+            panic!("still in debt");
+        };
+        let expected = (1.0 + 4.0) / rate;
+        assert!(
+            (wait.as_secs_f64() - expected).abs() < 1e-6,
+            "{wait:?} {expected}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_after_on_a_non_throttling_error_pauses_but_sets_no_rate() {
+        let t = Throttle::new();
+        t.failed(&status(500, Some(ms(1_000))), 0);
+        assert_eq!(t.get_rate(), None);
+        assert!(t.get_paused_until().is_some());
+        let other = Throttle::new();
+        other.failed(&status(400, Some(ms(1_000))), 0);
+        assert_eq!(other.get_paused_until(), None, "not transient: no pause");
+        assert!(other.admit().is_some());
     }
 
     #[tokio::test(start_paused = true)]

@@ -15,14 +15,10 @@ pub const BETA: f64 = 0.7;
 /// seconds after it.
 pub const SCALE: f64 = 0.4;
 
-/// A rate as a usable number: NaN and anything below `floor` become `floor`.
+/// A rate as a usable number: NaN and anything below `floor` (a positive
+/// rate) become `floor`, infinity the largest finite rate.
 pub(crate) fn sane(rate: f64, floor: f64) -> f64 {
     // `f64::max` returns the other operand when one is NaN.
-    let floor = if floor.is_finite() && floor > 0.0 {
-        floor
-    } else {
-        f64::MIN_POSITIVE
-    };
     rate.max(floor).min(f64::MAX)
 }
 
@@ -106,10 +102,13 @@ impl Bucket {
         self.at = now;
     }
 
-    /// Keep the debt but no more tokens than `rate` holds (after a cut).
-    pub(crate) fn clamp(&mut self, now: Duration, rate: f64) {
+    /// Bring the tokens up to `now` at the `rate` that held until now, so
+    /// that a new rate applies only from `now` on. (A lower rate's smaller
+    /// capacity applies at the next read: [`tokens_at`](Self::tokens_at)
+    /// caps what it returns.)
+    pub(crate) fn settle(&mut self, now: Duration, rate: f64) {
         let now = now.max(self.at);
-        self.tokens = self.tokens_at(now, rate).min(rate.max(1.0));
+        self.tokens = self.tokens_at(now, rate);
         self.at = now;
     }
 }
@@ -175,16 +174,29 @@ mod tests {
     }
 
     #[test]
-    fn clamping_keeps_the_debt_and_drops_the_excess() {
-        let mut full = Bucket::empty(Duration::ZERO);
-        full.clamp(s(10.0), 10.0);
-        full.clamp(s(10.0), 2.0);
-        assert_eq!(full.tokens_at(s(10.0), 2.0), 2.0);
+    fn settling_refills_at_the_old_rate_and_a_lower_rate_caps_on_read() {
         let mut owed = Bucket::empty(Duration::ZERO);
         owed.take(Duration::ZERO, 1.0);
         owed.take(Duration::ZERO, 1.0);
-        owed.clamp(Duration::ZERO, 5.0);
-        assert_eq!(owed.tokens_at(Duration::ZERO, 5.0), -2.0);
+        owed.settle(s(1.0), 1.0);
+        assert_eq!(owed.tokens_at(s(1.0), 5.0), -1.0, "1 s at 1/s repaid one");
+        assert_eq!(owed.tokens_at(s(2.0), 5.0), 4.0, "then 5/s");
+        let mut full = Bucket::empty(Duration::ZERO);
+        full.settle(s(10.0), 10.0);
+        assert_eq!(full.tokens_at(s(10.0), 10.0), 10.0);
+        assert_eq!(
+            full.tokens_at(s(10.0), 2.0),
+            2.0,
+            "the lower rate's capacity"
+        );
+    }
+
+    #[test]
+    fn a_rate_is_never_nan_below_the_floor_or_infinite() {
+        assert_eq!(sane(-1.0, 0.5), 0.5);
+        assert_eq!(sane(f64::NAN, 0.5), 0.5);
+        assert_eq!(sane(f64::INFINITY, 0.5), f64::MAX);
+        assert_eq!(sane(3.0, 0.5), 3.0);
     }
 
     #[test]

@@ -276,7 +276,10 @@ async fn throttling_responses_set_a_rate_that_spaces_attempts_and_recovers() {
     let req = &request();
     let throttle = Throttle::new();
     let inner = Scripted::new([Step::Status(429, None)]).then_always(Step::Ok(Duration::ZERO));
-    let w = wrap(&inner, &throttle, 1).max_retries(0);
+    // A rate wait is no Retry-After: max_retry_after does not bound it.
+    let w = wrap(&inner, &throttle, 1)
+        .max_retries(0)
+        .max_retry_after(Duration::from_secs(1));
     let start = Instant::now();
     assert!(w.chat_completion(req).await.is_err());
     // One attempt in the first second: measured 1/s, cut to 0.7/s.
@@ -291,6 +294,47 @@ async fn throttling_responses_set_a_rate_that_spaces_attempts_and_recovers() {
     let later = Instant::now();
     w.chat_completion(req).await.unwrap();
     assert_eq!(later.elapsed(), Duration::ZERO, "no limit left");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rate_wait_past_the_deadline_is_refused() {
+    let req = &request();
+    let throttle = Throttle::new();
+    let told = Scripted::new([Step::Status(429, None)]);
+    let _ = wrap(&told, &throttle, 1)
+        .max_retries(0)
+        .chat_completion(req)
+        .await;
+    let inner = ok();
+    let start = Instant::now();
+    let held = wrap(&inner, &throttle, 1)
+        .retry_deadline(Some(Duration::from_secs(1)))
+        .chat_completion(req)
+        .await;
+    // The first token comes 1/0.7 s = 1.43 s after the cut: past 1 s.
+    assert!(
+        matches!(held, Err(Error::Provider { status: 429, .. })),
+        "{held:?}"
+    );
+    assert_eq!((inner.count(), start.elapsed()), (0, Duration::ZERO));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pause_of_exactly_max_retry_after_is_waited() {
+    let req = &request();
+    let throttle = pauses_only().spread(Duration::ZERO);
+    let _ = wrap(&told_to_wait(10), &throttle, 1)
+        .max_retries(0)
+        .chat_completion(req)
+        .await;
+    let inner = ok();
+    let start = Instant::now();
+    let result = wrap(&inner, &throttle, 1)
+        .max_retry_after(Duration::from_secs(10))
+        .chat_completion(req)
+        .await;
+    assert!(result.is_ok());
+    assert_eq!(inner.call_times(start), [10_000]);
 }
 
 #[tokio::test(start_paused = true)]
