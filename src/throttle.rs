@@ -775,6 +775,7 @@ mod tests {
             (ms(5), ms(6), 2.0, false)
         );
         assert!(!t.shares_with(&Throttle::default()));
+        assert!(Throttle::new().get_adaptive(), "adaptive by default");
         assert_eq!(
             format!("{t:?}"),
             "Throttle { spread: 5ms, max_pause: 6ms, min_rate: 2.0, adaptive: false, rate: None }"
