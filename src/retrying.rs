@@ -289,19 +289,25 @@ impl<P: Provider> Retrying<P> {
                 None => 0,
                 Some(throttle) => match throttle.admit() {
                     Some(number) => number,
-                    None => match self.wait_turn(throttle, emit, attempt, started).await {
-                        Ok(number) => number,
-                        Err((wait, why)) => {
-                            emit.gave_up(attempt.saturating_sub(1), why);
-                            let Some((error, cost)) = last else {
-                                return Err(held_back(wait));
-                            };
-                            if let Some(budget) = &self.budget {
-                                budget.deposit(cost);
+                    // Boxed: the wait's state (a sleep, the turn) would
+                    // otherwise make every call's future larger, throttled
+                    // or not, while the box costs one allocation only when
+                    // an attempt is held back for milliseconds or more.
+                    None => {
+                        match Box::pin(self.wait_turn(throttle, emit, attempt, started)).await {
+                            Ok(number) => number,
+                            Err((wait, why)) => {
+                                emit.gave_up(attempt.saturating_sub(1), why);
+                                let Some((error, cost)) = last else {
+                                    return Err(held_back(wait));
+                                };
+                                if let Some(budget) = &self.budget {
+                                    budget.deposit(cost);
+                                }
+                                return Err(error);
                             }
-                            return Err(error);
                         }
-                    },
+                    }
                 },
             };
             emit.attempt_started(attempt);
