@@ -4,7 +4,10 @@
 //! wrapper), `ours` ([`provider_retry::Retrying`], defaults), `crabllm`
 //! (`crabllm_core::Retrying` 0.0.25, defaults) and `backon` (backon 1.6's
 //! exponential retry with jitter, each attempt under `tokio::time::timeout`,
-//! the nearest a user gets to our defaults with it).
+//! the nearest a user gets to our defaults with it). `ready` and
+//! `pending_once` add a fifth, `ours_throttle`: `ours` holding a
+//! [`provider_retry::Throttle`] that nothing has limited, the cost of the
+//! throttle's gate on the success path.
 //!
 //! `ready` and `pending_once` poll the call by hand with a no-op waker inside
 //! a (real-clock) runtime context, so the figure is the wrapper's work and not
@@ -30,6 +33,7 @@ use support::{Bench, Mode, drive, paused_clock, real_clock, request};
 struct Subjects {
     bare: Bench,
     ours: provider_retry::Retrying<Bench>,
+    ours_throttle: provider_retry::Retrying<Bench>,
     crabllm: crabllm_core::Retrying<Bench>,
     backon: Backon,
 }
@@ -40,6 +44,9 @@ impl Subjects {
         Self {
             bare: inner.clone(),
             ours: provider_retry::Retrying::new(inner.clone()).seed(7),
+            ours_throttle: provider_retry::Retrying::new(inner.clone())
+                .seed(7)
+                .throttle(provider_retry::Throttle::new()),
             crabllm: crabllm_core::Retrying::new(inner.clone()),
             backon: Backon { inner },
         }
@@ -90,7 +97,7 @@ impl Backon {
     }
 }
 
-/// One group, four subjects, each driving one chat call per iteration.
+/// One group, five subjects, each driving one chat call per iteration.
 fn chat_group(group: &mut BenchmarkGroup<'_, WallTime>, mode: Mode) {
     let s = Subjects::new(mode);
     let req = request();
@@ -99,6 +106,9 @@ fn chat_group(group: &mut BenchmarkGroup<'_, WallTime>, mode: Mode) {
     });
     group.bench_function("ours", |b| {
         b.iter(|| drive(s.ours.chat_completion(black_box(&req))).is_ok())
+    });
+    group.bench_function("ours_throttle", |b| {
+        b.iter(|| drive(s.ours_throttle.chat_completion(black_box(&req))).is_ok())
     });
     group.bench_function("crabllm", |b| {
         b.iter(|| drive(s.crabllm.chat_completion(black_box(&req))).is_ok())

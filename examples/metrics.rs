@@ -80,6 +80,8 @@ impl Metrics {
             }
             // Only streams report it; this example makes plain calls.
             Event::StreamTimedOut { .. } => {}
+            // Only a throttle reports it; this example uses none.
+            Event::Throttled { .. } => {}
         }
     }
 

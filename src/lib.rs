@@ -21,6 +21,7 @@
 //! | [`stream`] | bounded streams: first chunk and idle gaps |
 //! | [`observe`] | the observer hook and `tracing` events |
 //! | [`budget`] | how many retries all callers may add ([`RetryBudget`]) |
+//! | [`throttle`] | when any attempt may start, from what the provider told any caller ([`Throttle`]) |
 //! | [`guide`] | the guide's chapter on the wrapper (`docs/wrapper.md`), its examples run as doctests |
 //!
 //! # Naming
@@ -66,6 +67,11 @@
 //!     retry is one that would otherwise have happened; a call that succeeds
 //!     refunds its retries. Give-up order: not transient, exhausted,
 //!     Retry-After too long, deadline, budget.
+//! 11. With a [`Throttle`], every attempt first passes its gate: a
+//!     `Retry-After` seen by any call sharing it pauses the others' attempts
+//!     (their wake-ups spread by seeded offsets), and throttling responses
+//!     set a send rate that recovers on success (see [`throttle`] for the
+//!     exact rules). Its waits obey rules 4 and 5 like any other wait.
 //!
 //! # Which methods are retried
 //!
@@ -94,11 +100,13 @@ mod retrying;
 mod rng;
 pub mod schedule;
 pub mod stream;
+pub mod throttle;
 mod timer;
 
 pub use budget::RetryBudget;
 pub use classify::GiveUp;
-pub use observe::{DelayReason, Event, Observer, Outcome, StreamBound};
+pub use observe::{DelayReason, Event, Observer, Outcome, StreamBound, ThrottleReason};
 pub use policy::RetryPolicy;
 pub use retrying::Retrying;
 pub use schedule::{Jitter, Schedule};
+pub use throttle::Throttle;

@@ -3,7 +3,8 @@
 //! Each call reports `AttemptStarted`, `AttemptEnded`, then either the end of
 //! the call (success, or `GaveUp`) or a `Delay` and the next attempt. A
 //! stream handed over and later ended by one of its bounds reports one more
-//! event, `StreamTimedOut`, naming the bound. The
+//! event, `StreamTimedOut`, naming the bound. With a throttle, an attempt
+//! it holds back is preceded by one `Throttled` event per wait. The
 //! same events go to `tracing` at debug level under the target
 //! `provider_retry`. With no observer and no debug subscriber, the loop reads
 //! no clock for them and builds nothing.
@@ -32,6 +33,25 @@ pub enum DelayReason {
     Backoff,
     /// The provider's `Retry-After`, honoured exactly.
     RetryAfter,
+}
+
+/// Why a [`Throttle`](crate::Throttle) holds an attempt back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ThrottleReason {
+    /// A `Retry-After` seen by a call sharing the throttle has not run out.
+    Paused,
+    /// The learned send rate has no token for the attempt yet.
+    Rate,
+}
+
+impl ThrottleReason {
+    /// A short stable name: `"paused"` or `"rate"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ThrottleReason::Paused => "paused",
+            ThrottleReason::Rate => "rate",
+        }
+    }
 }
 
 /// Which bound ended an open stream.
@@ -98,7 +118,25 @@ pub enum Event<'a> {
         /// Why that long.
         reason: DelayReason,
     },
-    /// The call ends with the last attempt's error.
+    /// A [`Throttle`](crate::Throttle) holds attempt `attempt` back this
+    /// long; the attempt has not started. Reported before the wait begins.
+    Throttled {
+        /// Which provider method.
+        method: &'static str,
+        /// The call's number.
+        call: u64,
+        /// The attempt held back.
+        attempt: u32,
+        /// When the wait begins.
+        at: Instant,
+        /// How long.
+        wait: Duration,
+        /// Why.
+        reason: ThrottleReason,
+    },
+    /// The call ends with the last attempt's error (or, when a throttle
+    /// refused to wait before the first attempt, with the error it made:
+    /// `attempt` is then 0 and no attempt started).
     GaveUp {
         /// Which provider method.
         method: &'static str,
@@ -230,6 +268,20 @@ impl<'a> Emitter<'a> {
     }
 
     #[inline]
+    pub(crate) fn throttled(&self, attempt: u32, wait: Duration, reason: ThrottleReason) {
+        if self.on() {
+            self.emit(|method, call, at| Event::Throttled {
+                method,
+                call,
+                attempt,
+                at,
+                wait,
+                reason,
+            });
+        }
+    }
+
+    #[inline]
     pub(crate) fn gave_up(&self, attempt: u32, reason: GiveUp) {
         if self.on() {
             self.emit(|method, call, at| Event::GaveUp {
@@ -329,6 +381,16 @@ fn trace(event: &Event<'_>) {
             ..
         } => {
             debug!(target: "provider_retry", method, call, attempt, delay_ms = delay.as_millis() as u64, ?reason, "backing off")
+        }
+        Event::Throttled {
+            method,
+            call,
+            attempt,
+            wait,
+            reason,
+            ..
+        } => {
+            debug!(target: "provider_retry", method, call, attempt, wait_ms = wait.as_millis() as u64, reason = reason.as_str(), "throttled")
         }
         Event::GaveUp {
             method,

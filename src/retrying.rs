@@ -3,10 +3,11 @@
 use crate::attempt::{Attempt, TimedOut};
 use crate::budget::RetryBudget;
 use crate::classify::{GiveUp, Verdict, passes_deadline, verdict};
-use crate::observe::{DelayReason, Emitter, Observer, Outcome};
+use crate::observe::{DelayReason, Emitter, Observer, Outcome, ThrottleReason};
 use crate::policy::RetryPolicy;
-use crate::rng::Streams;
-use crate::schedule::{Jitter, Schedule};
+use crate::rng::{Streams, uniform_inclusive, wake_rng};
+use crate::schedule::{Jitter, Schedule, saturating_nanos};
+use crate::throttle::{Pass, Throttle, Turn, held_back};
 use crabllm_core::{Error, Provider, ProviderConfig};
 use std::fmt;
 use std::future::Future;
@@ -64,6 +65,7 @@ pub struct Retrying<P> {
     observer: Option<Arc<dyn Observer>>,
     observed_calls: Arc<AtomicU64>,
     budget: Option<RetryBudget>,
+    throttle: Option<Throttle>,
 }
 
 impl<P: Clone> Clone for Retrying<P> {
@@ -75,6 +77,7 @@ impl<P: Clone> Clone for Retrying<P> {
             observer: self.observer.clone(),
             observed_calls: self.observed_calls.clone(),
             budget: self.budget.clone(),
+            throttle: self.throttle.clone(),
         }
     }
 }
@@ -87,6 +90,7 @@ impl<P: fmt::Debug> fmt::Debug for Retrying<P> {
             .field("seed", &self.streams.seed())
             .field("observer", &self.observer.is_some())
             .field("budget", &self.budget)
+            .field("throttle", &self.throttle)
             .finish()
     }
 }
@@ -106,6 +110,7 @@ impl<P> Retrying<P> {
             observer: None,
             observed_calls: Arc::new(AtomicU64::new(0)),
             budget: None,
+            throttle: None,
         }
     }
 
@@ -210,6 +215,18 @@ impl<P> Retrying<P> {
         self.budget.as_ref()
     }
 
+    /// Hold every attempt to `throttle`'s pauses and send rate, shared with
+    /// its other holders (see [`Throttle`]). Clones of this wrapper share it too.
+    pub fn throttle(mut self, throttle: Throttle) -> Self {
+        self.throttle = Some(throttle);
+        self
+    }
+
+    /// The throttle in use, if any.
+    pub fn get_throttle(&self) -> Option<&Throttle> {
+        self.throttle.as_ref()
+    }
+
     /// Report every step of every call to `observer` (see [`Observer`]).
     pub fn observer(mut self, observer: impl Observer + 'static) -> Self {
         self.observer = Some(Arc::new(observer));
@@ -263,7 +280,36 @@ impl<P: Provider> Retrying<P> {
         let mut attempt: u32 = 0;
         // Budget tokens this call's retries withdrew, refunded if it succeeds.
         let mut spent: u64 = 0;
+        // The error the next attempt retries, and what its retry cost the
+        // budget: a throttle that refuses the retry's wait returns the one
+        // and refunds the other.
+        let mut last: Option<(Error, u64)> = None;
         loop {
+            let number = match &self.throttle {
+                None => 0,
+                Some(throttle) => match throttle.admit() {
+                    Some(number) => number,
+                    // Boxed: the wait's state (a sleep, the turn) would
+                    // otherwise make every call's future larger, throttled
+                    // or not, while the box costs one allocation only when
+                    // an attempt is held back for milliseconds or more.
+                    None => {
+                        match Box::pin(self.wait_turn(throttle, emit, attempt, started)).await {
+                            Ok(number) => number,
+                            Err((wait, why)) => {
+                                emit.gave_up(attempt.saturating_sub(1), why);
+                                let Some((error, cost)) = last else {
+                                    return Err(held_back(wait));
+                                };
+                                if let Some(budget) = &self.budget {
+                                    budget.deposit(cost);
+                                }
+                                return Err(error);
+                            }
+                        }
+                    }
+                },
+            };
             emit.attempt_started(attempt);
             let outcome = Attempt::new(op(), policy.get_timeout()).await;
             let error = match settle(emit, attempt, outcome) {
@@ -271,10 +317,16 @@ impl<P: Provider> Retrying<P> {
                     if let Some(budget) = &self.budget {
                         budget.succeeded(spent);
                     }
+                    if let Some(throttle) = &self.throttle {
+                        throttle.succeeded();
+                    }
                     return Ok(value);
                 }
                 Err(error) => error,
             };
+            if let Some(throttle) = &self.throttle {
+                throttle.failed(&error, number);
+            }
             let next = verdict(&error, attempt, policy);
             if let Verdict::GiveUp(why) = next {
                 emit.gave_up(attempt, why);
@@ -298,8 +350,9 @@ impl<P: Provider> Retrying<P> {
                 }
             }
             // Last, so that tokens go only to retries that would happen.
+            let mut cost = 0;
             if let Some(budget) = &self.budget {
-                let cost = budget.cost_of(&error);
+                cost = budget.cost_of(&error);
                 if !budget.try_withdraw(cost) {
                     emit.gave_up(attempt, GiveUp::Budget);
                     return Err(error);
@@ -310,7 +363,68 @@ impl<P: Provider> Retrying<P> {
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
+            last = Some((error, cost));
             attempt += 1;
+        }
+    }
+
+    /// Wait at `throttle`'s gate until attempt `attempt` may start; its
+    /// number at the gate, or the refused wait and why it was refused.
+    async fn wait_turn(
+        &self,
+        throttle: &Throttle,
+        emit: &Emitter<'_>,
+        attempt: u32,
+        started: Option<Instant>,
+    ) -> Result<u64, (Duration, GiveUp)> {
+        let mut turn = Turn::default();
+        loop {
+            let pass = throttle.pass(
+                &mut turn,
+                |spread, wait| self.wake_offset(spread, wait),
+                |reason, asked, wait| self.refusal(reason, asked, wait, started),
+            );
+            match pass {
+                Pass::Go(number) => return Ok(number),
+                Pass::Refused(wait, why) => return Err((wait, why)),
+                Pass::Wait(wait, reason) => {
+                    emit.throttled(attempt, wait, reason);
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// Paused wait `wait`'s wake-up offset in `0..=spread`, from its seeded stream.
+    fn wake_offset(&self, spread: Duration, wait: u64) -> Duration {
+        if spread.is_zero() {
+            return Duration::ZERO;
+        }
+        let mut rng = wake_rng(self.streams.seed(), wait);
+        Duration::from_nanos(uniform_inclusive(&mut rng, 0, saturating_nanos(spread)))
+    }
+
+    /// Whether a throttle wait is refused, by the rules of any other wait:
+    /// a pause left longer than `max_retry_after` is, and so is a wait
+    /// ending past the retry deadline.
+    fn refusal(
+        &self,
+        reason: ThrottleReason,
+        asked: Duration,
+        wait: Duration,
+        started: Option<Instant>,
+    ) -> Option<GiveUp> {
+        let policy = &self.policy;
+        if reason == ThrottleReason::Paused && asked > policy.get_max_retry_after() {
+            return Some(GiveUp::RetryAfterTooLong);
+        }
+        match (policy.get_retry_deadline(), started) {
+            (Some(deadline), Some(started))
+                if passes_deadline(started.elapsed(), wait, deadline) =>
+            {
+                Some(GiveUp::Deadline)
+            }
+            _ => None,
         }
     }
 }

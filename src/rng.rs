@@ -9,6 +9,9 @@
 //! given seed stays the same whatever the `rand` crates do next:
 //! - key: the seed's 8 little-endian bytes followed by 24 zero bytes;
 //! - stream: the call index; words are read from position 0;
+//! - a throttle's wake-up offsets: the same key with byte 8 set to 1, on
+//!   stream `w` for the throttle's `w`-th paused wait (counted by the
+//!   throttle, so wrappers sharing it and a seed still draw apart);
 //! - [`uniform_inclusive`]: Lemire's multiply-shift with rejection over the
 //!   raw `u64` output, exact (no modulo bias) for every range.
 
@@ -19,10 +22,23 @@ use std::sync::{Arc, OnceLock};
 
 /// The generator behind one call's jitter: ChaCha8 keyed by `seed`, on stream `call`.
 pub(crate) fn call_rng(seed: u64, call: u64) -> ChaCha8Rng {
+    keyed(seed, 0, call)
+}
+
+/// The generator behind one paused wait's wake-up offset: ChaCha8 keyed
+/// by `seed` with a 1 in byte 8, on stream `wait`. The extra byte keeps
+/// wake-ups out of the jitter's streams, so a throttle changes no
+/// backoff of a seeded run.
+pub(crate) fn wake_rng(seed: u64, wait: u64) -> ChaCha8Rng {
+    keyed(seed, 1, wait)
+}
+
+fn keyed(seed: u64, domain: u8, stream: u64) -> ChaCha8Rng {
     let mut key = [0u8; 32];
     key[..8].copy_from_slice(&seed.to_le_bytes());
+    key[8] = domain;
     let mut rng = ChaCha8Rng::from_seed(key);
-    rng.set_stream(call);
+    rng.set_stream(stream);
     rng
 }
 
@@ -144,6 +160,15 @@ mod tests {
         assert_ne!(first[0], other_stream.next_u64());
         let mut other_seed = call_rng(1, 0);
         assert_ne!(first[0], other_seed.next_u64());
+    }
+
+    #[test]
+    fn wake_streams_are_not_jitter_streams() {
+        let mut jitter = call_rng(4, 0);
+        let mut wake = wake_rng(4, 0);
+        assert_ne!(jitter.next_u64(), wake.next_u64());
+        let mut again = wake_rng(4, 0);
+        assert_eq!(wake_rng(4, 0).next_u64(), again.next_u64());
     }
 
     #[test]

@@ -11,4 +11,5 @@ mod observing;
 mod schedules;
 mod streams;
 mod support;
+mod throttle;
 mod traced;

@@ -28,6 +28,8 @@ pub enum Step {
     Ok(Duration),
     /// Fail with this HTTP status (and Retry-After) at once.
     Status(u16, Option<Duration>),
+    /// Fail with this HTTP status (no Retry-After) after this long.
+    StatusAfter(Duration, u16),
     /// Fail with a network error at once.
     Network,
     /// Fail with a decode error (not transient).
@@ -116,6 +118,14 @@ impl Scripted {
                 body: format!("scripted {status}"),
                 retry_after,
             }),
+            Step::StatusAfter(after, status) => {
+                sleep(after).await;
+                Err(Error::Provider {
+                    status,
+                    body: format!("scripted {status}"),
+                    retry_after: None,
+                })
+            }
             Step::Network => Err(Error::Network("scripted".into())),
             Step::Decode => Err(Error::Decode("scripted".into())),
             Step::Hang => {
@@ -325,6 +335,20 @@ pub fn describe(event: &Event<'_>, start: Instant) -> String {
                 "{} delay {attempt} {}ms {reason:?}",
                 t(*at),
                 delay.as_millis()
+            )
+        }
+        Event::Throttled {
+            attempt,
+            at,
+            wait,
+            reason,
+            ..
+        } => {
+            format!(
+                "{} throttled {attempt} {}ms {}",
+                t(*at),
+                wait.as_millis(),
+                reason.as_str()
             )
         }
         Event::GaveUp {

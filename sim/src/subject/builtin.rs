@@ -126,7 +126,9 @@ fn reported(event: &Event<'_>) -> Option<Reported> {
                 provider_retry::GiveUp::Budget => GiveUpReason::Budget,
             },
         },
-        Event::AttemptEnded { .. } | Event::StreamTimedOut { .. } => return None,
+        Event::AttemptEnded { .. } | Event::StreamTimedOut { .. } | Event::Throttled { .. } => {
+            return None;
+        }
     })
 }
 
