@@ -14,6 +14,7 @@
 //! | [`readable`] | the check that text for people holds no raw nanoseconds or Debug output |
 //! | [`invalid`] | values no world can run, and where they stand |
 //! | [`faults`] | fault plans and their per-concern seeded state |
+//! | [`fired`] | which fault kinds a run actually injected, by name |
 //! | [`seeds`] | sub-seeds per concern from one root seed |
 //! | [`method`] | every `Provider` method family |
 //! | [`backend`] | answers every attempt from the plan: the one home of fault behaviour |
@@ -43,6 +44,7 @@ pub mod cli;
 pub mod duration;
 pub mod experiment;
 pub mod faults;
+pub mod fired;
 pub mod generate;
 pub mod guide;
 pub mod invalid;

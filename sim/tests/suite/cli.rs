@@ -212,7 +212,7 @@ fn conform_prints_verdicts_and_exits_by_our_wrapper_alone() {
     );
     // An oracle with nothing to judge says so, never "held".
     assert!(
-        text.contains("| non_transient_once | network | not judged |"),
+        text.contains("| non_transient_once | network | not exercised |"),
         "{text}"
     );
     let bare = retry_sim(&[&["conform", "bare"][..], &args].concat());
@@ -385,11 +385,11 @@ fn judge_says_which_oracles_judged_nothing_in_a_whole_record() {
         "{text}"
     );
     assert!(
-        text.contains("| retry_after_honoured | not judged |"),
+        text.contains("| retry_after_honoured | not exercised |"),
         "{text}"
     );
     assert!(
-        text.contains("| delay_distribution | not judged |"),
+        text.contains("| delay_distribution | not exercised |"),
         "{text}"
     );
 }
