@@ -206,7 +206,10 @@ mod tests {
         }
         for bad in ["status-200", "status-", "hangs", ""] {
             let e = bad.parse::<Fault>().unwrap_err();
-            assert!(e.contains("unknown fault") && e.contains("stream-stall"), "{e}");
+            assert!(
+                e.contains("unknown fault") && e.contains("stream-stall"),
+                "{e}"
+            );
         }
     }
 

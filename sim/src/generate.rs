@@ -208,9 +208,7 @@ pub fn scenario() -> impl Strategy<Value = Scenario> {
 
 /// [`scenario`], its fault plans drawn from `faults` (the seam a test
 /// plants a generator through that misses a fault kind).
-pub fn scenario_with(
-    faults: impl Strategy<Value = FaultPlan>,
-) -> impl Strategy<Value = Scenario> {
+pub fn scenario_with(faults: impl Strategy<Value = FaultPlan>) -> impl Strategy<Value = Scenario> {
     (policy(), faults, 1u32..4, 1u32..4, methods())
         .prop_map(|(policy, faults, clients, calls, methods)| Scenario {
             name: "generated".into(),

@@ -216,7 +216,11 @@ pub fn suite<S: Subject>(subject: &S, key: &str, options: &Options) -> std::io::
     for oracle in ORACLES {
         let (finding, tally, fired) = generated(subject, options, oracle)?;
         report.count(oracle, Family::Generated, tally);
-        report.fired.entry(Family::Generated).or_default().merge(&fired);
+        report
+            .fired
+            .entry(Family::Generated)
+            .or_default()
+            .merge(&fired);
         if let Some(finding) = finding {
             report.findings.insert((oracle, Family::Generated), finding);
         }
@@ -545,11 +549,15 @@ pub fn unexercised(reports: &[Report]) -> String {
                 let _ = write!(out, " for {}", missed.join(", "));
             }
             let why = why_unexercisable(oracle, family).unwrap_or("no scenario reached it");
-            let _ = writeln!(out, " ({why})");
+            let _ = writeln!(out, ": {why}");
         }
     }
     for report in reports {
-        let fired = report.fired.get(&Family::Generated).cloned().unwrap_or_default();
+        let fired = report
+            .fired
+            .get(&Family::Generated)
+            .cloned()
+            .unwrap_or_default();
         let missing = fired.missing(generate::DRAWN);
         if !missing.is_empty() {
             let names: Vec<String> = missing.iter().map(ToString::to_string).collect();

@@ -111,7 +111,14 @@ mod tests {
     }
 
     fn ended(t: u64, call: u64, outcome: AttemptOutcome) -> Record {
-        record(t, call, Kind::AttemptEnded { attempt: 0, outcome })
+        record(
+            t,
+            call,
+            Kind::AttemptEnded {
+                attempt: 0,
+                outcome,
+            },
+        )
     }
 
     #[test]
@@ -152,7 +159,11 @@ mod tests {
         let ok = Kind::CallEnded {
             outcome: crate::trace::CallOutcome::Ok,
         };
-        let mut trace = Trace::new(vec![call(10 * ms, 0), record(20 * ms, 0, ok), call(50 * ms, 1)]);
+        let mut trace = Trace::new(vec![
+            call(10 * ms, 0),
+            record(20 * ms, 0, ok),
+            call(50 * ms, 1),
+        ]);
         trace.end_ns = 90 * ms;
         let partition = |start_ms, end_ms| Partition {
             start_ms,

@@ -81,7 +81,8 @@ fn a_backend_that_plays_only_the_first_script_step_is_caught() {
     let (text, passed) = swept("wire-transient", &planted, 3);
     assert!(!passed, "{text}");
     for fault in ["network", "status-500"] {
-        let line = format!("wire-transient: fault {fault} named by scenario never fired across 3 seeds");
+        let line =
+            format!("wire-transient: fault {fault} named by scenario never fired across 3 seeds");
         assert!(text.contains(&line), "{text}");
     }
 }
