@@ -255,4 +255,38 @@ mod tests {
         let e = parse_json_lines("f.jsonl", "\n{\"seed\": 1}\n").unwrap_err();
         assert!(e.starts_with("f.jsonl:2:"), "{e}");
     }
+
+    /// A named fault may miss a seed, not every seed; lines from two
+    /// shards pool, and a line written before faults were counted reads
+    /// as nothing fired.
+    #[test]
+    fn a_named_fault_must_fire_on_some_seed_of_the_merged_shards() {
+        use crate::fired::Fault;
+        let text = "name = \"h\"\n[workload]\nkind = \"closed\"\nclients = 1\ncalls = 1\n[expect]\nfires = [\"hang\"]\n";
+        let scenario = Scenario::parse(std::path::Path::new("h.toml"), text).unwrap();
+        let by_name = BTreeMap::from([("h".to_string(), scenario)]);
+        let old = r#"{"scenario":"h","seed":0,"subject":"ours","calls":1,"ok":1,"attempts":1,"p99_ns":1,"failures":[]}"#;
+        let quiet = parse_json_lines("a.jsonl", old).unwrap();
+        assert_eq!(quiet[0].fired, Fired::default());
+        let mut hung = RunLine {
+            seed: 1,
+            ..quiet[0].clone()
+        };
+        hung.fired.add(Fault::Hang, 2);
+        let text = to_json_lines(std::slice::from_ref(&hung));
+        assert!(text.contains(r#""fired":{"hang":2}"#), "{text}");
+        let merged = merge(vec![
+            quiet.clone(),
+            parse_json_lines("b.jsonl", &text).unwrap(),
+        ])
+        .unwrap();
+        let (out, passed) = report(&merged, &by_name);
+        assert!(passed, "{out}");
+        let (out, passed) = report(&quiet, &by_name);
+        assert!(!passed);
+        assert!(
+            out.contains("h: fault hang named by scenario never fired across 1 seed\n"),
+            "{out}"
+        );
+    }
 }
