@@ -10,6 +10,7 @@
 //! It also keeps the run's trace: every record, stamped on the world's clock.
 
 use crate::faults::{Answer, Faults, RetryAfterForm, StreamEnd};
+use crate::fired::{Fault, Fired, STRUCK};
 use crate::trace::{AttemptOutcome, ChunkId, Kind, Record};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -55,6 +56,9 @@ pub struct Backend {
     cut: AtomicBool,
     /// Wakes whoever [watches](Backend::watch) the trace for a record.
     recorded: Notify,
+    /// How often each fault no record shows struck, in the order of
+    /// [`STRUCK`]: plain counters, so counting costs an attempt nothing.
+    struck: [AtomicU64; STRUCK.len()],
 }
 
 /// One upstream: its fault plan in motion, and its capacity.
@@ -151,6 +155,7 @@ impl Backend {
             next_stream: AtomicU64::new(0),
             cut: AtomicBool::new(false),
             recorded: Notify::new(),
+            struck: Default::default(),
         })
     }
 
@@ -210,6 +215,27 @@ impl Backend {
                 notified.await;
             }
         }
+    }
+
+    /// Count one strike of `fault`, one of the faults no record shows
+    /// ([`STRUCK`]; any other is read from the trace, and ignored here).
+    pub fn fire(&self, fault: Fault) {
+        // What a cut-off run drops was not a fault of the plan.
+        if self.cut.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Some(i) = STRUCK.iter().position(|f| *f == fault) {
+            self.struck[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The faults struck so far that no record shows.
+    pub fn struck(&self) -> Fired {
+        let mut fired = Fired::default();
+        for (fault, n) in STRUCK.iter().zip(&self.struck) {
+            fired.add(*fault, n.load(Ordering::Relaxed));
+        }
+        fired
     }
 
     /// Cut the run off: record nothing more.
@@ -276,7 +302,7 @@ impl Backend {
                 latency,
                 stream_end,
             } => {
-                sleep(latency).await;
+                self.answer_after(latency).await;
                 Reply::Ok(Opened {
                     backend: self.clone(),
                     client,
@@ -301,7 +327,7 @@ impl Backend {
                 retry_after,
                 latency,
             } => {
-                sleep(latency).await;
+                self.answer_after(latency).await;
                 Reply::Status {
                     status,
                     retry_after,
@@ -309,14 +335,43 @@ impl Backend {
                 }
             }
             Answer::Network { latency } => {
-                sleep(latency).await;
+                self.answer_after(latency).await;
                 Reply::Network
             }
             Answer::Decode { latency } => {
-                sleep(latency).await;
+                self.answer_after(latency).await;
                 Reply::Decode
             }
-            Answer::Hang => std::future::pending().await,
+            Answer::Hang => {
+                self.fire(Fault::Hang);
+                std::future::pending().await
+            }
+        }
+    }
+
+    /// Wait out an answer's latency; if the wait is dropped first (the
+    /// subject stopped waiting), the answer was cut off: [`Fault::Slow`].
+    async fn answer_after(&self, latency: Duration) {
+        let mut pending = Unanswered {
+            backend: self,
+            answered: false,
+        };
+        sleep(latency).await;
+        pending.answered = true;
+    }
+}
+
+/// An answer still within its latency; dropped unanswered, it counts as
+/// cut off by a timeout.
+struct Unanswered<'a> {
+    backend: &'a Backend,
+    answered: bool,
+}
+
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.backend.fire(Fault::Slow);
         }
     }
 }
@@ -398,9 +453,13 @@ impl Opened {
                 // worlds alike, and over HTTP after the items sent are flushed.
                 StreamEnd::Fail => {
                     sleep(self.next_gap()).await;
+                    self.backend.fire(Fault::StreamFail);
                     Some(Item::Fail)
                 }
-                StreamEnd::Stall => std::future::pending().await,
+                StreamEnd::Stall => {
+                    self.backend.fire(Fault::StreamStall);
+                    std::future::pending().await
+                }
             };
         }
         sleep(self.next_gap()).await;

@@ -41,6 +41,7 @@ scenarios![
     "net-every-method",
     "net-silent-reasoning-keepalive",
     "net-caller-drops",
+    "net-mixed-until-heal",
 ];
 
 /// A built-in scenario by name.

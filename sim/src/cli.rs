@@ -649,6 +649,7 @@ fn conform_all(
     );
     println!("{}", conform::SHARING);
     print!("{}", conform::table(&reports));
+    print!("{}", conform::unexercised(&reports));
     for report in &reports {
         print_findings(report, &dir)?;
     }

@@ -13,6 +13,7 @@
 //! stall, and long schedules only with a short cap.
 
 use crate::faults::FaultPlan;
+use crate::fired::Fault;
 use crate::method::Method;
 use crate::scenario::{
     Expect, JitterSpec, NetworkSpec, PolicySpec, Scenario, ScenarioSpec, Shape, Workload, WorldKind,
@@ -180,9 +181,35 @@ fn endable(mut policy: PolicySpec, faults: &FaultPlan) -> PolicySpec {
     policy
 }
 
+/// The fault kinds [`faults`] draws, each of which the generated
+/// scenarios of a conformance suite must fire somewhere: a generator that
+/// stopped drawing one would leave every oracle that judges it untested
+/// on generated scenarios, and every verdict there vacuous for it.
+pub const DRAWN: &[Fault] = &[
+    Fault::Status(400),
+    Fault::Status(429),
+    Fault::Status(500),
+    Fault::Status(502),
+    Fault::Status(503),
+    Fault::Status(504),
+    Fault::RetryAfter,
+    Fault::Network,
+    Fault::Decode,
+    Fault::Hang,
+    Fault::Slow,
+    Fault::StreamFail,
+    Fault::StreamStall,
+];
+
 /// A closed workload of 1 to 3 clients x 1 to 3 calls, in process.
 pub fn scenario() -> impl Strategy<Value = Scenario> {
-    (policy(), faults(), 1u32..4, 1u32..4, methods())
+    scenario_with(faults())
+}
+
+/// [`scenario`], its fault plans drawn from `faults` (the seam a test
+/// plants a generator through that misses a fault kind).
+pub fn scenario_with(faults: impl Strategy<Value = FaultPlan>) -> impl Strategy<Value = Scenario> {
+    (policy(), faults, 1u32..4, 1u32..4, methods())
         .prop_map(|(policy, faults, clients, calls, methods)| Scenario {
             name: "generated".into(),
             description: String::new(),

@@ -4,7 +4,7 @@
 //! The claim is a built-in one by name ([`sdks::NAMES`]) or a JSON file
 //! (what `retry-sim judge --print-claim NAME` writes, edited). The verdict
 //! table has the rows of `retry-sim conform`'s, one column per record; an
-//! oracle that had nothing to judge in a record says `not judged`, one
+//! oracle that had nothing to judge in a record says `not exercised`, one
 //! that held says over how many calls and attempts. A record that is
 //! empty, holds no call, lacks its end line or is cut mid-line is refused
 //! (see [`record`]), never judged as if it held.
@@ -156,7 +156,7 @@ pub const DEFAULT_TOLERANCE: std::time::Duration =
 
 /// The verdict table: one row per oracle, one column per `(name,
 /// judgement)`: the first violation (and how many more), `held` with the
-/// calls and attempts judged, or `not judged`.
+/// calls and attempts judged, or `not exercised`.
 pub fn table(columns: &[(String, Judgement)]) -> String {
     let mut out = String::from("| oracle |");
     for (name, _) in columns {
@@ -241,7 +241,7 @@ mod tests {
             "{t}"
         );
         assert!(
-            t.contains("| calls_end | held (2 calls, 5 attempts) | not judged |"),
+            t.contains("| calls_end | held (2 calls, 5 attempts) | not exercised |"),
             "{t}"
         );
     }

@@ -14,6 +14,7 @@
 //! | [`readable`] | the check that text for people holds no raw nanoseconds or Debug output |
 //! | [`invalid`] | values no world can run, and where they stand |
 //! | [`faults`] | fault plans and their per-concern seeded state |
+//! | [`fired`] | which fault kinds a run actually injected, by name |
 //! | [`seeds`] | sub-seeds per concern from one root seed |
 //! | [`method`] | every `Provider` method family |
 //! | [`backend`] | answers every attempt from the plan: the one home of fault behaviour |
@@ -30,6 +31,7 @@
 //! | [`experiment`] | jitter under contention, retry storms and budgets |
 //! | [`serve`] | the fault backend as a real HTTP server for any client, recording from the wire |
 //! | [`judge`] | a record from the wire judged against a claim |
+//! | [`flags`] | command-line values as a person types them: durations with units, `localhost` |
 //! | [`guide`] | the guide's chapters (`docs/`) and the README, their examples run as doctests |
 #![warn(missing_docs)]
 
@@ -43,6 +45,7 @@ pub mod cli;
 pub mod duration;
 pub mod experiment;
 pub mod faults;
+pub mod fired;
 pub mod flags;
 pub mod generate;
 pub mod guide;

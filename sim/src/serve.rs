@@ -301,6 +301,7 @@ impl Recorder {
         let end = Trace {
             records: Vec::new(),
             end_ns,
+            ..Trace::default()
         };
         state.append(&end.to_json_lines_with_end());
         match state.error.take() {
@@ -308,6 +309,7 @@ impl Recorder {
             None => Ok(Trace {
                 records: std::mem::take(&mut state.records),
                 end_ns,
+                ..Trace::default()
             }),
         }
     }

@@ -5,6 +5,7 @@
 //! itself a function of the seed; two runs of one seed must agree line for line.
 
 use crate::duration::human;
+use crate::fired::Fired;
 use crate::method::Method;
 use serde::{Deserialize, Serialize};
 use std::fmt::{self, Write as _};
@@ -442,13 +443,21 @@ pub struct Trace {
     /// When the run stopped: the horizon if it was cut off, else its last
     /// record. A call still open then was still open when the world ended.
     pub end_ns: u64,
+    /// The faults the backend struck that no record shows (hangs, answers
+    /// cut off before their latency was up, streams that failed or stalled
+    /// halfway), as the world counted them; empty for a trace read back.
+    pub struck: Fired,
 }
 
 impl Trace {
     /// A trace of `records` that stopped at its last record.
     pub fn new(records: Vec<Record>) -> Self {
         let end_ns = records.iter().map(|r| r.t).max().unwrap_or(0);
-        Trace { records, end_ns }
+        Trace {
+            records,
+            end_ns,
+            struck: Fired::default(),
+        }
     }
 
     /// One line per record.

@@ -1133,7 +1133,7 @@ fn the_tally_counts_the_calls_judged_and_their_attempts() {
     assert_eq!(j.tally("attempts_bounded"), tally(2, 4));
     assert_eq!(j.tally("delay_within_envelope"), tally(1, 3));
     assert_eq!(j.tally("retry_after_honoured"), tally(0, 0));
-    assert_eq!(j.unviolated("retry_after_honoured"), "not judged");
+    assert_eq!(j.unviolated("retry_after_honoured"), "not exercised");
     assert_eq!(
         j.unviolated("attempts_bounded"),
         "held (2 calls, 4 attempts)"

@@ -3,7 +3,7 @@
 //!
 //! An oracle with nothing to judge in a call (no Retry-After wait for
 //! `retry_after_honoured`, no stream for `stream_idle_bounded`) says so:
-//! [`Verdict::NotJudged`]. A table then shows it as not judged, never as
+//! [`Verdict::NotJudged`]. A table then shows it as not exercised, never as
 //! held, and a held verdict comes with how much was judged ([`Tally`]).
 
 use super::Violation;
@@ -111,14 +111,14 @@ impl Judgement {
     }
 
     /// What a table says of `oracle` when it was not violated: `held (12
-    /// calls, 31 attempts)`, or `not judged`.
+    /// calls, 31 attempts)`, or `not exercised`.
     pub fn unviolated(&self, oracle: &str) -> String {
         unviolated(self.tally(oracle))
     }
 }
 
 /// What a table says of an oracle that was not violated, judged `tally`:
-/// `held (12 calls, 31 attempts)`, or `not judged` when it judged nothing.
+/// `held (12 calls, 31 attempts)`, or `not exercised` when it judged nothing.
 pub fn unviolated(tally: Tally) -> String {
     match tally.judged() {
         true => format!("held ({tally})"),
@@ -127,7 +127,7 @@ pub fn unviolated(tally: Tally) -> String {
 }
 
 /// What every table says of an oracle that judged nothing.
-pub const NOT_JUDGED: &str = "not judged";
+pub const NOT_JUDGED: &str = "not exercised";
 
 #[cfg(test)]
 mod tests {
@@ -156,7 +156,7 @@ mod tests {
 
     #[test]
     fn nothing_judged_is_never_held() {
-        assert_eq!(unviolated(Tally::default()), "not judged");
+        assert_eq!(unviolated(Tally::default()), "not exercised");
         let t = Tally {
             calls: 2,
             attempts: 3,

@@ -46,6 +46,7 @@ fn a_call_dropped_mid_attempt_and_abandoned_then_passes_every_oracle() {
     let later = Trace {
         records: dropped_mid_attempt(),
         end_ns: 5_000 * MS,
+        ..Trace::default()
     };
     assert_eq!(check(&later, &claim(), &Context::default()), []);
 }
@@ -57,6 +58,7 @@ fn calls_end_takes_a_dropped_call_as_ended() {
         let run = Trace {
             records,
             end_ns: 5_000 * MS,
+            ..Trace::default()
         };
         check(&run, &claim(), &Context::default())
             .into_iter()
@@ -190,6 +192,7 @@ fn abandoned_on_drop_catches_an_attempt_still_running_when_the_run_stopped() {
         let run = Trace {
             records: t.clone(),
             end_ns: end_ms * MS,
+            ..Trace::default()
         };
         check(&run, &claim(), &Context::default())
             .into_iter()

@@ -99,7 +99,7 @@ fn table(rows: &[Row<'_>]) -> String {
     let _ = writeln!(
         out,
         "{:<width$}  {:>5}  {:>7}  {:>13}  {:>9}  {:>12}  {:>10}",
-        "scenario", "calls", "success", "attempts/call", "p99", "oracles held", "not judged"
+        "scenario", "calls", "success", "attempts/call", "p99", "oracles held", "not exercised"
     );
     for row in rows {
         let (e, s) = (row.evaluation, &row.evaluation.summary);
@@ -210,6 +210,7 @@ mod tests {
             tallies,
             unmet: Vec::new(),
             divergence: None,
+            fired: Default::default(),
         }
     }
 

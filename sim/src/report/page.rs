@@ -168,11 +168,15 @@ fn summary(e: &Evaluation) -> String {
         "p99 latency",
         "max latency",
     ];
-    format!("<h3>Summary</h3>\n{}", html::table(&head, &rows))
+    format!(
+        "<h3>Summary</h3>\n{}<p>Faults fired: {}.</p>\n",
+        html::table(&head, &rows),
+        escape(&e.fired.to_string())
+    )
 }
 
 /// Every oracle, violated (with how many times and the first detail), held
-/// (over how many calls and attempts) or not judged, then the missed
+/// (over how many calls and attempts) or not exercised, then the missed
 /// expectations and any divergence.
 fn oracles(e: &Evaluation) -> String {
     let mut by: BTreeMap<&str, Vec<&crate::check::Violation>> = BTreeMap::new();
@@ -188,7 +192,7 @@ fn oracles(e: &Evaluation) -> String {
                 (Some(v), ..) => html::badge(false, &format!("violated {} (judged {t})", count(v.len() as u64, "time"))),
                 (None, true, _) => html::badge(true, &unviolated(t)),
                 (None, false, true) => html::not_judged(
-                    "not judged: too few samples in one run (conform pools them across seeds; see the delays below)",
+                    "not exercised: too few samples in one run (conform pools them across seeds; see the delays below)",
                 ),
                 (None, false, false) => html::not_judged(NOT_JUDGED),
             };
@@ -201,7 +205,7 @@ fn oracles(e: &Evaluation) -> String {
         .collect();
     let counts = e.oracle_counts();
     let mut out = format!(
-        "<h3>Oracles</h3>\n<p>{} of {} held in this run, {} violated, {} not judged (nothing in this run for them to judge).</p>\n",
+        "<h3>Oracles</h3>\n<p>{} of {} held in this run, {} violated, {} not exercised (nothing in this run for them to judge).</p>\n",
         html::badge(by.is_empty(), &counts.held.to_string()),
         ORACLES.len(),
         counts.violated,

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 /// The table `retry-sim run` prints for scenario `name`'s evaluation `e`:
 /// the summary, then every oracle: violated, held (with the calls and
-/// attempts it judged) or not judged.
+/// attempts it judged) or not exercised.
 pub fn table(name: &str, e: &Evaluation) -> String {
     let (s, seed) = (&e.summary, e.seed);
     let mut out = String::new();
@@ -24,12 +24,13 @@ pub fn table(name: &str, e: &Evaluation) -> String {
     for (k, v) in rows {
         let _ = writeln!(out, "  {k:<20} {v:>14}");
     }
+    let _ = writeln!(out, "  {:<20} {}", "faults fired", e.fired);
     let tally = |oracle: &str| e.tallies.get(oracle).copied().unwrap_or_default();
     let violated = |oracle: &str| e.violations.iter().filter(|v| v.oracle == oracle).count();
     let counts = e.oracle_counts();
     let _ = writeln!(
         out,
-        "  {:<20} {:>14}  ({} violated, {} not judged)",
+        "  {:<20} {:>14}  ({} violated, {} not exercised)",
         "oracles held",
         format!("{}/{}", counts.held, counts.judged()),
         counts.violated,

@@ -18,6 +18,7 @@ use crate::check::distribution::{self, Samples};
 use crate::check::sharing::{self, DELAYS_INDEPENDENT, Pairs};
 use crate::check::verdict::unviolated;
 use crate::check::{DELAY_DISTRIBUTION, ORACLES, Tally, Violation};
+use crate::fired::Fired;
 use crate::scenario::{Scenario, WorldKind};
 use crate::subject::{Subject, SubjectName, Visit, visit};
 use crate::{builtin, generate};
@@ -124,6 +125,8 @@ pub struct Report {
     pub tallies: BTreeMap<(&'static str, Family), Tally>,
     /// The first run that did not repeat, for seedable subjects.
     pub nondeterministic: Option<String>,
+    /// Which fault kinds fired in each family, over every run.
+    pub fired: BTreeMap<Family, Fired>,
 }
 
 impl Report {
@@ -148,6 +151,21 @@ impl Report {
             .map_or_else(Tally::default, |(_, t)| *t)
     }
 
+    /// The oracle and family pairs the suite left unexercised: neither
+    /// violated nor judged anything, so their verdict says nothing.
+    pub fn unexercised(&self) -> Vec<(&'static str, Family)> {
+        let mut out = Vec::new();
+        for oracle in ORACLES {
+            for family in Family::ALL {
+                let judged = self.tally(oracle, family).judged();
+                if !judged && self.finding(oracle, family).is_none() {
+                    out.push((*oracle, family));
+                }
+            }
+        }
+        out
+    }
+
     /// Count `tally` for `oracle` in `family`.
     fn count(&mut self, oracle: &'static str, family: Family, tally: Tally) {
         self.tallies.entry((oracle, family)).or_default().add(tally);
@@ -167,6 +185,7 @@ pub fn suite<S: Subject>(subject: &S, key: &str, options: &Options) -> std::io::
         findings: BTreeMap::new(),
         tallies: BTreeMap::new(),
         nondeterministic: None,
+        fired: BTreeMap::new(),
     };
     let scenarios = builtin::all().map_err(|e| std::io::Error::other(e.to_string()))?;
     for (name, scenario) in &scenarios {
@@ -195,8 +214,13 @@ pub fn suite<S: Subject>(subject: &S, key: &str, options: &Options) -> std::io::
         )?;
     }
     for oracle in ORACLES {
-        let (finding, tally) = generated(subject, options, oracle)?;
+        let (finding, tally, fired) = generated(subject, options, oracle)?;
         report.count(oracle, Family::Generated, tally);
+        report
+            .fired
+            .entry(Family::Generated)
+            .or_default()
+            .merge(&fired);
         if let Some(finding) = finding {
             report.findings.insert((oracle, Family::Generated), finding);
         }
@@ -374,6 +398,7 @@ fn built_in_case<S: Subject>(
     let mut tally: BTreeMap<&'static str, (u32, Violation)> = BTreeMap::new();
     for _ in 0..runs {
         let e = evaluate(subject, scenario, seed, subject.seedable())?;
+        report.fired.entry(family).or_default().merge(&e.fired);
         samples.push((
             distribution::samples(&e.trace, &claim),
             sharing::pairs(&e.trace, &claim),
@@ -425,12 +450,12 @@ fn runs_per_case<S: Subject>(subject: &S, options: &Options) -> u32 {
 /// found. For a subject that cannot be seeded every case runs `repeats`
 /// times and counts as violated if any run is, so whether the search finds
 /// something does not hang on one run's draws. Also how much `oracle`
-/// judged over every case run (shrinking included).
+/// judged over every case run (shrinking included), and what fired in them.
 fn generated<S: Subject>(
     subject: &S,
     options: &Options,
     oracle: &'static str,
-) -> std::io::Result<(Option<Finding>, Tally)> {
+) -> std::io::Result<(Option<Finding>, Tally, Fired)> {
     let config = ProptestConfig {
         cases: options.cases,
         failure_persistence: None,
@@ -440,8 +465,10 @@ fn generated<S: Subject>(
     let mut runner = runner(options, oracle, config);
     let strategy = (generate::scenario(), proptest::prelude::any::<u64>());
     let judged = std::cell::Cell::new(Tally::default());
+    let fired = std::cell::RefCell::new(Fired::default());
     let violates = |scenario: &Scenario, seed: u64| -> std::io::Result<Option<Violation>> {
         let e = evaluate(subject, scenario, seed, false)?;
+        fired.borrow_mut().merge(&e.fired);
         let mut sum = judged.get();
         sum.add(e.tallies.get(oracle).copied().unwrap_or_default());
         judged.set(sum);
@@ -481,7 +508,68 @@ fn generated<S: Subject>(
         }
         Err(TestError::Abort(why)) => return Err(std::io::Error::other(why.to_string())),
     };
-    Ok((finding, judged.get()))
+    Ok((finding, judged.get(), fired.into_inner()))
+}
+
+/// Why an oracle cannot be exercised in a family, for the pairs no
+/// scenario of it can reach; `None` for a pair the suite should exercise.
+pub fn why_unexercisable(oracle: &str, family: Family) -> Option<&'static str> {
+    match (oracle, family) {
+        ("fallback_in_order" | "fallback_taken", _) => Some(
+            "every subject here wraps one provider; fallback across deployments is judged from the wire (`retry-sim serve`, `retry-sim judge`)",
+        ),
+        ("liveness_after_heal", Family::Generated) => Some(
+            "generated scenarios state no expectations, and liveness is one (`liveness_after_heal_ms`)",
+        ),
+        ("no_attempt_after_drop" | "abandoned_on_drop", Family::Generated) => Some(
+            "generated workloads keep every call: callers that drop theirs are written into built-in scenarios",
+        ),
+        _ => None,
+    }
+}
+
+/// The suite's own account of what it left unexercised: one line per
+/// oracle and family pair that some report judged nothing in (with the
+/// subjects, when not all), and why when no scenario of that family can
+/// reach it. Empty when every pair was exercised.
+pub fn unexercised(reports: &[Report]) -> String {
+    let mut out = String::new();
+    for oracle in ORACLES {
+        for family in Family::ALL {
+            let missed: Vec<&str> = reports
+                .iter()
+                .filter(|r| r.unexercised().contains(&(*oracle, family)))
+                .map(|r| r.subject.as_str())
+                .collect();
+            if missed.is_empty() {
+                continue;
+            }
+            let _ = write!(out, "not exercised: {oracle} in {family}");
+            if missed.len() < reports.len() {
+                let _ = write!(out, " for {}", missed.join(", "));
+            }
+            let why = why_unexercisable(oracle, family).unwrap_or("no scenario reached it");
+            let _ = writeln!(out, ": {why}");
+        }
+    }
+    for report in reports {
+        let fired = report
+            .fired
+            .get(&Family::Generated)
+            .cloned()
+            .unwrap_or_default();
+        let missing = fired.missing(generate::DRAWN);
+        if !missing.is_empty() {
+            let names: Vec<String> = missing.iter().map(ToString::to_string).collect();
+            let _ = writeln!(
+                out,
+                "never fired in generated scenarios for {}: {}",
+                report.subject,
+                names.join(", ")
+            );
+        }
+    }
+    out
 }
 
 /// A table: one row per oracle and family, one column per report; a cell

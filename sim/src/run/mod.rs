@@ -2,11 +2,13 @@
 //! with a merge), and conformance of any subject over both worlds.
 
 pub mod conform;
+pub mod fired;
 pub mod shard;
 pub mod summary;
 pub mod sweep;
 
 use crate::check::{self, Context, Tally, Violation};
+use crate::fired::Fired;
 use crate::scenario::Scenario;
 use crate::subject::Subject;
 use crate::trace::{Divergence, Trace, first_divergence};
@@ -32,6 +34,8 @@ pub struct Evaluation {
     pub unmet: Vec<String>,
     /// Set when a second run of the same seed produced another trace.
     pub divergence: Option<Divergence>,
+    /// Which fault kinds fired, and how often.
+    pub fired: Fired,
 }
 
 impl Evaluation {
@@ -61,7 +65,7 @@ impl Evaluation {
 }
 
 /// How the oracles fared in one run: held (judged, not violated),
-/// violated, and not judged (nothing in the run for them to judge).
+/// violated, and not exercised (nothing in the run for them to judge).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OracleCounts {
     /// Oracles that judged something and found nothing wrong.
@@ -133,6 +137,7 @@ pub fn evaluate<S: Subject>(
     let judgement = check::judgement(&trace, &claim, &context(scenario));
     Ok(Evaluation {
         seed,
+        fired: fired::fired(&trace, &scenario.network),
         violations: judgement.violations,
         tallies: judgement.tallies,
         unmet: summary.unmet(&scenario.expect),

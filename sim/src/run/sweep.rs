@@ -10,6 +10,7 @@ pub use super::shard::Shard;
 use super::summary::Summary;
 use super::{Evaluation, evaluate, replay_command};
 use crate::duration::human;
+use crate::fired::Fired;
 use crate::scenario::Scenario;
 use crate::subject::Subject;
 use serde::{Deserialize, Serialize};
@@ -38,6 +39,10 @@ pub struct RunLine {
     pub p99_ns: u64,
     /// One line per violation, missed expectation or divergence.
     pub failures: Vec<String>,
+    /// Which fault kinds fired, and how often (absent in lines written
+    /// before faults were counted: read as nothing fired).
+    #[serde(default)]
+    pub fired: Fired,
 }
 
 impl RunLine {
@@ -51,6 +56,7 @@ impl RunLine {
             attempts: e.summary.attempts,
             p99_ns: e.summary.p99_ns,
             failures: e.failures(scenario),
+            fired: e.fired.clone(),
         }
     }
 
@@ -117,13 +123,15 @@ pub fn sweep<S: Subject>(
 /// expectations by name. True when nothing failed.
 pub fn report(lines: &[RunLine], scenarios: &BTreeMap<String, Scenario>) -> (String, bool) {
     let mut out = String::new();
-    // Per scenario: pooled counts, seeds, and the sum of per-seed rates.
-    let mut pooled: BTreeMap<&str, (Summary, u64, f64)> = BTreeMap::new();
+    // Per scenario: pooled counts, seeds, the sum of per-seed rates, and
+    // what fired on any seed.
+    let mut pooled: BTreeMap<&str, (Summary, u64, f64, Fired)> = BTreeMap::new();
     for line in lines {
         let entry = pooled.entry(&line.scenario).or_default();
         entry.0.pool(&line.summary());
         entry.1 += 1;
         entry.2 += line.summary().success_rate();
+        entry.3.merge(&line.fired);
     }
     let mut failing = 0;
     let _ = writeln!(
@@ -132,7 +140,7 @@ pub fn report(lines: &[RunLine], scenarios: &BTreeMap<String, Scenario>) -> (Str
     );
     let _ = writeln!(out, "|---|---|---|---|---|---|");
     let mut pooled_unmet = Vec::new();
-    for (name, (summary, seeds, rates)) in &pooled {
+    for (name, (summary, seeds, rates, fired)) in &pooled {
         let _ = writeln!(
             out,
             "| {name} | {seeds} | {} | {:.4} | {:.3} | {} |",
@@ -145,6 +153,9 @@ pub fn report(lines: &[RunLine], scenarios: &BTreeMap<String, Scenario>) -> (Str
             let mean = rates / *seeds as f64;
             for u in super::summary::unmet_pooled(&scenario.expect, mean, *seeds) {
                 pooled_unmet.push(format!("{name}: expectation {u}"));
+            }
+            for fault in fired.missing(scenario.expect.fires.as_deref().unwrap_or_default()) {
+                pooled_unmet.push(never_fired(name, fault, *seeds));
             }
         }
     }
@@ -171,6 +182,13 @@ pub fn report(lines: &[RunLine], scenarios: &BTreeMap<String, Scenario>) -> (Str
         pooled_unmet.len()
     );
     (out, failing == 0 && pooled_unmet.is_empty())
+}
+
+/// The failure of a scenario that named `fault` and never injected it: its
+/// verdicts say nothing of that fault.
+pub fn never_fired(scenario: &str, fault: crate::fired::Fault, seeds: u64) -> String {
+    let seeds = crate::check::verdict::count(seeds, "seed");
+    format!("{scenario}: fault {fault} named by scenario never fired across {seeds}")
 }
 
 /// JSON lines, one per run.
@@ -230,10 +248,45 @@ mod tests {
             attempts: 4,
             p99_ns: 9,
             failures: vec!["x".into()],
+            fired: Fired::default(),
         };
         let text = to_json_lines(std::slice::from_ref(&line));
         assert_eq!(parse_json_lines("f", &text), Ok(vec![line]));
         let e = parse_json_lines("f.jsonl", "\n{\"seed\": 1}\n").unwrap_err();
         assert!(e.starts_with("f.jsonl:2:"), "{e}");
+    }
+
+    /// A named fault may miss a seed, not every seed; lines from two
+    /// shards pool, and a line written before faults were counted reads
+    /// as nothing fired.
+    #[test]
+    fn a_named_fault_must_fire_on_some_seed_of_the_merged_shards() {
+        use crate::fired::Fault;
+        let text = "name = \"h\"\n[workload]\nkind = \"closed\"\nclients = 1\ncalls = 1\n[expect]\nfires = [\"hang\"]\n";
+        let scenario = Scenario::parse(std::path::Path::new("h.toml"), text).unwrap();
+        let by_name = BTreeMap::from([("h".to_string(), scenario)]);
+        let old = r#"{"scenario":"h","seed":0,"subject":"ours","calls":1,"ok":1,"attempts":1,"p99_ns":1,"failures":[]}"#;
+        let quiet = parse_json_lines("a.jsonl", old).unwrap();
+        assert_eq!(quiet[0].fired, Fired::default());
+        let mut hung = RunLine {
+            seed: 1,
+            ..quiet[0].clone()
+        };
+        hung.fired.add(Fault::Hang, 2);
+        let text = to_json_lines(std::slice::from_ref(&hung));
+        assert!(text.contains(r#""fired":{"hang":2}"#), "{text}");
+        let merged = merge(vec![
+            quiet.clone(),
+            parse_json_lines("b.jsonl", &text).unwrap(),
+        ])
+        .unwrap();
+        let (out, passed) = report(&merged, &by_name);
+        assert!(passed, "{out}");
+        let (out, passed) = report(&quiet, &by_name);
+        assert!(!passed);
+        assert!(
+            out.contains("h: fault hang named by scenario never fired across 1 seed\n"),
+            "{out}"
+        );
     }
 }

@@ -25,6 +25,7 @@ pub use policy::{JitterSpec, PolicySpec};
 pub use workload::{Shape, Workload, WorkloadKind, WorkloadSpec, Wrapper};
 
 use crate::faults::FaultPlan;
+use crate::fired::Fault;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -127,6 +128,12 @@ pub struct Expect {
     /// Calls starting this long after the faults heal must all succeed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub liveness_after_heal_ms: Option<u64>,
+    /// The fault kinds the scenario means to inject (`fires = ["status-503",
+    /// "hang"]`; `[]`: none, on purpose): each must fire on at least one
+    /// of the seeds a sweep runs, or the scenario tested nothing of it (a
+    /// kind may miss one seed). Absent: not stated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fires: Option<Vec<Fault>>,
 }
 
 /// A scenario file that could not be used.
@@ -317,6 +324,24 @@ mod tests {
             .unwrap_err();
         assert_eq!((e.line, e.column), (4, 1), "{e}");
         let e = parse(&format!("{MINIMAL}[expect]\nmin_success_rate = 1.5\n")).unwrap_err();
+        assert_eq!(e.line, 7, "{e}");
+    }
+
+    #[test]
+    fn named_faults_are_read_and_an_unknown_one_is_located() {
+        let s = parse(&format!(
+            "{MINIMAL}[expect]\nfires = [\"status-503\", \"hang\"]\n"
+        ))
+        .unwrap();
+        assert_eq!(s.expect.fires, Some(vec![Fault::Status(503), Fault::Hang]));
+        assert_eq!(parse(MINIMAL).unwrap().expect.fires, None);
+        let e = parse(&format!(
+            "{MINIMAL}[expect]\nfires = [\"hang\", \"hangs\"]\n"
+        ))
+        .unwrap_err();
+        assert_eq!((e.line, e.column), (7, 9), "{e}");
+        assert!(e.message.contains("unknown fault \"hangs\""), "{e}");
+        let e = parse(&format!("{MINIMAL}[expect]\nfires = [\"status-200\"]\n")).unwrap_err();
         assert_eq!(e.line, 7, "{e}");
     }
 

@@ -66,6 +66,7 @@ async fn world<S: Subject>(subject: &S, scenario: &Scenario, seed: u64) -> Trace
     Trace {
         records: backend.take_trace(),
         end_ns,
+        struck: backend.struck(),
     }
 }
 

@@ -299,10 +299,21 @@ fn conform_prints_verdicts_and_exits_by_our_wrapper_alone() {
         text.contains("| transient_retried | built-in | held (337 calls, 1155 attempts) |"),
         "{text}"
     );
-    // An oracle with nothing to judge says so, never "held".
+    // An oracle with nothing to judge says so, never "held", and the
+    // suite says why when no scenario of the family can reach it.
     assert!(
-        text.contains("| non_transient_once | network | not judged |"),
+        text.contains("| fallback_in_order | network | not exercised |"),
         "{text}"
+    );
+    assert!(
+        text.contains(
+            "not exercised: fallback_in_order in network: every subject here wraps one provider"
+        ),
+        "{text}"
+    );
+    assert!(
+        !text.contains("not exercised: non_transient_once"),
+        "net-mixed-until-heal answers 400s over the network: {text}"
     );
     let bare = retry_sim(&[&["conform", "bare"][..], &args].concat());
     let text = String::from_utf8_lossy(&bare.stdout);
@@ -474,11 +485,11 @@ fn judge_says_which_oracles_judged_nothing_in_a_whole_record() {
         "{text}"
     );
     assert!(
-        text.contains("| retry_after_honoured | not judged |"),
+        text.contains("| retry_after_honoured | not exercised |"),
         "{text}"
     );
     assert!(
-        text.contains("| delay_distribution | not judged |"),
+        text.contains("| delay_distribution | not exercised |"),
         "{text}"
     );
 }

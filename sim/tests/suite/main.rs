@@ -17,5 +17,6 @@ mod report;
 mod scenarios;
 mod sdks;
 mod traces;
+mod vacuity;
 mod worlds;
 mod zoo;

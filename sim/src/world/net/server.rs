@@ -56,14 +56,27 @@ type Frames = Pin<Box<dyn Stream<Item = Result<Frame<Bytes>, io::Error>> + Send 
 pub struct Server {
     backend: Arc<Backend>,
     wall: fn() -> SystemTime,
+    /// Response headers lost on the way out (none, but in a planted defect).
+    strip: &'static [&'static str],
 }
 
 impl Server {
     /// Answer by `backend`; `wall` is the clock HTTP-dates are read on.
     pub fn new(backend: Arc<Backend>, wall: fn() -> SystemTime) -> Self {
-        Self { backend, wall }
+        Self {
+            backend,
+            wall,
+            strip: &[],
+        }
     }
 
+    /// This server, its answers losing the headers `strip` names on the
+    /// way out, as a proxy that strips them would: a network that breaks
+    /// what the plan says, for tests that the suite notices (a Retry-After
+    /// stripped never reaches the subject, so it never fired).
+    pub fn stripping(self, strip: &'static [&'static str]) -> Self {
+        Self { strip, ..self }
+    }
     /// Serve one connection until it closes.
     pub async fn connection<IO>(self, io: IO)
     where
@@ -71,7 +84,13 @@ impl Server {
     {
         let service = hyper::service::service_fn(move |req| {
             let server = self.clone();
-            async move { server.handle(req).await }
+            async move {
+                let mut response = server.handle(req).await?;
+                for name in server.strip {
+                    response.headers_mut().remove(*name);
+                }
+                Ok::<_, io::Error>(response)
+            }
         });
         // A connection ends with an error whenever the plan drops it: expected.
         let _ = hyper::server::conn::http1::Builder::new()

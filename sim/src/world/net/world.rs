@@ -157,6 +157,22 @@ pub fn run_stepping<S: Subject>(
     seed: u64,
     stepping: Stepping,
 ) -> std::io::Result<Trace> {
+    run_serving(subject, scenario, seed, stepping, |server| server)
+}
+
+/// [`run_stepping`], its server first passed through `serve` (the seam a
+/// test plants a broken network through, such as [`Server::stripping`]).
+///
+/// # Errors
+///
+/// As [`run`].
+pub fn run_serving<S: Subject>(
+    subject: &S,
+    scenario: &Scenario,
+    seed: u64,
+    stepping: Stepping,
+    serve: fn(Server) -> Server,
+) -> std::io::Result<Trace> {
     let net = &scenario.network;
     let mut sim = turmoil::Builder::new()
         .rng_seed(seed)
@@ -176,7 +192,7 @@ pub fn run_stepping<S: Subject>(
     let activity = Activity::default();
     serve_counted(
         &mut sim,
-        Server::new(backend.clone(), wall),
+        serve(Server::new(backend.clone(), wall)),
         activity.clone(),
     );
     let (clients, calls, think_ms) = match scenario.workload.shape {
@@ -250,6 +266,7 @@ pub fn run_stepping<S: Subject>(
     Ok(Trace {
         records: backend.take_trace(),
         end_ns: u64::try_from(end.as_nanos()).unwrap_or(u64::MAX),
+        struck: backend.struck(),
     })
 }
 
