@@ -210,6 +210,7 @@ mod tests {
             tallies,
             unmet: Vec::new(),
             divergence: None,
+            pools: Default::default(),
         }
     }
 

@@ -6,7 +6,7 @@ pub mod shard;
 pub mod summary;
 pub mod sweep;
 
-use crate::check::{self, Context, Tally, Violation};
+use crate::check::{self, Context, Pools, Tally, Violation};
 use crate::scenario::Scenario;
 use crate::subject::Subject;
 use crate::trace::{Divergence, Trace, first_divergence};
@@ -32,6 +32,8 @@ pub struct Evaluation {
     pub unmet: Vec<String>,
     /// Set when a second run of the same seed produced another trace.
     pub divergence: Option<Divergence>,
+    /// What the run adds to the oracles judged across runs.
+    pub pools: Pools,
 }
 
 impl Evaluation {
@@ -130,9 +132,10 @@ pub fn evaluate<S: Subject>(
     };
     let summary = Summary::of(&trace);
     let claim = subject.claim(&scenario.policy);
-    let judgement = check::judgement(&trace, &claim, &context(scenario));
+    let (judgement, pools) = check::judgement_and_pools(&trace, &claim, &context(scenario));
     Ok(Evaluation {
         seed,
+        pools,
         violations: judgement.violations,
         tallies: judgement.tallies,
         unmet: summary.unmet(&scenario.expect),
