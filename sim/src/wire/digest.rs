@@ -15,7 +15,7 @@
 //! attempt, and building a JSON tree for each cost the simulator more than
 //! the rest of an attempt. An attempt that sends the very request its
 //! caller lent to the call is not read again: its digest is the one the
-//! caller recorded ([`lent`](super::lent) says why that is exact). A model
+//! caller recorded ([`lent`] says why that is exact). A model
 //! that travels outside the body (Gemini's path, a transcription's form)
 //! is part of what is sent. The hash
 //! (`WordHash`, below) is fixed by its definition, not keyed per process as

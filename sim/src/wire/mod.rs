@@ -119,13 +119,13 @@ pub async fn invoke<P: Provider>(
         Method::Chat => {
             let request = rq::shared(method, id, rq::chat);
             let _loan = lent::typed(&*request, None, sent);
-            let r = provider.chat_completion(&*request).await?;
+            let r = provider.chat_completion(&request).await?;
             on_item(chat_payload(&r.id, &r));
         }
         Method::ChatStream => {
             let request = rq::shared(method, id, rq::chat);
             let _loan = lent::typed(&*request, None, sent);
-            let s = provider.chat_completion_stream(&*request).await?;
+            let s = provider.chat_completion_stream(&request).await?;
             let payload = |c: &ChatCompletionChunk| chat_payload(&c.id, c);
             return drain(s, payload, network, on_item).await;
         }
@@ -153,12 +153,12 @@ pub async fn invoke<P: Provider>(
         Method::Anthropic => {
             let request = rq::shared(method, id, rq::anthropic);
             let _loan = lent::typed(&*request, None, sent);
-            on_item(payload_of(&provider.anthropic_messages(&*request).await?));
+            on_item(payload_of(&provider.anthropic_messages(&request).await?));
         }
         Method::AnthropicStream => {
             let request = rq::shared(method, id, rq::anthropic);
             let _loan = lent::typed(&*request, None, sent);
-            let s = provider.anthropic_messages_stream(&*request).await?;
+            let s = provider.anthropic_messages_stream(&request).await?;
             return drain(s, payload_of, network, on_item).await;
         }
         Method::AnthropicRaw => {
@@ -176,13 +176,13 @@ pub async fn invoke<P: Provider>(
         Method::Gemini => {
             let request = rq::shared(method, id, rq::gemini);
             let _loan = lent::typed(&*request, Some(MODEL), sent);
-            let r = provider.gemini_generate_content(MODEL, &*request).await?;
+            let r = provider.gemini_generate_content(MODEL, &request).await?;
             on_item(payload_of(&r));
         }
         Method::GeminiStream => {
             let request = rq::shared(method, id, rq::gemini);
             let _loan = lent::typed(&*request, Some(MODEL), sent);
-            let s = provider.gemini_generate_content_stream(MODEL, &*request);
+            let s = provider.gemini_generate_content_stream(MODEL, &request);
             return drain(s.await?, payload_of, network, on_item).await;
         }
         Method::GeminiRaw => {
@@ -201,30 +201,30 @@ pub async fn invoke<P: Provider>(
             let request = rq::shared(method, id, rq::ir);
             let _loan = lent::converted(&request, sent);
             on_item(items::ir_response_payload(
-                &provider.complete(&*request).await?,
+                &provider.complete(&request).await?,
             ));
         }
         Method::CompleteStream => {
             let request = rq::shared(method, id, rq::ir);
             let _loan = lent::converted(&request, sent);
-            let s = provider.complete_stream(&*request).await?;
+            let s = provider.complete_stream(&request).await?;
             return drain(s, items::ir_event_payload, network, on_item).await;
         }
         Method::Embedding => {
             let request = rq::shared(method, id, rq::embedding);
             let _loan = lent::typed(&*request, None, sent);
-            on_item(payload_of(&provider.embedding(&*request).await?));
+            on_item(payload_of(&provider.embedding(&request).await?));
         }
         Method::Models => on_item(payload_of(&provider.models().await?)),
         Method::Image => {
             let request = rq::shared(method, id, rq::image);
             let _loan = lent::typed(&*request, None, sent);
-            on_item(payload_in(&provider.image_generation(&*request).await?.0));
+            on_item(payload_in(&provider.image_generation(&request).await?.0));
         }
         Method::AudioSpeech => {
             let request = rq::shared(method, id, rq::speech);
             let _loan = lent::typed(&*request, None, sent);
-            on_item(payload_in(&provider.audio_speech(&*request).await?.0));
+            on_item(payload_in(&provider.audio_speech(&request).await?.0));
         }
         Method::AudioTranscription => {
             let fields = rq::shared(method, id, rq::transcription);
