@@ -158,6 +158,22 @@ pub fn check(trace: &Trace, claim: &Claim, context: &Context) -> Vec<Violation> 
 /// (none below [`distribution::MIN_SAMPLES`]: not judged). A distribution
 /// violation belongs to no call; it is reported as client 0, call 0.
 pub fn judgement(trace: &Trace, claim: &Claim, context: &Context) -> Judgement {
+    judgement_and_pools(trace, claim, context).0
+}
+
+/// What a run adds to the pools that are judged across runs: its delays'
+/// places and its concurrent calls' pairs, as [`judgement`] tested them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Pools {
+    /// The delay distribution's samples ([`distribution::samples`]).
+    pub samples: distribution::Samples,
+    /// The independence test's pairs ([`sharing::pairs`]).
+    pub pairs: sharing::Pairs,
+}
+
+/// [`judgement`], and the pools it tested: one reading of the trace for
+/// both, rather than another to pool the run with others.
+pub fn judgement_and_pools(trace: &Trace, claim: &Claim, context: &Context) -> (Judgement, Pools) {
     let context = &Context {
         trace_end_ns: trace
             .end_ns
@@ -267,5 +283,5 @@ pub fn judgement(trace: &Trace, claim: &Claim, context: &Context) -> Judgement {
             });
         }
     }
-    out
+    (out, Pools { samples, pairs })
 }

@@ -211,6 +211,7 @@ mod tests {
             unmet: Vec::new(),
             divergence: None,
             fired: Default::default(),
+            pools: Default::default(),
         }
     }
 

@@ -14,10 +14,10 @@
 //! so its verdict is stable even when single runs differ.
 
 use super::evaluate;
-use crate::check::distribution::{self, Samples};
-use crate::check::sharing::{self, DELAYS_INDEPENDENT, Pairs};
+use crate::check::distribution;
+use crate::check::sharing::{self, DELAYS_INDEPENDENT};
 use crate::check::verdict::unviolated;
-use crate::check::{DELAY_DISTRIBUTION, ORACLES, Tally, Violation};
+use crate::check::{DELAY_DISTRIBUTION, ORACLES, Pools, Tally, Violation};
 use crate::fired::Fired;
 use crate::scenario::{Scenario, WorldKind};
 use crate::subject::{Subject, SubjectName, Visit, visit};
@@ -193,25 +193,20 @@ pub fn suite<S: Subject>(subject: &S, key: &str, options: &Options) -> std::io::
             WorldKind::InProcess => (Family::BuiltIn, options.seeds),
             WorldKind::Network => (Family::Network, options.net_seeds),
         };
-        pooled(
-            subject,
-            options,
-            &mut report,
-            (family, name),
+        let case = Case {
+            family,
+            name,
             scenario,
-            seeds,
-        )?;
+        };
+        pooled(subject, options, &mut report, case, seeds)?;
     }
     for scenario in pooled_scenarios(options) {
-        let case = (Family::Generated, "generated");
-        pooled(
-            subject,
-            options,
-            &mut report,
-            case,
-            &scenario,
-            options.seeds,
-        )?;
+        let case = Case {
+            family: Family::Generated,
+            name: "generated",
+            scenario: &scenario,
+        };
+        pooled(subject, options, &mut report, case, options.seeds)?;
     }
     for oracle in ORACLES {
         let (finding, tally, fired) = generated(subject, options, oracle)?;
@@ -228,32 +223,67 @@ pub fn suite<S: Subject>(subject: &S, key: &str, options: &Options) -> std::io::
     Ok(report)
 }
 
-/// Run `scenario` (`name` in `family`) over seeds `0..seeds`, noting each
-/// run's violations, then judge the drawn delays of every seed together:
-/// enough samples that a mislabelled distribution shows, at the
-/// documented rate.
+/// A scenario the suite runs over seeds: where it came from, its name, and
+/// the scenario itself.
+#[derive(Clone, Copy)]
+struct Case<'a> {
+    family: Family,
+    name: &'a str,
+    scenario: &'a Scenario,
+}
+
+impl Case<'_> {
+    /// Note that this case broke `violation`'s oracle under `seed` (in
+    /// `violated` of `runs` runs; over seeds `0..n` for a pooled oracle):
+    /// the first finding of an oracle in a family is the one kept.
+    fn broke(
+        &self,
+        report: &mut Report,
+        seed: u64,
+        violation: Violation,
+        (violated, runs): (u32, u32),
+        pooled_seeds: Option<u64>,
+    ) {
+        let key = (violation.oracle, self.family);
+        report.findings.entry(key).or_insert_with(|| Finding {
+            name: self.name.to_string(),
+            scenario: self.scenario.clone(),
+            seed,
+            violation,
+            violated,
+            runs,
+            pooled_seeds,
+        });
+    }
+}
+
+/// Run `case` over seeds `0..seeds`, noting each run's violations, then
+/// judge the drawn delays of every seed together: enough samples that a
+/// mislabelled distribution shows, at the documented rate.
 fn pooled<S: Subject>(
     subject: &S,
     options: &Options,
     report: &mut Report,
-    (family, name): (Family, &str),
-    scenario: &Scenario,
+    case: Case<'_>,
     seeds: u64,
 ) -> std::io::Result<()> {
+    let Case {
+        family, scenario, ..
+    } = case;
     let runs = runs_per_case(subject, options);
     // One pool per repeated run: a subject that cannot be seeded gets a
     // count of pools that failed, like every other finding.
-    let mut pools = vec![(Samples::default(), Pairs::default()); runs as usize];
+    let mut pools = vec![Pools::default(); runs as usize];
     for seed in 0..seeds {
-        let samples = built_in_case(subject, options, report, family, name, scenario, seed)?;
-        for (pool, (run, pairs)) in pools.iter_mut().zip(samples) {
-            pool.0.extend(run);
-            pool.1.extend(pairs);
+        let runs = built_in_case(subject, options, report, case, seed)?;
+        for (pool, run) in pools.iter_mut().zip(runs) {
+            pool.samples.extend(run.samples);
+            pool.pairs.extend(run.pairs);
         }
     }
     let claim = subject.claim(&scenario.policy);
     // Only a pool large enough to test was judged.
-    for (samples, pairs) in &pools {
+    for Pools { samples, pairs } in &pools {
         if samples.len() >= distribution::MIN_SAMPLES {
             let samples = samples.len() as u64;
             let tally = Tally {
@@ -276,14 +306,14 @@ fn pooled<S: Subject>(
             DELAY_DISTRIBUTION,
             pools
                 .iter()
-                .filter_map(|(pool, _)| distribution::test(pool, &claim))
+                .filter_map(|pool| distribution::test(&pool.samples, &claim))
                 .collect(),
         ),
         (
             DELAYS_INDEPENDENT,
             pools
                 .iter()
-                .filter_map(|(_, pairs)| sharing::test(pairs))
+                .filter_map(|pool| sharing::test(&pool.pairs))
                 .collect(),
         ),
     ];
@@ -291,23 +321,14 @@ fn pooled<S: Subject>(
         let Some(detail) = failed.first() else {
             continue;
         };
-        report
-            .findings
-            .entry((oracle, family))
-            .or_insert_with(|| Finding {
-                name: name.to_string(),
-                scenario: scenario.clone(),
-                seed: 0,
-                violation: Violation {
-                    oracle,
-                    client: 0,
-                    call: 0,
-                    detail: format!("pooled over seeds 0..{seeds}: {detail}"),
-                },
-                violated: failed.len() as u32,
-                runs,
-                pooled_seeds: Some(seeds),
-            });
+        let violation = Violation {
+            oracle,
+            client: 0,
+            call: 0,
+            detail: format!("pooled over seeds 0..{seeds}: {detail}"),
+        };
+        let violated = failed.len() as u32;
+        case.broke(report, 0, violation, (violated, runs), Some(seeds));
     }
     Ok(())
 }
@@ -383,26 +404,29 @@ pub fn suites(
     reports.into_iter().flatten().collect()
 }
 
+/// Run `case` under `seed` (once, or `repeats` times for a subject that
+/// cannot be seeded), noting what each run judged and broke; what each run
+/// adds to the pools judged across seeds comes back, run by run.
 fn built_in_case<S: Subject>(
     subject: &S,
     options: &Options,
     report: &mut Report,
-    family: Family,
-    name: &str,
-    scenario: &Scenario,
+    case: Case<'_>,
     seed: u64,
-) -> std::io::Result<Vec<(Samples, Pairs)>> {
-    let claim = subject.claim(&scenario.policy);
+) -> std::io::Result<Vec<Pools>> {
+    let Case {
+        family,
+        name,
+        scenario,
+    } = case;
     let runs = runs_per_case(subject, options);
-    let mut samples = Vec::with_capacity(runs as usize);
+    let mut pools = Vec::with_capacity(runs as usize);
     let mut tally: BTreeMap<&'static str, (u32, Violation)> = BTreeMap::new();
     for _ in 0..runs {
         let e = evaluate(subject, scenario, seed, subject.seedable())?;
         report.fired.entry(family).or_default().merge(&e.fired);
-        samples.push((
-            distribution::samples(&e.trace, &claim),
-            sharing::pairs(&e.trace, &claim),
-        ));
+        // As the judge tested them on this run, against the same claim.
+        pools.push(e.pools);
         // The distribution and independence are judged on the seeds' pool,
         // not run by run.
         let pooled = |o: &&str| *o == DELAY_DISTRIBUTION || *o == DELAYS_INDEPENDENT;
@@ -419,22 +443,10 @@ fn built_in_case<S: Subject>(
             }
         }
     }
-    for (oracle, (violated, violation)) in tally {
-        let runs = runs_per_case(subject, options);
-        report
-            .findings
-            .entry((oracle, family))
-            .or_insert_with(|| Finding {
-                name: name.to_string(),
-                scenario: scenario.clone(),
-                seed,
-                violation,
-                violated,
-                runs,
-                pooled_seeds: None,
-            });
+    for (violated, violation) in tally.into_values() {
+        case.broke(report, seed, violation, (violated, runs), None);
     }
-    Ok(samples)
+    Ok(pools)
 }
 
 /// How many times each case runs: once for a seedable subject, `repeats`

@@ -7,7 +7,7 @@ pub mod shard;
 pub mod summary;
 pub mod sweep;
 
-use crate::check::{self, Context, Tally, Violation};
+use crate::check::{self, Context, Pools, Tally, Violation};
 use crate::fired::Fired;
 use crate::scenario::Scenario;
 use crate::subject::Subject;
@@ -36,6 +36,8 @@ pub struct Evaluation {
     pub divergence: Option<Divergence>,
     /// Which fault kinds fired, and how often.
     pub fired: Fired,
+    /// What the run adds to the oracles judged across runs.
+    pub pools: Pools,
 }
 
 impl Evaluation {
@@ -134,10 +136,11 @@ pub fn evaluate<S: Subject>(
     };
     let summary = Summary::of(&trace);
     let claim = subject.claim(&scenario.policy);
-    let judgement = check::judgement(&trace, &claim, &context(scenario));
+    let (judgement, pools) = check::judgement_and_pools(&trace, &claim, &context(scenario));
     Ok(Evaluation {
         seed,
         fired: fired::fired(&trace, &scenario.network),
+        pools,
         violations: judgement.violations,
         tallies: judgement.tallies,
         unmet: summary.unmet(&scenario.expect),

@@ -13,13 +13,17 @@
 //! nothing. A body that is no such request is digested byte for byte. The
 //! typed request is written straight to bytes: the probe digests every
 //! attempt, and building a JSON tree for each cost the simulator more than
-//! the rest of an attempt. A model that travels outside the body (Gemini's
-//! path, a transcription's form) is part of what is sent. The hash
+//! the rest of an attempt. An attempt that sends the very request its
+//! caller lent to the call is not read again: its digest is the one the
+//! caller recorded ([`lent`] says why that is exact). A model
+//! that travels outside the body (Gemini's path, a transcription's form)
+//! is part of what is sent. The hash
 //! (`WordHash`, below) is fixed by its definition, not keyed per process as
 //! std's hasher is, so a digest means the same in every run and every
 //! trace file.
 
 use super::address::{CallId, find_tag_in};
+use super::lent::{self, Place};
 use crabllm_core::MultipartField;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -36,7 +40,28 @@ pub struct Sent {
 
 impl Sent {
     /// A typed request, sent with `model` outside its body (if any).
-    pub fn typed<T: Serialize>(request: &T, model: Option<&str>) -> Self {
+    pub fn typed<T: Serialize + 'static>(request: &T, model: Option<&str>) -> Self {
+        lent::find(Place::typed(request), model).unwrap_or_else(|| Self::read_typed(request, model))
+    }
+
+    /// A raw body meant as a `T`, sent with `model` outside it: digested as
+    /// the `T` it parses to, or byte for byte if it is no `T`.
+    pub fn body<T: Serialize + DeserializeOwned + 'static>(
+        bytes: &[u8],
+        model: Option<&str>,
+    ) -> Self {
+        lent::find(Place::body::<T>(bytes), model)
+            .unwrap_or_else(|| Self::read_body::<T>(bytes, model))
+    }
+
+    /// A transcription's multipart form, with its model.
+    pub fn fields(model: &str, fields: &[MultipartField]) -> Self {
+        lent::find(Place::fields(fields), Some(model))
+            .unwrap_or_else(|| Self::read_fields(model, fields))
+    }
+
+    /// [`typed`](Self::typed), read from the request whether lent or not.
+    pub(super) fn read_typed<T: Serialize>(request: &T, model: Option<&str>) -> Self {
         match serde_json::to_vec(request) {
             Ok(bytes) => Self::of_bytes(model, &bytes),
             // Nothing the simulator sends fails to serialise; should a
@@ -45,17 +70,19 @@ impl Sent {
         }
     }
 
-    /// A raw body meant as a `T`, sent with `model` outside it: digested as
-    /// the `T` it parses to, or byte for byte if it is no `T`.
-    pub fn body<T: Serialize + DeserializeOwned>(bytes: &[u8], model: Option<&str>) -> Self {
+    /// [`body`](Self::body), read from the bytes whether lent or not.
+    pub(super) fn read_body<T: Serialize + DeserializeOwned>(
+        bytes: &[u8],
+        model: Option<&str>,
+    ) -> Self {
         match serde_json::from_slice::<T>(bytes) {
-            Ok(request) => Self::typed(&request, model),
+            Ok(request) => Self::read_typed(&request, model),
             Err(_) => Self::of_bytes(model, bytes),
         }
     }
 
-    /// A transcription's multipart form, with its model.
-    pub fn fields(model: &str, fields: &[MultipartField]) -> Self {
+    /// [`fields`](Self::fields), read from the form whether lent or not.
+    pub(super) fn read_fields(model: &str, fields: &[MultipartField]) -> Self {
         let mut text = String::new();
         for f in fields {
             // Length-prefixed, so no two forms write the same text.

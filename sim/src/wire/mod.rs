@@ -9,6 +9,7 @@
 //! | [`retry_after`] | the three Retry-After forms, written and parsed |
 //! | [`address`] | which upstream answers a request, and which call it belongs to |
 //! | [`digest`] | what a request sends, as a stable number, and the call it names |
+//! | [`lent`] | the requests callers have lent to calls in flight, so an attempt that sends one is not read again |
 //!
 //! [`invoke`] makes one call of any [`Method`] on any provider, reports each
 //! item's payload as it arrives, and says how the call ended.
@@ -16,13 +17,17 @@
 pub mod address;
 pub mod digest;
 pub mod items;
+pub mod lent;
 pub mod requests;
 pub mod retry_after;
 pub mod sse;
 
 use crate::method::Method;
 use crate::trace::ChunkId;
-use crabllm_core::{ByteStream, ChatCompletionChunk, Error, Provider};
+use bytes::Bytes;
+use crabllm_core::{
+    ByteStream, ChatCompletionChunk, ChatCompletionRequest, Error, Provider, anthropic, gemini,
+};
 use futures::StreamExt;
 use items::{MODEL, chat_payload, payload_in, payload_of};
 
@@ -107,90 +112,123 @@ pub async fn invoke<P: Provider>(
     use requests as rq;
     let on_item = &mut on_item;
     let network = |e: Error| e;
+    // Each request is lent for the call (`lent`) with the digest the
+    // caller records, so attempts that send it as it is are not read again.
+    let sent = rq::sent(method, id);
     match method {
         Method::Chat => {
-            let r = provider.chat_completion(&rq::chat(id)).await?;
+            let request = rq::shared(method, id, rq::chat);
+            let _loan = lent::typed(&*request, None, sent);
+            let r = provider.chat_completion(&request).await?;
             on_item(chat_payload(&r.id, &r));
         }
         Method::ChatStream => {
-            let s = provider.chat_completion_stream(&rq::chat(id)).await?;
+            let request = rq::shared(method, id, rq::chat);
+            let _loan = lent::typed(&*request, None, sent);
+            let s = provider.chat_completion_stream(&request).await?;
             let payload = |c: &ChatCompletionChunk| chat_payload(&c.id, c);
             return drain(s, payload, network, on_item).await;
         }
         Method::ChatRaw => {
+            let body = rq::shared(method, id, rq::chat_body);
+            let _loan = lent::body::<ChatCompletionRequest>(&body, None, sent);
             let b = provider
-                .chat_completion_raw(MODEL, rq::chat_body(id))
+                .chat_completion_raw(MODEL, Bytes::clone(&body))
                 .await?;
             on_item(payload_in(&b));
         }
         Method::ChatStreamRaw => {
-            let s = provider.chat_completion_stream_raw(MODEL, rq::chat_body(id));
+            let body = rq::shared(method, id, rq::chat_body);
+            let _loan = lent::body::<ChatCompletionRequest>(&body, None, sent);
+            let s = provider.chat_completion_stream_raw(MODEL, Bytes::clone(&body));
             return drain_sse(s.await?, on_item).await;
         }
         Method::Passthrough => {
-            let body = rq::chat_body_stream(id);
+            // A stream of bytes is read by the probe whatever it holds.
+            let body = rq::shared(method, id, rq::chat_body);
+            let body: ByteStream = Box::pin(futures::stream::iter([Ok(Bytes::clone(&body))]));
             let s = provider.chat_completion_stream_passthrough(MODEL, body);
             return drain_sse(s.await?, on_item).await;
         }
         Method::Anthropic => {
-            on_item(payload_of(
-                &provider.anthropic_messages(&rq::anthropic(id)).await?,
-            ));
+            let request = rq::shared(method, id, rq::anthropic);
+            let _loan = lent::typed(&*request, None, sent);
+            on_item(payload_of(&provider.anthropic_messages(&request).await?));
         }
         Method::AnthropicStream => {
-            let s = provider
-                .anthropic_messages_stream(&rq::anthropic(id))
-                .await?;
+            let request = rq::shared(method, id, rq::anthropic);
+            let _loan = lent::typed(&*request, None, sent);
+            let s = provider.anthropic_messages_stream(&request).await?;
             return drain(s, payload_of, network, on_item).await;
         }
         Method::AnthropicRaw => {
-            let b = provider
-                .anthropic_messages_raw(rq::anthropic_body(id))
-                .await?;
+            let body = rq::shared(method, id, rq::anthropic_body);
+            let _loan = lent::body::<anthropic::Request>(&body, None, sent);
+            let b = provider.anthropic_messages_raw(Bytes::clone(&body)).await?;
             on_item(payload_in(&b));
         }
         Method::AnthropicStreamRaw => {
-            let s = provider.anthropic_messages_stream_raw(rq::anthropic_body(id));
+            let body = rq::shared(method, id, rq::anthropic_body);
+            let _loan = lent::body::<anthropic::Request>(&body, None, sent);
+            let s = provider.anthropic_messages_stream_raw(Bytes::clone(&body));
             return drain_sse(s.await?, on_item).await;
         }
         Method::Gemini => {
-            let r = provider
-                .gemini_generate_content(MODEL, &rq::gemini(id))
-                .await?;
+            let request = rq::shared(method, id, rq::gemini);
+            let _loan = lent::typed(&*request, Some(MODEL), sent);
+            let r = provider.gemini_generate_content(MODEL, &request).await?;
             on_item(payload_of(&r));
         }
         Method::GeminiStream => {
-            let request = rq::gemini(id);
+            let request = rq::shared(method, id, rq::gemini);
+            let _loan = lent::typed(&*request, Some(MODEL), sent);
             let s = provider.gemini_generate_content_stream(MODEL, &request);
             return drain(s.await?, payload_of, network, on_item).await;
         }
         Method::GeminiRaw => {
-            let b = provider.gemini_generate_content_raw(MODEL, rq::gemini_body(id));
+            let body = rq::shared(method, id, rq::gemini_body);
+            let _loan = lent::body::<gemini::Request>(&body, Some(MODEL), sent);
+            let b = provider.gemini_generate_content_raw(MODEL, Bytes::clone(&body));
             on_item(payload_in(&b.await?));
         }
         Method::GeminiStreamRaw => {
-            let s = provider.gemini_generate_content_stream_raw(MODEL, rq::gemini_body(id));
+            let body = rq::shared(method, id, rq::gemini_body);
+            let _loan = lent::body::<gemini::Request>(&body, Some(MODEL), sent);
+            let s = provider.gemini_generate_content_stream_raw(MODEL, Bytes::clone(&body));
             return drain_sse(s.await?, on_item).await;
         }
         Method::Complete => {
+            let request = rq::shared(method, id, rq::ir);
+            let _loan = lent::converted(&request, sent);
             on_item(items::ir_response_payload(
-                &provider.complete(&rq::ir(id)).await?,
+                &provider.complete(&request).await?,
             ));
         }
         Method::CompleteStream => {
-            let s = provider.complete_stream(&rq::ir(id)).await?;
+            let request = rq::shared(method, id, rq::ir);
+            let _loan = lent::converted(&request, sent);
+            let s = provider.complete_stream(&request).await?;
             return drain(s, items::ir_event_payload, network, on_item).await;
         }
-        Method::Embedding => on_item(payload_of(&provider.embedding(&rq::embedding(id)).await?)),
+        Method::Embedding => {
+            let request = rq::shared(method, id, rq::embedding);
+            let _loan = lent::typed(&*request, None, sent);
+            on_item(payload_of(&provider.embedding(&request).await?));
+        }
         Method::Models => on_item(payload_of(&provider.models().await?)),
-        Method::Image => on_item(payload_in(
-            &provider.image_generation(&rq::image(id)).await?.0,
-        )),
+        Method::Image => {
+            let request = rq::shared(method, id, rq::image);
+            let _loan = lent::typed(&*request, None, sent);
+            on_item(payload_in(&provider.image_generation(&request).await?.0));
+        }
         Method::AudioSpeech => {
-            on_item(payload_in(&provider.audio_speech(&rq::speech(id)).await?.0))
+            let request = rq::shared(method, id, rq::speech);
+            let _loan = lent::typed(&*request, None, sent);
+            on_item(payload_in(&provider.audio_speech(&request).await?.0));
         }
         Method::AudioTranscription => {
-            let fields = rq::transcription(id);
+            let fields = rq::shared(method, id, rq::transcription);
+            let _loan = lent::fields(&fields, MODEL, sent);
             let (bytes, _) = provider.audio_transcription(MODEL, &fields).await?;
             on_item(payload_in(&bytes));
         }

@@ -15,8 +15,10 @@ use crabllm_core::{
     AudioSpeechRequest, ByteStream, ChatCompletionRequest, EmbeddingInput, EmbeddingRequest,
     ImageRequest, MultipartField, anthropic, gemini, ir,
 };
+use std::any::Any;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// What `method`'s request for call `id` sends (`None` for `models`,
 /// which sends none): the digest the caller records, read as the probe
@@ -30,12 +32,46 @@ pub fn sent(method: Method, id: CallId) -> Option<Sent> {
         static SEEN: RefCell<BTreeMap<(Method, CallId), Option<Sent>>> = RefCell::default();
     }
     SEEN.with_borrow_mut(|seen| {
-        if seen.len() >= 1 << 16 {
+        if seen.len() >= REMEMBERED {
             seen.clear();
         }
         *seen
             .entry((method, id))
             .or_insert_with(|| digest_of(method, id))
+    })
+}
+
+/// How many calls' requests, and their digests, a thread remembers.
+const REMEMBERED: usize = 1 << 16;
+
+/// Call `id`'s request for `method` as `make` builds it, built once per
+/// thread and shared by every call with that id after: a request is a
+/// pure function of its call, and building and dropping one cost a sweep
+/// about as much as the judge's whole reading of the trace. A caller only
+/// lends it (`&T`), so no call can change what another sends.
+pub fn shared<T: Send + Sync + 'static>(
+    method: Method,
+    id: CallId,
+    make: fn(CallId) -> T,
+) -> Arc<T> {
+    type Made = Arc<dyn Any + Send + Sync>;
+    thread_local! {
+        static MADE: RefCell<BTreeMap<(Method, CallId), Made>> = RefCell::default();
+    }
+    MADE.with_borrow_mut(|made| {
+        if let Some(request) = made.get(&(method, id)).cloned() {
+            // One method's requests are of one type; a key made by
+            // another type is made anew.
+            if let Ok(request) = request.downcast::<T>() {
+                return request;
+            }
+        }
+        if made.len() >= REMEMBERED {
+            made.clear();
+        }
+        let request = Arc::new(make(id));
+        made.insert((method, id), request.clone());
+        request
     })
 }
 
@@ -66,7 +102,8 @@ fn digest_of(method: Method, id: CallId) -> Option<Sent> {
 /// What a canonical (IR) request sends: it travels as Anthropic Messages
 /// (crabllm's own conversion), having no wire form of its own.
 pub fn ir_sent(request: &ir::Request) -> Sent {
-    Sent::typed(&anthropic::Request::from(request), None)
+    super::lent::find(super::lent::Place::converted(request), None)
+        .unwrap_or_else(|| Sent::typed(&anthropic::Request::from(request), None))
 }
 
 /// The text of the one user turn of call `id`'s requests.

@@ -192,9 +192,15 @@ fn calls<W: Provider + 'static>(
             let id = CallId::new(client, call);
             let method = workload.method(client, call);
             let walks = workload.drop_of(client, call).copied();
-            let one = caller::scope(id, one_call(&*wrapped, method, &backend, id, inner));
+            let one = || caller::scope(id, one_call(&*wrapped, method, &backend, id, inner));
+            // Made where it is awaited: a call's future is kilobytes, and
+            // each move of it cost a sweep about 1 % of its time.
+            let outcome = match walks {
+                None => Some(one().await),
+                Some(plan) => or_walk_away(one(), plan, &backend, client, call).await,
+            };
             // A dropped call has no outcome: its caller has gone.
-            if let Some(outcome) = or_walk_away(one, walks, &backend, client, call).await {
+            if let Some(outcome) = outcome {
                 let panicked = matches!(outcome, CallOutcome::Panicked { .. });
                 backend.record(client, call, Kind::CallEnded { outcome });
                 if panicked {
@@ -209,19 +215,16 @@ fn calls<W: Provider + 'static>(
     }
 }
 
-/// `call`'s outcome, or `None` if `walks` says its caller drops it first:
+/// `call`'s outcome, or `None` if `plan` says its caller drops it first:
 /// then the drop is recorded, and the call's future is dropped as this
 /// returns (so an attempt it abandons ends after the drop, at its instant).
 async fn or_walk_away(
     call: impl Future<Output = CallOutcome>,
-    walks: Option<CallDrop>,
+    plan: CallDrop,
     backend: &Backend,
     client: u32,
     number: u64,
 ) -> Option<CallOutcome> {
-    let Some(plan) = walks else {
-        return Some(call.await);
-    };
     // Made before the call is first polled, so it misses none of its records.
     let away = std::pin::pin!(walk_away(backend, client, number, plan));
     match futures::future::select(std::pin::pin!(call), away).await {
