@@ -200,7 +200,7 @@ fn the_guide_shows_the_table_the_suite_prints() {
     // changes from run to run. Their columns are compared by verdict where
     // the verdict is certain (violated in every run of its case,
     // "violated (n/n runs)"); any other cell of those columns may read
-    // "held" (with any count), "violated" or "not judged" on either side.
+    // "held" (with any count), "violated" or "not exercised" on either side.
     // Every other column is compared
     // exactly.
     let unseeded: Vec<usize> = reports
@@ -221,7 +221,9 @@ fn the_guide_shows_the_table_the_suite_prints() {
             .map(|(i, c)| match (unseeded.contains(&i), certain(c)) {
                 (true, true) => "violated".to_string(),
                 (true, false)
-                    if c.contains("held") || c.contains("violated") || c == "not judged" =>
+                    if c.contains("held")
+                        || c.contains("violated")
+                        || c == provider_retry_sim::check::verdict::NOT_JUDGED =>
                 {
                     "either".to_string()
                 }
