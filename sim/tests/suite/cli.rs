@@ -111,7 +111,7 @@ fn flags_refused_say_what_would_be_taken() {
         ),
         (
             &["serve", "success", "--addr", "0.0.0.0:8787"][..],
-            "is not loopback",
+            "loopback only",
         ),
         (
             &["judge", "x.jsonl", "--claim", "ours", "--tolerance", "lots"][..],
