@@ -60,14 +60,30 @@ async fn world<S: Subject>(subject: &S, scenario: &Scenario, seed: u64) -> Trace
     // oracle reports the calls it cut off.
     let mut all = std::pin::pin!(futures::future::join_all(clients));
     let _ = tokio::time::timeout(HORIZON, all.as_mut()).await;
+    let end_ns = u64::try_from(backend.now().as_nanos()).unwrap_or(u64::MAX);
+    linger(backend.now()).await;
     // Dropping calls still in flight must not write ends they never had.
     backend.cut();
-    let end_ns = u64::try_from(backend.now().as_nanos()).unwrap_or(u64::MAX);
     Trace {
         records: backend.take_trace(),
         end_ns,
         struck: backend.struck(),
     }
+}
+
+/// How long the world goes on after its callers are done: work a subject
+/// left running for a call nobody waits for any more (a retry loop in a
+/// task of its own, an attempt spawned and not cancelled) shows only in
+/// what happens after. Without it, such work for the last call of a run
+/// would end with the runtime, unseen, and the oracles on dropped calls
+/// would pass it. A subject that leaves nothing running costs nothing:
+/// the paused clock jumps to the end at once.
+pub const LINGER: Duration = Duration::from_secs(600);
+
+/// Let the subject's leftover work run for [`LINGER`], but not past the
+/// horizon.
+async fn linger(now: Duration) {
+    tokio::time::sleep(LINGER.min(HORIZON.saturating_sub(now))).await;
 }
 
 /// Poisson arrival times over `[0, duration)`.
