@@ -5,7 +5,9 @@
 //! `u64::MAX`, and now and then hundreds of retries. Fault plans are drawn
 //! the way swarm testing draws them: each fault kind is switched on or off
 //! per scenario, so every mix of kinds appears, including none. Workloads
-//! call a random set of `Provider` methods.
+//! call a random set of `Provider` methods; now and then a caller walks
+//! away from a call, and now and then the faults heal and the calls after
+//! the heal must succeed.
 //!
 //! Every generated scenario can end for a correct wrapper before the
 //! simulation's horizon: a zero (disabled) timeout is drawn only when no
@@ -15,6 +17,7 @@
 use crate::faults::FaultPlan;
 use crate::fired::Fault;
 use crate::method::Method;
+use crate::scenario::drops::{CallDrop, DropPoint};
 use crate::scenario::{
     Expect, JitterSpec, NetworkSpec, PolicySpec, Scenario, ScenarioSpec, Shape, Workload, WorldKind,
 };
@@ -209,28 +212,169 @@ pub fn scenario() -> impl Strategy<Value = Scenario> {
 /// [`scenario`], its fault plans drawn from `faults` (the seam a test
 /// plants a generator through that misses a fault kind).
 pub fn scenario_with(faults: impl Strategy<Value = FaultPlan>) -> impl Strategy<Value = Scenario> {
-    (policy(), faults, 1u32..4, 1u32..4, methods())
-        .prop_map(|(policy, faults, clients, calls, methods)| Scenario {
-            name: "generated".into(),
-            description: String::new(),
-            policy: endable(policy, &faults),
-            faults,
-            fallback: Vec::new(),
-            workload: Workload {
-                shape: Shape::Closed {
-                    clients,
-                    calls,
-                    think_ms: 0,
-                },
-                methods,
-                // The default: one wrapper every client shares.
-                wrapper: Default::default(),
-                drops: Vec::new(),
-            },
-            expect: Expect::default(),
-            world: WorldKind::InProcess,
-            network: NetworkSpec::default(),
+    shaped(policy(), faults, 1..4)
+}
+
+/// Scenarios that retry a lot, for pooling the delays of many seeds: three
+/// to four clients at once, most attempts failing, and jitter wider than
+/// the distribution test's narrowest envelope. One [`scenario`] holds too
+/// few backoffs to test their distribution, and a pool of them too few
+/// pairs of concurrent waits to test their independence.
+pub fn retry_heavy() -> impl Strategy<Value = Scenario> {
+    let jitter = prop_oneof![
+        Just(JitterSpec::Equal),
+        Just(JitterSpec::Full),
+        Just(JitterSpec::Decorrelated)
+    ];
+    let busy = (policy(), jitter, 3u32..7, 20u64..300, 1u64..5).prop_map(
+        |(mut p, jitter, retries, initial_ms, cap_s)| {
+            p.max_retries = retries;
+            p.jitter = jitter;
+            p.initial_backoff = Duration::from_millis(initial_ms);
+            p.max_backoff = Duration::from_secs(cap_s).max(p.initial_backoff * 4);
+            p.retry_deadline = None;
+            p
+        },
+    );
+    let failing = faults().prop_map(|mut f| {
+        f.p_transient = f.p_transient.max(0.6);
+        f
+    });
+    shaped(busy, failing, 3..5)
+}
+
+/// A drawn heal: when the faults heal, the grace after which calls must
+/// succeed, and how long each client thinks between calls.
+type HealDraw = (u64, u64, u64);
+
+/// Now and then a heal: from `heal_ms` on no fault fires, and calls that
+/// start `grace_ms` after it must succeed (`liveness_after_heal_ms`). The
+/// clients then think between calls, so that later calls start after the
+/// heal and the promise is judged.
+fn heal() -> impl Strategy<Value = Option<HealDraw>> {
+    proptest::option::weighted(0.25, (0u64..300, 0u64..200, 50u64..500))
+}
+
+/// A drawn drop: the kind of point (attempt, backoff, stream item), its
+/// number, and how long after it the caller walks away.
+type DropDraw = (u8, u32, u64);
+
+/// Callers that walk away: each call of the largest workload, in order, is
+/// dropped one time in four, mostly at the very point (an attempt in
+/// flight there is then in flight at the drop).
+fn drops() -> impl Strategy<Value = Vec<Option<DropDraw>>> {
+    let draw = (
+        0u8..3,
+        0u32..3,
+        prop_oneof![3 => Just(0u64), 1 => 0u64..100],
+    );
+    proptest::collection::vec(proptest::option::weighted(0.25, draw), 9)
+}
+
+/// The drawn drops of the calls `workload` has: draw `i` is client `i / 3`'s
+/// call `i % 3`; a stream point on a call that streams nothing is put at
+/// its attempt instead.
+fn dropped(draws: &[Option<DropDraw>], workload: &Workload) -> Vec<CallDrop> {
+    let Shape::Closed { clients, calls, .. } = workload.shape else {
+        return Vec::new();
+    };
+    let at = |i: usize| (i as u32 / 3, u64::from(i as u32 % 3));
+    draws
+        .iter()
+        .enumerate()
+        .filter_map(|(i, draw)| Some((at(i), (*draw)?)))
+        .filter(|((client, call), _)| *client < clients && *call < u64::from(calls))
+        .map(|((client, call), (kind, n, after_ms))| {
+            let streams = workload.method(client, call).is_stream();
+            let point = match kind {
+                0 => DropPoint::Attempt(n),
+                1 => DropPoint::Backoff(n),
+                _ if streams => DropPoint::Item(n),
+                _ => DropPoint::Attempt(n),
+            };
+            CallDrop {
+                client,
+                call,
+                point,
+                after: Duration::from_millis(after_ms),
+            }
         })
+        .collect()
+}
+
+/// Keep what a healed provider needs to answer a correct wrapper's call:
+/// once healed it answers in 10 ms and streams chunks at most 20 ms apart,
+/// so a timeout or stream bound under 100 ms would fail healthy attempts,
+/// and liveness promises nothing for them.
+fn livable(mut policy: PolicySpec) -> PolicySpec {
+    let floor = Duration::from_millis(100);
+    for bound in [
+        &mut policy.timeout,
+        &mut policy.stream_idle,
+        &mut policy.first_chunk,
+    ] {
+        if !bound.is_zero() && *bound < floor {
+            *bound = floor;
+        }
+    }
+    policy
+}
+
+/// A closed in-process scenario of `clients` x 1 to 3 calls from `policy`
+/// and `faults`, with the heals and dropped calls drawn beside them.
+fn shaped(
+    policy: impl Strategy<Value = PolicySpec>,
+    faults: impl Strategy<Value = FaultPlan>,
+    clients: std::ops::Range<u32>,
+) -> impl Strategy<Value = Scenario> {
+    (
+        policy,
+        faults,
+        clients,
+        1u32..4,
+        methods(),
+        (heal(), drops()),
+    )
+        .prop_map(
+            |(policy, mut faults, clients, calls, methods, (heal, drops))| {
+                let mut policy = endable(policy, &faults);
+                let mut expect = Expect::default();
+                let mut think_ms = 0;
+                // A script plays before the heal and after it: a call after
+                // the heal could still meet one of its failures, so a healing
+                // plan has none.
+                if let Some((heal_ms, grace_ms, think)) = heal {
+                    faults.script.clear();
+                    faults.heal_ms = Some(heal_ms);
+                    expect.liveness_after_heal_ms = Some(grace_ms);
+                    policy = livable(policy);
+                    think_ms = think;
+                }
+                let mut workload = Workload {
+                    shape: Shape::Closed {
+                        clients,
+                        calls,
+                        think_ms,
+                    },
+                    methods,
+                    // The default: one wrapper every client shares.
+                    wrapper: Default::default(),
+                    drops: Vec::new(),
+                };
+                workload.drops = dropped(&drops, &workload);
+                Scenario {
+                    name: "generated".into(),
+                    description: String::new(),
+                    policy,
+                    faults,
+                    fallback: Vec::new(),
+                    workload,
+                    expect,
+                    world: WorldKind::InProcess,
+                    network: NetworkSpec::default(),
+                }
+            },
+        )
         // Through the same validation as a file: what is generated is what a
         // scenario file could say.
         .prop_filter_map("a valid scenario", |s| {
@@ -257,6 +401,7 @@ mod tests {
             false,
             std::collections::BTreeSet::new(),
         );
+        let (mut healed, mut points) = (0, std::collections::HashSet::new());
         for _ in 0..2_000 {
             let s = strategy.new_tree(&mut runner).unwrap().current();
             let p = &s.policy;
@@ -271,8 +416,43 @@ mod tests {
             assert!(!hangs || !p.timeout.is_zero(), "{s:?}");
             assert!(!stalls || !p.stream_idle.is_zero(), "{s:?}");
             assert!(p.max_retries < 60 || p.max_backoff <= Duration::from_millis(50));
+            if let Some(grace) = s.expect.liveness_after_heal_ms {
+                healed += 1;
+                assert!(s.faults.heal_ms.is_some() && s.faults.script.is_empty());
+                assert!(grace < 200, "{s:?}");
+                for bound in [p.timeout, p.stream_idle, p.first_chunk] {
+                    assert!(bound.is_zero() || bound >= Duration::from_millis(100));
+                }
+            }
+            for d in &s.workload.drops {
+                points.insert(std::mem::discriminant(&d.point));
+                let streams = s.workload.method(d.client, d.call).is_stream();
+                assert!(streams || !matches!(d.point, DropPoint::Item(_)));
+            }
         }
         assert!(many && ns && huge && zero && none_on);
+        // A quarter of the draws heal.
+        assert!((400..600).contains(&healed), "{healed} healed");
+        assert_eq!(points.len(), 3, "every kind of drop point");
         assert_eq!(methods.len(), Method::ALL.len());
+    }
+
+    /// Pooled scenarios retry with jitter wide enough to test.
+    #[test]
+    fn retry_heavy_scenarios_have_backoffs_to_pool() {
+        let mut runner = TestRunner::deterministic();
+        let strategy = retry_heavy();
+        for _ in 0..500 {
+            let s = strategy.new_tree(&mut runner).unwrap().current();
+            let p = &s.policy;
+            assert!(p.max_retries >= 3 && p.jitter != JitterSpec::None, "{p:?}");
+            assert!(p.initial_backoff >= Duration::from_millis(20));
+            assert!(p.max_backoff >= p.initial_backoff * 4);
+            assert!(s.faults.p_transient >= 0.6);
+            assert!(matches!(
+                s.workload.shape,
+                Shape::Closed { clients: 3..=4, .. }
+            ));
+        }
     }
 }

@@ -31,19 +31,10 @@ fn our_wrapper_holds_every_oracle_in_both_worlds() {
     );
 }
 
-/// Pairs a scenario could reach but the suite does not yet: each pooled
-/// generated scenario draws its own policy, so its backoffs pool over its
-/// own seeds only, and 1 to 3 clients x 1 to 3 calls over 10 seeds give
-/// fewer than the 50 a distribution test needs.
-const NOT_YET: [(&str, Family); 2] = [
-    ("delay_distribution", Family::Generated),
-    ("delays_independent", Family::Generated),
-];
-
 /// Under the default options every oracle and family pair is exercised
 /// on our wrapper, but those no scenario of the family can reach (each
-/// with its reason) and the known gaps of [`NOT_YET`]; and the generated
-/// scenarios fire every fault kind the generator draws.
+/// with its reason); and the generated scenarios fire every fault kind the
+/// generator draws.
 #[test]
 fn the_suite_exercises_every_pair_it_can_reach() {
     use provider_retry_sim::generate::DRAWN;
@@ -52,14 +43,8 @@ fn the_suite_exercises_every_pair_it_can_reach() {
     let unexercised = report.unexercised();
     for (oracle, family) in &unexercised {
         assert!(
-            why_unexercisable(oracle, *family).is_some() || NOT_YET.contains(&(oracle, *family)),
+            why_unexercisable(oracle, *family).is_some(),
             "{oracle} in {family} was not exercised\nreplay: cargo run --release -p provider-retry-sim -- conform ours"
-        );
-    }
-    for pair in NOT_YET {
-        assert!(
-            unexercised.contains(&pair),
-            "{pair:?} is exercised now: drop it from NOT_YET"
         );
     }
     let generated = &report.fired[&Family::Generated];

@@ -159,7 +159,7 @@ fn generated_fired(strategy: impl Strategy<Value = Scenario>, cases: u64) -> Fir
 /// which the conformance suite reports; the real one fires every kind.
 #[test]
 fn a_generator_that_never_draws_a_hang_is_caught() {
-    const CASES: u64 = 64;
+    const CASES: u64 = 128;
     let honest = generated_fired(generate::scenario(), CASES);
     assert_eq!(honest.missing(generate::DRAWN), [], "{honest}");
     let no_hang = |mut plan: FaultPlan| {

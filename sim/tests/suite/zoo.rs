@@ -449,6 +449,39 @@ fn assert_conforms<S: provider_retry_sim::subject::Subject>(subject: &S, name: &
     );
 }
 
+/// Generated scenarios judge what built-in ones were written for: callers
+/// that walk away and (pooled over seeds) the jitter's draws. A defect of
+/// each kind is found in the generated family alone. (Heals are drawn
+/// too, but a breaker that opens after three failed calls needs more
+/// failures before the heal than a drawn one holds: `zoo-heal` finds it.)
+#[test]
+fn generated_scenarios_find_the_defects_written_into_built_ins() {
+    use provider_retry_sim::run::conform::{Family, Options, suite};
+    let options = Options {
+        net_seeds: 0,
+        ..Options::default()
+    };
+    // A retry loop left running for nobody keeps its attempt in flight
+    // too: which of the two shows first depends on where the drop fell.
+    let dropped: &[&str] = &["no_attempt_after_drop", "abandoned_on_drop"];
+    for (defect, oracles) in [
+        (Defect::RetriesAfterCallerLeft, dropped),
+        (Defect::AttemptOutlivesCaller, &["abandoned_on_drop"]),
+        (Defect::OpenAiStyle, &["delay_distribution"]),
+        (Defect::LockStepJitter, &["delays_independent"]),
+    ] {
+        let report = suite(&subject::Zoo(defect), defect.name(), &options).unwrap();
+        assert!(
+            oracles
+                .iter()
+                .any(|o| report.finding(o, Family::Generated).is_some()),
+            "{} not found by {oracles:?} in generated scenarios: {:?}",
+            defect.name(),
+            report.findings.keys().collect::<Vec<_>>()
+        );
+    }
+}
+
 // -- One wrapper shared by every caller, and what each attempt sends --
 
 /// The sharing defects are caught over the simulated network too, the
