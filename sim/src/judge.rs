@@ -227,7 +227,7 @@ mod tests {
         let two = Tally {
             calls: 2,
             attempts: 5,
-            samples: 0,
+            ..Tally::default()
         };
         a.count("attempts_bounded", two);
         a.count("calls_end", two);

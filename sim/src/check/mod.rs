@@ -40,7 +40,7 @@ mod oracle_tests;
 mod walk_away_tests;
 
 pub use claim::Claim;
-pub use verdict::{Judgement, Tally, Verdict};
+pub use verdict::{Judgement, Tally, Unit, Verdict};
 
 use crate::trace::Trace;
 use std::fmt;
@@ -186,22 +186,27 @@ pub fn judgement_and_pools(trace: &Trace, claim: &Claim, context: &Context) -> (
     // Summed here and put in the map once: a map entry per call and oracle
     // cost a sweep more than some oracles do.
     let mut per_call = [Tally::default(); oracles::PER_CALL.len()];
+    let units = oracles::PER_CALL.map(|(oracle, _)| Unit::of(oracle));
     let mut whole_call = [Tally::default(); oracles::WHOLE_CALL.len()];
     for facts in &calls {
         let (client, call) = (facts.client, facts.call);
         let tally = Tally {
             calls: 1,
             attempts: facts.attempts.len() as u64,
-            samples: 0,
+            ..Tally::default()
         };
         let parts = facts.parts();
-        let mut judged = [false; oracles::PER_CALL.len()];
+        // What each oracle judged of the parts, in its unit.
+        let mut judged = [Tally::default(); oracles::PER_CALL.len()];
         // A gateway's deployments are each judged on their part of the call.
         for part in &parts {
             let upstream = part.attempts.first().map_or(0, |a| a.upstream);
-            for (&(oracle, judge), judged) in oracles::PER_CALL.iter().zip(&mut judged) {
+            let each = oracles::PER_CALL.iter().zip(&units).zip(&mut judged);
+            for ((&(oracle, judge), unit), judged) in each {
                 let verdict = judge(part, claim, context);
-                *judged |= verdict.is_judged();
+                if verdict.is_judged() {
+                    judged.add(unit.tally(part));
+                }
                 if let Verdict::Violated(detail) = verdict {
                     let detail = match (parts.len(), upstream) {
                         (1, 0) => detail,
@@ -217,8 +222,13 @@ pub fn judgement_and_pools(trace: &Trace, claim: &Claim, context: &Context) -> (
             }
         }
         for (sum, judged) in per_call.iter_mut().zip(judged) {
-            if judged {
-                sum.add(tally);
+            if judged.judged() {
+                // The whole call once, however many of its parts were judged.
+                sum.add(Tally {
+                    waits: judged.waits,
+                    streams: judged.streams,
+                    ..tally
+                });
             }
         }
         for ((oracle, judge), sum) in oracles::WHOLE_CALL.iter().zip(&mut whole_call) {

@@ -1103,7 +1103,7 @@ fn a_correct_chat_call_is_judged_by_the_oracles_it_concerns_only() {
 }
 
 #[test]
-fn the_tally_counts_the_calls_judged_and_their_attempts() {
+fn the_tally_counts_the_calls_judged_their_attempts_and_waits() {
     let mut t = good();
     // A second call (client 1): one attempt, no wait.
     t.extend([
@@ -1128,10 +1128,21 @@ fn the_tally_counts_the_calls_judged_and_their_attempts() {
     let tally = |calls, attempts| super::Tally {
         calls,
         attempts,
-        samples: 0,
+        ..super::Tally::default()
     };
     assert_eq!(j.tally("attempts_bounded"), tally(2, 4));
-    assert_eq!(j.tally("delay_within_envelope"), tally(1, 3));
+    // The waits it judged: two, between the first call's three attempts.
+    assert_eq!(
+        j.tally("delay_within_envelope"),
+        super::Tally {
+            waits: 2,
+            ..tally(1, 3)
+        }
+    );
+    assert_eq!(
+        j.unviolated("delay_within_envelope"),
+        "held (1 call, 2 waits)"
+    );
     assert_eq!(j.tally("retry_after_honoured"), tally(0, 0));
     assert_eq!(j.unviolated("retry_after_honoured"), "not exercised");
     assert_eq!(

@@ -7,6 +7,8 @@
 //! held, and a held verdict comes with how much was judged ([`Tally`]).
 
 use super::Violation;
+use super::model::Call;
+use crate::trace::{AttemptOutcome, Failure};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -33,8 +35,9 @@ impl Verdict {
     }
 }
 
-/// How much one oracle judged: calls and their attempts, or, for the
-/// delay distribution, the samples a test was run on (a test needs
+/// How much one oracle judged: calls and their attempts, and the waits or
+/// streams in them the oracle is about ([`Unit`]); or, for the delay
+/// distribution, the samples a test was run on (a test needs
 /// [`MIN_SAMPLES`](super::distribution::MIN_SAMPLES); fewer are not counted,
 /// as no test ran).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -43,8 +46,76 @@ pub struct Tally {
     pub calls: u64,
     /// The attempts of those calls.
     pub attempts: u64,
+    /// The waits between attempts it judged in them (an oracle on waits).
+    pub waits: u64,
+    /// The streams it judged in them (an oracle on streams).
+    pub streams: u64,
     /// Samples the delay distribution was tested on.
     pub samples: u64,
+}
+
+/// What an oracle judges within a call, and counts besides calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// The call and its attempts.
+    Attempts,
+    /// The waits between its attempts.
+    Waits,
+    /// The waits that followed an answer with a Retry-After.
+    RetryAfterWaits,
+    /// The streams the provider sent it.
+    Streams,
+}
+
+impl Unit {
+    /// The unit of the per-call oracle named `oracle`.
+    pub fn of(oracle: &str) -> Unit {
+        match oracle {
+            "delay_within_envelope" => Unit::Waits,
+            "retry_after_honoured" => Unit::RetryAfterWaits,
+            "stream_integrity" | "stream_idle_bounded" | "stream_cut_at_bound" => Unit::Streams,
+            _ => Unit::Attempts,
+        }
+    }
+
+    /// How much of `call` (or of one part of it) an oracle in this unit
+    /// judged when it judged the call.
+    pub fn tally(self, call: &Call) -> Tally {
+        let mut t = Tally {
+            calls: 1,
+            attempts: call.attempts.len() as u64,
+            ..Tally::default()
+        };
+        match self {
+            Unit::Attempts => {}
+            Unit::Waits => t.waits = call.attempts.len().saturating_sub(1) as u64,
+            Unit::RetryAfterWaits => {
+                // Each attempt but the last whose answer named a wait.
+                let before_last = call.attempts.len().saturating_sub(1);
+                t.waits = call.attempts[..before_last]
+                    .iter()
+                    .filter(|a| {
+                        matches!(
+                            a.end,
+                            Some((
+                                _,
+                                AttemptOutcome::Failed(Failure::Status {
+                                    retry_after_ns: Some(_),
+                                    ..
+                                })
+                            ))
+                        )
+                    })
+                    .count() as u64;
+            }
+            Unit::Streams => {
+                // `sent` is in order, one stream's items together.
+                let starts = call.sent.windows(2).filter(|w| w[0].0 != w[1].0).count();
+                t.streams = (starts + usize::from(!call.sent.is_empty())) as u64;
+            }
+        }
+        t
+    }
 }
 
 impl Tally {
@@ -57,21 +128,22 @@ impl Tally {
     pub fn add(&mut self, other: Tally) {
         self.calls = self.calls.saturating_add(other.calls);
         self.attempts = self.attempts.saturating_add(other.attempts);
+        self.waits = self.waits.saturating_add(other.waits);
+        self.streams = self.streams.saturating_add(other.streams);
         self.samples = self.samples.saturating_add(other.samples);
     }
 }
 
-/// In words: `12 calls, 31 attempts`, or `240 samples`.
+/// In words: `12 calls, 31 attempts`, `12 calls, 19 waits`, `4 calls, 5
+/// streams`, or `240 samples`: the waits or streams of an oracle on them.
 impl fmt::Display for Tally {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.samples {
-            0 => write!(
-                f,
-                "{}, {}",
-                count(self.calls, "call"),
-                count(self.attempts, "attempt")
-            ),
-            n => f.write_str(&count(n, "sample")),
+        let calls = count(self.calls, "call");
+        match (self.samples, self.waits, self.streams) {
+            (0, 0, 0) => write!(f, "{calls}, {}", count(self.attempts, "attempt")),
+            (0, 0, n) => write!(f, "{calls}, {}", count(n, "stream")),
+            (0, n, _) => write!(f, "{calls}, {}", count(n, "wait")),
+            (n, ..) => f.write_str(&count(n, "sample")),
         }
     }
 }
@@ -138,13 +210,13 @@ mod tests {
         let t = Tally {
             calls: 12,
             attempts: 31,
-            samples: 0,
+            ..Tally::default()
         };
         assert_eq!(t.to_string(), "12 calls, 31 attempts");
         let one = Tally {
             calls: 1,
             attempts: 1,
-            samples: 0,
+            ..Tally::default()
         };
         assert_eq!(one.to_string(), "1 call, 1 attempt");
         let s = Tally {
@@ -154,13 +226,93 @@ mod tests {
         assert_eq!(s.to_string(), "240 samples");
     }
 
+    /// Attempts `0..n` of a call, `at[i]` the failure attempt `i` ended with.
+    fn call(ends: &[Option<Failure>], sent: &[(u64, u32)]) -> Call {
+        let attempts = ends
+            .iter()
+            .enumerate()
+            .map(|(i, f)| super::super::model::Attempt {
+                number: i as u32,
+                upstream: 0,
+                start: i as u64 * 10,
+                end: Some((
+                    i as u64 * 10 + 5,
+                    f.clone().map_or(AttemptOutcome::Ok, AttemptOutcome::Failed),
+                )),
+                digest: None,
+            })
+            .collect();
+        Call {
+            attempts,
+            sent: sent.to_vec(),
+            ..Call::default()
+        }
+    }
+
+    #[test]
+    fn each_unit_counts_what_its_oracles_judge() {
+        let ra = |ms: u64| {
+            Some(Failure::Status {
+                status: 429,
+                retry_after_ns: Some(ms * 1_000_000),
+            })
+        };
+        let plain = Some(Failure::Status {
+            status: 503,
+            retry_after_ns: None,
+        });
+        // 503, 429 with a Retry-After, 429 with one (the last: no wait
+        // follows it), then a stream of two items and a retried one.
+        let c = call(
+            &[plain, ra(1), None, ra(2)],
+            &[(1, 0), (1, 1), (2, 0), (2, 1), (2, 2)],
+        );
+        let of = |u: Unit| {
+            let t = u.tally(&c);
+            (t.calls, t.attempts, t.waits, t.streams)
+        };
+        assert_eq!(of(Unit::Attempts), (1, 4, 0, 0));
+        assert_eq!(of(Unit::Waits), (1, 4, 3, 0));
+        assert_eq!(of(Unit::RetryAfterWaits), (1, 4, 1, 0));
+        assert_eq!(of(Unit::Streams), (1, 4, 0, 2));
+        assert_eq!(Unit::Streams.tally(&call(&[None], &[])).streams, 0);
+        assert_eq!(Unit::of("retry_after_honoured"), Unit::RetryAfterWaits);
+        assert_eq!(Unit::of("delay_within_envelope"), Unit::Waits);
+        for o in [
+            "stream_integrity",
+            "stream_idle_bounded",
+            "stream_cut_at_bound",
+        ] {
+            assert_eq!(Unit::of(o), Unit::Streams);
+        }
+        assert_eq!(Unit::of("calls_end"), Unit::Attempts);
+        let streams = Tally {
+            calls: 4,
+            attempts: 5,
+            streams: 6,
+            ..Tally::default()
+        };
+        assert_eq!(streams.to_string(), "4 calls, 6 streams");
+        let waits = Tally {
+            waits: 1,
+            ..streams
+        };
+        assert_eq!(waits.to_string(), "4 calls, 1 wait");
+        let mut sum = streams;
+        sum.add(waits);
+        assert_eq!(
+            (sum.calls, sum.attempts, sum.waits, sum.streams),
+            (8, 10, 1, 12)
+        );
+    }
+
     #[test]
     fn nothing_judged_is_never_held() {
         assert_eq!(unviolated(Tally::default()), "not exercised");
         let t = Tally {
             calls: 2,
             attempts: 3,
-            samples: 0,
+            ..Tally::default()
         };
         assert_eq!(unviolated(t), "held (2 calls, 3 attempts)");
         assert_eq!(Verdict::judged(None), Verdict::Held);

@@ -191,7 +191,7 @@ mod tests {
         let one = Tally {
             calls: 1,
             attempts: 1,
-            samples: 0,
+            ..Tally::default()
         };
         let tallies: BTreeMap<&'static str, Tally> =
             ORACLES.iter().take(judged).map(|o| (*o, one)).collect();
