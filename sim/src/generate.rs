@@ -275,4 +275,63 @@ mod tests {
         assert!(many && ns && huge && zero && none_on);
         assert_eq!(methods.len(), Method::ALL.len());
     }
+
+    /// Every knob of the fault plan varies: each kind is switched both off
+    /// and on (the swarm draw), and the shape of answers and scripts moves.
+    #[test]
+    fn generated_fault_plans_switch_every_kind_on_and_off() {
+        let mut runner = TestRunner::deterministic();
+        let strategy = faults();
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..2_000 {
+            let f = strategy.new_tree(&mut runner).unwrap().current();
+            let switches = [
+                ("transient", f.p_transient),
+                ("non_transient", f.p_non_transient),
+                ("decode", f.p_decode),
+                ("network", f.p_network),
+                ("hang", f.p_hang),
+                ("stream_fail", f.p_stream_fail),
+                ("stream_stall", f.p_stream_stall),
+            ];
+            for (kind, p) in switches {
+                seen.insert(format!("{kind} {}", if p > 0.0 { "on" } else { "off" }));
+            }
+            seen.insert(format!("retry_after {}", f.retry_after_ms.is_some()));
+            seen.insert(format!("chunks {}", f.chunks));
+            seen.insert(format!("chunk_gap {}", f.chunk_gap_ms > 0));
+            seen.insert(format!("script {}", f.script.is_empty()));
+            seen.insert(format!("script_repeat {}", f.script_repeat));
+        }
+        for kind in [
+            "transient",
+            "non_transient",
+            "decode",
+            "network",
+            "hang",
+            "stream_fail",
+            "stream_stall",
+        ] {
+            for state in ["on", "off"] {
+                assert!(
+                    seen.contains(&format!("{kind} {state}")),
+                    "{kind} never {state}"
+                );
+            }
+        }
+        for knob in ["retry_after", "chunk_gap", "script", "script_repeat"] {
+            for state in [true, false] {
+                assert!(
+                    seen.contains(&format!("{knob} {state}")),
+                    "{knob} never {state}"
+                );
+            }
+        }
+        for chunks in 1..6 {
+            assert!(
+                seen.contains(&format!("chunks {chunks}")),
+                "never {chunks} chunks"
+            );
+        }
+    }
 }
