@@ -510,3 +510,39 @@ impl Opened {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::faults::FaultPlan;
+
+    #[test]
+    fn a_run_cut_off_records_and_counts_nothing_more() {
+        // The horizon cuts a run off and drops the calls still in flight:
+        // their attempts never ended and their faults never struck, so the
+        // trace must stop at the cut instead of inventing ends there.
+        let backend = Backend::new(Faults::new(FaultPlan::default(), 1), None, Clock::Turmoil);
+        drop(backend.start_attempt(1, 0, 0, 0, None));
+        backend.fire(Fault::Hang);
+        let in_flight = backend.start_attempt(1, 1, 0, 0, None);
+        backend.cut();
+        drop(in_flight);
+        backend.fire(Fault::Hang);
+        let kinds: Vec<Kind> = backend.take_trace().into_iter().map(|r| r.kind).collect();
+        assert!(
+            matches!(
+                &kinds[..],
+                [
+                    Kind::AttemptStarted { .. },
+                    Kind::AttemptEnded {
+                        outcome: AttemptOutcome::Dropped,
+                        ..
+                    },
+                    Kind::AttemptStarted { .. },
+                ]
+            ),
+            "{kinds:?}"
+        );
+        assert_eq!(backend.struck().count(Fault::Hang), 1);
+    }
+}

@@ -767,4 +767,69 @@ mod tests {
             matches!(f.answer(Duration::from_millis(100)), Answer::Ok { latency, .. } if latency == Duration::from_millis(10))
         );
     }
+
+    #[test]
+    fn every_script_step_is_written_as_it_is_read() {
+        // A failing run's scenario is written back out as TOML for replay:
+        // each step must come back as the text that reads as that step.
+        for text in [
+            "ok",
+            "stream-fail",
+            "stream-stall",
+            "network",
+            "decode",
+            "hang",
+            "503",
+            "429:ra=1500",
+        ] {
+            let step: Step = text.parse().unwrap();
+            assert_eq!(String::from(step.clone()), text);
+        }
+    }
+
+    #[test]
+    fn a_brownout_factor_must_be_finite_and_non_negative() {
+        let with = |factor| FaultPlan {
+            brownouts: vec![Brownout {
+                start_ms: 0,
+                end_ms: 100,
+                factor,
+            }],
+            ..plan()
+        };
+        assert!(with(0.0).validate().is_ok());
+        assert!(with(4.0).validate().is_ok());
+        for bad in [-1.0, f64::INFINITY, f64::NAN] {
+            let err = with(bad).validate().unwrap_err();
+            assert!(err.message.contains("brownout factor"), "{bad}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn a_probability_of_zero_never_fires_and_one_always_does() {
+        // The dice roll in [0, 1): even the lowest roll must not fire a
+        // fault the plan gives probability 0, nor the highest miss one it
+        // gives 1.
+        let z = Duration::ZERO;
+        let mut never = Faults::new(plan(), 1);
+        assert_eq!(
+            never.rolled([0.0; 7], z),
+            Answer::Ok {
+                latency: z,
+                stream_end: StreamEnd::Done
+            }
+        );
+        let mut always = Faults::new(
+            FaultPlan {
+                p_transient: 1.0,
+                ..plan()
+            },
+            1,
+        );
+        let highest = 1.0 - f64::EPSILON / 2.0;
+        assert!(matches!(
+            always.rolled([highest; 7], z),
+            Answer::Status { .. }
+        ));
+    }
 }

@@ -455,4 +455,118 @@ mod tests {
             ));
         }
     }
+
+    /// Every knob of the fault plan varies: each kind is switched both off
+    /// and on (the swarm draw), and the shape of answers and scripts moves.
+    #[test]
+    fn generated_fault_plans_switch_every_kind_on_and_off() {
+        let mut runner = TestRunner::deterministic();
+        let strategy = faults();
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..2_000 {
+            let f = strategy.new_tree(&mut runner).unwrap().current();
+            let switches = [
+                ("transient", f.p_transient),
+                ("non_transient", f.p_non_transient),
+                ("decode", f.p_decode),
+                ("network", f.p_network),
+                ("hang", f.p_hang),
+                ("stream_fail", f.p_stream_fail),
+                ("stream_stall", f.p_stream_stall),
+            ];
+            for (kind, p) in switches {
+                seen.insert(format!("{kind} {}", if p > 0.0 { "on" } else { "off" }));
+            }
+            seen.insert(format!("retry_after {}", f.retry_after_ms.is_some()));
+            seen.insert(format!("chunks {}", f.chunks));
+            seen.insert(format!("chunk_gap {}", f.chunk_gap_ms > 0));
+            seen.insert(format!("script {}", f.script.is_empty()));
+            seen.insert(format!("script_repeat {}", f.script_repeat));
+        }
+        for kind in [
+            "transient",
+            "non_transient",
+            "decode",
+            "network",
+            "hang",
+            "stream_fail",
+            "stream_stall",
+        ] {
+            for state in ["on", "off"] {
+                assert!(
+                    seen.contains(&format!("{kind} {state}")),
+                    "{kind} never {state}"
+                );
+            }
+        }
+        for knob in ["retry_after", "chunk_gap", "script", "script_repeat"] {
+            for state in [true, false] {
+                assert!(
+                    seen.contains(&format!("{knob} {state}")),
+                    "{knob} never {state}"
+                );
+            }
+        }
+        for chunks in 1..6 {
+            assert!(
+                seen.contains(&format!("chunks {chunks}")),
+                "never {chunks} chunks"
+            );
+        }
+    }
+
+    fn plan(script: &[&str], p_hang: f64, p_stream_stall: f64) -> FaultPlan {
+        FaultPlan {
+            script: script.iter().map(|s| s.parse().unwrap()).collect(),
+            p_hang,
+            p_stream_stall,
+            ..FaultPlan::default()
+        }
+    }
+
+    /// A hang or a stall is possible if the plan can roll one or its
+    /// script holds one, and not otherwise.
+    #[test]
+    fn a_plan_can_hang_or_stall_by_its_dice_or_its_script() {
+        assert_eq!(can_hang(&plan(&[], 0.0, 0.0)), (false, false));
+        assert_eq!(can_hang(&plan(&["ok", "503"], 0.0, 0.0)), (false, false));
+        assert_eq!(can_hang(&plan(&[], 0.1, 0.0)), (true, false));
+        assert_eq!(can_hang(&plan(&[], 0.0, 0.1)), (false, true));
+        assert_eq!(can_hang(&plan(&["ok", "hang"], 0.0, 0.0)), (true, false));
+        assert_eq!(
+            can_hang(&plan(&["stream-stall", "ok"], 0.0, 0.0)),
+            (false, true)
+        );
+    }
+
+    /// A timeout is forced (to 3 s) only where an attempt can hang, an
+    /// idle bound and a first-chunk bound only where a stream can stall;
+    /// a bound already 3 s or shorter is kept, and so is every bound where
+    /// nothing can hang.
+    #[test]
+    fn only_what_can_hang_gets_a_bound_and_only_if_it_has_none_short_enough() {
+        let ms = Duration::from_millis;
+        let long = Duration::from_secs(3);
+        let with = |bound: Duration| PolicySpec {
+            timeout: bound,
+            stream_idle: bound,
+            first_chunk: bound,
+            ..PolicySpec::default()
+        };
+        let bounds = |p: PolicySpec| (p.timeout, p.stream_idle, p.first_chunk);
+        for bound in [Duration::ZERO, ms(1_000), ms(10_000)] {
+            let quiet = endable(with(bound), &plan(&[], 0.0, 0.0));
+            assert_eq!(bounds(quiet), (bound, bound, bound));
+        }
+        let hangs = plan(&["hang"], 0.0, 0.0);
+        let stalls = plan(&[], 0.0, 0.5);
+        for (bound, want) in [
+            (Duration::ZERO, long),
+            (ms(1_000), ms(1_000)),
+            (ms(10_000), long),
+        ] {
+            assert_eq!(bounds(endable(with(bound), &hangs)), (want, bound, bound));
+            assert_eq!(bounds(endable(with(bound), &stalls)), (bound, want, want));
+        }
+    }
 }

@@ -164,3 +164,45 @@ fn quiet_runs_end_as_full_stepping_does() {
     // The bare provider's hangs reached the horizon, and were skipped to it.
     assert!(skipped >= 4, "{skipped}");
 }
+
+/// The status upstream `upstream` of `server` answers an embeddings call with.
+async fn status_at(server: &crate::world::net::server::Server, upstream: u32) -> u16 {
+    use crate::wire::address::Address;
+    let (head, _) = hyper::Request::post("/v1/embeddings")
+        .body(())
+        .expect("a request head")
+        .into_parts();
+    let at = Address {
+        upstream,
+        client: 1,
+        call: 0,
+    };
+    let response = server.answer(&head, &bytes::Bytes::new(), at).await;
+    response.expect("an answer").status().as_u16()
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_upstream_answers_by_its_own_plan_and_none_past_the_last() {
+    // A gateway falling back across deployments reaches the second by its
+    // path: it must answer by the second `[[fallback]]` plan, and a path
+    // past the last upstream must be told apart from a fault of the plan.
+    use crate::backend::{Backend, Clock, Upstream};
+    use crate::faults::{FaultPlan, Faults};
+    use crate::world::net::server::Server;
+    let always = |step: &str| {
+        let plan = FaultPlan {
+            script: vec![step.parse().expect("a script step")],
+            script_repeat: true,
+            ..FaultPlan::default()
+        };
+        Upstream::new(Faults::new(plan, 1), None)
+    };
+    let backend = Backend::with_upstreams(
+        vec![always("503"), always("429")],
+        Clock::Tokio(tokio::time::Instant::now()),
+    );
+    let server = Server::new(backend, crate::world::net::world::wall);
+    assert_eq!(status_at(&server, 0).await, 503);
+    assert_eq!(status_at(&server, 1).await, 429);
+    assert_eq!(status_at(&server, 2).await, 404);
+}
