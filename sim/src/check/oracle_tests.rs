@@ -454,6 +454,18 @@ fn streamed(sent: &[(u64, u32)], received: &[Option<ChunkId>], ok: bool) -> Vec<
     t
 }
 
+/// A stream oracle counts the streams it judged, and says so.
+#[test]
+fn a_stream_oracle_counts_its_streams() {
+    let sent = [(4, 0), (4, 1), (4, 2)];
+    let whole = [id(0, 0, 4, 0), id(0, 0, 4, 1), id(0, 0, 4, 2)];
+    let t = trace(streamed(&sent, &whole, true));
+    let j = super::judgement(&t, &claim(), &Context::default());
+    let tally = j.tally("stream_integrity");
+    assert_eq!((tally.calls, tally.streams), (1, 1), "{tally:?}");
+    assert_eq!(j.unviolated("stream_integrity"), "held (1 call, 1 stream)");
+}
+
 #[test]
 fn stream_integrity_catches_lost_duplicated_spliced_and_foreign_items() {
     let sent = [(4, 0), (4, 1), (4, 2)];
