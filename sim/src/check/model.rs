@@ -79,6 +79,8 @@ pub struct Answered {
     pub retry_after_ns: u64,
     /// The call it answered: `(client, call)`.
     pub call: (u32, u64),
+    /// That call's method, if the trace says.
+    pub method: Option<Method>,
 }
 
 /// The caller dropped a call: when, and what had happened by then.
@@ -493,6 +495,14 @@ pub fn calls(trace: &Trace) -> Vec<Call> {
 
 /// Every attempt of `trace` that failed with a Retry-After, in trace order.
 pub fn retry_afters(trace: &Trace) -> Vec<Answered> {
+    let methods: std::collections::BTreeMap<(u32, u64), Method> = trace
+        .records
+        .iter()
+        .filter_map(|r| match r.kind {
+            Kind::CallStarted { method, .. } => Some(((r.client, r.call), method)),
+            _ => None,
+        })
+        .collect();
     trace
         .records
         .iter()
@@ -509,6 +519,7 @@ pub fn retry_afters(trace: &Trace) -> Vec<Answered> {
                 status: *status,
                 retry_after_ns: *ra,
                 call: (r.client, r.call),
+                method: methods.get(&(r.client, r.call)).copied(),
             }),
             _ => None,
         })
@@ -541,7 +552,9 @@ pub fn observed_in(trace: &Trace, calls: &[Call], claim: &Claim) -> Vec<Observed
                 }
             }
             let from_origin = Wait {
-                from_first_ns: wait.from_first_ns.saturating_add(first.saturating_sub(origin)),
+                from_first_ns: wait
+                    .from_first_ns
+                    .saturating_add(first.saturating_sub(origin)),
                 ..wait
             };
             out.push(Observed {

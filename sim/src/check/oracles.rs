@@ -476,7 +476,10 @@ fn deadline_respected(c: &Call, claim: &Claim, context: &Context) -> Verdict {
         _ => "the call began",
     };
     Verdict::judged(waits.into_iter().find_map(|w| {
-        let end = w.from_first_ns.saturating_add(w.gap_ns).saturating_add(early);
+        let end = w
+            .from_first_ns
+            .saturating_add(w.gap_ns)
+            .saturating_add(early);
         (end > deadline.saturating_add(context.tolerance_ns)).then(|| {
             format!(
                 "the wait after attempt {} ended {} after {since}, past the deadline of {}",
@@ -755,7 +758,9 @@ fn report_fault(c: &Call, claim: &Claim, context: &Context) -> Option<String> {
                         "reported a delay after attempt {attempt}, but no retry followed"
                     ));
                 };
-                if w.gap_ns < delay_ns || w.gap_ns > delay_ns.saturating_add(context.tolerance_ns) {
+                let late = w.gap_ns > delay_ns.saturating_add(context.tolerance_ns)
+                    && !woke_after(c, claim, context, w, delay_ns);
+                if w.gap_ns < delay_ns || late {
                     return Some(format!(
                         "reported a {} delay after attempt {attempt}, measured {}",
                         human(delay_ns),

@@ -44,8 +44,11 @@ fn pauses<'a>(c: &'a Call, claim: &'a Claim) -> impl Iterator<Item = (&'a Answer
     let shared = claim.shared_pause;
     c.run_retry_afters.iter().filter_map(move |a| {
         let SharedPause { max_pause_ns, .. } = shared?;
+        // Only a retried method's calls go through the throttle's gate
+        // (the others pass straight through): only their answers pause.
+        let retried = a.method.is_some_and(|m| claim.retried.contains(&m));
         let transient = claim.retryable.statuses.contains(&a.status);
-        transient.then(|| (a, a.at.saturating_add(a.retry_after_ns.min(max_pause_ns))))
+        (transient && retried).then(|| (a, a.at.saturating_add(a.retry_after_ns.min(max_pause_ns))))
     })
 }
 
@@ -199,10 +202,15 @@ pub fn held_back(c: &Call, claim: &Claim, context: &Context) -> Option<Vec<(Give
 /// from the provider's side, nothing reaches it before the Retry-After it
 /// sent (to any call) has passed (capped at the claim's longest pause).
 ///
-/// Judges every call with attempts under a claim with a shared pause: a
-/// subject that claims none is not judged by it, never held.
+/// Pauses come from, and hold, calls of the methods the claim retries
+/// only: the others pass straight through the wrapper, throttle and all.
+///
+/// Judges every call of a retried method with attempts under a claim with
+/// a shared pause: a subject that claims none is not judged by it, never
+/// held.
 pub fn retry_after_shared(c: &Call, claim: &Claim, _: &Context) -> Verdict {
-    if claim.shared_pause.is_none() || c.attempts.is_empty() {
+    let retried = c.method().is_some_and(|m| claim.retried.contains(&m));
+    if claim.shared_pause.is_none() || c.attempts.is_empty() || !retried {
         return Verdict::NotJudged;
     }
     Verdict::judged(c.attempts.iter().find_map(|attempt| {
