@@ -38,14 +38,20 @@ pub const Z_CRITICAL: f64 = 4.891_638;
 /// later start means the call waited on something else, such as a lock
 /// another call holds across its backoff. The one exception is a claimed
 /// shared throttle's pause: the first attempt then starts at the pause's
-/// wake-up ([`woke`](super::throttle::woke)).
+/// wake-up ([`woke`](super::throttle::woke)), within the deadline from the
+/// call's start.
 pub fn first_attempt_at_once(c: &Call, claim: &Claim, context: &Context) -> Verdict {
     let (Some((started, ..)), Some(first)) = (c.started, c.first_start()) else {
         return Verdict::NotJudged;
     };
     let late = first.saturating_sub(started);
     // A claimed shared throttle's pause may hold it, to the pause's wake-up.
-    let woke = super::throttle::woke(c, claim, context, started, first);
+    // A pause wait that would pass the deadline (from the call's start)
+    // is refused, never waited.
+    let by_deadline = claim
+        .deadline_ns
+        .is_none_or(|d| late <= d.saturating_add(context.tolerance_ns));
+    let woke = by_deadline && super::throttle::woke(c, claim, context, started, first);
     Verdict::judged((late > context.tolerance_ns.max(TICK_NS) && !woke).then(|| {
         format!(
             "its first attempt started {} after the call did: nothing may wait before a first attempt (another call's wait?)",

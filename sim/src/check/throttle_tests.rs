@@ -247,3 +247,62 @@ fn the_herd_bound_is_the_union_over_leftmost_points() {
     assert_eq!(herd_probability(3, 1, 0.1), 1.0);
     assert_eq!(herd_probability(2, 3, 0.1), 1.0);
 }
+
+#[test]
+fn a_first_attempt_woken_past_the_deadline_is_no_wake_up() {
+    // Woken 810 ms after the call began: inside a 1.010 s deadline...
+    assert!(!names(held(1_310), &with_deadline(1_010)).contains(&"first_attempt_at_once"));
+    // ...past an 800 ms one, where the wait would have been refused.
+    assert!(names(held(1_310), &with_deadline(800)).contains(&"first_attempt_at_once"));
+}
+
+/// Client 1's call fails a 503 at 5 ms, reports its 100 ms backoff, and
+/// is refused at its gate when that ends (105 ms, inside the pause).
+fn refused() -> Vec<Record> {
+    let mut t = pauser();
+    let report = |t_ms, event| at(1, t_ms, Kind::Reported { event });
+    t.extend([
+        at(1, 0, started(Method::Chat)),
+        report(0, Reported::Attempt { attempt: 0 }),
+        at(1, 0, attempt(0)),
+        at(1, 5, failed(0, 503, None)),
+        report(
+            5,
+            Reported::Delay {
+                attempt: 0,
+                delay_ns: 100 * MS,
+                retry_after: false,
+            },
+        ),
+        report(
+            105,
+            Reported::GaveUp {
+                attempt: 0,
+                reason: GiveUpReason::Deadline,
+            },
+        ),
+        at(1, 105, ended(fail_503())),
+    ]);
+    t.sort_by_key(|r| r.t);
+    t
+}
+
+#[test]
+fn a_retry_refused_at_the_gate_ends_the_call_after_its_wait() {
+    // The pause (to 1010 ms) plus up to 1 s passes 1.5 s from the call's start.
+    assert_eq!(names(refused(), &with_deadline(1_500)), NONE);
+    // Not under 3 s: no refusal, so the call slept after its final attempt.
+    assert_eq!(
+        names(refused(), &with_deadline(3_000)),
+        [
+            "transient_retried",
+            "no_sleep_after_final",
+            "reported_agrees"
+        ]
+    );
+    let plain = Claim {
+        deadline_ns: Some(1_500 * MS),
+        ..claim()
+    };
+    assert!(names(refused(), &plain).contains(&"no_sleep_after_final"));
+}
