@@ -289,3 +289,33 @@ fn ours_throttle_holds_every_oracle_on_the_throttle_scenarios() {
     assert_holds(&OursThrottle, LIMITED);
     assert_holds(&OursThrottle, DEADLINE);
 }
+
+/// Every other subject claims no shared pause, so `retry_after_shared`
+/// judges none of them; judged against `ours-throttle`'s claim, the
+/// plain wrapper's concurrent calls do break it (each heeds only its own
+/// Retry-After), while under its own claim the oracle is not judged.
+#[test]
+fn a_wrapper_without_a_shared_throttle_breaks_retry_after_shared_under_concurrency() {
+    use provider_retry_sim::check::{Context, judgement};
+    let evaluations = runs(&Ours, LIMITED);
+    let scenario = Scenario::parse(Path::new("zoo-throttle.toml"), LIMITED).unwrap();
+    let claim = OursThrottle.claim(&scenario.policy);
+    let broken = evaluations.iter().any(|e| {
+        let judged = judgement(&e.trace, &claim, &Context::default());
+        judged
+            .violations
+            .iter()
+            .any(|v| v.oracle == "retry_after_shared")
+    });
+    assert!(
+        broken,
+        "no attempt of ours went inside another call's pause"
+    );
+    for e in &evaluations {
+        assert!(
+            !e.tallies.contains_key("retry_after_shared"),
+            "judged under ours' own claim"
+        );
+        assert!(e.violations.is_empty(), "{:#?}", e.violations);
+    }
+}
