@@ -533,6 +533,9 @@ pub fn why_unexercisable(oracle: &str, family: Family) -> Option<&'static str> {
         ("liveness_after_heal", Family::Generated) => Some(
             "generated scenarios state no expectations, and liveness is one (`liveness_after_heal_ms`)",
         ),
+        ("retry_after_shared" | "pause_wakes_spread", _) => Some(
+            "judged only where a claim promises a throttle every call shares (`ours-throttle`'s); every other subject claims none",
+        ),
         ("no_attempt_after_drop" | "abandoned_on_drop", Family::Generated) => Some(
             "generated workloads keep every call: callers that drop theirs are written into built-in scenarios",
         ),
