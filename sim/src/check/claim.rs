@@ -60,6 +60,34 @@ pub struct Claim {
     /// claim file: 1 (no fallback), the strictest.
     #[serde(default = "one")]
     pub upstreams: u32,
+    /// A throttle shared by every call of the run: a transient failure's
+    /// Retry-After, seen by any call, pauses every call's next attempts
+    /// (first ones included) until it has passed
+    /// ([`SharedPause`]). Absent in a claim file: none, the strictest (no
+    /// wait before a first attempt, none beyond a retry's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_pause: Option<SharedPause>,
+}
+
+/// What a throttle shared by every call of a run promises, from
+/// provider-retry's documented `Throttle` semantics (adaptivity off).
+///
+/// A transient failure carrying a Retry-After of `r`, answered to any call
+/// at `t`, pauses every call until `t + min(r, max_pause)` (a pause is only
+/// extended). While paused no attempt starts; an attempt held by it starts
+/// at its end plus an offset uniform in `[0, spread]`, drawn per wait. A
+/// wait the pause imposes that would pass the deadline (counted from the
+/// call's start) or whose rest is longer than the longest Retry-After
+/// waited is refused: a retry's ends the call with the last attempt's
+/// failure, a first attempt's with a 429 carrying the refused wait as its
+/// Retry-After, the provider never reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SharedPause {
+    /// Held attempts wake at most this long after the pause ends.
+    pub spread_ns: u64,
+    /// One Retry-After pauses the others at most this long.
+    pub max_pause_ns: u64,
 }
 
 fn one() -> u32 {
@@ -234,6 +262,7 @@ impl Claim {
             budget: false,
             reports: false,
             upstreams: 1,
+            shared_pause: None,
         }
     }
 }

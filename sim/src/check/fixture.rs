@@ -32,6 +32,7 @@ pub fn claim() -> Claim {
         budget: false,
         reports: false,
         upstreams: 1,
+        shared_pause: None,
     }
 }
 

@@ -90,6 +90,7 @@ pub fn crabllm(d: &Deployment, upstreams: u32) -> Claim {
         budget: false,
         reports: false,
         upstreams,
+        shared_pause: None,
     }
 }
 

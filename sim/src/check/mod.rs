@@ -18,6 +18,7 @@
 //! | [`verdict`] | what the judge says: held, violated or not judged, and how much was judged |
 //! | [`sharing`] | one wrapper, many concurrent calls: no call waits on another's, their delays independent |
 //! | [`request`] | every attempt sends the caller's request |
+//! | [`throttle`] | a throttle every call shares: no attempt inside a pause, held attempts woken spread, refusals |
 
 pub mod abandon;
 pub mod adjust;
@@ -30,12 +31,15 @@ pub mod oracles;
 pub mod request;
 pub mod sdks;
 pub mod sharing;
+pub mod throttle;
 pub mod verdict;
 
 #[cfg(test)]
 mod fixture;
 #[cfg(test)]
 mod oracle_tests;
+#[cfg(test)]
+mod throttle_tests;
 #[cfg(test)]
 mod walk_away_tests;
 
@@ -140,8 +144,10 @@ pub const ORACLES: &[&str] = &[
     "no_attempt_after_drop",
     "abandoned_on_drop",
     "attempt_not_cut_early",
+    throttle::RETRY_AFTER_SHARED,
     DELAY_DISTRIBUTION,
     sharing::DELAYS_INDEPENDENT,
+    throttle::PAUSE_WAKES_SPREAD,
 ];
 
 /// The violations of every oracle on `trace` against `claim`: what
@@ -292,6 +298,24 @@ pub fn judgement_and_pools(trace: &Trace, claim: &Claim, context: &Context) -> (
                 detail,
             });
         }
+    }
+    let wakes = throttle::pause_wakes_spread(&calls, claim, context);
+    if wakes.is_judged() {
+        out.count(
+            throttle::PAUSE_WAKES_SPREAD,
+            Tally {
+                calls: calls.len() as u64,
+                ..Tally::default()
+            },
+        );
+    }
+    if let Verdict::Violated(detail) = wakes {
+        out.violations.push(Violation {
+            oracle: throttle::PAUSE_WAKES_SPREAD,
+            client: 0,
+            call: 0,
+            detail,
+        });
     }
     (out, Pools { samples, pairs })
 }

@@ -13,6 +13,7 @@ use crate::trace::{
     AttemptOutcome, CallOutcome, ChunkId, Failure, GiveUpReason, Kind, Record, Reported, Trace,
 };
 use std::borrow::Cow;
+use std::sync::Arc;
 
 /// The timer wheel's resolution: a wait measured from outside ends on the
 /// timer's next whole millisecond, so up to this much after it was drawn.
@@ -60,6 +61,26 @@ pub struct Call {
     pub dropped: Option<Dropped>,
     /// `(time, event)` of what the wrapper reported.
     pub reported: Vec<(u64, Reported)>,
+    /// Every failure with a Retry-After that any call of the run was
+    /// answered, in time order: what a shared throttle pauses on. Filled
+    /// by [`calls`]; empty for a call read alone ([`Call::of`]), which
+    /// lets a claimed throttle excuse nothing.
+    pub run_retry_afters: Arc<Vec<Answered>>,
+}
+
+/// A failure with a Retry-After, answered to some call of the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answered {
+    /// When the attempt ended with it.
+    pub at: u64,
+    /// Its HTTP status.
+    pub status: u16,
+    /// The Retry-After it carried, in nanoseconds.
+    pub retry_after_ns: u64,
+    /// The call it answered: `(client, call)`.
+    pub call: (u32, u64),
+    /// That call's method, if the trace says.
+    pub method: Option<Method>,
 }
 
 /// The caller dropped a call: when, and what had happened by then.
@@ -458,9 +479,51 @@ pub struct Observed {
     pub observable: u64,
 }
 
-/// Every call of `trace`, in call order.
+/// Every call of `trace`, in call order, each knowing the run's
+/// Retry-Afters ([`Call::run_retry_afters`]).
 pub fn calls(trace: &Trace) -> Vec<Call> {
-    trace.calls().into_values().map(|r| Call::of(&r)).collect()
+    let answered = Arc::new(retry_afters(trace));
+    trace
+        .calls()
+        .into_values()
+        .map(|r| Call {
+            run_retry_afters: answered.clone(),
+            ..Call::of(&r)
+        })
+        .collect()
+}
+
+/// Every attempt of `trace` that failed with a Retry-After, in trace order.
+pub fn retry_afters(trace: &Trace) -> Vec<Answered> {
+    let methods: std::collections::BTreeMap<(u32, u64), Method> = trace
+        .records
+        .iter()
+        .filter_map(|r| match r.kind {
+            Kind::CallStarted { method, .. } => Some(((r.client, r.call), method)),
+            _ => None,
+        })
+        .collect();
+    trace
+        .records
+        .iter()
+        .filter_map(|r| match &r.kind {
+            Kind::AttemptEnded {
+                outcome:
+                    AttemptOutcome::Failed(Failure::Status {
+                        status,
+                        retry_after_ns: Some(ra),
+                    }),
+                ..
+            } => Some(Answered {
+                at: r.t,
+                status: *status,
+                retry_after_ns: *ra,
+                call: (r.client, r.call),
+                method: methods.get(&(r.client, r.call)).copied(),
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 /// [`backoffs`], each with the longest draw that would have been seen.
@@ -474,13 +537,31 @@ pub fn observed_in(trace: &Trace, calls: &[Call], claim: &Claim) -> Vec<Observed
     let mut out = Vec::new();
     for call in calls.iter().flat_map(Call::parts) {
         let first = call.first_start().unwrap_or(0);
+        // Under a shared pause the deadline runs from the call's start.
+        let origin = super::throttle::deadline_origin(&call, claim).unwrap_or(first);
         let reported = |w: &Wait| call.reported_delay(w.after);
         for (wait, envelope) in envelopes(&call.waits(claim), claim, reported) {
+            // A wait a shared pause could have stretched or refused says
+            // nothing about the draw: left out, by its envelope alone (not
+            // by what was drawn, which would bias what is left).
+            if let Some(e) = envelope.filter(|_| claim.shared_pause.is_some()) {
+                let from = first.saturating_add(wait.from_first_ns);
+                let to = from.saturating_add(e.hi).saturating_add(TICK_NS);
+                if super::throttle::paused_between(&call, claim, from, to) {
+                    continue;
+                }
+            }
+            let from_origin = Wait {
+                from_first_ns: wait
+                    .from_first_ns
+                    .saturating_add(first.saturating_sub(origin)),
+                ..wait
+            };
             out.push(Observed {
                 wait,
                 envelope,
                 reported: reported(&wait),
-                observable: observable(&wait, first, claim, cut_at),
+                observable: observable(&from_origin, origin, claim, cut_at),
             });
         }
     }
@@ -593,8 +674,16 @@ pub fn endings(call: &Call, claim: &Claim) -> Vec<(GiveUpReason, May)> {
     {
         return vec![(GiveUpReason::RetryAfterTooLong, May::Certain)];
     }
+    // A retry its shared throttle refused at the gate, after the wait: the
+    // wrapper had passed the checks below, so the refusal's reasons are
+    // the call's.
+    let context = super::Context::default();
+    if let Some(refused) = super::throttle::refused_retry(call, claim, &context) {
+        return refused;
+    }
     if let Some(deadline) = claim.deadline_ns {
-        let elapsed = end.saturating_sub(call.first_start().unwrap_or(*end));
+        let origin = super::throttle::deadline_origin(call, claim);
+        let elapsed = end.saturating_sub(origin.unwrap_or(*end));
         let (lo, hi) = next_wait_bounds(call, claim, ra);
         if elapsed.saturating_add(lo) > deadline {
             out.push((GiveUpReason::Deadline, May::Certain));
@@ -611,7 +700,7 @@ pub fn endings(call: &Call, claim: &Claim) -> Vec<(GiveUpReason, May)> {
 }
 
 /// The bounds of the wait that would have followed the last attempt.
-fn next_wait_bounds(call: &Call, claim: &Claim, ra: Option<u64>) -> (u64, u64) {
+pub fn next_wait_bounds(call: &Call, claim: &Claim, ra: Option<u64>) -> (u64, u64) {
     if let Some(ra) = ra {
         return (ra, ra);
     }
@@ -786,6 +875,7 @@ mod tests {
             budget: false,
             reports: false,
             upstreams: 1,
+            shared_pause: None,
         };
         let w = |after, ra| Wait {
             after,

@@ -10,6 +10,7 @@
 use super::Context;
 use super::claim::{Claim, RetryAfterRule, nanos};
 use super::model::{self, Attempt, Call, May, TICK_NS, Wait, endings, envelopes, transient};
+use super::throttle;
 use super::verdict::Verdict;
 use crate::duration::human;
 use crate::trace::{AttemptOutcome, CallOutcome, Failure, Reported, compat_names};
@@ -43,7 +44,7 @@ pub const PER_CALL: [(&str, Oracle); 17] = [
 
 /// Oracles on a whole call across its upstreams (see [`Call::parts`]: the
 /// per-call oracles judge each part), in the order reports list them.
-pub const WHOLE_CALL: [(&str, Oracle); 8] = [
+pub const WHOLE_CALL: [(&str, Oracle); 9] = [
     ("liveness_after_heal", liveness_after_heal),
     ("fallback_in_order", fallback_in_order),
     ("fallback_taken", fallback_taken),
@@ -62,6 +63,11 @@ pub const WHOLE_CALL: [(&str, Oracle); 8] = [
     ),
     ("abandoned_on_drop", super::abandon::abandoned_on_drop),
     ("attempt_not_cut_early", super::cut::attempt_not_cut_early),
+    // A throttle every call shares: its own file.
+    (
+        super::throttle::RETRY_AFTER_SHARED,
+        super::throttle::retry_after_shared,
+    ),
 ];
 
 /// A call tries upstreams in the claim's order: the first, then each next
@@ -181,6 +187,10 @@ fn calls_end(c: &Call, claim: &Claim, context: &Context) -> Verdict {
 /// The call was cut off during a wait the claim allows to last past the
 /// end of the trace (a long schedule with no cap, or a long Retry-After).
 fn waiting(c: &Call, claim: &Claim, context: &Context) -> bool {
+    // Held by a claimed shared throttle's pause when the trace stopped.
+    if throttle::held_at(c, claim, context, context.trace_end_ns) {
+        return true;
+    }
     let Some(Attempt {
         number,
         end: Some((ended, outcome)),
@@ -217,8 +227,15 @@ fn no_panic(c: &Call, _: &Claim, _: &Context) -> Verdict {
 
 /// Every method is implemented by the provider below: the wrapper must
 /// reach it and never answer `Unsupported` itself. Judges every call that
-/// ended.
-fn forwarding(c: &Call, _: &Claim, _: &Context) -> Verdict {
+/// ended. Under a claimed shared throttle a call may end before reaching
+/// the provider with exactly the held-back answer its claim describes
+/// ([`throttle::held_back`]).
+fn forwarding(c: &Call, claim: &Claim, context: &Context) -> Verdict {
+    // Held back by a claimed shared throttle: the one answer that never
+    // reached the provider.
+    if throttle::held_back(c, claim, context).is_some() {
+        return Verdict::Held;
+    }
     match &c.ended {
         Some((_, CallOutcome::Failed(Failure::Unsupported))) => Verdict::Violated(format!(
             "ended as unsupported after {} attempts, though the provider implements the method",
@@ -316,7 +333,9 @@ fn transient_retried(c: &Call, claim: &Claim, _: &Context) -> Verdict {
 }
 
 /// Every backoff falls inside its envelope. Judges every call with a wait
-/// the claim gives an envelope (a Retry-After wait has none).
+/// the claim gives an envelope (a Retry-After wait has none). Under a
+/// claimed shared throttle a wait may run past the envelope to a pause's
+/// wake-up ([`throttle::woke`]).
 fn delay_within_envelope(c: &Call, claim: &Claim, context: &Context) -> Verdict {
     let judged: Vec<_> = envelopes(&c.waits(claim), claim, |_| None)
         .into_iter()
@@ -326,7 +345,9 @@ fn delay_within_envelope(c: &Call, claim: &Claim, context: &Context) -> Verdict 
         return Verdict::NotJudged;
     }
     Verdict::judged(judged.into_iter().find_map(|(w, e)| {
-        (w.gap_ns < e.lo || w.gap_ns > e.hi.saturating_add(context.tolerance_ns)).then(|| {
+        let late = w.gap_ns > e.hi.saturating_add(context.tolerance_ns)
+            && !woke_after(c, claim, context, &w, e.lo);
+        (w.gap_ns < e.lo || late).then(|| {
             format!(
                 "backoff after attempt {} was {}, {} its envelope [{}, {}]",
                 w.after,
@@ -351,11 +372,27 @@ fn retry_after_honoured(c: &Call, claim: &Claim, context: &Context) -> Verdict {
     if claim.retry_after == RetryAfterRule::Ignored || waits.is_empty() {
         return Verdict::NotJudged;
     }
-    Verdict::judged(retry_after_waited(&waits, claim, context))
+    Verdict::judged(retry_after_waited(c, &waits, claim, context))
+}
+
+/// Whether wait `w` of `c`, which could have ended no earlier than
+/// `least` after its attempt, ended at a pause's wake-up.
+fn woke_after(c: &Call, claim: &Claim, context: &Context, w: &Wait, least: u64) -> bool {
+    let ended = c.attempts.iter().find(|a| a.number == w.after);
+    let Some(end) = ended.and_then(|a| a.end.as_ref()).map(|e| e.0) else {
+        return false;
+    };
+    let start = end.saturating_add(w.gap_ns);
+    throttle::woke(c, claim, context, end.saturating_add(least), start)
 }
 
 /// What is wrong with `waits`, each after a Retry-After.
-fn retry_after_waited(waits: &[(Wait, u64)], claim: &Claim, context: &Context) -> Option<String> {
+fn retry_after_waited(
+    c: &Call,
+    waits: &[(Wait, u64)],
+    claim: &Claim,
+    context: &Context,
+) -> Option<String> {
     let refused = model::refused_above(claim);
     for &(w, ra) in waits {
         if let Some(max_ns) = refused.filter(|&max| ra > max) {
@@ -366,7 +403,9 @@ fn retry_after_waited(waits: &[(Wait, u64)], claim: &Claim, context: &Context) -
                 human(max_ns)
             ));
         }
-        if w.gap_ns < ra || w.gap_ns > ra.saturating_add(context.tolerance_ns) {
+        let late = w.gap_ns > ra.saturating_add(context.tolerance_ns)
+            && !woke_after(c, claim, context, &w, ra);
+        if w.gap_ns < ra || late {
             return Some(format!(
                 "Retry-After {} after attempt {} was followed by a {} wait ({} it)",
                 human(ra),
@@ -381,11 +420,18 @@ fn retry_after_waited(waits: &[(Wait, u64)], claim: &Claim, context: &Context) -
 
 /// A failed call (not a failed handed-over stream) ends when its last
 /// attempt does, and no delay is reported after it. Judges every failed
-/// call that made an attempt.
-fn no_sleep_after_final(c: &Call, _: &Claim, context: &Context) -> Verdict {
+/// call that made an attempt. Under a claimed shared throttle, a call
+/// whose retry a pause refused after its wait ([`throttle::refused_retry`])
+/// ends then, having reported that wait.
+fn no_sleep_after_final(c: &Call, claim: &Claim, context: &Context) -> Verdict {
     let (Some((ended, CallOutcome::Failed(_))), Some(last)) = (&c.ended, c.attempts.last()) else {
         return Verdict::NotJudged;
     };
+    // Its claimed shared throttle refused the retry after the wait: the
+    // wait was for a retry, not after the final attempt.
+    if throttle::refused_retry(c, claim, context).is_some() {
+        return Verdict::Held;
+    }
     let reported = c
         .reported
         .iter()
@@ -421,11 +467,22 @@ fn deadline_respected(c: &Call, claim: &Claim, context: &Context) -> Verdict {
     let Some(deadline) = claim.deadline_ns.filter(|_| !waits.is_empty()) else {
         return Verdict::NotJudged;
     };
+    // Under a shared pause, counted from the call's start (a paused
+    // first attempt began later).
+    let first = c.first_start().unwrap_or(0);
+    let early = first.saturating_sub(throttle::deadline_origin(c, claim).unwrap_or(first));
+    let since = match early {
+        0 => "the first attempt began",
+        _ => "the call began",
+    };
     Verdict::judged(waits.into_iter().find_map(|w| {
-        let end = w.from_first_ns.saturating_add(w.gap_ns);
+        let end = w
+            .from_first_ns
+            .saturating_add(w.gap_ns)
+            .saturating_add(early);
         (end > deadline.saturating_add(context.tolerance_ns)).then(|| {
             format!(
-                "the wait after attempt {} ended {} after the first attempt began, past the deadline of {}",
+                "the wait after attempt {} ended {} after {since}, past the deadline of {}",
                 w.after,
                 human(end),
                 human(deadline)
@@ -666,6 +723,9 @@ fn report_fault(c: &Call, claim: &Claim, context: &Context) -> Option<String> {
         ));
     }
     let last = seen.last().copied();
+    if let Some(fault) = held_back_report(c, claim, context) {
+        return fault;
+    }
     if let Some(gave_up) = c.reported.iter().find_map(|(_, e)| match e {
         Reported::GaveUp { attempt, .. } => Some(*attempt),
         _ => None,
@@ -687,15 +747,20 @@ fn report_fault(c: &Call, claim: &Claim, context: &Context) -> Option<String> {
                 retry_after,
             } => {
                 let Some(w) = waits.iter().find(|w| w.after == attempt) else {
-                    // The caller dropped the call during that wait: no retry could follow.
-                    if c.dropped.is_some() && Some(attempt) == last {
+                    // The caller dropped the call during that wait, or a
+                    // claimed shared throttle refused the retry after it:
+                    // no retry could follow.
+                    let refused = throttle::refused_retry(c, claim, context).is_some();
+                    if (c.dropped.is_some() || refused) && Some(attempt) == last {
                         continue;
                     }
                     return Some(format!(
                         "reported a delay after attempt {attempt}, but no retry followed"
                     ));
                 };
-                if w.gap_ns < delay_ns || w.gap_ns > delay_ns.saturating_add(context.tolerance_ns) {
+                let late = w.gap_ns > delay_ns.saturating_add(context.tolerance_ns)
+                    && !woke_after(c, claim, context, w, delay_ns);
+                if w.gap_ns < delay_ns || late {
                     return Some(format!(
                         "reported a {} delay after attempt {attempt}, measured {}",
                         human(delay_ns),
@@ -739,6 +804,28 @@ fn report_fault(c: &Call, claim: &Claim, context: &Context) -> Option<String> {
         }
     }
     None
+}
+
+/// What is wrong with the report of a call its claimed shared throttle
+/// held back before any attempt: `Some(None)` if it reported one give-up
+/// (after "attempt 0", the first) for a reason the refusal permits, and
+/// nothing else; `None` if the call was not held back.
+fn held_back_report(c: &Call, claim: &Claim, context: &Context) -> Option<Option<String>> {
+    let allowed = throttle::held_back(c, claim, context)?;
+    Some(c.reported.iter().find_map(|(_, e)| match *e {
+        Reported::GaveUp {
+            attempt: 0,
+            reason,
+        } if allowed.iter().any(|(r, _)| *r == reason) => None,
+        ref e => Some(format!(
+            "held back before any attempt, it reported {e}; the claim allows a give-up after attempt 0 for {}",
+            allowed
+                .iter()
+                .map(|(r, _)| r.name())
+                .collect::<Vec<_>>()
+                .join(" or ")
+        )),
+    }))
 }
 
 /// Calls starting at or after the heal bound succeed. Judges every call

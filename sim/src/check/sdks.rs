@@ -102,6 +102,7 @@ fn stainless(methods: [Method; 2], retry_after: RetryAfterRule) -> Claim {
         budget: false,
         reports: false,
         upstreams: 1,
+        shared_pause: None,
     }
 }
 

@@ -36,13 +36,23 @@ pub const Z_CRITICAL: f64 = 4.891_638;
 /// A call's first attempt starts when the call does (within the context's
 /// tolerance): nothing a claim allows waits before a first attempt, so a
 /// later start means the call waited on something else, such as a lock
-/// another call holds across its backoff.
-pub fn first_attempt_at_once(c: &Call, _: &Claim, context: &Context) -> Verdict {
+/// another call holds across its backoff. The one exception is a claimed
+/// shared throttle's pause: the first attempt then starts at the pause's
+/// wake-up ([`woke`](super::throttle::woke)), within the deadline from the
+/// call's start.
+pub fn first_attempt_at_once(c: &Call, claim: &Claim, context: &Context) -> Verdict {
     let (Some((started, ..)), Some(first)) = (c.started, c.first_start()) else {
         return Verdict::NotJudged;
     };
     let late = first.saturating_sub(started);
-    Verdict::judged((late > context.tolerance_ns.max(TICK_NS)).then(|| {
+    // A claimed shared throttle's pause may hold it, to the pause's wake-up.
+    // A pause wait that would pass the deadline (from the call's start)
+    // is refused, never waited.
+    let by_deadline = claim
+        .deadline_ns
+        .is_none_or(|d| late <= d.saturating_add(context.tolerance_ns));
+    let woke = by_deadline && super::throttle::woke(c, claim, context, started, first);
+    Verdict::judged((late > context.tolerance_ns.max(TICK_NS) && !woke).then(|| {
         format!(
             "its first attempt started {} after the call did: nothing may wait before a first attempt (another call's wait?)",
             human(late)
@@ -83,6 +93,12 @@ fn places(call: &Call, claim: &Claim) -> Vec<(u32, f64)> {
         .into_iter()
         .filter_map(|(w, e)| {
             let e = e?;
+            // As for the distribution: a wait a shared pause touched is left out.
+            let from = call.first_start()?.saturating_add(w.from_first_ns);
+            let to = from.saturating_add(e.hi).saturating_add(TICK_NS);
+            if super::throttle::paused_between(call, claim, from, to) {
+                return None;
+            }
             let width = e.hi.saturating_sub(e.lo);
             if e.censored || width < MIN_WIDTH_NS {
                 return None;

@@ -532,6 +532,9 @@ pub fn why_unexercisable(oracle: &str, family: Family) -> Option<&'static str> {
         ("fallback_in_order" | "fallback_taken", _) => Some(
             "every subject here wraps one provider; fallback across deployments is judged from the wire (`retry-sim serve`, `retry-sim judge`)",
         ),
+        ("retry_after_shared" | "pause_wakes_spread", _) => Some(
+            "judged only where a claim promises a throttle every call shares (`ours-throttle`'s); every other subject claims none",
+        ),
         _ => None,
     }
 }

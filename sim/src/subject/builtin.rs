@@ -4,11 +4,11 @@
 use super::peers::reference::Shape;
 use super::peers::{Backon, BackonAdjust, Reference, TokioRetry2, Tower};
 use super::{Probe, Subject};
-use crate::check::claim::{Backoff, Claim, JitterShape, RetryAfterRule, nanos};
+use crate::check::claim::{Backoff, Claim, JitterShape, RetryAfterRule, SharedPause, nanos};
 use crate::method::Method;
 use crate::scenario::{JitterSpec, PolicySpec};
 use crate::trace::{GiveUpReason, Reported};
-use provider_retry::{Event, Jitter, RetryPolicy, Retrying};
+use provider_retry::{Event, Jitter, RetryPolicy, Retrying, Throttle};
 use std::time::Duration;
 
 /// provider-retry's `Retrying`, configured from the scenario's policy, its
@@ -40,6 +40,59 @@ impl Subject for Ours {
                     reporter.report(event);
                 }
             })
+    }
+}
+
+/// provider-retry with a [`Throttle`] every call of the run shares, its
+/// pauses only (adaptivity off: the send rate is not claimed).
+///
+/// The scenario's clients share one wrapper (every built-in and generated
+/// scenario), so its one throttle is the run's. With `wrapper =
+/// "per_client"` each client's wrapper would have its own, which this
+/// claim does not describe: run it on shared scenarios.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OursThrottle;
+
+/// The spread [`OursThrottle`] sets and claims: provider-retry's default.
+pub const THROTTLE_SPREAD: Duration = Duration::from_secs(1);
+
+impl OursThrottle {
+    /// The throttle's longest pause: the policy's longest Retry-After, so
+    /// that no pause holds others longer than any call would wait itself.
+    fn max_pause(policy: &PolicySpec) -> Duration {
+        policy.max_retry_after
+    }
+}
+
+impl Subject for OursThrottle {
+    type Wrapped = Retrying<Probe>;
+
+    fn name(&self) -> String {
+        "provider-retry, shared throttle".into()
+    }
+
+    /// [`Ours`]'s claim, and the shared pause the throttle's documentation
+    /// promises.
+    fn claim(&self, policy: &PolicySpec) -> Claim {
+        Claim {
+            shared_pause: Some(SharedPause {
+                spread_ns: nanos(THROTTLE_SPREAD),
+                max_pause_ns: nanos(Self::max_pause(policy)),
+            }),
+            ..Ours.claim(policy)
+        }
+    }
+
+    fn wrap(&self, inner: Probe, policy: &PolicySpec, seed: u64) -> Self::Wrapped {
+        // Made outside the world's runtime in the network world: its
+        // origin is then off the host's clock by a constant, which only
+        // pauses' differences see (adaptivity, which reads elapsed time
+        // since the origin, is off).
+        let throttle = Throttle::new()
+            .adaptive(false)
+            .spread(THROTTLE_SPREAD)
+            .max_pause(Self::max_pause(policy));
+        Ours.wrap(inner, policy, seed).throttle(throttle)
     }
 }
 
@@ -189,6 +242,7 @@ impl Subject for Crabllm {
             budget: false,
             reports: false,
             upstreams: 1,
+            shared_pause: None,
         }
     }
 
@@ -239,6 +293,8 @@ pub enum SubjectName {
     OursFull,
     /// provider-retry with decorrelated jitter.
     OursDecorrelated,
+    /// provider-retry with a throttle every call shares (its pauses).
+    OursThrottle,
     /// `crabllm_core::Retrying` 0.0.25.
     Crabllm,
     /// backon 1.6, Retry-After ignored.
@@ -260,12 +316,13 @@ pub enum SubjectName {
 
 impl SubjectName {
     /// Every built-in subject, in table order.
-    pub const ALL: [SubjectName; 13] = [
+    pub const ALL: [SubjectName; 14] = [
         SubjectName::Ours,
         SubjectName::OursNone,
         SubjectName::OursEqual,
         SubjectName::OursFull,
         SubjectName::OursDecorrelated,
+        SubjectName::OursThrottle,
         SubjectName::Crabllm,
         SubjectName::Backon,
         SubjectName::BackonAdjust,
@@ -281,12 +338,13 @@ impl SubjectName {
     /// of these it ran did not, and the false-alarm sweep runs them all.
     /// (tower 0.5 is not among them: shared by concurrent calls, every call
     /// draws the same jitter, and `delays_independent` convicts it.)
-    pub const CORRECT: [SubjectName; 7] = [
+    pub const CORRECT: [SubjectName; 8] = [
         SubjectName::Ours,
         SubjectName::OursNone,
         SubjectName::OursEqual,
         SubjectName::OursFull,
         SubjectName::OursDecorrelated,
+        SubjectName::OursThrottle,
         SubjectName::ReferenceOpenai,
         SubjectName::ReferenceAdded,
     ];
@@ -299,6 +357,7 @@ impl SubjectName {
             SubjectName::OursEqual => "ours-equal",
             SubjectName::OursFull => "ours-full",
             SubjectName::OursDecorrelated => "ours-decorrelated",
+            SubjectName::OursThrottle => "ours-throttle",
             SubjectName::ReferenceOpenai => "reference-openai",
             SubjectName::ReferenceAdded => "reference-added",
             SubjectName::Crabllm => "crabllm",
@@ -327,6 +386,7 @@ pub fn visit<V: Visit>(name: SubjectName, v: V) -> V::Output {
         SubjectName::OursEqual => v.visit(&OursJitter(JitterSpec::Equal)),
         SubjectName::OursFull => v.visit(&OursJitter(JitterSpec::Full)),
         SubjectName::OursDecorrelated => v.visit(&OursJitter(JitterSpec::Decorrelated)),
+        SubjectName::OursThrottle => v.visit(&OursThrottle),
         SubjectName::ReferenceOpenai => v.visit(&Reference(Shape::OpenAi)),
         SubjectName::ReferenceAdded => v.visit(&Reference(Shape::Added)),
         SubjectName::Crabllm => v.visit(&Crabllm),

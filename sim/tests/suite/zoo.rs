@@ -13,6 +13,7 @@
 //! | `provider` | every `Provider` method forwarded, retried ones through the loop |
 //! | `subject` | each variant as a `Subject`, under provider-retry's claim or its own |
 //! | `cases` | the scenarios (TOML in the test) and the judging helpers |
+//! | `throttle` | throttled wrappers with one defect each, against a claimed shared pause |
 
 #[path = "zoo/cases.rs"]
 mod cases;
@@ -28,6 +29,8 @@ mod provider;
 mod stream;
 #[path = "zoo/subject.rs"]
 mod subject;
+#[path = "zoo/throttle.rs"]
+mod throttle;
 
 use cases::{Case, assert_caught, assert_control_holds, assert_holds};
 use defect::Defect;

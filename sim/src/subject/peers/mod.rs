@@ -81,6 +81,7 @@ pub fn claim(
         budget: false,
         reports: false,
         upstreams: 1,
+        shared_pause: None,
     }
 }
 

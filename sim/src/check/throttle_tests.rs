@@ -1,0 +1,308 @@
+//! Doctored traces for a claimed shared throttle: each acceptance on both
+//! sides of its bound, and every other claim unchanged.
+
+use super::claim::{Claim, SharedPause};
+use super::fixture::*;
+use super::throttle::{PAUSE_WAKES_SPREAD, RETRY_AFTER_SHARED, herd_probability};
+use super::{Context, judgement};
+use crate::method::Method;
+use crate::trace::{CallOutcome, Failure, GiveUpReason, Kind, Record, Reported};
+
+/// `claim()` with a shared pause: wake-ups spread over 1 s, pauses up to 60 s.
+fn throttled() -> Claim {
+    Claim {
+        shared_pause: Some(SharedPause {
+            spread_ns: 1_000 * MS,
+            max_pause_ns: 60_000 * MS,
+        }),
+        ..claim()
+    }
+}
+
+fn at(client: u32, t_ms: u64, kind: Kind) -> Record {
+    Record {
+        client,
+        ..rec(t_ms, kind)
+    }
+}
+
+/// Client 0's call is answered a 429 with Retry-After 1 s at 10 ms, waits
+/// it, and succeeds at 1010 ms: it pauses every call until 1010 ms.
+fn pauser() -> Vec<Record> {
+    vec![
+        at(0, 0, started(Method::Chat)),
+        at(0, 0, attempt(0)),
+        at(0, 10, failed(0, 429, Some(1_000))),
+        at(0, 1_010, attempt(1)),
+        at(0, 1_020, ok(1)),
+        at(0, 1_020, received(1)),
+        at(0, 1_020, ended(CallOutcome::Ok)),
+    ]
+}
+
+/// Client 1's call starts at 500 ms and makes its first attempt at `first_ms`.
+fn held(first_ms: u64) -> Vec<Record> {
+    let mut t = pauser();
+    t.extend([
+        at(1, 500, started(Method::Chat)),
+        at(1, first_ms, attempt(0)),
+        at(1, first_ms + 10, ok(0)),
+        at(
+            1,
+            first_ms + 10,
+            Kind::ChunkReceived {
+                chunk: id(1, 0, 0, 0),
+            },
+        ),
+        at(1, first_ms + 10, ended(CallOutcome::Ok)),
+    ]);
+    t.sort_by_key(|r| r.t);
+    t
+}
+
+#[test]
+fn an_attempt_inside_another_calls_pause_breaks_retry_after_shared() {
+    // (Its late start is no wake-up either.)
+    assert_eq!(
+        names(held(600), &throttled()),
+        ["first_attempt_at_once", RETRY_AFTER_SHARED]
+    );
+    // At the pause's end it has passed.
+    assert_eq!(names(held(1_010), &throttled()), NONE);
+}
+
+#[test]
+fn retry_after_shared_judges_only_a_claimed_shared_pause() {
+    assert!(judges(RETRY_AFTER_SHARED, held(1_010), &throttled()));
+    assert!(!judges(RETRY_AFTER_SHARED, held(600), &claim()));
+    assert!(!names(held(600), &claim()).contains(&RETRY_AFTER_SHARED));
+}
+
+#[test]
+fn a_first_attempt_may_wait_for_a_pause_to_its_spread_and_no_longer() {
+    // Woken 300 ms after the pause ended: within the 1 s spread.
+    assert_eq!(names(held(1_310), &throttled()), NONE);
+    // The last tick the spread and the tolerance allow, and one past it.
+    assert_eq!(names(held(2_011), &throttled()), NONE);
+    assert_eq!(names(held(2_012), &throttled()), ["first_attempt_at_once"]);
+    // Without the claim the same wait is another call's lock.
+    assert_eq!(names(held(1_310), &claim()), ["first_attempt_at_once"]);
+}
+
+/// Client 1's call starts at 0, is answered a 503 at 5 ms, and retries at
+/// `retry_ms` (its backoff is exactly 100 ms, ending inside the pause).
+fn retried(retry_ms: u64) -> Vec<Record> {
+    let mut t = pauser();
+    t.extend([
+        at(1, 0, started(Method::Chat)),
+        at(1, 0, attempt(0)),
+        at(1, 5, failed(0, 503, None)),
+        at(1, retry_ms, attempt(1)),
+        at(1, retry_ms + 10, ok(1)),
+        at(
+            1,
+            retry_ms + 10,
+            Kind::ChunkReceived {
+                chunk: id(1, 0, 1, 0),
+            },
+        ),
+        at(1, retry_ms + 10, ended(CallOutcome::Ok)),
+    ]);
+    t.sort_by_key(|r| r.t);
+    t
+}
+
+#[test]
+fn a_backoff_may_run_on_to_a_pauses_wake_up_and_no_further() {
+    assert_eq!(names(retried(1_500), &throttled()), NONE);
+    assert_eq!(
+        names(retried(2_012), &throttled()),
+        ["delay_within_envelope"]
+    );
+    assert_eq!(names(retried(1_500), &claim()), ["delay_within_envelope"]);
+    // Inside the pause: neither a backoff's nor a wake-up.
+    assert_eq!(
+        names(retried(590), &throttled()),
+        ["delay_within_envelope", RETRY_AFTER_SHARED]
+    );
+}
+
+/// Client 1's call starts at 500 ms and is held back at once: a 429 with
+/// Retry-After `wait_ms`, no attempt.
+fn held_back(wait_ms: u64, reason: GiveUpReason) -> Vec<Record> {
+    let mut t = pauser();
+    let refused = CallOutcome::Failed(Failure::Status {
+        status: 429,
+        retry_after_ns: Some(wait_ms * MS),
+    });
+    t.extend([
+        at(1, 500, started(Method::Chat)),
+        at(
+            1,
+            500,
+            Kind::Reported {
+                event: Reported::GaveUp { attempt: 0, reason },
+            },
+        ),
+        at(1, 500, ended(refused)),
+    ]);
+    t.sort_by_key(|r| r.t);
+    t
+}
+
+fn with_deadline(ms: u64) -> Claim {
+    Claim {
+        deadline_ns: Some(ms * MS),
+        ..throttled()
+    }
+}
+
+#[test]
+fn a_held_back_call_is_the_one_answer_that_never_reaches_the_provider() {
+    // Paused until 1010 ms: 510 ms left plus up to 1 s, past a 1.010 s
+    // deadline from 500 ms.
+    let deadline = GiveUpReason::Deadline;
+    assert_eq!(names(held_back(800, deadline), &with_deadline(1_010)), NONE);
+    // A wait that is not the pause's rest plus an offset in the spread.
+    assert_eq!(
+        names(held_back(400, deadline), &with_deadline(1_010)),
+        ["forwarding", "reported_agrees"]
+    );
+    assert_eq!(
+        names(held_back(1_600, deadline), &with_deadline(1_010)),
+        ["forwarding", "reported_agrees"]
+    );
+    // A deadline the wait could not pass: no refusal.
+    assert_eq!(
+        names(held_back(800, deadline), &with_deadline(2_000)),
+        ["forwarding", "reported_agrees"]
+    );
+    // Without the claim it is a call that never reached the provider.
+    let plain = Claim {
+        deadline_ns: Some(1_010 * MS),
+        ..claim()
+    };
+    assert!(names(held_back(800, deadline), &plain).contains(&"forwarding"));
+}
+
+#[test]
+fn a_held_back_call_reports_only_a_reason_its_refusal_permits() {
+    let too_long = GiveUpReason::RetryAfterTooLong;
+    assert_eq!(
+        names(held_back(800, too_long), &with_deadline(1_010)),
+        ["reported_agrees"]
+    );
+}
+
+/// Clients 1 to `n` each start a call at 500 ms, held by the pause, whose
+/// first attempts wake `offsets_ms` after it ends (1010 ms).
+fn herd(offsets_ms: &[u64]) -> Vec<Record> {
+    let mut t = pauser();
+    for (k, &o) in offsets_ms.iter().enumerate() {
+        let c = k as u32 + 1;
+        let first = 1_010 + o;
+        t.extend([
+            at(c, 500, started(Method::Chat)),
+            at(c, first, attempt(0)),
+            at(c, first + 10, ok(0)),
+            at(
+                c,
+                first + 10,
+                Kind::ChunkReceived {
+                    chunk: id(c, 0, 0, 0),
+                },
+            ),
+            at(c, first + 10, ended(CallOutcome::Ok)),
+        ]);
+    }
+    t.sort_by_key(|r| r.t);
+    t
+}
+
+#[test]
+fn paused_calls_waking_in_one_instant_break_pause_wakes_spread() {
+    assert_eq!(
+        names(herd(&[0, 0, 0, 0, 0]), &throttled()),
+        [PAUSE_WAKES_SPREAD]
+    );
+    assert_eq!(names(herd(&[0, 210, 430, 650, 870]), &throttled()), NONE);
+    // Three in one tick could be chance (3e-6 > 1e-6): not convicted.
+    assert_eq!(names(herd(&[0, 0, 0]), &throttled()), NONE);
+    let judged = judgement(&trace(herd(&[0, 0])), &throttled(), &Context::default());
+    assert!(judged.tallies.contains_key(PAUSE_WAKES_SPREAD));
+    let plain = judgement(
+        &trace(herd(&[0, 0, 0, 0, 0])),
+        &claim(),
+        &Context::default(),
+    );
+    assert!(!plain.tallies.contains_key(PAUSE_WAKES_SPREAD));
+}
+
+#[test]
+fn the_herd_bound_is_the_union_over_leftmost_points() {
+    // 4 C(3, 3) 0.002^3.
+    assert!((herd_probability(4, 4, 0.002) - 4.0 * 8e-9).abs() < 1e-15);
+    // 5 C(4, 1) 0.5.
+    assert!((herd_probability(5, 2, 0.5) - 1.0).abs() < 1e-12);
+    assert_eq!(herd_probability(3, 1, 0.1), 1.0);
+    assert_eq!(herd_probability(2, 3, 0.1), 1.0);
+}
+
+#[test]
+fn a_first_attempt_woken_past_the_deadline_is_no_wake_up() {
+    // Woken 810 ms after the call began: inside a 1.010 s deadline...
+    assert!(!names(held(1_310), &with_deadline(1_010)).contains(&"first_attempt_at_once"));
+    // ...past an 800 ms one, where the wait would have been refused.
+    assert!(names(held(1_310), &with_deadline(800)).contains(&"first_attempt_at_once"));
+}
+
+/// Client 1's call fails a 503 at 5 ms, reports its 100 ms backoff, and
+/// is refused at its gate when that ends (105 ms, inside the pause).
+fn refused() -> Vec<Record> {
+    let mut t = pauser();
+    let report = |t_ms, event| at(1, t_ms, Kind::Reported { event });
+    t.extend([
+        at(1, 0, started(Method::Chat)),
+        report(0, Reported::Attempt { attempt: 0 }),
+        at(1, 0, attempt(0)),
+        at(1, 5, failed(0, 503, None)),
+        report(
+            5,
+            Reported::Delay {
+                attempt: 0,
+                delay_ns: 100 * MS,
+                retry_after: false,
+            },
+        ),
+        report(
+            105,
+            Reported::GaveUp {
+                attempt: 0,
+                reason: GiveUpReason::Deadline,
+            },
+        ),
+        at(1, 105, ended(fail_503())),
+    ]);
+    t.sort_by_key(|r| r.t);
+    t
+}
+
+#[test]
+fn a_retry_refused_at_the_gate_ends_the_call_after_its_wait() {
+    // The pause (to 1010 ms) plus up to 1 s passes 1.5 s from the call's start.
+    assert_eq!(names(refused(), &with_deadline(1_500)), NONE);
+    // Not under 3 s: no refusal, so the call slept after its final attempt.
+    assert_eq!(
+        names(refused(), &with_deadline(3_000)),
+        [
+            "transient_retried",
+            "no_sleep_after_final",
+            "reported_agrees"
+        ]
+    );
+    let plain = Claim {
+        deadline_ns: Some(1_500 * MS),
+        ..claim()
+    };
+    assert!(names(refused(), &plain).contains(&"no_sleep_after_final"));
+}
