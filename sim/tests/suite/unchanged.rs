@@ -16,6 +16,7 @@ use provider_retry_sim::backend::Backend;
 use provider_retry_sim::check::{Judgement, WIRE_TOLERANCE_NS, sdks};
 use provider_retry_sim::faults::{FaultPlan, Faults};
 use provider_retry_sim::judge;
+use provider_retry_sim::scenario::Scenario;
 use provider_retry_sim::serve::{Options, serve};
 use provider_retry_sim::trace::{AttemptOutcome, Failure, Grouping, Kind, Trace};
 use std::path::Path;
@@ -167,12 +168,13 @@ fn an_unchanged_openai_script_is_judged_from_its_attempts_alone() {
     );
 }
 
-/// One POST of `body` to `/v1/chat/completions` at `addr`, as a hand-written
-/// client sends it: no SDK headers, no call ids. The status.
-async fn post(addr: std::net::SocketAddr, body: &str) -> Option<u16> {
+/// One POST of `body` to `/v1/chat/completions` at `addr` from user agent
+/// `agent`, as a hand-written client sends it: no SDK headers, no call
+/// ids. The status.
+async fn post(addr: std::net::SocketAddr, agent: &str, body: &str) -> Option<u16> {
     let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
     let request = format!(
-        "POST /v1/chat/completions HTTP/1.1\r\nhost: {addr}\r\nuser-agent: hand/1\r\n\
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: {addr}\r\nuser-agent: {agent}\r\n\
          content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
     );
@@ -183,20 +185,31 @@ async fn post(addr: std::net::SocketAddr, body: &str) -> Option<u16> {
     text.split(' ').nth(1)?.parse().ok()
 }
 
-/// A hand-written client making `calls` calls of one body in a row, each
-/// retrying a 5xx at once, up to three attempts, served `script`; the
-/// record.
-fn no_backoff_client(script: &[&str], calls: u32) -> Trace {
+/// `calls` calls of one body in a row from user agent `agent`, each
+/// retrying a 5xx at once, up to three attempts.
+async fn hand_client(addr: std::net::SocketAddr, agent: &str, calls: u32) {
+    let body = r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#;
+    for _ in 0..calls {
+        for _ in 0..3 {
+            match post(addr, agent, body).await {
+                Some(s) if s < 500 => break,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Serve `backend` on a free port of 127.0.0.1 while `clients(addr)`
+/// runs; the record.
+fn served<F: std::future::Future<Output = ()>>(
+    backend: std::sync::Arc<Backend>,
+    clients: impl FnOnce(std::net::SocketAddr) -> F,
+) -> Trace {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
-        let plan = FaultPlan {
-            script: script.iter().map(|s| s.parse().unwrap()).collect(),
-            ..FaultPlan::default()
-        };
-        let backend = Backend::on_tokio(Faults::new(plan, 1), None);
         let (tx, rx) = tokio::sync::oneshot::channel();
         let options = Options {
             addr: "127.0.0.1:0".parse().unwrap(),
@@ -206,18 +219,23 @@ fn no_backoff_client(script: &[&str], calls: u32) -> Trace {
         let server = tokio::spawn(serve(backend.clone(), options, move |a| {
             let _ = tx.send(a);
         }));
-        let addr = rx.await.unwrap();
-        let body = r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#;
-        for _ in 0..calls {
-            for _ in 0..3 {
-                match post(addr, body).await {
-                    Some(s) if s < 500 => break,
-                    _ => {}
-                }
-            }
-        }
+        clients(rx.await.unwrap()).await;
         server.abort();
         Trace::new(backend.take_trace())
+    })
+}
+
+/// A hand-written client making `calls` calls of one body in a row, each
+/// retrying a 5xx at once, up to three attempts, served `script`; the
+/// record.
+fn no_backoff_client(script: &[&str], calls: u32) -> Trace {
+    let plan = FaultPlan {
+        script: script.iter().map(|s| s.parse().unwrap()).collect(),
+        ..FaultPlan::default()
+    };
+    let backend = Backend::on_tokio(Faults::new(plan, 1), None);
+    served(backend, |addr| async move {
+        hand_client(addr, "hand/1", calls).await;
     })
 }
 
@@ -267,4 +285,39 @@ fn the_same_request_after_a_success_is_a_new_call() {
             (vec![status(503, None), AttemptOutcome::Ok], by),
         ]
     );
+}
+
+/// Two hand-written clients at once against a served scenario without a
+/// `[workload]` whose script is `503, ok` in `scope`: each call's attempts.
+fn two_at_once(scope: &str) -> Vec<Vec<AttemptOutcome>> {
+    let text = format!(
+        "name = \"two-at-once\"\n[faults]\nscript = [\"503\", \"ok\"]\nscript_scope = \"{scope}\"\n"
+    );
+    let scenario = Scenario::parse_served(Path::new("two-at-once.toml"), &text).unwrap();
+    let trace = served_scenario(&scenario);
+    let mut out: Vec<_> = calls(&trace).into_iter().map(|(a, _)| a).collect();
+    out.sort_by_key(Vec::len);
+    out
+}
+
+/// Serve `scenario` to two hand-written clients of one call each, at once.
+fn served_scenario(scenario: &Scenario) -> Trace {
+    let backend = provider_retry_sim::serve::backend(scenario, 1);
+    served(backend, |addr| async move {
+        tokio::join!(
+            hand_client(addr, "hand/A", 1),
+            hand_client(addr, "hand/B", 1)
+        );
+    })
+}
+
+#[test]
+fn concurrent_callers_each_meet_a_per_call_script() {
+    let (ok, retried) = (
+        AttemptOutcome::Ok,
+        vec![status(503, None), AttemptOutcome::Ok],
+    );
+    assert_eq!(two_at_once("call"), [retried.clone(), retried.clone()]);
+    // Shared, one caller takes the 503 and the other the ok.
+    assert_eq!(two_at_once("shared"), [vec![ok], retried]);
 }
