@@ -94,3 +94,19 @@ fn a_reporting_claim_asks_no_report_of_a_call_nobody_reported() {
     assert!(!judges("reported_agrees", unreported(), &reports));
     assert_eq!(names(good(), &reports), ["reported_agrees"]);
 }
+
+#[test]
+fn a_deployment_left_keeps_the_method_seen() {
+    // Embeddings are not retried: upstream 0's second attempt is a fault,
+    // found only if the part left knows the call's method.
+    let records = vec![
+        rec(0, seen(Method::Embedding)),
+        rec(0, attempt_at(0, 0)),
+        rec(10, failed(0, 503, None)),
+        rec(110, attempt_at(1, 0)),
+        rec(120, failed(1, 503, None)),
+        rec(120, attempt_at(2, 1)),
+        rec(130, ok(2)),
+    ];
+    assert_eq!(names(records, &gateway(2)), ["not_retried_once"]);
+}
