@@ -320,7 +320,7 @@ impl Backend {
         };
         let (answer, form, shape) = {
             let mut faults = lock(&upstream.faults);
-            let answer = faults.answer(self.now());
+            let answer = faults.answer_for(self.now(), client, call);
             (answer, faults.retry_after_form(), faults.stream_shape())
         };
         match answer {

@@ -291,7 +291,11 @@ pub fn execute(cli: Cli) -> Result<bool, String> {
             horizon,
             seed,
         } => {
-            let (_, scenario) = load(&[scenario])?.remove(0);
+            // Served callers come from outside: `[workload]` may be left out.
+            let scenario = match builtin::get(&scenario) {
+                Some(parsed) => parsed.map_err(|e| e.to_string())?,
+                None => Scenario::load_served(Path::new(&scenario)).map_err(|e| e.to_string())?,
+            };
             let options = crate::serve::Options {
                 addr,
                 horizon: horizon.unwrap_or(crate::serve::DEFAULT_HORIZON),

@@ -4,7 +4,7 @@ use crate::invalid::Invalid;
 use crate::seeds::{stream, unit};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 /// How the provider answers, and how it fails, as a scenario file gives it.
@@ -58,6 +58,10 @@ pub struct FaultPlan {
     pub script: Vec<Step>,
     /// Replay `script` forever instead of falling back to the plan.
     pub script_repeat: bool,
+    /// Whose attempts the script answers: every attempt in turn (shared,
+    /// the default), each client's in turn, or each call's from its start.
+    #[serde(skip_serializing_if = "ScriptScope::is_shared")]
+    pub script_scope: ScriptScope,
     /// Windows in which every attempt answers one status.
     pub outages: Vec<Outage>,
     /// Windows in which latency is multiplied.
@@ -96,12 +100,38 @@ impl Default for FaultPlan {
             p_stream_stall: 0.0,
             script: Vec::new(),
             script_repeat: false,
+            script_scope: ScriptScope::Shared,
             outages: Vec::new(),
             brownouts: Vec::new(),
             rate_limit: None,
             capacity: None,
             heal_ms: None,
         }
+    }
+}
+
+/// Whose attempts a plan's `script` answers, step by step.
+///
+/// # Default
+///
+/// [`ScriptScope::Shared`]: one script for every attempt of every call, in
+/// the order they arrive, as scenarios always had it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScriptScope {
+    /// One script, stepped by every attempt in arrival order.
+    #[default]
+    Shared,
+    /// One script per client, stepped by that client's attempts.
+    Client,
+    /// One script per call, from its first attempt: concurrent callers
+    /// each meet the whole script.
+    Call,
+}
+
+impl ScriptScope {
+    fn is_shared(&self) -> bool {
+        *self == ScriptScope::Shared
     }
 }
 
@@ -325,6 +355,12 @@ impl FaultPlan {
                 "keepalive_ms must be positive (leave it out for no keep-alives)",
             ));
         }
+        if self.script_scope != ScriptScope::Shared && self.script.is_empty() {
+            return Err(Invalid::at(
+                &["faults", "script_scope"],
+                "script_scope needs a script to scope (leave it out, or give a script)",
+            ));
+        }
         if self.capacity == Some(0) {
             return Err(Invalid::at(
                 &["faults", "capacity"],
@@ -418,7 +454,11 @@ fn parse_step(text: &str) -> Option<Step> {
 #[derive(Debug)]
 pub struct Faults {
     plan: FaultPlan,
+    /// The shared script left ([`ScriptScope::Shared`]).
     script: VecDeque<Step>,
+    /// Each client's or call's script left, keyed `(client, call)` (call
+    /// 0 for a client's), begun on its first attempt.
+    scoped: BTreeMap<(u32, u64), VecDeque<Step>>,
     window: (u64, u32),
     latency: ChaCha8Rng,
     status: ChaCha8Rng,
@@ -432,6 +472,7 @@ impl Faults {
         let die = |name| stream(seed, name, 0);
         Self {
             script,
+            scoped: BTreeMap::new(),
             window: (0, 0),
             latency: die("latency"),
             status: die("status"),
@@ -448,13 +489,21 @@ impl Faults {
         }
     }
 
-    /// The answer for an attempt arriving `now` after the world began.
+    /// The answer for an attempt arriving `now` after the world began, of
+    /// client 0's call 0 (the script's scope aside, every call is alike).
     pub fn answer(&mut self, now: Duration) -> Answer {
+        self.answer_for(now, 0, 0)
+    }
+
+    /// The answer for an attempt of `client`'s call `call` arriving `now`
+    /// after the world began: the script's next step for the attempt's
+    /// scope ([`ScriptScope`]), else the plan.
+    pub fn answer_for(&mut self, now: Duration, client: u32, call: u64) -> Answer {
         let latency = self.latency(now);
         // Every die rolls on every attempt, so each kind's sequence is fixed
         // by the seed whatever the other kinds do.
         let rolls: [f64; 7] = std::array::from_fn(|i| unit(&mut self.dice[i]));
-        if let Some(step) = self.next_scripted() {
+        if let Some(step) = self.next_scripted(client, call) {
             return self.scripted(step, latency);
         }
         if self.plan.heal().is_some_and(|heal| now >= heal) {
@@ -469,10 +518,22 @@ impl Faults {
         self.rolled(rolls, latency)
     }
 
-    fn next_scripted(&mut self) -> Option<Step> {
-        let step = self.script.pop_front()?;
+    fn next_scripted(&mut self, client: u32, call: u64) -> Option<Step> {
+        let key = match self.plan.script_scope {
+            ScriptScope::Shared => None,
+            ScriptScope::Client => Some((client, 0)),
+            ScriptScope::Call => Some((client, call)),
+        };
+        let script = match key {
+            None => &mut self.script,
+            Some(key) => self
+                .scoped
+                .entry(key)
+                .or_insert_with(|| self.plan.script.iter().cloned().collect()),
+        };
+        let step = script.pop_front()?;
         if self.plan.script_repeat {
-            self.script.push_back(step.clone());
+            script.push_back(step.clone());
         }
         Some(step)
     }
@@ -644,6 +705,44 @@ mod tests {
         );
         assert_eq!(f.answer(z), Answer::Hang);
         assert!(matches!(f.answer(z), Answer::Ok { .. }));
+    }
+
+    /// The status `f` answers `client`'s call `call` now, or 200.
+    fn status_for(f: &mut Faults, client: u32, call: u64) -> u16 {
+        match f.answer_for(Duration::ZERO, client, call) {
+            Answer::Status { status, .. } => status,
+            _ => 200,
+        }
+    }
+
+    #[test]
+    fn each_scope_steps_its_own_copy_of_the_script() {
+        let scoped = |scope| {
+            let p = FaultPlan {
+                script: ["503", "502"].map(|s| s.parse().unwrap()).to_vec(),
+                script_scope: scope,
+                ..plan()
+            };
+            let mut f = Faults::new(p, 1);
+            // Two calls of client 0 interleaved, then client 1's first call.
+            [(0, 0), (0, 1), (0, 0), (0, 1), (1, 0)].map(|(c, k)| status_for(&mut f, c, k))
+        };
+        assert_eq!(scoped(ScriptScope::Shared), [503, 502, 200, 200, 200]);
+        assert_eq!(scoped(ScriptScope::Client), [503, 502, 200, 200, 503]);
+        assert_eq!(scoped(ScriptScope::Call), [503, 503, 502, 502, 503]);
+    }
+
+    #[test]
+    fn a_scoped_script_repeats_per_scope() {
+        let p = FaultPlan {
+            script: ["503", "ok"].map(|s| s.parse().unwrap()).to_vec(),
+            script_scope: ScriptScope::Call,
+            script_repeat: true,
+            ..plan()
+        };
+        let mut f = Faults::new(p, 1);
+        let seen = [(0, 0), (0, 0), (0, 0), (0, 1)].map(|(c, k)| status_for(&mut f, c, k));
+        assert_eq!(seen, [503, 200, 503, 503]);
     }
 
     #[test]

@@ -4,16 +4,21 @@
 //! Every request but `/sim/*` goes to the network world's
 //! [`Server`], which answers by the
 //! scenario's fault plan (its milliseconds are real ones). This module
-//! records each of those requests as an attempt of the call its headers
-//! or its body's tag name ([`address`]), numbered per call in arrival
-//! order across upstreams: started when it arrives, ended when its answer
-//! (a stream's headers) is ready, or dropped if the client hangs up first.
+//! records each of those requests as an attempt of a call, numbered per
+//! call in arrival order across upstreams: started when it arrives, ended
+//! when its answer (a stream's headers) is ready, or dropped if the client
+//! hangs up first. The call is the one the request names ([`address`]), or
+//! else the one [`grouping`](crate::wire::grouping) infers from what an
+//! unchanged client already sends (the official SDKs' retry-count header,
+//! or the same body again); a call's first attempt is recorded as seen
+//! (`call_seen`), with its method and how it was grouped.
 //! A path under `/upstream/<i>/` is answered by the scenario's
 //! `[[fallback]]` plan `i` (`[faults]` is upstream 0), so a gateway's
-//! deployments can each have their own. The client
-//! tells the rest on [`CALL_PATH`] (a [`Report`] per POST): when each call
-//! started and ended, and each item it received. So every record is stamped
-//! on one clock, the server's.
+//! deployments can each have their own. A client may tell the rest on
+//! [`CALL_PATH`] (a [`Report`] per POST): when each call started and
+//! ended, and each item it received, stamped on the server's clock. These
+//! reports are optional: without them the judge says `not exercised` for
+//! what only they show (a call's end, what it received).
 //!
 //! [`READY_PATH`] answers 200, for a client to wait on.
 //!
@@ -30,15 +35,16 @@ use crate::backend::{Backend, Clock, Upstream};
 use crate::faults::Faults;
 use crate::method::Method;
 use crate::trace::{AttemptOutcome, CallOutcome, ChunkId, Failure, Kind, Record, Trace};
-use crate::wire::{address, retry_after};
-use crate::world::net::server::{Body, Server};
+use crate::wire::address::{self, Address, CallId};
+use crate::wire::grouping::Calls;
+use crate::wire::retry_after;
+use crate::world::net::server::{Body, Server, method_of};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::{self, Write as _};
 use std::net::SocketAddr;
@@ -214,7 +220,7 @@ pub async fn serve_recording(
         server: Server::new(backend.clone(), SystemTime::now),
         backend: backend.clone(),
         recorder: recorder.clone(),
-        attempts: Arc::default(),
+        calls: Arc::default(),
         done: Arc::new(Notify::new()),
     };
     ready(bound);
@@ -426,14 +432,14 @@ pub fn backend(scenario: &crate::scenario::Scenario, seed: u64) -> Arc<Backend> 
     Backend::with_upstreams(upstreams, Clock::Tokio(tokio::time::Instant::now()))
 }
 
-/// The server's state: the plan's server, the backend it records on, each
-/// call's next attempt number, and the done signal.
+/// The server's state: the plan's server, the backend it records on, the
+/// calls seen (which call each attempt belongs to), and the done signal.
 #[derive(Clone)]
 struct Wire {
     server: Server,
     backend: Arc<Backend>,
     recorder: Arc<Recorder>,
-    attempts: Arc<Mutex<BTreeMap<(u32, u64), u32>>>,
+    calls: Arc<Mutex<Calls>>,
     done: Arc<Notify>,
 }
 
@@ -474,22 +480,36 @@ impl Wire {
         }
     }
 
-    /// One attempt, recorded around the plan's answer.
+    /// One attempt, recorded around the plan's answer; a call's first is
+    /// recorded as seen, with its method and how it was grouped.
     async fn attempt(&self, req: Request<Incoming>) -> Result<Response<Body>, io::Error> {
         let (head, body) = req.into_parts();
         let body = body.collect().await.map_err(io::Error::other)?.to_bytes();
-        let at = address::of(head.uri.path(), &head.headers, &body);
-        let attempt = {
-            let mut attempts = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
-            let next = attempts.entry((at.client, at.call)).or_insert(0);
-            *next = next.saturating_add(1);
-            *next - 1
-        };
+        let arrival = lock(&self.calls).arrive(&head.headers, &body);
+        let CallId { client, call } = arrival.id;
+        let upstream = address::upstream_of(head.uri.path()).0;
+        if let (Some(by), Ok(method)) = (arrival.first, method_of(&head, &body)) {
+            self.backend
+                .record(client, call, Kind::CallSeen { method, by });
+        }
         let record = self
             .backend
-            .start_attempt(at.client, at.call, attempt, at.upstream, None);
+            .start_attempt(client, call, arrival.attempt, upstream, None);
+        // Answered or not (the client may hang up first), the call is
+        // open to its next attempt once this one is over.
+        let mut in_flight = InFlight {
+            calls: &self.calls,
+            id: arrival.id,
+            ok: false,
+        };
         self.recorder.write();
+        let at = Address {
+            upstream,
+            client,
+            call,
+        };
         let answer = self.server.answer(&head, &body, at).await;
+        in_flight.ok = matches!(&answer, Ok(r) if r.status().is_success());
         record.end(match &answer {
             Ok(r) if r.status().is_success() => AttemptOutcome::Ok,
             Ok(r) => AttemptOutcome::Failed(Failure::Status {
@@ -518,6 +538,26 @@ impl Wire {
             Err(e) => text(StatusCode::BAD_REQUEST, &format!("bad report: {e}")),
         }
     }
+}
+
+/// An attempt in flight; over (answered, or dropped with its handler),
+/// it tells the calls whether it succeeded.
+struct InFlight<'a> {
+    calls: &'a Mutex<Calls>,
+    id: CallId,
+    ok: bool,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        lock(self.calls).answered(self.id, self.ok);
+    }
+}
+
+/// A poisoned lock only means a handler panicked mid-update: the calls
+/// are still whole enough to group the next attempt.
+fn lock(calls: &Mutex<Calls>) -> std::sync::MutexGuard<'_, Calls> {
+    calls.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn text(status: StatusCode, body: &str) -> Response<Body> {

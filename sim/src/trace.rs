@@ -35,6 +35,16 @@ pub enum Kind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         digest: Option<u64>,
     },
+    /// The server saw a call's first attempt, of `method`, from a client
+    /// that need not report its calls: `by` says how the server told which
+    /// call the attempt belongs to. Recorded by `retry-sim serve` only, so
+    /// a call with no `CallStarted` is still judged by the method it called.
+    CallSeen {
+        /// The method the request is a call of.
+        method: Method,
+        /// How the server grouped the call's attempts.
+        by: Grouping,
+    },
     /// The provider saw an attempt begin (numbered from 0 within the call),
     /// at `upstream`: the index of the fault plan that answered it (0, the
     /// scenario's `[faults]`, unless a gateway fell back to a
@@ -89,6 +99,36 @@ pub enum Kind {
         /// What it said.
         event: Reported,
     },
+}
+
+/// How `retry-sim serve` told which call an attempt belongs to, from what
+/// the client sent, strongest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Grouping {
+    /// The client named the call: `x-sim-client`/`x-sim-call` headers, or a
+    /// `sim-call:` tag in the body.
+    Ids,
+    /// The same `Idempotency-Key` header.
+    IdempotencyKey,
+    /// The official SDKs' `x-stainless-retry-count` header: 0 begins a
+    /// call, `n` continues the one whose last attempt sent `n - 1` and the
+    /// same body.
+    RetryCount,
+    /// The same body from the same user agent, while the call has not
+    /// succeeded and no attempt of it is in flight.
+    Body,
+}
+
+impl fmt::Display for Grouping {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Grouping::Ids => "call ids",
+            Grouping::IdempotencyKey => "idempotency key",
+            Grouping::RetryCount => "retry-count header",
+            Grouping::Body => "same body and user agent",
+        })
+    }
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -407,6 +447,7 @@ impl fmt::Display for Record {
                 f,
                 "call {method} started (compat {compat:03b}, inner {inner_compat:03b})"
             ),
+            Kind::CallSeen { method, by } => write!(f, "call {method} seen (by {by})"),
             Kind::AttemptStarted {
                 attempt,
                 upstream: 0,

@@ -39,6 +39,8 @@ mod fixture;
 #[cfg(test)]
 mod oracle_tests;
 #[cfg(test)]
+mod seen_tests;
+#[cfg(test)]
 mod throttle_tests;
 #[cfg(test)]
 mod walk_away_tests;

@@ -43,6 +43,9 @@ pub struct Call {
     pub call: u64,
     /// `(time, method, compat, inner_compat)` of `CallStarted`.
     pub started: Option<(u64, Method, u8, u8)>,
+    /// The method the server saw called, for a call recorded from the wire
+    /// (its caller need not report it: `started` may be `None`).
+    pub seen: Option<Method>,
     /// The digest of the request the caller made, where recorded.
     pub digest: Option<u64>,
     /// Its attempts, in the order they started.
@@ -155,6 +158,7 @@ impl Call {
                 self.started = Some((r.t, *method, *compat, *inner_compat));
                 self.digest = *digest;
             }
+            Kind::CallSeen { method, .. } => self.seen = Some(*method),
             Kind::AttemptStarted {
                 attempt,
                 upstream,
@@ -259,6 +263,7 @@ impl Call {
                             client: self.client,
                             call: self.call,
                             started: self.started,
+                            seen: self.seen,
                             digest: self.digest,
                             ended: Some(ended),
                             attempts,
@@ -272,7 +277,14 @@ impl Call {
 
     /// The method called, if the call started.
     pub fn method(&self) -> Option<Method> {
-        self.started.map(|s| s.1)
+        self.started.map(|s| s.1).or(self.seen)
+    }
+
+    /// The caller reported the call (its start, and so its items and end):
+    /// without that, what it received and when it ended are unknown, and
+    /// every oracle that needs them does not judge the call.
+    pub fn caller_reported(&self) -> bool {
+        self.started.is_some()
     }
 
     /// A stream was handed over: items arrived or the stream failed.

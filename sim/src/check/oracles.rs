@@ -519,8 +519,12 @@ fn attempt_within_timeout(c: &Call, claim: &Claim, context: &Context) -> Verdict
 ///
 /// Judges every call that received an item, a stream call whose provider
 /// sent one, and a unary call that ended ok (it must have received its
-/// one answer).
+/// one answer); never a call its caller did not report.
 fn stream_integrity(c: &Call, _: &Claim, _: &Context) -> Verdict {
+    // What a caller that never reported received is unknown, not whole.
+    if !c.caller_reported() {
+        return Verdict::NotJudged;
+    }
     let stream = c.method().map(|m| m.is_stream());
     let ok = matches!(c.ended, Some((_, CallOutcome::Ok)));
     let judged = !c.received.is_empty()
@@ -601,9 +605,10 @@ fn stream_fault(c: &Call) -> Option<String> {
 ///
 /// Judges every handed-over stream with a silence its claim bounds: the
 /// first item's (or the failure's) under a first-chunk bound, a later
-/// one's under an idle bound.
+/// one's under an idle bound, of a call its caller reported.
 fn stream_idle_bounded(c: &Call, claim: &Claim, context: &Context) -> Verdict {
-    let Some(handed) = handed_over(c, claim) else {
+    // Silences are measured between the items the caller reported.
+    let Some(handed) = handed_over(c, claim).filter(|_| c.caller_reported()) else {
         return Verdict::NotJudged;
     };
     let timed_out = match (c.stream_failed, &c.ended) {
@@ -682,11 +687,13 @@ fn stream_cut_at_bound(c: &Call, claim: &Claim, _: &Context) -> Verdict {
 
 /// What the wrapper reported agrees with the facts.
 ///
-/// Judges every call with a report, and every call with attempts of a
-/// method a claim that reports retries (it must have reported).
+/// Judges every call with a report, and every call its caller reported
+/// with attempts of a method a claim that reports retries (it must have
+/// reported).
 fn reported_agrees(c: &Call, claim: &Claim, context: &Context) -> Verdict {
     let retried = c.method().is_some_and(|m| claim.retried.contains(&m));
-    let must_report = claim.reports && retried && !c.attempts.is_empty();
+    // Only a caller in the same process records what its wrapper reported.
+    let must_report = claim.reports && retried && !c.attempts.is_empty() && c.caller_reported();
     match !c.reported.is_empty() || must_report {
         true => Verdict::judged(report_fault(c, claim, context)),
         false => Verdict::NotJudged,

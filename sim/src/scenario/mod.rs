@@ -51,8 +51,11 @@ pub struct ScenarioSpec {
     /// Upstreams a gateway falls back to, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fallback: Vec<FaultPlan>,
-    /// Who calls, and how.
-    pub workload: WorkloadSpec,
+    /// Who calls, and how: required by every command that drives calls
+    /// itself; `retry-sim serve`, whose callers come from outside, needs
+    /// none ([`Scenario::parse_served`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<WorkloadSpec>,
     /// What the run must show beyond the oracles.
     #[serde(default)]
     pub expect: Expect,
@@ -97,7 +100,7 @@ impl From<Scenario> for ScenarioSpec {
             policy: s.policy,
             faults: s.faults,
             fallback: s.fallback,
-            workload: s.workload.into(),
+            workload: Some(s.workload.into()),
             expect: s.expect,
             network: s.network,
         }
@@ -197,6 +200,21 @@ impl Scenario {
     /// Syntax errors, unknown fields, wrong types and invalid values, each
     /// located at a line and column of the text.
     pub fn parse(path: &Path, text: &str) -> Result<Self, ScenarioError> {
+        Self::parse_filling(path, text, false)
+    }
+
+    /// [`Scenario::parse`] for `retry-sim serve`, whose callers come from
+    /// outside: a scenario without `[workload]` is one closed client of
+    /// one call ([`SERVED_WORKLOAD`]), which nothing serve does reads.
+    ///
+    /// # Errors
+    ///
+    /// As [`Scenario::parse`], but for a missing `[workload]`.
+    pub fn parse_served(path: &Path, text: &str) -> Result<Self, ScenarioError> {
+        Self::parse_filling(path, text, true)
+    }
+
+    fn parse_filling(path: &Path, text: &str, served: bool) -> Result<Self, ScenarioError> {
         let error = |span: Option<std::ops::Range<usize>>, message: String| {
             let (line, column) = locate::line_col(text, span.map_or(0, |s| s.start));
             ScenarioError {
@@ -206,10 +224,13 @@ impl Scenario {
                 message,
             }
         };
-        let spec: ScenarioSpec = toml::from_str(text).map_err(|e| {
+        let mut spec: ScenarioSpec = toml::from_str(text).map_err(|e| {
             let span = unknown_key_span(text, e.message(), e.span()).or(e.span());
             error(span, e.message().to_string())
         })?;
+        if served && spec.workload.is_none() {
+            spec.workload = Some(SERVED_WORKLOAD);
+        }
         Scenario::try_from(spec)
             .map_err(|invalid| error(locate::span(text, &invalid.path), invalid.message))
     }
@@ -220,22 +241,56 @@ impl Scenario {
     ///
     /// The file cannot be read (line 0, column 0), or [`Scenario::parse`] fails.
     pub fn load(path: &Path) -> Result<Self, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        Self::parse(path, &Self::read(path)?)
+    }
+
+    /// Read and parse a scenario file for `retry-sim serve`
+    /// ([`Scenario::parse_served`]: `[workload]` may be left out).
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be read (line 0, column 0), or the parse fails.
+    pub fn load_served(path: &Path) -> Result<Self, ScenarioError> {
+        Self::parse_served(path, &Self::read(path)?)
+    }
+
+    fn read(path: &Path) -> Result<String, ScenarioError> {
+        std::fs::read_to_string(path).map_err(|e| ScenarioError {
             path: path.to_path_buf(),
             line: 0,
             column: 0,
             message: format!("cannot read: {e}"),
-        })?;
-        Self::parse(path, &text)
+        })
     }
 }
+
+/// The workload a served scenario without `[workload]` stands on: one
+/// closed client of one chat call, as unread as any other there.
+pub const SERVED_WORKLOAD: WorkloadSpec = WorkloadSpec {
+    kind: WorkloadKind::Closed,
+    clients: Some(1),
+    calls: Some(1),
+    think_ms: 0,
+    rate_per_s: None,
+    duration_ms: None,
+    method: None,
+    methods: Vec::new(),
+    wrapper: Wrapper::Shared,
+    drops: Vec::new(),
+};
 
 impl TryFrom<ScenarioSpec> for Scenario {
     type Error = Invalid;
 
     /// Validate every part once: what passes can be run as it is.
     fn try_from(spec: ScenarioSpec) -> Result<Self, Invalid> {
-        let workload = Workload::try_from(spec.workload)?;
+        let Some(workload) = spec.workload else {
+            return Err(Invalid::at(
+                &["workload"],
+                "missing table [workload] (who calls, and how); only `retry-sim serve` runs without one",
+            ));
+        };
+        let workload = Workload::try_from(workload)?;
         if spec.world == WorldKind::InProcess && spec.network != NetworkSpec::default() {
             return Err(Invalid::at(
                 &["network"],
@@ -286,6 +341,43 @@ mod tests {
 
     fn parse(text: &str) -> Result<Scenario, ScenarioError> {
         Scenario::parse(Path::new("x.toml"), text)
+    }
+
+    #[test]
+    fn a_script_scope_is_one_of_three_and_needs_a_script() {
+        let text = "name = \"m\"\n[workload]\nkind = \"closed\"\nclients = 1\ncalls = 1\n[faults]\nscript = [\"503\"]\nscript_scope = \"per-call\"\n";
+        let e = parse(text).unwrap_err();
+        assert_eq!((e.line, e.column), (8, 16), "{e}");
+        assert!(
+            e.message.contains("shared") && e.message.contains("call"),
+            "{e}"
+        );
+        let good = parse(&text.replace("per-call", "call")).unwrap();
+        assert_eq!(good.faults.script_scope, crate::faults::ScriptScope::Call);
+        let unscripted = text
+            .replace("script = [\"503\"]\n", "")
+            .replace("per-call", "client");
+        let e = parse(&unscripted).unwrap_err();
+        assert_eq!((e.line, e.column), (7, 1), "{e}");
+        assert!(e.message.contains("needs a script"), "{e}");
+        // Left out, it is shared, as every scenario before it.
+        let shared = parse(&text.replace("script_scope = \"per-call\"\n", "")).unwrap();
+        assert_eq!(
+            shared.faults.script_scope,
+            crate::faults::ScriptScope::Shared
+        );
+    }
+
+    #[test]
+    fn only_a_served_scenario_may_leave_out_its_workload() {
+        let text = "name = \"m\"\n[faults]\nscript = [\"503\", \"ok\"]\n";
+        let e = parse(text).unwrap_err();
+        assert!(e.message.contains("missing table [workload]"), "{e}");
+        let served = Scenario::parse_served(Path::new("x.toml"), text).unwrap();
+        assert_eq!(served.faults.script.len(), 2);
+        // One given is still validated.
+        let bad = format!("{text}[workload]\nkind = \"closed\"\nclients = 0\ncalls = 1\n");
+        assert!(Scenario::parse_served(Path::new("x.toml"), &bad).is_err());
     }
 
     const MINIMAL: &str = "name = \"m\"\n[workload]\nkind = \"closed\"\nclients = 1\ncalls = 1\n";

@@ -84,29 +84,30 @@ pub fn upstream_of(path: &str) -> (u32, &str) {
 /// The address of a request to `path` with `headers` and `body`: the
 /// headers' client and call, else the body's tag, else client 0, call 0.
 pub fn of(path: &str, headers: &HeaderMap, body: &[u8]) -> Address {
+    let id = named(headers, body).unwrap_or_default();
+    Address {
+        upstream: upstream_of(path).0,
+        client: id.client,
+        call: id.call,
+    }
+}
+
+/// The call a request names, if it names one: its headers' client and
+/// call (either alone counts, the other 0), else its body's tag.
+pub fn named(headers: &HeaderMap, body: &[u8]) -> Option<CallId> {
     let header = |name: &str| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
     };
-    let (client, call) = match (header(CLIENT_HEADER), header(CALL_HEADER)) {
-        (None, None) => find_tag(body).unwrap_or((0, 0)),
-        (client, call) => (
+    match (header(CLIENT_HEADER), header(CALL_HEADER)) {
+        (None, None) => find_tag_in(body),
+        (client, call) => Some(CallId::new(
             client.map_or(0, |c| u32::try_from(c).unwrap_or(u32::MAX)),
             call.unwrap_or(0),
-        ),
-    };
-    Address {
-        upstream: upstream_of(path).0,
-        client,
-        call,
+        )),
     }
-}
-
-/// The first tag in `body`, if any.
-fn find_tag(body: &[u8]) -> Option<(u32, u64)> {
-    find_tag_in(body).map(|c| (c.client, c.call))
 }
 
 /// The call the first tag in `text` names, if any.

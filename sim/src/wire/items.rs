@@ -242,7 +242,7 @@ fn json<T: serde::Serialize>(value: &T) -> String {
 /// the JSON of the method's dialect (the raw methods return exactly this).
 pub fn body(method: Method, id: ChunkId) -> Bytes {
     Bytes::from(match Dialect::of(method) {
-        Dialect::OpenAi => json(&chat_response(id)),
+        Dialect::OpenAi => super::shapes::chat_completion(id),
         Dialect::Anthropic => json(&anthropic_response(id)),
         Dialect::Gemini => json(&gemini_response(id)),
         Dialect::Embedding => json(&embedding_response(id)),
@@ -273,7 +273,7 @@ pub fn is_keepalive(data: &str) -> bool {
 /// (the raw stream methods yield exactly these bytes).
 pub fn event(method: Method, id: ChunkId) -> Bytes {
     Bytes::from(match Dialect::of(method) {
-        Dialect::OpenAi => format!("data: {}\n\n", json(&chat_chunk(id))),
+        Dialect::OpenAi => format!("data: {}\n\n", super::shapes::chat_chunk(id)),
         Dialect::Anthropic => format!(
             "event: content_block_delta\ndata: {}\n\n",
             json(&anthropic_event(id))

@@ -4,10 +4,12 @@
 //! | module | role |
 //! |---|---|
 //! | [`items`] | typed responses and stream items built from, and read back to, payloads; each method's bytes on the wire |
+//! | [`shapes`] | answers in each provider's own shape, as strict clients read them |
 //! | [`requests`] | the smallest valid request of each kind |
 //! | [`sse`] | server-sent events put back together from bytes cut anywhere |
 //! | [`retry_after`] | the three Retry-After forms, written and parsed |
 //! | [`address`] | which upstream answers a request, and which call it belongs to |
+//! | [`grouping`] | which call an attempt belongs to when the client names none |
 //! | [`digest`] | what a request sends, as a stable number, and the call it names |
 //! | [`lent`] | the requests callers have lent to calls in flight, so an attempt that sends one is not read again |
 //!
@@ -16,10 +18,12 @@
 
 pub mod address;
 pub mod digest;
+pub mod grouping;
 pub mod items;
 pub mod lent;
 pub mod requests;
 pub mod retry_after;
+pub mod shapes;
 pub mod sse;
 
 use crate::method::Method;

@@ -17,6 +17,7 @@ mod report;
 mod scenarios;
 mod sdks;
 mod traces;
+mod unchanged;
 mod vacuity;
 mod worlds;
 mod zoo;

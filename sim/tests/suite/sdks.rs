@@ -29,7 +29,7 @@ fn root() -> PathBuf {
 }
 
 /// A Python with both SDKs, or why there is none.
-fn python() -> Result<PathBuf, String> {
+pub(super) fn python() -> Result<PathBuf, String> {
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sdk-venv");
     let py = venv.join("bin").join("python");
     let has_sdks = |py: &Path| {
@@ -114,7 +114,7 @@ fn run(py: &Path, sdk: &str, scenario: &str, method: &str, calls: u32, horizon_s
 }
 
 /// The address `serve` announces on stderr.
-fn listening(server: &mut Child) -> String {
+pub(super) fn listening(server: &mut Child) -> String {
     let stderr = server.stderr.take().expect("piped stderr");
     let mut reader = BufReader::new(stderr);
     let mut line = String::new();

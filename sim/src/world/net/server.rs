@@ -124,25 +124,9 @@ impl Server {
         body: &Bytes,
         at: Address,
     ) -> Result<Response<Body>, io::Error> {
-        let named = head
-            .headers
-            .get(METHOD_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(|name| Method::ALL.into_iter().find(|m| m.name() == name));
-        let endpoint = (head.method == hyper::Method::POST)
-            .then(|| Endpoint::of_path(address::upstream_of(head.uri.path()).1))
-            .flatten();
-        let method = match (named, endpoint) {
-            (Some(Some(method)), _) => method,
-            (Some(None), _) => return Ok(text(StatusCode::NOT_FOUND, "no such method")),
-            (None, None) => return Ok(text(StatusCode::NOT_FOUND, "no such endpoint")),
-            (None, Some(endpoint)) => {
-                let stream = serde_json::from_slice::<serde_json::Value>(body)
-                    .ok()
-                    .and_then(|v| v.get("stream").and_then(serde_json::Value::as_bool))
-                    .unwrap_or(false);
-                endpoint.method(stream)
-            }
+        let method = match method_of(head, body) {
+            Ok(method) => method,
+            Err(why) => return Ok(text(StatusCode::NOT_FOUND, why)),
         };
         let (upstream, client, call) = (at.upstream as usize, at.client, at.call);
         let upstreams = self.backend.upstream_count();
@@ -175,6 +159,36 @@ impl Server {
             // An error from the service makes hyper close the connection unanswered.
             Reply::Network => Err(io::Error::other("simulated connection reset")),
             Reply::Decode => Ok(text(StatusCode::OK, "this is not JSON")),
+        }
+    }
+}
+
+/// The method a request is a call of: the one its `x-sim-method` header
+/// names, else the one its endpoint and body's `"stream"` say.
+///
+/// # Errors
+///
+/// Why no method answers it (a 404's text): an unknown method name, or
+/// an endpoint the server does not serve.
+pub fn method_of(head: &Parts, body: &[u8]) -> Result<Method, &'static str> {
+    let named = head
+        .headers
+        .get(METHOD_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(|name| Method::ALL.into_iter().find(|m| m.name() == name));
+    let endpoint = (head.method == hyper::Method::POST)
+        .then(|| Endpoint::of_path(address::upstream_of(head.uri.path()).1))
+        .flatten();
+    match (named, endpoint) {
+        (Some(Some(method)), _) => Ok(method),
+        (Some(None), _) => Err("no such method"),
+        (None, None) => Err("no such endpoint"),
+        (None, Some(endpoint)) => {
+            let stream = serde_json::from_slice::<serde_json::Value>(body)
+                .ok()
+                .and_then(|v| v.get("stream").and_then(serde_json::Value::as_bool))
+                .unwrap_or(false);
+            Ok(endpoint.method(stream))
         }
     }
 }
