@@ -69,6 +69,11 @@ impl Subscriber for Lines {
 fn capture() -> (Arc<Mutex<Vec<String>>>, DefaultGuard) {
     let lines = Arc::new(Mutex::new(Vec::new()));
     let guard = tracing::subscriber::set_default(Lines(lines.clone()));
+    // A callsite first reached on another test's thread while this
+    // subscriber was being registered can keep the interest it got without
+    // it ("never") and stay silent here: decide every callsite's interest
+    // again, now that this subscriber is registered.
+    tracing::callsite::rebuild_interest_cache();
     (lines, guard)
 }
 
