@@ -298,7 +298,10 @@ async fn world(config: &Config, arm: Arm, callers: u32, seed: u64) -> Run {
             let verdict = shared.lock().map_or(Ok(()), |mut l| l.admit(ms(), &cfg));
             async move {
                 match verdict {
-                    Ok(()) => Ok(sleep(service).await),
+                    Ok(()) => {
+                        sleep(service).await;
+                        Ok(())
+                    }
                     Err(wait) => Err(Error::Provider {
                         status: 429,
                         body: "rate limit reached".into(),
@@ -467,10 +470,19 @@ pub fn table(config: &Config, points: &[Point]) -> String {
     out
 }
 
+/// A chart's file name, title, y label and scale, and its value of a point.
+type Metric = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Scale,
+    fn(&Point) -> Option<f64>,
+);
+
 /// The charts `--out` writes: file name and SVG, one per metric, caller
 /// count on the x axis and one series per arm.
 pub fn svgs(config: &Config, points: &[Point]) -> Vec<(&'static str, String)> {
-    let metrics: [(&str, &str, &str, Scale, fn(&Point) -> Option<f64>); 4] = [
+    let metrics: [Metric; 4] = [
         (
             "limit-rejected.svg",
             "429s per successful call during the limit",
@@ -517,7 +529,7 @@ pub fn svgs(config: &Config, points: &[Point]) -> Vec<(&'static str, String)> {
                 })
                 .collect();
             let note = format!(
-                "Limit {}/s for {} s; means over {} seeds.",
+                "Limit {}/s for {} s; {} seeds.",
                 config.rate,
                 config.limit_ms / 1000,
                 config.seeds
