@@ -7,9 +7,11 @@
 //! | experiment | question |
 //! |---|---|
 //! | [`jitter`] | how much work and time each jitter kind costs N clients racing for one write |
+//! | [`limit`] | what retries, a budget and a shared throttle do to N callers sharing one provider's rate limit |
 //! | [`storm`] | whether a provider near capacity recovers from a short overload, with and without retries and a budget |
 
 pub mod jitter;
+pub mod limit;
 pub mod storm;
 
 use crabllm_core::{BoxStream, ChatCompletionRequest, ChatCompletionResponse, Error, Provider};
@@ -77,6 +79,22 @@ pub enum Which {
         #[arg(long)]
         svg_dir: Option<std::path::PathBuf>,
     },
+    /// N callers sharing one provider's rate limit, for each retry configuration.
+    Limit {
+        /// The root seed every world derives its seed from.
+        #[arg(long, default_value_t = crate::DEFAULT_SEED)]
+        seed: u64,
+        /// Seeded worlds per point.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+        seeds: u64,
+        /// Caller counts, comma-separated (1 to 10000 each).
+        #[arg(long, value_delimiter = ',', default_values_t = [10u32, 100, 1000],
+              value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        callers: Vec<u32>,
+        /// Write limit.md and the limit-*.svg charts into this directory.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
     /// Load near capacity, a slowdown, and whether the provider recovers.
     Storm {
         /// The root seed every run derives its seed from.
@@ -138,6 +156,30 @@ pub fn execute(which: Which) -> Result<bool, String> {
             let (calls, time) = jitter::svg(&points);
             write_svg(&svg_dir, "jitter-calls.svg", calls)?;
             write_svg(&svg_dir, "jitter-time.svg", time)?;
+        }
+        Which::Limit {
+            seed,
+            seeds,
+            callers,
+            out,
+        } => {
+            let config = limit::Config {
+                callers,
+                seeds,
+                seed,
+                ..limit::Config::default()
+            };
+            let len = config.callers.len() * config.arms.len();
+            let progress = bar(len as u64 * seeds)?;
+            let points = limit::run(&config, || progress.inc(1)).map_err(runtime)?;
+            progress.finish_and_clear();
+            let table = limit::table(&config, &points);
+            println!("a shared rate limit, seed {seed}");
+            print!("{table}");
+            write_svg(&out, "limit.md", table)?;
+            for (name, svg) in limit::svgs(&config, &points) {
+                write_svg(&out, name, svg)?;
+            }
         }
         Which::Storm {
             seed,

@@ -2,6 +2,7 @@
 //! same code the CLI runs: who does more work, who recovers.
 
 use provider_retry_sim::experiment::jitter::{self, Strategy};
+use provider_retry_sim::experiment::limit;
 use provider_retry_sim::experiment::storm::{self, Arm};
 
 fn jitter_points() -> Vec<jitter::Point> {
@@ -125,5 +126,68 @@ fn the_guide_shows_what_the_default_runs_print_and_draw() {
     assert_eq!(
         storm::svg(&config, &outcomes),
         repo_file("sim/plots/storm-goodput.svg")
+    );
+}
+
+/// A small limit world: 100 callers, a 5 s limit, two seeds; the arms the
+/// assertions compare (all seeded).
+fn limit_config() -> limit::Config {
+    limit::Config {
+        limit_ms: 5_000,
+        after_ms: 5_000,
+        callers: vec![100],
+        arms: vec![
+            limit::Arm::NoRetries,
+            limit::Arm::Retries,
+            limit::Arm::RetriesBudget,
+            limit::Arm::RetriesThrottle,
+        ],
+        seeds: 2,
+        seed: 3,
+        ..limit::Config::default()
+    }
+}
+
+#[test]
+fn the_limit_experiment_is_deterministic_per_seed() {
+    let config = limit::Config {
+        arms: limit::Arm::SEEDED.to_vec(),
+        seeds: 1,
+        ..limit_config()
+    };
+    let once = limit::table(&config, &limit::run(&config, || {}).expect("runtime"));
+    let twice = limit::table(&config, &limit::run(&config, || {}).expect("runtime"));
+    assert_eq!(once, twice);
+}
+
+#[test]
+fn a_shared_throttle_cuts_rejections_but_queues_calls_behind_the_limit() {
+    let config = limit_config();
+    let points = limit::run(&config, || {}).expect("runtime");
+    let table = limit::table(&config, &points);
+    let get = |arm| limit::at(&points, arm, 100).expect("measured");
+    let (plain, throttled) = (get(limit::Arm::Retries), get(limit::Arm::RetriesThrottle));
+    // The claim the throttle was built for holds for rejections, by far.
+    assert!(
+        throttled.rejected_per_success * 5.0 < plain.rejected_per_success,
+        "{table}"
+    );
+    // But it does not hold for goodput or p99: the adaptive rate settles
+    // below the limit and every call waits its turn in the shared bucket.
+    assert!(throttled.goodput < plain.goodput, "{table}");
+    assert!(throttled.p99_ms > plain.p99_ms, "{table}");
+    assert!(throttled.failed_share < plain.failed_share, "{table}");
+    // A budget spent, calls fail at once and their callers come straight
+    // back: more 429s per success than retrying, as many as no retries.
+    let budget = get(limit::Arm::RetriesBudget);
+    assert!(
+        budget.rejected_per_success > 2.0 * plain.rejected_per_success,
+        "{table}"
+    );
+    assert!(budget.failed_share > plain.failed_share, "{table}");
+    // Without retries every call over the limit fails.
+    assert!(
+        get(limit::Arm::NoRetries).failed_share > budget.failed_share / 2.0,
+        "{table}"
     );
 }

@@ -55,6 +55,23 @@ pub struct ReferenceLib {
 }
 
 impl ReferenceLib {
+    /// The loop drawing by `shape`, configured for `policy`, its draws
+    /// from `seed`: what [`Reference`] wraps a probe in, and what an
+    /// experiment wraps any provider in.
+    pub fn new(shape: Shape, policy: &PolicySpec, seed: u64) -> Self {
+        Self {
+            shape,
+            initial: policy.initial_backoff,
+            cap: policy.max_backoff,
+            retries: policy.max_retries,
+            timeout: attempt_timeout(policy),
+            max_retry_after: policy.max_retry_after,
+            deadline: policy.retry_deadline,
+            seed,
+            calls: AtomicU64::new(0),
+        }
+    }
+
     /// Backoff `n`: the initial backoff doubled `n` times (saturating),
     /// capped. Zero doubles to zero however often: a factor too large to
     /// hold must not turn it into the cap.
@@ -157,18 +174,7 @@ impl Subject for Reference {
     }
 
     fn wrap(&self, inner: Probe, policy: &PolicySpec, seed: u64) -> Self::Wrapped {
-        let lib = ReferenceLib {
-            shape: self.0,
-            initial: policy.initial_backoff,
-            cap: policy.max_backoff,
-            retries: policy.max_retries,
-            timeout: attempt_timeout(policy),
-            max_retry_after: policy.max_retry_after,
-            deadline: policy.retry_deadline,
-            seed,
-            calls: AtomicU64::new(0),
-        };
-        Peer::new(inner, lib)
+        Peer::new(inner, ReferenceLib::new(self.0, policy, seed))
     }
 }
 
