@@ -136,7 +136,7 @@ fn an_unchanged_openai_script_is_judged_from_its_attempts_alone() {
     assert_eq!(judgement.violations, []);
     assert_eq!(
         cell(&judgement, "delay_within_envelope"),
-        "held (1 call, 3 attempts)"
+        "held (1 call, 2 waits)"
     );
     assert_eq!(
         cell(&judgement, "attempts_bounded"),
@@ -160,11 +160,11 @@ fn an_unchanged_openai_script_is_judged_from_its_attempts_alone() {
     // The 1 s Retry-After is waited; the 0 s one is the backoff's.
     assert_eq!(
         cell(&judgement, "retry_after_honoured"),
-        "held (1 call, 2 attempts)"
+        "held (1 call, 1 wait)"
     );
     assert_eq!(
         cell(&judgement, "delay_within_envelope"),
-        "held (1 call, 2 attempts)"
+        "held (1 call, 1 wait)"
     );
 }
 
@@ -270,7 +270,7 @@ fn a_client_that_retries_without_backoff_is_convicted_without_reports() {
     assert_eq!(judgement.violations, []);
     assert_eq!(
         cell(&judgement, "delay_within_envelope"),
-        "held (1 call, 3 attempts)"
+        "held (1 call, 2 waits)"
     );
 }
 
