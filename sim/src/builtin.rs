@@ -16,6 +16,7 @@ scenarios![
     "success",
     "transient-then-ok",
     "permanent-outage",
+    "long-outage",
     "non-transient",
     "hang-and-timeouts",
     "rate-limit-below-cap",

@@ -296,7 +296,7 @@ fn conform_prints_verdicts_and_exits_by_our_wrapper_alone() {
     let text = String::from_utf8_lossy(&ours.stdout);
     assert_eq!(ours.status.code(), Some(0), "{text}");
     assert!(
-        text.contains("| transient_retried | built-in | held (337 calls, 1155 attempts) |"),
+        text.contains("| transient_retried | built-in | held (341 calls, 1559 attempts) |"),
         "{text}"
     );
     // An oracle with nothing to judge says so, never "held", and the
