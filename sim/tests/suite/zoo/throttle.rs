@@ -4,18 +4,17 @@
 //! deadline. Each is caught by the oracle for the rule it breaks, and
 //! `ours-throttle` holds every oracle on the same scenarios.
 
-use crabllm_core::{
-    BoxStream, ChatCompletionChunk, ChatCompletionRequest, ChatCompletionResponse, Error, Provider,
-    anthropic, gemini,
-};
+use crabllm_core::Error;
 use provider_retry::{Retrying, Throttle};
 use provider_retry_sim::check::Claim;
 use provider_retry_sim::run::{Evaluation, evaluate, replay_command};
 use provider_retry_sim::scenario::{PolicySpec, Scenario};
 use provider_retry_sim::subject::builtin::THROTTLE_SPREAD;
+use provider_retry_sim::subject::peers::{Peer, RetryLib};
 use provider_retry_sim::subject::{Ours, OursThrottle, Probe, Subject};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
+use std::future::Future;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -140,7 +139,7 @@ impl Subject for OneInstant {
 struct PastDeadline;
 
 impl Subject for PastDeadline {
-    type Wrapped = Retrying<Gate>;
+    type Wrapped = Retrying<Peer<Gate>>;
 
     fn name(&self) -> String {
         "zoo-throttle:past-deadline".into()
@@ -156,7 +155,6 @@ impl Subject for PastDeadline {
 
     fn wrap(&self, inner: Probe, policy: &PolicySpec, seed: u64) -> Self::Wrapped {
         let gate = Gate {
-            inner,
             max_pause: policy.max_retry_after,
             state: Arc::new(Mutex::new(GateState {
                 until: None,
@@ -164,7 +162,7 @@ impl Subject for PastDeadline {
             })),
         };
         Retrying::with_policy(
-            gate,
+            Peer::new(inner, gate),
             provider_retry_sim::subject::builtin::policy_of(policy),
         )
         .seed(seed)
@@ -176,10 +174,11 @@ struct GateState {
     rng: ChaCha8Rng,
 }
 
-/// The planted gate: waits out a pause any call's Retry-After set, then an
-/// offset uniform in `[0, 1 s]`; no deadline.
+/// The planted gate, in front of every attempt the wrapper makes: waits out
+/// a pause any call's Retry-After set, then an offset uniform in
+/// `[0, 1 s]`; no deadline. A `RetryLib` that makes one attempt, so that
+/// `Peer` routes every method through it and forwards the rest.
 struct Gate {
-    inner: Probe,
     max_pause: Duration,
     state: Arc<Mutex<GateState>>,
 }
@@ -212,60 +211,19 @@ impl Gate {
     }
 }
 
-type Streamed<T> = Result<BoxStream<'static, Result<T, Error>>, Error>;
-
-impl Provider for Gate {
-    async fn chat_completion(
-        &self,
-        r: &ChatCompletionRequest,
-    ) -> Result<ChatCompletionResponse, Error> {
+impl RetryLib for Gate {
+    async fn retry<'a, T, F, Fut>(&'a self, op: F) -> Result<T, Error>
+    where
+        T: Send + 'a,
+        F: Fn() -> Fut + Clone + Send + Sync + 'a,
+        Fut: Future<Output = Result<T, Error>> + Send + 'a,
+    {
         self.pass().await;
-        let answer = self.inner.chat_completion(r).await;
+        let answer = op().await;
         if let Err(e) = &answer {
             self.learn(e);
         }
         answer
-    }
-
-    async fn chat_completion_stream(
-        &self,
-        r: &ChatCompletionRequest,
-    ) -> Streamed<ChatCompletionChunk> {
-        self.inner.chat_completion_stream(r).await
-    }
-
-    async fn anthropic_messages(
-        &self,
-        r: &anthropic::Request,
-    ) -> Result<anthropic::Response, Error> {
-        self.inner.anthropic_messages(r).await
-    }
-
-    async fn anthropic_messages_stream(
-        &self,
-        r: &anthropic::Request,
-    ) -> Streamed<anthropic::StreamEvent> {
-        self.inner.anthropic_messages_stream(r).await
-    }
-
-    async fn gemini_generate_content_stream(
-        &self,
-        model: &str,
-        r: &gemini::Request,
-    ) -> Streamed<gemini::Response> {
-        self.inner.gemini_generate_content_stream(model, r).await
-    }
-
-    fn is_openai_compat(&self) -> bool {
-        self.inner.is_openai_compat()
-    }
-
-    fn is_anthropic_compat(&self) -> bool {
-        self.inner.is_anthropic_compat()
-    }
-
-    fn is_gemini_compat(&self) -> bool {
-        self.inner.is_gemini_compat()
     }
 }
 
