@@ -331,3 +331,37 @@ impl Drop for InRun {
         IN_RUN.with(|f| f.set(self.0));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_two_clients_differ_in_every_flag_and_later_ones_draw_three_bits() {
+        let mut seen = std::collections::BTreeSet::new();
+        for seed in 0..64 {
+            assert_eq!(inner_compat(seed, 0) ^ inner_compat(seed, 1), 0b111);
+            assert_eq!(inner_compat(seed, 1), 0b010, "client 1 does not draw");
+            for client in 2..16 {
+                let flags = inner_compat(seed, client);
+                assert!(flags <= 0b111, "{flags:#b} has more than three flags");
+                seen.insert(flags);
+            }
+        }
+        assert_eq!(seen.len(), 8, "later clients draw every combination");
+    }
+
+    #[test]
+    fn a_panic_is_reported_by_its_text_whatever_its_type() {
+        let of = |f: fn()| panic_message(std::panic::catch_unwind(f).unwrap_err().as_ref());
+        quiet_caught_panics();
+        let quiet = InRun::enter();
+        assert_eq!(of(|| panic!("a str")), "a str");
+        assert_eq!(of(|| panic!("a {}", "String")), "a String");
+        assert_eq!(
+            of(|| std::panic::panic_any(7_u8)),
+            "a panic without a message"
+        );
+        drop(quiet);
+    }
+}
