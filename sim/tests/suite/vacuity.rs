@@ -171,3 +171,76 @@ fn a_generator_that_never_draws_a_hang_is_caught() {
     let planted = generated_fired(planted, CASES);
     assert_eq!(planted.missing(generate::DRAWN), [Fault::Hang], "{planted}");
 }
+
+/// A world that ended with its last caller would never see what a wrapper
+/// leaves running for the last call a caller walked away from: here a
+/// retry loop spawned in a task of its own, for the only call of the run,
+/// dropped during its second attempt. Only the world's linger after its
+/// callers are done lets `no_attempt_after_drop` see the retries that
+/// follow.
+#[test]
+fn work_left_running_after_the_last_call_is_seen() {
+    use super::zoo::cases::{Case, assert_caught};
+    use super::zoo::defect::Defect;
+    const ONE_CALL: Case = Case {
+        name: "vacuity-last-call-dropped",
+        seeds: 0..1,
+        toml: r#"
+name = "vacuity-last-call-dropped"
+[policy]
+max_retries = 3
+jitter = "none"
+initial_backoff = "100ms"
+timeout = "1s"
+[faults]
+p_transient = 1.0
+latency = { kind = "uniform", min_ms = 200, max_ms = 200 }
+[workload]
+kind = "closed"
+clients = 1
+calls = 1
+drops = [{ client = 0, during = "attempt", attempt = 1, after_ms = 50 }]
+"#,
+    };
+    assert_caught(
+        Defect::RetriesAfterCallerLeft,
+        &ONE_CALL,
+        "no_attempt_after_drop",
+    );
+}
+
+/// A run is cut off only at its horizon, a day of virtual time: a call
+/// whose backoffs add up to two hours ends, and every oracle judges it.
+/// A horizon cut nearer would report a correct wrapper's call as never
+/// ending.
+#[test]
+fn a_call_that_waits_for_hours_ends_before_the_horizon() {
+    let scenario = parse(
+        "vacuity-hours",
+        r#"
+name = "vacuity-hours"
+[policy]
+max_retries = 2
+jitter = "none"
+initial_backoff = "40m"
+max_backoff = "2h"
+[faults]
+p_transient = 1.0
+[workload]
+kind = "closed"
+clients = 1
+calls = 1
+"#,
+    );
+    let e = evaluate(&Ours, &scenario, 0, false).expect("the world starts");
+    assert!(e.violations.is_empty(), "{:?}", e.violations);
+    let ended = e
+        .trace
+        .records
+        .iter()
+        .filter(|r| matches!(r.kind, provider_retry_sim::trace::Kind::CallEnded { .. }))
+        .map(|r| r.t)
+        .max()
+        .expect("the call ended");
+    assert!(ended >= 2 * 3600 * 1_000_000_000, "ended at {ended} ns");
+}

@@ -16,9 +16,9 @@
 //! | `throttle` | throttled wrappers with one defect each, against a claimed shared pause |
 
 #[path = "zoo/cases.rs"]
-mod cases;
+pub(crate) mod cases;
 #[path = "zoo/defect.rs"]
-mod defect;
+pub(crate) mod defect;
 #[path = "zoo/detached.rs"]
 mod detached;
 #[path = "zoo/planted.rs"]
