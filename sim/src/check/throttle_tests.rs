@@ -3,7 +3,8 @@
 
 use super::claim::{Claim, SharedPause};
 use super::fixture::*;
-use super::throttle::{PAUSE_WAKES_SPREAD, RETRY_AFTER_SHARED, herd_probability};
+use super::server_waits::RETRY_AFTER_SHARED;
+use super::throttle::{PAUSE_WAKES_SPREAD, herd_probability};
 use super::{Context, judgement};
 use crate::method::Method;
 use crate::trace::{CallOutcome, Failure, GiveUpReason, Kind, Record, Reported};
