@@ -116,7 +116,9 @@ pub fn set(claim: &mut Claim, assignment: &str) -> Result<(), String> {
             }
         }
         "retry_after_jitter" => claim.retry_after_jitter_ns = duration(value).map_err(refuse)?,
-        "retry_after_above" => claim.retry_after = above(claim.retry_after, value).map_err(refuse)?,
+        "retry_after_above" => {
+            claim.retry_after = above(claim.retry_after, value).map_err(refuse)?
+        }
         "floor" => claim.backoff.floor_ns = optional(value).map_err(refuse)?.unwrap_or(0),
         "upstreams" => match value.parse::<u32>() {
             Ok(n) if n >= 1 => claim.upstreams = n,
@@ -300,6 +302,13 @@ mod tests {
             ("statuses=600", "not an HTTP status"),
             ("statuses=503-500", "empty range"),
             ("statuses=", "no status given"),
+            ("retry_after_jitter=lots", "give a duration"),
+            ("retry_after_above=wait", "give refuse, clamp or backoff"),
+            ("floor=-1s", "give a duration"),
+            ("upstreams=0", "1 or more"),
+            ("upstream_order=random", "give in_order or any"),
+            ("cooldown=later", "give a duration"),
+            ("server_waits=yes", "give true or false"),
         ] {
             let mut c = openai();
             let e = set(&mut c, bad).expect_err(bad);
@@ -310,5 +319,49 @@ mod tests {
         ignores.retry_after = RetryAfterRule::Ignored;
         let e = set(&mut ignores, "retry_after_max=5s").unwrap_err();
         assert!(e.contains("ignores Retry-After"), "{e}");
+        let e = set(&mut ignores, "retry_after_above=clamp").unwrap_err();
+        assert!(e.contains("ignores Retry-After"), "{e}");
+        // An exact rule waits a zero Retry-After as zero: it takes only its
+        // own refusal.
+        let mut exact = Claim::provider_retry(&crate::scenario::PolicySpec::default());
+        let before = exact.clone();
+        set(&mut exact, "retry_after_above=refuse").unwrap();
+        assert_eq!(exact, before);
+        let e = set(&mut exact, "retry_after_above=backoff").unwrap_err();
+        assert!(e.contains("write a claim file"), "{e}");
+    }
+
+    #[test]
+    fn the_new_knobs_say_what_they_set() {
+        let mut c = openai();
+        set(&mut c, "retry_after_jitter=750ms").unwrap();
+        assert_eq!(c.retry_after_jitter_ns, 750_000_000);
+        set(&mut c, "retry_after_above=backoff").unwrap();
+        assert_eq!(
+            c.retry_after,
+            RetryAfterRule::Within {
+                max_ns: 120_000_000_000
+            }
+        );
+        set(&mut c, "retry_after_above=clamp").unwrap();
+        assert_eq!(
+            c.retry_after,
+            RetryAfterRule::Positive {
+                max_ns: 120_000_000_000,
+                refuse_above: false
+            }
+        );
+        set(&mut c, "floor=0.1").unwrap();
+        assert_eq!(c.backoff.floor_ns, 100_000_000);
+        set(&mut c, "floor=none").unwrap();
+        assert_eq!(c.backoff.floor_ns, 0);
+        set(&mut c, "upstreams=2").unwrap();
+        set(&mut c, "upstream_order=any").unwrap();
+        assert_eq!((c.upstreams, c.upstream_order), (2, UpstreamOrder::Any));
+        set(&mut c, "cooldown=5s").unwrap();
+        assert_eq!(c.cooldown_ns, Some(5_000_000_000));
+        assert!(!c.server_waits(), "no SDK claim promises it");
+        set(&mut c, "server_waits=true").unwrap();
+        assert!(c.server_waits());
     }
 }

@@ -375,6 +375,27 @@ mod tests {
     }
 
     #[test]
+    fn a_claim_file_written_before_the_group_knobs_reads_as_the_strictest() {
+        let claim = Claim::provider_retry(&PolicySpec::default());
+        let mut json = serde_json::to_value(&claim).unwrap();
+        let fields = json.as_object_mut().unwrap();
+        for field in ["retry_after_jitter_ns", "upstream_order"] {
+            assert!(fields.remove(field).is_some(), "{field} is written");
+        }
+        fields["backoff"]
+            .as_object_mut()
+            .unwrap()
+            .remove("floor_ns");
+        let read: Claim = serde_json::from_value(json).unwrap();
+        assert_eq!(read, claim);
+        assert_eq!(read.retry_after_jitter_ns, 0);
+        assert_eq!(read.backoff.floor_ns, 0);
+        assert_eq!(read.upstream_order, UpstreamOrder::InOrder);
+        assert_eq!((read.cooldown_ns, read.server_waits), (None, None));
+        assert!(!read.server_waits());
+    }
+
+    #[test]
     fn nanos_saturates() {
         assert_eq!(nanos(Duration::from_nanos(7)), 7);
         assert_eq!(nanos(Duration::MAX), u64::MAX);

@@ -112,7 +112,10 @@ fn client(seed: u64, defect: Defect, long_ra: bool) -> Vec<Record> {
                         true => &[None, Some(0), Some(1_000), Some(3_000), Some(90_000)],
                         false => &[None, Some(0), Some(1_000), Some(3_000)],
                     };
-                    (429, choices[uniform(&mut rng, 0, choices.len() as u64 - 1) as usize])
+                    (
+                        429,
+                        choices[uniform(&mut rng, 0, choices.len() as u64 - 1) as usize],
+                    )
                 }
             };
             out.push(rec(end, failed(n, status, ra_ms)));
@@ -167,10 +170,7 @@ fn client(seed: u64, defect: Defect, long_ra: bool) -> Vec<Record> {
 fn broken(records: Vec<Record>, claim: &Claim) -> Vec<String> {
     let found = check(&trace(records), claim, &Context::default());
     assert_readable(&found);
-    found
-        .into_iter()
-        .map(|v| v.to_string())
-        .collect()
+    found.into_iter().map(|v| v.to_string()).collect()
 }
 
 #[test]
@@ -233,7 +233,10 @@ fn each_planted_defect_is_convicted_by_its_oracle() {
             .iter()
             .find(|v| v.starts_with(&format!("[{oracle}]")))
             .unwrap();
-        assert!(!v.contains("upstream 0: "), "judged whole, not by part: {v}");
+        assert!(
+            !v.contains("upstream 0: "),
+            "judged whole, not by part: {v}"
+        );
     }
     // Picking a cooling upstream also reaches a server before its
     // Retry-After passed, under a claim that promises that.
@@ -279,7 +282,10 @@ fn a_retry_after_above_the_maximum_is_refused_clamped_or_ignored_as_claimed() {
     };
     // Backoff: the first backoff, [375, 500] ms.
     assert_eq!(names(call(450), &with("backoff")), NONE);
-    assert_eq!(names(call(60_000), &with("backoff")), ["delay_within_envelope"]);
+    assert_eq!(
+        names(call(60_000), &with("backoff")),
+        ["delay_within_envelope"]
+    );
     // Clamp: 60 s waited.
     assert_eq!(names(call(60_000), &with("clamp")), NONE);
     assert_eq!(names(call(450), &with("clamp")), ["retry_after_honoured"]);

@@ -54,9 +54,8 @@ pub fn retry_after_shared(c: &Call, claim: &Claim, _: &Context) -> Verdict {
     let mut judged = false;
     for attempt in &c.attempts {
         // What this attempt's server had asked before it arrived.
-        let before = asked(c, claim).filter(|(a, _)| {
-            a.upstream == attempt.upstream && a.at < attempt.start
-        });
+        let before =
+            asked(c, claim).filter(|(a, _)| a.upstream == attempt.upstream && a.at < attempt.start);
         let mut pending = None;
         for (a, end) in before {
             judged = true;

@@ -65,7 +65,8 @@ pub fn all_cooling_at_end(c: &Call, claim: &Claim, context: &Context) -> bool {
     };
     let last_end = c.attempts.last().and_then(|a| a.end.as_ref()).map(|e| e.0);
     let slack = context.tolerance_ns;
-    all_cooling(c, claim, *ended, slack) || last_end.is_some_and(|t| all_cooling(c, claim, t, slack))
+    all_cooling(c, claim, *ended, slack)
+        || last_end.is_some_and(|t| all_cooling(c, claim, t, slack))
 }
 
 /// A failed call that gave up with retries left because every upstream of
