@@ -138,7 +138,7 @@ fn client(seed: u64, defect: Defect, long_ra: bool) -> Vec<Record> {
                     ra.min(60 * S) + uniform(&mut rng, 0, jitter)
                 }
                 _ => {
-                    let base = (500 * MS << n).min(8 * S);
+                    let base = ((500 * MS) << n).min(8 * S);
                     let drawn = base - uniform(&mut rng, 0, base / 4);
                     match defect {
                         Defect::NoFloor => drawn,
