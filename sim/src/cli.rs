@@ -161,7 +161,9 @@ enum Command {
         claim: String,
         /// Adjust one knob of the claim, `KNOB=VALUE` (repeatable): max_retries,
         /// timeout, initial, factor, cap, deadline, retry_after_max, statuses,
-        /// first_chunk, stream_idle. For example `--set max_retries=5 --set timeout=2s`.
+        /// first_chunk, stream_idle, retry_after_jitter, retry_after_above, floor,
+        /// upstreams, upstream_order, cooldown, server_waits. For example
+        /// `--set max_retries=5 --set timeout=2s`.
         #[arg(long = "set", value_name = "KNOB=VALUE")]
         sets: Vec<String>,
         /// How late a measured wait may end (real-time scheduling noise):

@@ -7,7 +7,7 @@
 //! knob cannot say (a jitter shape, the methods retried) is said in a claim
 //! file (`judge --print-claim NAME` writes one to start from).
 
-use super::claim::{Claim, RetryAfterRule, nanos};
+use super::claim::{Claim, RetryAfterRule, UpstreamOrder, nanos};
 use std::collections::BTreeSet;
 
 /// Every knob, with what its value means.
@@ -39,6 +39,34 @@ pub const KNOBS: &[(&str, &str)] = &[
     (
         "stream_idle",
         "a stream's bound between items (a duration, or none)",
+    ),
+    (
+        "retry_after_jitter",
+        "a Retry-After wait may last up to this much longer (a duration)",
+    ),
+    (
+        "retry_after_above",
+        "a Retry-After over retry_after_max: refuse (the call ends), clamp (retry_after_max is waited) or backoff (it is ignored, the backoff waited)",
+    ),
+    (
+        "floor",
+        "no backoff wait is shorter: a shorter draw is raised to it; Retry-After waits are not raised (a duration, or none)",
+    ),
+    (
+        "upstreams",
+        "how many upstreams a call may try (a number, 1 or more)",
+    ),
+    (
+        "upstream_order",
+        "in_order (a fallback chain, each upstream its own retries) or any (one group, any upstream any attempt, retries counted together)",
+    ),
+    (
+        "cooldown",
+        "after a 429 an upstream is not tried for this long unless every upstream is cooling; with all cooling a call may end (a duration, or none)",
+    ),
+    (
+        "server_waits",
+        "true: nothing reaches a server before a Retry-After it sent (to any call) has passed; false: not promised",
     ),
 ];
 
@@ -80,10 +108,36 @@ pub fn set(claim: &mut Claim, assignment: &str) -> Result<(), String> {
                 RetryAfterRule::Ignored => {
                     return Err(refuse("this claim ignores Retry-After".into()));
                 }
-                RetryAfterRule::Exact { max_ns } | RetryAfterRule::Positive { max_ns, .. } => {
+                RetryAfterRule::Exact { max_ns }
+                | RetryAfterRule::Positive { max_ns, .. }
+                | RetryAfterRule::Within { max_ns } => {
                     *max_ns = max;
                 }
             }
+        }
+        "retry_after_jitter" => claim.retry_after_jitter_ns = duration(value).map_err(refuse)?,
+        "retry_after_above" => {
+            claim.retry_after = above(claim.retry_after, value).map_err(refuse)?
+        }
+        "floor" => claim.backoff.floor_ns = optional(value).map_err(refuse)?.unwrap_or(0),
+        "upstreams" => match value.parse::<u32>() {
+            Ok(n) if n >= 1 => claim.upstreams = n,
+            _ => return Err(refuse("not a number of upstreams (1 or more)".into())),
+        },
+        "upstream_order" => {
+            claim.upstream_order = match value {
+                "in_order" => UpstreamOrder::InOrder,
+                "any" => UpstreamOrder::Any,
+                _ => return Err(refuse("give in_order or any".into())),
+            }
+        }
+        "cooldown" => claim.cooldown_ns = optional(value).map_err(refuse)?,
+        "server_waits" => {
+            claim.server_waits = Some(match value {
+                "true" => true,
+                "false" => false,
+                _ => return Err(refuse("give true or false".into())),
+            })
         }
         "statuses" => claim.retryable.statuses = statuses(value).map_err(refuse)?,
         "first_chunk" => claim.first_chunk_ns = optional(value).map_err(refuse)?,
@@ -97,6 +151,37 @@ pub fn set(claim: &mut Claim, assignment: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// `rule` with what it does above its maximum set to `value`: `refuse`,
+/// `clamp` or `backoff`.
+fn above(rule: RetryAfterRule, value: &str) -> Result<RetryAfterRule, String> {
+    let max_ns = match rule {
+        RetryAfterRule::Ignored => return Err("this claim ignores Retry-After".into()),
+        // Exact waits a zero Retry-After as zero: no rule with a fallback
+        // says that, so only its own refusal is taken.
+        RetryAfterRule::Exact { .. } if value == "refuse" => return Ok(rule),
+        RetryAfterRule::Exact { .. } => {
+            return Err(
+                "this claim waits any Retry-After up to its maximum, zero included, and refuses above; \
+                 for clamp or backoff write a claim file with a `positive` or `within` rule"
+                    .into(),
+            );
+        }
+        RetryAfterRule::Positive { max_ns, .. } | RetryAfterRule::Within { max_ns } => max_ns,
+    };
+    match value {
+        "refuse" => Ok(RetryAfterRule::Positive {
+            max_ns,
+            refuse_above: true,
+        }),
+        "clamp" => Ok(RetryAfterRule::Positive {
+            max_ns,
+            refuse_above: false,
+        }),
+        "backoff" => Ok(RetryAfterRule::Within { max_ns }),
+        _ => Err("give refuse, clamp or backoff".into()),
+    }
 }
 
 /// A duration in nanoseconds; a bare number is seconds.
@@ -193,6 +278,10 @@ mod tests {
                 "max_retries" => "7",
                 "factor" => "3",
                 "statuses" => "503",
+                "retry_after_above" => "backoff",
+                "upstreams" => "3",
+                "upstream_order" => "any",
+                "server_waits" => "true",
                 _ => "1s",
             };
             let mut c = openai();
@@ -213,6 +302,13 @@ mod tests {
             ("statuses=600", "not an HTTP status"),
             ("statuses=503-500", "empty range"),
             ("statuses=", "no status given"),
+            ("retry_after_jitter=lots", "give a duration"),
+            ("retry_after_above=wait", "give refuse, clamp or backoff"),
+            ("floor=-1s", "give a duration"),
+            ("upstreams=0", "1 or more"),
+            ("upstream_order=random", "give in_order or any"),
+            ("cooldown=later", "give a duration"),
+            ("server_waits=yes", "give true or false"),
         ] {
             let mut c = openai();
             let e = set(&mut c, bad).expect_err(bad);
@@ -223,5 +319,49 @@ mod tests {
         ignores.retry_after = RetryAfterRule::Ignored;
         let e = set(&mut ignores, "retry_after_max=5s").unwrap_err();
         assert!(e.contains("ignores Retry-After"), "{e}");
+        let e = set(&mut ignores, "retry_after_above=clamp").unwrap_err();
+        assert!(e.contains("ignores Retry-After"), "{e}");
+        // An exact rule waits a zero Retry-After as zero: it takes only its
+        // own refusal.
+        let mut exact = Claim::provider_retry(&crate::scenario::PolicySpec::default());
+        let before = exact.clone();
+        set(&mut exact, "retry_after_above=refuse").unwrap();
+        assert_eq!(exact, before);
+        let e = set(&mut exact, "retry_after_above=backoff").unwrap_err();
+        assert!(e.contains("write a claim file"), "{e}");
+    }
+
+    #[test]
+    fn the_new_knobs_say_what_they_set() {
+        let mut c = openai();
+        set(&mut c, "retry_after_jitter=750ms").unwrap();
+        assert_eq!(c.retry_after_jitter_ns, 750_000_000);
+        set(&mut c, "retry_after_above=backoff").unwrap();
+        assert_eq!(
+            c.retry_after,
+            RetryAfterRule::Within {
+                max_ns: 120_000_000_000
+            }
+        );
+        set(&mut c, "retry_after_above=clamp").unwrap();
+        assert_eq!(
+            c.retry_after,
+            RetryAfterRule::Positive {
+                max_ns: 120_000_000_000,
+                refuse_above: false
+            }
+        );
+        set(&mut c, "floor=0.1").unwrap();
+        assert_eq!(c.backoff.floor_ns, 100_000_000);
+        set(&mut c, "floor=none").unwrap();
+        assert_eq!(c.backoff.floor_ns, 0);
+        set(&mut c, "upstreams=2").unwrap();
+        set(&mut c, "upstream_order=any").unwrap();
+        assert_eq!((c.upstreams, c.upstream_order), (2, UpstreamOrder::Any));
+        set(&mut c, "cooldown=5s").unwrap();
+        assert_eq!(c.cooldown_ns, Some(5_000_000_000));
+        assert!(!c.server_waits(), "no SDK claim promises it");
+        set(&mut c, "server_waits=true").unwrap();
+        assert!(c.server_waits());
     }
 }

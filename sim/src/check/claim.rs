@@ -67,6 +67,42 @@ pub struct Claim {
     /// wait before a first attempt, none beyond a retry's own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shared_pause: Option<SharedPause>,
+    /// A Retry-After wait may last up to this much longer than asked (a
+    /// client that adds jitter to it); never shorter. Absent in a claim
+    /// file: 0, the strictest.
+    #[serde(default)]
+    pub retry_after_jitter_ns: u64,
+    /// How a call goes through its `upstreams`: an ordered fallback chain
+    /// (each deployment its own retries), or one group whose attempts any
+    /// deployment may serve, in any order, counted together. Absent in a
+    /// claim file: in order.
+    #[serde(default)]
+    pub upstream_order: UpstreamOrder,
+    /// After a 429 from an upstream (answered to any call of the run), that
+    /// upstream is not tried again for this long, unless every upstream of
+    /// the group is cooling down then; a call with retries left may end
+    /// when every upstream is cooling down. Absent in a claim file: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldown_ns: Option<u64>,
+    /// The client promises the server side of Retry-After: no attempt
+    /// reaches a server before a Retry-After that server sent (to any call,
+    /// under any deployment name) has passed. `None`: as `shared_pause`
+    /// says (promised under one, else not). See [`Claim::server_waits`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_waits: Option<bool>,
+}
+
+/// How a call goes through a claim's upstreams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamOrder {
+    /// A fallback chain: upstream 0 first, then each next one once, each
+    /// deployment judged on its part of the call under the whole claim.
+    #[default]
+    InOrder,
+    /// One group: any of the upstreams may serve any attempt, in any
+    /// order, and `max_attempts` and the backoff count the whole call.
+    Any,
 }
 
 /// What a throttle shared by every call of a run promises, from
@@ -113,6 +149,12 @@ pub struct Backoff {
     /// Retry-After instead of its backoff (provider-retry's rule). When
     /// false, a Retry-After wait does not advance the schedule.
     pub advances_on_retry_after: bool,
+    /// No backoff wait is shorter than this: a shorter draw is raised to
+    /// it (LiteLLM's `min_timeout`). It raises backoff waits only, those
+    /// that stand in for a Retry-After the claim does not wait included; a
+    /// Retry-After waited as asked is not raised. Absent in a claim file: 0.
+    #[serde(default)]
+    pub floor_ns: u64,
 }
 
 /// How a delay is drawn around its base `b`.
@@ -188,6 +230,13 @@ pub enum RetryAfterRule {
         /// Above `max_ns`: end the call (true) or wait `max_ns` (false).
         refuse_above: bool,
     },
+    /// Waited exactly when positive and at most `max_ns`; any other (zero,
+    /// a date already past, or above `max_ns`) is no instruction, and the
+    /// backoff is waited as if there were none. LiteLLM's rule.
+    Within {
+        /// The longest Retry-After waited, in nanoseconds.
+        max_ns: u64,
+    },
 }
 
 /// Which failures are retried.
@@ -249,6 +298,7 @@ impl Claim {
                 jitter,
                 cap_after_jitter: true,
                 advances_on_retry_after: true,
+                floor_ns: 0,
             },
             retry_after: RetryAfterRule::Exact {
                 max_ns: nanos(spec.max_retry_after),
@@ -263,6 +313,28 @@ impl Claim {
             reports: false,
             upstreams: 1,
             shared_pause: None,
+            retry_after_jitter_ns: 0,
+            upstream_order: UpstreamOrder::InOrder,
+            cooldown_ns: None,
+            server_waits: None,
+        }
+    }
+
+    /// Whether the claim promises the server side of Retry-After (see
+    /// [`Claim::server_waits`](field@Claim::server_waits)): as it says, else
+    /// under a shared pause only.
+    pub fn server_waits(&self) -> bool {
+        self.server_waits.unwrap_or(self.shared_pause.is_some())
+    }
+
+    /// The longest Retry-After the claim waits as given (0 if it ignores
+    /// them): what a server's Retry-After can hold its attempts back.
+    pub fn retry_after_max(&self) -> u64 {
+        match self.retry_after {
+            RetryAfterRule::Ignored => 0,
+            RetryAfterRule::Exact { max_ns }
+            | RetryAfterRule::Positive { max_ns, .. }
+            | RetryAfterRule::Within { max_ns } => max_ns,
         }
     }
 }
@@ -300,6 +372,27 @@ mod tests {
         json.as_object_mut().unwrap().remove("upstreams");
         let read: Claim = serde_json::from_value(json).unwrap();
         assert_eq!(read.upstreams, 1);
+    }
+
+    #[test]
+    fn a_claim_file_written_before_the_group_knobs_reads_as_the_strictest() {
+        let claim = Claim::provider_retry(&PolicySpec::default());
+        let mut json = serde_json::to_value(&claim).unwrap();
+        let fields = json.as_object_mut().unwrap();
+        for field in ["retry_after_jitter_ns", "upstream_order"] {
+            assert!(fields.remove(field).is_some(), "{field} is written");
+        }
+        fields["backoff"]
+            .as_object_mut()
+            .unwrap()
+            .remove("floor_ns");
+        let read: Claim = serde_json::from_value(json).unwrap();
+        assert_eq!(read, claim);
+        assert_eq!(read.retry_after_jitter_ns, 0);
+        assert_eq!(read.backoff.floor_ns, 0);
+        assert_eq!(read.upstream_order, UpstreamOrder::InOrder);
+        assert_eq!((read.cooldown_ns, read.server_waits), (None, None));
+        assert!(!read.server_waits());
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub fn claim() -> Claim {
             jitter: JitterShape::Scale { lo: 1.0, hi: 1.0 },
             cap_after_jitter: true,
             advances_on_retry_after: true,
+            floor_ns: 0,
         },
         retry_after: RetryAfterRule::Exact {
             max_ns: 60_000 * MS,
@@ -33,6 +34,10 @@ pub fn claim() -> Claim {
         reports: false,
         upstreams: 1,
         shared_pause: None,
+        retry_after_jitter_ns: 0,
+        upstream_order: crate::check::claim::UpstreamOrder::InOrder,
+        cooldown_ns: None,
+        server_waits: None,
     }
 }
 

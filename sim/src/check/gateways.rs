@@ -77,6 +77,7 @@ pub fn crabllm(d: &Deployment, upstreams: u32) -> Claim {
             jitter: JitterShape::Scale { lo: 0.5, hi: 1.0 },
             cap_after_jitter: false,
             advances_on_retry_after: true,
+            floor_ns: 0,
         },
         retry_after: RetryAfterRule::Exact { max_ns: u64::MAX },
         deadline_ns: Some(nanos(d.retry_deadline)),
@@ -91,6 +92,10 @@ pub fn crabllm(d: &Deployment, upstreams: u32) -> Claim {
         reports: false,
         upstreams,
         shared_pause: None,
+        retry_after_jitter_ns: 0,
+        upstream_order: crate::check::claim::UpstreamOrder::InOrder,
+        cooldown_ns: None,
+        server_waits: None,
     }
 }
 

@@ -18,7 +18,9 @@
 //! | [`verdict`] | what the judge says: held, violated or not judged, and how much was judged |
 //! | [`sharing`] | one wrapper, many concurrent calls: no call waits on another's, their delays independent |
 //! | [`request`] | every attempt sends the caller's request |
-//! | [`throttle`] | a throttle every call shares: no attempt inside a pause, held attempts woken spread, refusals |
+//! | [`throttle`] | a throttle every call shares: pauses, held attempts woken spread, refusals |
+//! | [`server_waits`] | the server's side of Retry-After: nothing reaches a server before the wait it asked of every caller |
+//! | [`upstreams`] | a group of upstreams: any order, counted together, and an upstream's cooldown after a 429 |
 
 pub mod abandon;
 pub mod adjust;
@@ -30,12 +32,16 @@ pub mod model;
 pub mod oracles;
 pub mod request;
 pub mod sdks;
+pub mod server_waits;
 pub mod sharing;
 pub mod throttle;
+pub mod upstreams;
 pub mod verdict;
 
 #[cfg(test)]
 mod fixture;
+#[cfg(test)]
+mod group_tests;
 #[cfg(test)]
 mod oracle_tests;
 #[cfg(test)]
@@ -141,12 +147,13 @@ pub const ORACLES: &[&str] = &[
     "liveness_after_heal",
     "fallback_in_order",
     "fallback_taken",
+    upstreams::COOLDOWN_KEPT,
     "first_attempt_at_once",
     request::REQUEST_UNCHANGED,
     "no_attempt_after_drop",
     "abandoned_on_drop",
     "attempt_not_cut_early",
-    throttle::RETRY_AFTER_SHARED,
+    server_waits::RETRY_AFTER_SHARED,
     DELAY_DISTRIBUTION,
     sharing::DELAYS_INDEPENDENT,
     throttle::PAUSE_WAKES_SPREAD,
@@ -203,7 +210,7 @@ pub fn judgement_and_pools(trace: &Trace, claim: &Claim, context: &Context) -> (
             attempts: facts.attempts.len() as u64,
             ..Tally::default()
         };
-        let parts = facts.parts();
+        let parts = facts.parts_for(claim);
         // What each oracle judged of the parts, in its unit.
         let mut judged = [Tally::default(); oracles::PER_CALL.len()];
         // A gateway's deployments are each judged on their part of the call.

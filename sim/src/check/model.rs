@@ -7,7 +7,7 @@
 //! failed call stopped retrying ([`endings`]). Nothing here comes from the
 //! wrapper crate; every sum saturates and no input panics.
 
-use super::claim::{Backoff, Claim, JitterShape, RetryAfterRule};
+use super::claim::{Backoff, Claim, JitterShape, RetryAfterRule, UpstreamOrder};
 use crate::method::Method;
 use crate::trace::{
     AttemptOutcome, CallOutcome, ChunkId, Failure, GiveUpReason, Kind, Record, Reported, Trace,
@@ -64,26 +64,30 @@ pub struct Call {
     pub dropped: Option<Dropped>,
     /// `(time, event)` of what the wrapper reported.
     pub reported: Vec<(u64, Reported)>,
-    /// Every failure with a Retry-After that any call of the run was
-    /// answered, in time order: what a shared throttle pauses on. Filled
+    /// Every failure with a Retry-After, and every 429, that any call of
+    /// the run was answered, in time order: what a shared throttle pauses
+    /// on, what a server asked of every caller, what cools an upstream. Filled
     /// by [`calls`]; empty for a call read alone ([`Call::of`]), which
     /// lets a claimed throttle excuse nothing.
     pub run_retry_afters: Arc<Vec<Answered>>,
 }
 
-/// A failure with a Retry-After, answered to some call of the run.
+/// A failure with a Retry-After, or a 429, answered to some call of the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Answered {
     /// When the attempt ended with it.
     pub at: u64,
     /// Its HTTP status.
     pub status: u16,
-    /// The Retry-After it carried, in nanoseconds.
-    pub retry_after_ns: u64,
+    /// The Retry-After it carried, in nanoseconds, if it carried one.
+    pub retry_after_ns: Option<u64>,
     /// The call it answered: `(client, call)`.
     pub call: (u32, u64),
-    /// That call's method, if the trace says.
+    /// That call's method, if the trace says (the caller's report, or the
+    /// server's `call_seen`).
     pub method: Option<Method>,
+    /// The upstream (the server, by its address) that answered it.
+    pub upstream: u32,
 }
 
 /// The caller dropped a call: when, and what had happened by then.
@@ -275,6 +279,18 @@ impl Call {
             .collect()
     }
 
+    /// The call's parts as `claim` judges them: one per deployment of a
+    /// fallback chain ([`Call::parts`]), or the whole call when the claim's
+    /// upstreams are one group tried in any order (its retries, waits and
+    /// deadline count the whole call, whichever deployment served each
+    /// attempt).
+    pub fn parts_for(&self, claim: &Claim) -> Vec<Cow<'_, Call>> {
+        match claim.upstream_order {
+            UpstreamOrder::Any => vec![Cow::Borrowed(self)],
+            UpstreamOrder::InOrder => self.parts(),
+        }
+    }
+
     /// The method called, if the call started.
     pub fn method(&self) -> Option<Method> {
         self.started.map(|s| s.1).or(self.seen)
@@ -370,6 +386,7 @@ pub fn waited_retry_after(outcome: &AttemptOutcome, claim: &Claim) -> Option<u64
             Some(ra) if ra > max_ns && !refuse_above => Some(max_ns),
             Some(ra) => Some(ra),
         },
+        RetryAfterRule::Within { max_ns } => retry_after_ns.filter(|&ra| ra > 0 && ra <= max_ns),
     }
 }
 
@@ -382,6 +399,7 @@ pub fn refused_above(claim: &Claim) -> Option<u64> {
             max_ns,
             refuse_above,
         } => refuse_above.then_some(max_ns),
+        RetryAfterRule::Within { .. } => None,
     }
 }
 
@@ -429,6 +447,19 @@ fn scale(b: u64, f: f64, round_up: bool) -> u64 {
 /// previous backoff actually waited (decorrelated); `None`: unknown, so
 /// only the cap binds.
 pub fn envelope(backoff: &Backoff, n: u32, previous: Option<u64>) -> Envelope {
+    let drawn = drawn(backoff, n, previous);
+    // A floor raises every draw below it to it: those pile up at the
+    // floor, so the distribution inside is not uniform where it cut.
+    let floor = backoff.floor_ns;
+    Envelope {
+        lo: drawn.lo.max(floor),
+        hi: drawn.hi.max(floor),
+        censored: drawn.censored || drawn.lo < floor,
+    }
+}
+
+/// The envelope of backoff `n` as drawn, before any floor.
+fn drawn(backoff: &Backoff, n: u32, previous: Option<u64>) -> Envelope {
     let cap = backoff.cap_ns.unwrap_or(u64::MAX);
     match backoff.jitter {
         JitterShape::Decorrelated => {
@@ -505,37 +536,51 @@ pub fn calls(trace: &Trace) -> Vec<Call> {
         .collect()
 }
 
-/// Every attempt of `trace` that failed with a Retry-After, in trace order.
+/// Every attempt of `trace` that failed with a Retry-After or a 429, in
+/// trace order.
 pub fn retry_afters(trace: &Trace) -> Vec<Answered> {
-    let methods: std::collections::BTreeMap<(u32, u64), Method> = trace
-        .records
-        .iter()
-        .filter_map(|r| match r.kind {
-            Kind::CallStarted { method, .. } => Some(((r.client, r.call), method)),
-            _ => None,
-        })
-        .collect();
-    trace
-        .records
-        .iter()
-        .filter_map(|r| match &r.kind {
+    use std::collections::BTreeMap;
+    let mut methods: BTreeMap<(u32, u64), Method> = BTreeMap::new();
+    // The upstream of each call's attempt in flight, by its number.
+    let mut upstreams: BTreeMap<(u32, u64, u32), u32> = BTreeMap::new();
+    let mut out = Vec::new();
+    for r in &trace.records {
+        let id = (r.client, r.call);
+        match &r.kind {
+            // The caller's report wins over what the server saw.
+            Kind::CallStarted { method, .. } => {
+                methods.insert(id, *method);
+            }
+            Kind::CallSeen { method, .. } => {
+                methods.entry(id).or_insert(*method);
+            }
+            Kind::AttemptStarted {
+                attempt, upstream, ..
+            } => {
+                upstreams.insert((r.client, r.call, *attempt), *upstream);
+            }
             Kind::AttemptEnded {
+                attempt,
                 outcome:
                     AttemptOutcome::Failed(Failure::Status {
                         status,
-                        retry_after_ns: Some(ra),
+                        retry_after_ns,
                     }),
-                ..
-            } => Some(Answered {
+            } if retry_after_ns.is_some() || *status == 429 => out.push(Answered {
                 at: r.t,
                 status: *status,
-                retry_after_ns: *ra,
-                call: (r.client, r.call),
-                method: methods.get(&(r.client, r.call)).copied(),
+                retry_after_ns: *retry_after_ns,
+                call: id,
+                method: methods.get(&id).copied(),
+                upstream: upstreams
+                    .get(&(r.client, r.call, *attempt))
+                    .copied()
+                    .unwrap_or(0),
             }),
-            _ => None,
-        })
-        .collect()
+            _ => {}
+        }
+    }
+    out
 }
 
 /// [`backoffs`], each with the longest draw that would have been seen.
@@ -547,7 +592,7 @@ pub fn observed(trace: &Trace, claim: &Claim) -> Vec<Observed> {
 pub fn observed_in(trace: &Trace, calls: &[Call], claim: &Claim) -> Vec<Observed> {
     let cut_at = cut_at(trace, calls);
     let mut out = Vec::new();
-    for call in calls.iter().flat_map(Call::parts) {
+    for call in calls.iter().flat_map(|c| c.parts_for(claim)) {
         let first = call.first_start().unwrap_or(0);
         // Under a shared pause the deadline runs from the call's start.
         let origin = super::throttle::deadline_origin(&call, claim).unwrap_or(first);
@@ -705,7 +750,9 @@ pub fn endings(call: &Call, claim: &Claim) -> Vec<(GiveUpReason, May)> {
             out.push((GiveUpReason::Deadline, May::Possible));
         }
     }
-    if claim.budget {
+    // A budget refusal, or every upstream of the group cooling down (no
+    // deployment left to afford the retry: reported as a budget's).
+    if claim.budget || super::upstreams::all_cooling_at_end(call, claim, &context) {
         out.push((GiveUpReason::Budget, May::Possible));
     }
     out
@@ -714,7 +761,7 @@ pub fn endings(call: &Call, claim: &Claim) -> Vec<(GiveUpReason, May)> {
 /// The bounds of the wait that would have followed the last attempt.
 pub fn next_wait_bounds(call: &Call, claim: &Claim, ra: Option<u64>) -> (u64, u64) {
     if let Some(ra) = ra {
-        return (ra, ra);
+        return (ra, ra.saturating_add(claim.retry_after_jitter_ns));
     }
     let mut waits = call.waits(claim);
     let after = call.attempts.last().map_or(0, |a| a.number);
@@ -745,6 +792,7 @@ mod tests {
             jitter,
             cap_after_jitter: true,
             advances_on_retry_after: true,
+            floor_ns: 0,
         }
     }
 
@@ -863,6 +911,7 @@ mod tests {
                 jitter,
                 cap_after_jitter: false,
                 advances_on_retry_after: false,
+                floor_ns: 0,
             };
             for n in [0, 1, 63, 64, 500, u32::MAX] {
                 let _ = envelope(&b, n, Some(u64::MAX));
@@ -888,6 +937,10 @@ mod tests {
             reports: false,
             upstreams: 1,
             shared_pause: None,
+            retry_after_jitter_ns: 0,
+            upstream_order: crate::check::claim::UpstreamOrder::InOrder,
+            cooldown_ns: None,
+            server_waits: None,
         };
         let w = |after, ra| Wait {
             after,

@@ -8,7 +8,7 @@
 //! client and socket when judged from the wire.
 
 use super::Context;
-use super::claim::{Claim, RetryAfterRule, nanos};
+use super::claim::{Claim, RetryAfterRule, UpstreamOrder, nanos};
 use super::model::{self, Attempt, Call, May, TICK_NS, Wait, endings, envelopes, transient};
 use super::throttle;
 use super::verdict::Verdict;
@@ -44,10 +44,14 @@ pub const PER_CALL: [(&str, Oracle); 17] = [
 
 /// Oracles on a whole call across its upstreams (see [`Call::parts`]: the
 /// per-call oracles judge each part), in the order reports list them.
-pub const WHOLE_CALL: [(&str, Oracle); 9] = [
+pub const WHOLE_CALL: [(&str, Oracle); 10] = [
     ("liveness_after_heal", liveness_after_heal),
     ("fallback_in_order", fallback_in_order),
     ("fallback_taken", fallback_taken),
+    (
+        super::upstreams::COOLDOWN_KEPT,
+        super::upstreams::cooldown_kept,
+    ),
     (
         "first_attempt_at_once",
         super::sharing::first_attempt_at_once,
@@ -63,10 +67,10 @@ pub const WHOLE_CALL: [(&str, Oracle); 9] = [
     ),
     ("abandoned_on_drop", super::abandon::abandoned_on_drop),
     ("attempt_not_cut_early", super::cut::attempt_not_cut_early),
-    // A throttle every call shares: its own file.
+    // The server's side of Retry-After: its own file.
     (
-        super::throttle::RETRY_AFTER_SHARED,
-        super::throttle::retry_after_shared,
+        super::server_waits::RETRY_AFTER_SHARED,
+        super::server_waits::retry_after_shared,
     ),
 ];
 
@@ -79,10 +83,24 @@ pub const WHOLE_CALL: [(&str, Oracle); 9] = [
 ///
 /// Judges every call with attempts, but one that stayed on the only
 /// upstream of a claim of one (it has no order to keep).
+///
+/// Under a group tried in any order ([`UpstreamOrder::Any`]) there is no
+/// order to keep: every attempt goes to one of the group's upstreams.
 fn fallback_in_order(c: &Call, claim: &Claim, _: &Context) -> Verdict {
     let beyond_first = c.attempts.iter().any(|a| a.upstream > 0);
     if c.attempts.is_empty() || (claim.upstreams == 1 && !beyond_first) {
         return Verdict::NotJudged;
+    }
+    if claim.upstream_order == UpstreamOrder::Any {
+        let outside = c.attempts.iter().find(|a| a.upstream >= claim.upstreams);
+        return Verdict::judged(outside.map(|a| {
+            format!(
+                "attempt {} went to upstream {}; the claim's group is upstreams 0 to {}",
+                a.number,
+                a.upstream,
+                claim.upstreams.saturating_sub(1)
+            )
+        }));
     }
     let order: Vec<u32> = c
         .parts()
@@ -109,8 +127,13 @@ fn fallback_in_order(c: &Call, claim: &Claim, _: &Context) -> Verdict {
 /// returned from any; which deployment may give up when is its part's
 /// `transient_retried`.)
 ///
-/// Judges such a call under a claim of several upstreams.
+/// Judges such a call under a claim of several upstreams in order (a
+/// group tried in any order counts its retries together: when it may give
+/// up is its `transient_retried`).
 fn fallback_taken(c: &Call, claim: &Claim, _: &Context) -> Verdict {
+    if claim.upstream_order == UpstreamOrder::Any {
+        return Verdict::NotJudged;
+    }
     let Some((_, CallOutcome::Failed(_))) = &c.ended else {
         return Verdict::NotJudged;
     };
@@ -210,7 +233,10 @@ fn waiting(c: &Call, claim: &Claim, context: &Context) -> bool {
         // A Retry-After the claim refuses ends the call at once: no wait.
         return false;
     }
-    let longest = ra.unwrap_or_else(|| model::envelope(&claim.backoff, *number, None).hi);
+    let longest = match ra {
+        Some(ra) => ra.saturating_add(claim.retry_after_jitter_ns),
+        None => model::envelope(&claim.backoff, *number, None).hi,
+    };
     context.trace_end_ns.saturating_sub(*ended) <= longest.saturating_add(context.tolerance_ns)
 }
 
@@ -403,15 +429,23 @@ fn retry_after_waited(
                 human(max_ns)
             ));
         }
-        let late = w.gap_ns > ra.saturating_add(context.tolerance_ns)
+        // A claimed jitter may lengthen it, never shorten it.
+        let most = ra.saturating_add(claim.retry_after_jitter_ns);
+        let late = w.gap_ns > most.saturating_add(context.tolerance_ns)
             && !woke_after(c, claim, context, &w, ra);
         if w.gap_ns < ra || late {
+            let (asked, allowed) = match claim.retry_after_jitter_ns {
+                0 => (human(ra), "it".to_string()),
+                j => (
+                    format!("{} (plus up to {} of jitter)", human(ra), human(j)),
+                    format!("[{}, {}]", human(ra), human(most)),
+                ),
+            };
             return Some(format!(
-                "Retry-After {} after attempt {} was followed by a {} wait ({} it)",
-                human(ra),
+                "Retry-After {asked} after attempt {} was followed by a {} wait ({} {allowed})",
                 w.after,
                 human(w.gap_ns),
-                off_by(w.gap_ns, ra, ra)
+                off_by(w.gap_ns, ra, most)
             ));
         }
     }
@@ -430,6 +464,11 @@ fn no_sleep_after_final(c: &Call, claim: &Claim, context: &Context) -> Verdict {
     // Its claimed shared throttle refused the retry after the wait: the
     // wait was for a retry, not after the final attempt.
     if throttle::refused_retry(c, claim, context).is_some() {
+        return Verdict::Held;
+    }
+    // Every upstream of its group cooling down when it decided, after the
+    // wait, that no deployment was left.
+    if super::upstreams::gave_up_cooling(c, claim, context) {
         return Verdict::Held;
     }
     let reported = c

@@ -86,6 +86,7 @@ fn stainless(methods: [Method; 2], retry_after: RetryAfterRule) -> Claim {
             jitter: JitterShape::Scale { lo: 0.75, hi: 1.0 },
             cap_after_jitter: true,
             advances_on_retry_after: true,
+            floor_ns: 0,
         },
         retry_after,
         deadline_ns: None,
@@ -103,6 +104,10 @@ fn stainless(methods: [Method; 2], retry_after: RetryAfterRule) -> Claim {
         reports: false,
         upstreams: 1,
         shared_pause: None,
+        retry_after_jitter_ns: 0,
+        upstream_order: crate::check::claim::UpstreamOrder::InOrder,
+        cooldown_ns: None,
+        server_waits: None,
     }
 }
 

@@ -123,7 +123,7 @@ pub fn pairs(trace: &Trace, claim: &Claim) -> Pairs {
 pub fn pairs_in(calls: &[Call], claim: &Claim) -> Pairs {
     let mut calls: Vec<Places> = calls
         .iter()
-        .flat_map(Call::parts)
+        .flat_map(|c| c.parts_for(claim))
         .filter_map(|part| {
             let by_attempt = places(&part, claim);
             let start = part.first_start()?;

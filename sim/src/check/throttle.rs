@@ -7,8 +7,8 @@
 //! `t`, pauses every call until `t + min(r, max_pause)`; a pause is only
 //! extended. So, under a claim with a [`SharedPause`]:
 //!
-//! - no attempt starts while a pause is pending ([`retry_after_shared`], the
-//!   provider's side: it asked every caller to wait);
+//! - no attempt starts while a pause is pending (the provider's side, that
+//!   it asked every caller to wait, is [`super::server_waits`]'s oracle);
 //! - an attempt the pause held starts within `[end, end + spread]` of the
 //!   pause's end ([`woke`]): that wait is excused where a first attempt
 //!   must start at once, a backoff fall in its envelope, or a Retry-After
@@ -22,7 +22,8 @@
 //!   never reached ([`held_back`]).
 //!
 //! Every subject whose claim has no shared pause is judged as before: each
-//! function here excuses nothing then, and both oracles judge nothing.
+//! function here excuses nothing then, and [`pause_wakes_spread`] judges
+//! nothing.
 
 use super::Context;
 use super::claim::{Claim, SharedPause};
@@ -31,9 +32,6 @@ use super::model::{self, Answered, Call, May, TICK_NS, refused_above};
 use super::verdict::Verdict;
 use crate::duration::human;
 use crate::trace::{CallOutcome, Failure, GiveUpReason};
-
-/// The oracle holding every attempt outside every pause: [`retry_after_shared`].
-pub const RETRY_AFTER_SHARED: &str = "retry_after_shared";
 
 /// The cross-call oracle on the pauses' wake-ups: [`pause_wakes_spread`].
 pub const PAUSE_WAKES_SPREAD: &str = "pause_wakes_spread";
@@ -44,11 +42,12 @@ fn pauses<'a>(c: &'a Call, claim: &'a Claim) -> impl Iterator<Item = (&'a Answer
     let shared = claim.shared_pause;
     c.run_retry_afters.iter().filter_map(move |a| {
         let SharedPause { max_pause_ns, .. } = shared?;
+        let retry_after_ns = a.retry_after_ns?;
         // Only a retried method's calls go through the throttle's gate
         // (the others pass straight through): only their answers pause.
         let retried = a.method.is_some_and(|m| claim.retried.contains(&m));
         let transient = claim.retryable.statuses.contains(&a.status);
-        (transient && retried).then(|| (a, a.at.saturating_add(a.retry_after_ns.min(max_pause_ns))))
+        (transient && retried).then(|| (a, a.at.saturating_add(retry_after_ns.min(max_pause_ns))))
     })
 }
 
@@ -198,37 +197,6 @@ pub fn held_back(c: &Call, claim: &Claim, context: &Context) -> Option<Vec<(Give
     (*wait >= left.saturating_sub(context.tolerance_ns) && *wait <= top).then_some(reasons)
 }
 
-/// No attempt starts while a pause some call's Retry-After set is pending:
-/// from the provider's side, nothing reaches it before the Retry-After it
-/// sent (to any call) has passed (capped at the claim's longest pause).
-///
-/// Pauses come from, and hold, calls of the methods the claim retries
-/// only: the others pass straight through the wrapper, throttle and all.
-///
-/// Judges every call of a retried method with attempts under a claim with
-/// a shared pause: a subject that claims none is not judged by it, never
-/// held.
-pub fn retry_after_shared(c: &Call, claim: &Claim, _: &Context) -> Verdict {
-    let retried = c.method().is_some_and(|m| claim.retried.contains(&m));
-    if claim.shared_pause.is_none() || c.attempts.is_empty() || !retried {
-        return Verdict::NotJudged;
-    }
-    Verdict::judged(c.attempts.iter().find_map(|attempt| {
-        let (end, by) = pending_at(c, claim, attempt.start, false)?;
-        Some(format!(
-            "attempt {} started at {}, during the pause until {} that a {} with Retry-After {} to c{}#{} at {} set",
-            attempt.number,
-            human(attempt.start),
-            human(end),
-            by.status,
-            human(by.retry_after_ns),
-            by.call.0,
-            by.call.1,
-            human(by.at)
-        ))
-    }))
-}
-
 /// The wake-ups of the attempts one pause held: starts within
 /// `[end, end + spread]` of attempts that could not have started before
 /// the pause ended.
@@ -269,7 +237,7 @@ fn latest_unpaused(c: &Call, claim: &Claim, k: usize) -> Option<u64> {
     let envelopes = model::envelopes(&waits, claim, |_| None);
     let (w, envelope) = envelopes.iter().find(|(w, _)| w.after == before.number)?;
     let top = match (w.retry_after_ns, envelope) {
-        (Some(ra), _) => ra,
+        (Some(ra), _) => ra.saturating_add(claim.retry_after_jitter_ns),
         (None, Some(e)) => e.hi,
         (None, None) => return None,
     };

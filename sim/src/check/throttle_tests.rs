@@ -3,7 +3,8 @@
 
 use super::claim::{Claim, SharedPause};
 use super::fixture::*;
-use super::throttle::{PAUSE_WAKES_SPREAD, RETRY_AFTER_SHARED, herd_probability};
+use super::server_waits::RETRY_AFTER_SHARED;
+use super::throttle::{PAUSE_WAKES_SPREAD, herd_probability};
 use super::{Context, judgement};
 use crate::method::Method;
 use crate::trace::{CallOutcome, Failure, GiveUpReason, Kind, Record, Reported};
@@ -76,6 +77,58 @@ fn retry_after_shared_judges_only_a_claimed_shared_pause() {
     assert!(judges(RETRY_AFTER_SHARED, held(1_010), &throttled()));
     assert!(!judges(RETRY_AFTER_SHARED, held(600), &claim()));
     assert!(!names(held(600), &claim()).contains(&RETRY_AFTER_SHARED));
+    // Promised without a throttle, it judges the same attempt the same way.
+    let promised = Claim {
+        server_waits: Some(true),
+        ..claim()
+    };
+    assert!(names(held(600), &promised).contains(&RETRY_AFTER_SHARED));
+    // And a throttle's claim may say it does not promise it.
+    let unpromised = Claim {
+        server_waits: Some(false),
+        ..throttled()
+    };
+    assert!(!judges(RETRY_AFTER_SHARED, held(1_010), &unpromised));
+}
+
+#[test]
+fn retry_after_shared_is_not_exercised_where_no_server_asked_a_wait() {
+    // The same two calls, the first answered a 503 with no Retry-After.
+    let mut quiet = held(1_010);
+    for r in &mut quiet {
+        if let Kind::AttemptEnded { attempt: 0, .. } = r.kind
+            && r.client == 0
+        {
+            r.kind = failed(0, 503, None);
+        }
+    }
+    assert!(!judges(RETRY_AFTER_SHARED, quiet, &throttled()));
+}
+
+#[test]
+fn a_server_is_told_by_its_address_whatever_call_reaches_it() {
+    // Client 0's 429 with Retry-After 1 s came from upstream 1; client 1's
+    // attempt at 600 ms goes to `upstream`.
+    let at_upstream = |upstream: u32| {
+        let mut t = held(600);
+        for r in &mut t {
+            if let Kind::AttemptStarted { upstream: u, .. } = &mut r.kind {
+                *u = match r.client {
+                    0 => 1,
+                    _ => upstream,
+                };
+            }
+        }
+        t
+    };
+    let claim = Claim {
+        server_waits: Some(true),
+        upstreams: 2,
+        upstream_order: super::claim::UpstreamOrder::Any,
+        ..claim()
+    };
+    assert!(names(at_upstream(1), &claim).contains(&RETRY_AFTER_SHARED));
+    assert!(!names(at_upstream(0), &claim).contains(&RETRY_AFTER_SHARED));
 }
 
 #[test]

@@ -529,7 +529,7 @@ fn generated<S: Subject>(
 /// scenario of it can reach; `None` for a pair the suite should exercise.
 pub fn why_unexercisable(oracle: &str, family: Family) -> Option<&'static str> {
     match (oracle, family) {
-        ("fallback_in_order" | "fallback_taken", _) => Some(
+        ("fallback_in_order" | "fallback_taken" | "cooldown_kept", _) => Some(
             "every subject here wraps one provider; fallback across deployments is judged from the wire (`retry-sim serve`, `retry-sim judge`)",
         ),
         ("retry_after_shared" | "pause_wakes_spread", _) => Some(

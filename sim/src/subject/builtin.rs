@@ -227,6 +227,7 @@ impl Subject for Crabllm {
                 jitter: JitterShape::Scale { lo: 0.0, hi: 1.0 },
                 cap_after_jitter: false,
                 advances_on_retry_after: true,
+                floor_ns: 0,
             },
             retry_after: RetryAfterRule::Exact {
                 max_ns: nanos(policy.max_retry_after),
@@ -243,6 +244,10 @@ impl Subject for Crabllm {
             reports: false,
             upstreams: 1,
             shared_pause: None,
+            retry_after_jitter_ns: 0,
+            upstream_order: crate::check::claim::UpstreamOrder::InOrder,
+            cooldown_ns: None,
+            server_waits: None,
         }
     }
 

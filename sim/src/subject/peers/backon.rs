@@ -135,6 +135,7 @@ fn backoff(policy: &PolicySpec) -> Backoff {
         },
         cap_after_jitter: false,
         advances_on_retry_after: true,
+        floor_ns: 0,
     }
 }
 

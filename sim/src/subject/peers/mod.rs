@@ -82,6 +82,10 @@ pub fn claim(
         reports: false,
         upstreams: 1,
         shared_pause: None,
+        retry_after_jitter_ns: 0,
+        upstream_order: crate::check::claim::UpstreamOrder::InOrder,
+        cooldown_ns: None,
+        server_waits: None,
     }
 }
 

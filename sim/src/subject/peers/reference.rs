@@ -161,6 +161,7 @@ impl Subject for Reference {
             jitter,
             cap_after_jitter: false,
             advances_on_retry_after: true,
+            floor_ns: 0,
         };
         let retry_after = RetryAfterRule::Exact {
             max_ns: nanos(policy.max_retry_after),

@@ -126,6 +126,7 @@ impl Subject for TokioRetry2 {
             },
             cap_after_jitter: false,
             advances_on_retry_after: true,
+            floor_ns: 0,
         };
         let retry_after = RetryAfterRule::Exact {
             max_ns: nanos(policy.max_retry_after),

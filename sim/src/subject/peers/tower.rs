@@ -175,6 +175,7 @@ impl Subject for Tower {
             },
             cap_after_jitter: true,
             advances_on_retry_after: false,
+            floor_ns: 0,
         };
         let retry_after = RetryAfterRule::Exact {
             max_ns: nanos(policy.max_retry_after),

@@ -29,7 +29,7 @@
 //! claims) may act later under full stepping; it has broken an oracle
 //! either way, and a finding may then name a different one.
 
-use crate::check::claim::{Claim, JitterShape, RetryAfterRule, nanos};
+use crate::check::claim::{Claim, JitterShape, nanos};
 use crate::faults::LatencyKind;
 use crate::scenario::{Scenario, Shape};
 use std::cell::Cell;
@@ -141,7 +141,8 @@ fn longest_backoff(claim: &Claim) -> u64 {
         true if b.cap_ns.is_some() => delay.min(cap),
         _ => delay,
     };
-    saturating_ns(delay)
+    // A floor raises a shorter draw to it.
+    saturating_ns(delay).max(b.floor_ns)
 }
 
 /// The longest Retry-After wait: what the server can send, rounded up to
@@ -165,12 +166,9 @@ fn longest_retry_after(scenario: &Scenario, claim: &Claim) -> u64 {
         .max();
     let Some(sent) = sent else { return 0 };
     let sent = sent.saturating_add(1_000_000_000);
-    match claim.retry_after {
-        RetryAfterRule::Ignored => 0,
-        RetryAfterRule::Exact { max_ns } | RetryAfterRule::Positive { max_ns, .. } => {
-            sent.min(max_ns)
-        }
-    }
+    // A Retry-After waited may run its claimed jitter longer.
+    sent.min(claim.retry_after_max())
+        .saturating_add(claim.retry_after_jitter_ns)
 }
 
 fn saturating_ns(x: f64) -> u64 {
