@@ -396,7 +396,7 @@ async fn clones_and_wrappers_share_one_throttle() {
 /// Pauses only, held attempts answered in the provider's stead, no spread:
 /// times are the pause's alone.
 fn answering() -> Throttle {
-    Throttle::new().spread(Duration::ZERO)
+    Throttle::new().answer_held(true).spread(Duration::ZERO)
 }
 
 #[tokio::test(start_paused = true)]

@@ -53,16 +53,17 @@ pub enum Arm {
     Retries,
     /// The default `Retrying`, paying for retries from one shared default `RetryBudget`.
     RetriesBudget,
-    /// The default `Retrying`, every caller's wrapper sharing one default `Throttle`.
+    /// The default `Retrying`, every caller's wrapper sharing one `Throttle`
+    /// that answers held attempts in the provider's stead.
     RetriesThrottle,
-    /// The default `Retrying` sharing one `Throttle` whose held attempts
-    /// wait for free instead of being answered: the pauses alone.
+    /// The default `Retrying` sharing one default `Throttle`: the pauses
+    /// alone, held attempts waiting for free.
     RetriesPause,
     /// The default `Retrying` sharing one `Throttle` with the adaptive send
-    /// rate on and held attempts waiting for free (the throttle's first
-    /// defaults).
+    /// rate on and held attempts waiting (the throttle's first defaults).
     RetriesAdaptive,
-    /// The default `Retrying` with both the shared budget and the shared throttle.
+    /// The default `Retrying` with both the shared budget and the shared
+    /// answering throttle.
     RetriesBoth,
     /// `crabllm_core::Retrying` 0.0.25 with its defaults (its jitter is not seedable).
     Crabllm,
@@ -104,10 +105,10 @@ impl Arm {
             Arm::NoRetries => "no retries",
             Arm::Retries => "provider-retry",
             Arm::RetriesBudget => "provider-retry + budget",
-            Arm::RetriesThrottle => "provider-retry + throttle",
+            Arm::RetriesThrottle => "provider-retry + throttle (answered)",
             Arm::RetriesPause => "provider-retry + throttle (pause only)",
             Arm::RetriesAdaptive => "provider-retry + throttle (adaptive rate)",
-            Arm::RetriesBoth => "provider-retry + budget + throttle",
+            Arm::RetriesBoth => "provider-retry + budget + throttle (answered)",
             Arm::Crabllm => "crabllm-core 0.0.25",
             Arm::Sdk => "SDK-like (openai-python)",
         }
@@ -305,9 +306,9 @@ async fn world(config: &Config, arm: Arm, callers: u32, seed: u64) -> Run {
     let end_ms = config.limit_ms.saturating_add(config.after_ms);
     let limiter = Arc::new(Mutex::new(Limiter::default()));
     let throttle = match arm {
-        Arm::RetriesPause => Throttle::new().adaptive(false).answer_held(false),
-        Arm::RetriesAdaptive => Throttle::new().adaptive(true).answer_held(false),
-        _ => Throttle::new(),
+        Arm::RetriesPause => Throttle::new(),
+        Arm::RetriesAdaptive => Throttle::new().adaptive(true),
+        _ => Throttle::new().answer_held(true),
     };
     let budget = RetryBudget::new();
     let service = Duration::from_millis(config.service_ms);
