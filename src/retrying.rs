@@ -285,52 +285,55 @@ impl<P: Provider> Retrying<P> {
         // and refunds the other.
         let mut last: Option<(Error, u64)> = None;
         loop {
-            let number = match &self.throttle {
-                None => 0,
+            let gate = match &self.throttle {
+                None => Gate::Go(0),
                 Some(throttle) => match throttle.admit() {
-                    Some(number) => number,
+                    Some(number) => Gate::Go(number),
                     // Boxed: the wait's state (a sleep, the turn) would
                     // otherwise make every call's future larger, throttled
                     // or not, while the box costs one allocation only when
                     // an attempt is held back for milliseconds or more.
-                    None => {
-                        match Box::pin(self.wait_turn(throttle, emit, attempt, started)).await {
-                            Ok(number) => number,
-                            Err((wait, why)) => {
-                                emit.gave_up(attempt.saturating_sub(1), why);
-                                let Some((error, cost)) = last else {
-                                    return Err(held_back(wait));
-                                };
-                                if let Some(budget) = &self.budget {
-                                    budget.deposit(cost);
-                                }
-                                return Err(error);
-                            }
-                        }
-                    }
+                    None => Box::pin(self.wait_turn(throttle, emit, attempt, started)).await,
                 },
             };
-            emit.attempt_started(attempt);
-            let outcome = Attempt::new(op(), policy.get_timeout()).await;
-            let error = match settle(emit, attempt, outcome) {
-                Ok(value) => {
-                    if let Some(budget) = &self.budget {
-                        budget.succeeded(spent);
+            let (error, held) = match gate {
+                Gate::Go(number) => {
+                    emit.attempt_started(attempt);
+                    let outcome = Attempt::new(op(), policy.get_timeout()).await;
+                    match settle(emit, attempt, outcome) {
+                        Ok(value) => {
+                            if let Some(budget) = &self.budget {
+                                budget.succeeded(spent);
+                            }
+                            if let Some(throttle) = &self.throttle {
+                                throttle.succeeded();
+                            }
+                            return Ok(value);
+                        }
+                        Err(error) => {
+                            if let Some(throttle) = &self.throttle {
+                                throttle.failed(&error, number);
+                            }
+                            (error, false)
+                        }
                     }
-                    if let Some(throttle) = &self.throttle {
-                        throttle.succeeded();
-                    }
-                    return Ok(value);
                 }
-                Err(error) => error,
+                Gate::Held(wait) => {
+                    emit.throttled(attempt, wait, ThrottleReason::Paused);
+                    (held_back(wait), true)
+                }
+                Gate::Refused(wait, why) => {
+                    emit.gave_up(attempt.saturating_sub(1), why);
+                    return Err(self.refund(last, wait));
+                }
             };
-            if let Some(throttle) = &self.throttle {
-                throttle.failed(&error, number);
-            }
             let next = verdict(&error, attempt, policy);
             if let Verdict::GiveUp(why) = next {
                 emit.gave_up(attempt, why);
-                return Err(error);
+                return Err(match held {
+                    true => self.refund(last, error.retry_after().unwrap_or_default()),
+                    false => error,
+                });
             }
             // Advance once per retry, whichever wait is used, so retry n's
             // backoff is always the schedule's item n.
@@ -346,12 +349,17 @@ impl<P: Provider> Retrying<P> {
             if let (Some(deadline), Some(started)) = (policy.get_retry_deadline(), started) {
                 if passes_deadline(started.elapsed(), delay, deadline) {
                     emit.gave_up(attempt, GiveUp::Deadline);
-                    return Err(error);
+                    return Err(match held {
+                        true => self.refund(last, delay),
+                        false => error,
+                    });
                 }
             }
-            // Last, so that tokens go only to retries that would happen.
+            // Last, so that tokens go only to retries that would happen. A
+            // held attempt reached no provider: the retry after it costs
+            // nothing more than the one it stands in for.
             let mut cost = 0;
-            if let Some(budget) = &self.budget {
+            if let (Some(budget), false) = (&self.budget, held) {
                 cost = budget.cost_of(&error);
                 if !budget.try_withdraw(cost) {
                     emit.gave_up(attempt, GiveUp::Budget);
@@ -359,13 +367,31 @@ impl<P: Provider> Retrying<P> {
                 }
                 spent = spent.saturating_add(cost);
             }
-            emit.delay(attempt, delay, reason);
+            if !held {
+                emit.delay(attempt, delay, reason);
+            }
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
-            last = Some((error, cost));
+            if !held {
+                last = Some((error, cost));
+            }
             attempt += 1;
         }
+    }
+
+    /// The error a call ends with when the throttle stops it before an
+    /// attempt: the last attempt's, its retry's budget tokens returned, or
+    /// before any attempt a 429 standing for the provider's (the refused
+    /// wait as its `Retry-After`).
+    fn refund(&self, last: Option<(Error, u64)>, wait: Duration) -> Error {
+        let Some((error, cost)) = last else {
+            return held_back(wait);
+        };
+        if let Some(budget) = &self.budget {
+            budget.deposit(cost);
+        }
+        error
     }
 
     /// Wait at `throttle`'s gate until attempt `attempt` may start; its
@@ -376,7 +402,7 @@ impl<P: Provider> Retrying<P> {
         emit: &Emitter<'_>,
         attempt: u32,
         started: Option<Instant>,
-    ) -> Result<u64, (Duration, GiveUp)> {
+    ) -> Gate {
         let mut turn = Turn::default();
         loop {
             let pass = throttle.pass(
@@ -385,8 +411,9 @@ impl<P: Provider> Retrying<P> {
                 |reason, asked, wait| self.refusal(reason, asked, wait, started),
             );
             match pass {
-                Pass::Go(number) => return Ok(number),
-                Pass::Refused(wait, why) => return Err((wait, why)),
+                Pass::Go(number) => return Gate::Go(number),
+                Pass::Refused(wait, why) => return Gate::Refused(wait, why),
+                Pass::Held(wait) => return Gate::Held(wait),
                 Pass::Wait(wait, reason) => {
                     emit.throttled(attempt, wait, reason);
                     tokio::time::sleep(wait).await;
@@ -427,6 +454,16 @@ impl<P: Provider> Retrying<P> {
             _ => None,
         }
     }
+}
+
+/// What the throttle's gate decided for an attempt.
+enum Gate {
+    /// Go, with the attempt's number at the gate.
+    Go(u64),
+    /// Answered in the provider's stead with a 429 whose `Retry-After` is this.
+    Held(Duration),
+    /// Its wait, this long, was refused for this reason.
+    Refused(Duration, GiveUp),
 }
 
 /// Report how attempt `attempt` ended and turn its outcome into the call's

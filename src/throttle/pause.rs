@@ -37,6 +37,17 @@ pub(crate) fn wake_after(left: Duration, offset: Duration) -> Duration {
     left.saturating_add(offset)
 }
 
+/// The `Retry-After` of an attempt held by a pause with `left` to run
+/// and answered in the provider's stead: like [`wake_after`], but never
+/// longer than `asked`, the `Retry-After` that set the pause. The provider
+/// would have answered the attempt with at most that, and a call that
+/// spends an attempt on the answer should not wait longer than the answer
+/// a sent attempt would have had: the offset then spreads only the calls
+/// held late in the pause, and those held as it began wake as it ends.
+pub(crate) fn answered(left: Duration, offset: Duration, asked: Duration) -> Duration {
+    wake_after(left, offset).min(asked.max(left))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,6 +84,17 @@ mod tests {
             Duration::from_millis(2_300)
         );
         assert_eq!(wake_after(Duration::MAX, s(1)), Duration::MAX);
+    }
+
+    #[test]
+    fn an_answered_hold_waits_at_most_what_set_the_pause() {
+        let ms = Duration::from_millis;
+        // Held as the pause began: the offset would overshoot the 1 s asked.
+        assert_eq!(answered(s(1), ms(300), s(1)), s(1));
+        // Held late in the pause: the offset fits and spreads the wake.
+        assert_eq!(answered(ms(200), ms(300), s(1)), ms(500));
+        // Never shorter than the rest of the pause.
+        assert_eq!(answered(s(2), ms(300), s(1)), s(2));
     }
 
     proptest! {

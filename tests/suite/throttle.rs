@@ -21,9 +21,14 @@ fn wrap(inner: &Scripted, throttle: &Throttle, seed: u64) -> Retrying<Scripted> 
         .throttle(throttle.clone())
 }
 
-/// Pauses only: the send rate stays off, so times are the pause's alone.
+/// Pauses only, held attempts waiting for free: times are the pause's alone.
 fn pauses_only() -> Throttle {
-    Throttle::new().adaptive(false)
+    Throttle::new().adaptive(false).answer_held(false)
+}
+
+/// The adaptive send rate on, held attempts waiting for their turn.
+fn rate_on() -> Throttle {
+    Throttle::new().adaptive(true).answer_held(false)
 }
 
 /// A call that is told to wait 2 s at once, then succeeds.
@@ -96,7 +101,7 @@ async fn paused_calls_wake_spread_over_the_spread_not_at_once() {
 async fn wake_ups_are_the_same_under_the_same_seed() {
     async fn run(seed: u64) -> Vec<u128> {
         let req = &request();
-        let throttle = Throttle::new().adaptive(false);
+        let throttle = pauses_only();
         let start = Instant::now();
         let told = told_to_wait(1);
         let others: Vec<Scripted> = (0..5).map(|_| ok()).collect();
@@ -274,7 +279,7 @@ async fn a_throttle_wait_is_outside_the_attempt_timeout_and_is_observed() {
 #[tokio::test(start_paused = true)]
 async fn throttling_responses_set_a_rate_that_spaces_attempts_and_recovers() {
     let req = &request();
-    let throttle = Throttle::new();
+    let throttle = rate_on();
     let inner = Scripted::new([Step::Status(429, None)]).then_always(Step::Ok(Duration::ZERO));
     // A rate wait is no Retry-After: max_retry_after does not bound it.
     let w = wrap(&inner, &throttle, 1)
@@ -299,7 +304,7 @@ async fn throttling_responses_set_a_rate_that_spaces_attempts_and_recovers() {
 #[tokio::test(start_paused = true)]
 async fn a_rate_wait_past_the_deadline_is_refused() {
     let req = &request();
-    let throttle = Throttle::new();
+    let throttle = rate_on();
     let told = Scripted::new([Step::Status(429, None)]);
     let _ = wrap(&told, &throttle, 1)
         .max_retries(0)
@@ -340,7 +345,7 @@ async fn a_pause_of_exactly_max_retry_after_is_waited() {
 #[tokio::test(start_paused = true)]
 async fn one_cut_answers_every_attempt_in_flight() {
     let req = &request();
-    let throttle = Throttle::new();
+    let throttle = rate_on();
     let inners: Vec<Scripted> = (0..5)
         .map(|_| Scripted::new([]).then_always(Step::StatusAfter(ms(100), 429)))
         .collect();
@@ -357,7 +362,7 @@ async fn one_cut_answers_every_attempt_in_flight() {
 #[tokio::test(start_paused = true)]
 async fn an_outage_503_without_retry_after_sets_no_rate() {
     let req = &request();
-    let throttle = Throttle::new();
+    let throttle = rate_on();
     let inner = Scripted::new([]).then_always(Step::Status(503, None));
     let _ = wrap(&inner, &throttle, 1).chat_completion(req).await;
     assert_eq!(throttle.get_rate(), None);
@@ -386,4 +391,125 @@ async fn clones_and_wrappers_share_one_throttle() {
     );
     assert!(!throttle.shares_with(&throttle.spread(ms(5))));
     assert!(Retrying::new(ok()).get_throttle().is_none());
+}
+
+/// Pauses only, held attempts answered in the provider's stead, no spread:
+/// times are the pause's alone.
+fn answering() -> Throttle {
+    Throttle::new().answer_held(true).spread(Duration::ZERO)
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_answered_hold_spends_an_attempt_and_sends_nothing() {
+    let req = &request();
+    let throttle = answering();
+    let _ = wrap(&told_to_wait(2), &throttle, 1)
+        .max_retries(0)
+        .chat_completion(req)
+        .await;
+    sleep(ms(500)).await;
+    let inner = ok();
+    let start = Instant::now();
+    let (log, observer) = recorder(start);
+    let result = wrap(&inner, &throttle, 1)
+        .observer(observer)
+        .chat_completion(req)
+        .await;
+    assert!(result.is_ok());
+    // Held at once, answered with the 1.5 s left: retry 1 reaches the provider.
+    assert_eq!(inner.call_times(start), [1_500]);
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            "0 throttled 0 1500ms paused",
+            "1500 start 1",
+            "1500 end 1 ok"
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_whose_every_attempt_is_held_fails_with_the_held_answer_at_once() {
+    let req = &request();
+    let throttle = answering();
+    let _ = wrap(&told_to_wait(2), &throttle, 1)
+        .max_retries(0)
+        .chat_completion(req)
+        .await;
+    let inner = ok();
+    let start = Instant::now();
+    let held = wrap(&inner, &throttle, 1)
+        .max_retries(0)
+        .chat_completion(req)
+        .await;
+    assert_eq!((inner.count(), start.elapsed()), (0, Duration::ZERO));
+    match held {
+        Err(Error::Provider {
+            status: 429,
+            body,
+            retry_after,
+        }) => assert_eq!((body.as_str(), retry_after), (HELD_BACK, Some(ms(2_000)))),
+        other => panic!("expected the held-back 429, got {other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_held_last_retry_returns_the_last_real_error_and_its_tokens() {
+    let req = &request();
+    let throttle = answering();
+    let budget = RetryBudget::new().capacity(50);
+    // This call's 500 comes at 0 ms; its retry, 100 ms later, finds the
+    // pause another call's 429 set at 50 ms and is answered: its last.
+    let failing = Scripted::new([Step::Status(500, None)]).then_always(Step::Ok(Duration::ZERO));
+    let second = wrap(&failing, &throttle, 1)
+        .max_retries(1)
+        .initial_backoff(ms(100))
+        .budget(budget.clone());
+    let first = wrap(&told_to_wait(5), &throttle, 1).max_retries(0);
+    let start = Instant::now();
+    let (result, _) = tokio::join!(second.chat_completion(req), async {
+        sleep(ms(50)).await;
+        first.chat_completion(req).await
+    });
+    assert!(
+        matches!(result, Err(Error::Provider { status: 500, .. })),
+        "the last real error: {result:?}"
+    );
+    assert_eq!((failing.count(), start.elapsed()), (1, ms(100)));
+    assert_eq!(
+        budget.get_tokens(),
+        50,
+        "the unsent retry's tokens came back"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_answered_hold_costs_no_budget_and_its_wait_counts_against_the_deadline() {
+    let req = &request();
+    let throttle = answering();
+    // An empty budget refuses every retry it is asked to pay for.
+    let budget = RetryBudget::new().capacity(0);
+    let _ = wrap(&told_to_wait(2), &throttle, 1)
+        .max_retries(0)
+        .chat_completion(req)
+        .await;
+    let inner = ok();
+    let result = wrap(&inner, &throttle, 1)
+        .budget(budget)
+        .chat_completion(req)
+        .await;
+    assert!(result.is_ok(), "the retry after a hold is not asked to pay");
+    assert_eq!(inner.count(), 1);
+    let _ = wrap(&told_to_wait(2), &throttle, 1)
+        .max_retries(0)
+        .chat_completion(req)
+        .await;
+    let late = ok();
+    let start = Instant::now();
+    let refused = wrap(&late, &throttle, 1)
+        .retry_deadline(Some(Duration::from_secs(1)))
+        .chat_completion(req)
+        .await;
+    assert!(refused.is_err(), "a 2 s wait passes the 1 s deadline");
+    assert_eq!((late.count(), start.elapsed()), (0, Duration::ZERO));
 }

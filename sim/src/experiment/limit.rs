@@ -44,8 +44,8 @@ use tokio::time::{Instant, sleep, sleep_until};
 /// The grid, in ms, on which the recovery window is slid.
 const RECOVERY_STEP_MS: u64 = 100;
 
-/// The retry configurations compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// The retry configurations compared, by their command-line names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
 pub enum Arm {
     /// The bare provider: every call makes one attempt.
     NoRetries,
@@ -53,9 +53,17 @@ pub enum Arm {
     Retries,
     /// The default `Retrying`, paying for retries from one shared default `RetryBudget`.
     RetriesBudget,
-    /// The default `Retrying`, every caller's wrapper sharing one default `Throttle`.
+    /// The default `Retrying`, every caller's wrapper sharing one `Throttle`
+    /// that answers held attempts in the provider's stead.
     RetriesThrottle,
-    /// The default `Retrying` with both the shared budget and the shared throttle.
+    /// The default `Retrying` sharing one default `Throttle`: the pauses
+    /// alone, held attempts waiting for free.
+    RetriesPause,
+    /// The default `Retrying` sharing one `Throttle` with the adaptive send
+    /// rate on and held attempts waiting (the throttle's first defaults).
+    RetriesAdaptive,
+    /// The default `Retrying` with both the shared budget and the shared
+    /// answering throttle.
     RetriesBoth,
     /// `crabllm_core::Retrying` 0.0.25 with its defaults (its jitter is not seedable).
     Crabllm,
@@ -67,22 +75,26 @@ pub enum Arm {
 
 impl Arm {
     /// Every arm, in the order the tables and charts list them.
-    pub const ALL: [Arm; 7] = [
+    pub const ALL: [Arm; 9] = [
         Arm::NoRetries,
         Arm::Retries,
         Arm::RetriesBudget,
         Arm::RetriesThrottle,
+        Arm::RetriesPause,
+        Arm::RetriesAdaptive,
         Arm::RetriesBoth,
         Arm::Crabllm,
         Arm::Sdk,
     ];
 
     /// The arms whose every random choice the seed fixes (all but crabllm's).
-    pub const SEEDED: [Arm; 6] = [
+    pub const SEEDED: [Arm; 8] = [
         Arm::NoRetries,
         Arm::Retries,
         Arm::RetriesBudget,
         Arm::RetriesThrottle,
+        Arm::RetriesPause,
+        Arm::RetriesAdaptive,
         Arm::RetriesBoth,
         Arm::Sdk,
     ];
@@ -93,8 +105,10 @@ impl Arm {
             Arm::NoRetries => "no retries",
             Arm::Retries => "provider-retry",
             Arm::RetriesBudget => "provider-retry + budget",
-            Arm::RetriesThrottle => "provider-retry + throttle",
-            Arm::RetriesBoth => "provider-retry + budget + throttle",
+            Arm::RetriesThrottle => "provider-retry + throttle (answered)",
+            Arm::RetriesPause => "provider-retry + throttle (pause only)",
+            Arm::RetriesAdaptive => "provider-retry + throttle (adaptive rate)",
+            Arm::RetriesBoth => "provider-retry + budget + throttle (answered)",
             Arm::Crabllm => "crabllm-core 0.0.25",
             Arm::Sdk => "SDK-like (openai-python)",
         }
@@ -242,6 +256,9 @@ impl<P: Provider + Clone> Client<P> {
             Arm::Retries => Client::Ours(ours()),
             Arm::RetriesBudget => Client::Ours(ours().budget(budget.clone())),
             Arm::RetriesThrottle => Client::Ours(ours().throttle(throttle.clone())),
+            Arm::RetriesPause | Arm::RetriesAdaptive => {
+                Client::Ours(ours().throttle(throttle.clone()))
+            }
             Arm::RetriesBoth => {
                 Client::Ours(ours().budget(budget.clone()).throttle(throttle.clone()))
             }
@@ -288,7 +305,12 @@ async fn world(config: &Config, arm: Arm, callers: u32, seed: u64) -> Run {
     let start = Instant::now();
     let end_ms = config.limit_ms.saturating_add(config.after_ms);
     let limiter = Arc::new(Mutex::new(Limiter::default()));
-    let (budget, throttle) = (RetryBudget::new(), Throttle::new());
+    let throttle = match arm {
+        Arm::RetriesPause => Throttle::new(),
+        Arm::RetriesAdaptive => Throttle::new().adaptive(true),
+        _ => Throttle::new().answer_held(true),
+    };
+    let budget = RetryBudget::new();
     let service = Duration::from_millis(config.service_ms);
     let ms = move || start.elapsed().as_millis() as u64;
     let loops = (0..callers).map(|i| {

@@ -91,6 +91,9 @@ pub enum Which {
         #[arg(long, value_delimiter = ',', default_values_t = [10u32, 100, 1000],
               value_parser = clap::value_parser!(u32).range(1..=10_000))]
         callers: Vec<u32>,
+        /// The arms to run, comma-separated (all by default).
+        #[arg(long, value_delimiter = ',', value_enum, default_values_t = limit::Arm::ALL)]
+        arms: Vec<limit::Arm>,
         /// Write limit.md and the limit-*.svg charts into this directory.
         #[arg(long)]
         out: Option<std::path::PathBuf>,
@@ -161,10 +164,12 @@ pub fn execute(which: Which) -> Result<bool, String> {
             seed,
             seeds,
             callers,
+            arms,
             out,
         } => {
             let config = limit::Config {
                 callers,
+                arms,
                 seeds,
                 seed,
                 ..limit::Config::default()

@@ -141,6 +141,7 @@ fn limit_config() -> limit::Config {
             limit::Arm::Retries,
             limit::Arm::RetriesBudget,
             limit::Arm::RetriesThrottle,
+            limit::Arm::RetriesPause,
         ],
         seeds: 2,
         seed: 3,
@@ -161,22 +162,35 @@ fn the_limit_experiment_is_deterministic_per_seed() {
 }
 
 #[test]
-fn a_shared_throttle_cuts_rejections_but_queues_calls_behind_the_limit() {
+fn a_shared_throttle_cuts_rejections_and_costs_no_goodput_latency_or_recovery() {
     let config = limit_config();
     let points = limit::run(&config, || {}).expect("runtime");
     let table = limit::table(&config, &points);
     let get = |arm| limit::at(&points, arm, 100).expect("measured");
     let (plain, throttled) = (get(limit::Arm::Retries), get(limit::Arm::RetriesThrottle));
-    // The claim the throttle was built for holds for rejections, by far.
+    // The claim the throttle was built for: at least 5x fewer 429s per
+    // success, at no cost in goodput, p99 or recovery.
     assert!(
         throttled.rejected_per_success * 5.0 < plain.rejected_per_success,
         "{table}"
     );
-    // But it does not hold for goodput or p99: the adaptive rate settles
-    // below the limit and every call waits its turn in the shared bucket.
-    assert!(throttled.goodput < plain.goodput, "{table}");
-    assert!(throttled.p99_ms > plain.p99_ms, "{table}");
-    assert!(throttled.failed_share < plain.failed_share, "{table}");
+    assert!(throttled.goodput >= plain.goodput, "{table}");
+    assert!(throttled.p99_ms <= plain.p99_ms, "{table}");
+    assert!(
+        throttled.never_recovered <= plain.never_recovered,
+        "{table}"
+    );
+    assert!(
+        throttled.recovery_ms.unwrap_or(f64::INFINITY)
+            <= plain.recovery_ms.unwrap_or(f64::INFINITY),
+        "{table}"
+    );
+    // Held attempts that waited for free instead of being answered queue
+    // calls behind the limit: by Little's law, 100 callers at 20 calls per
+    // second wait 5 s per call on average, far past the retries' 2.2 s.
+    let waiting = get(limit::Arm::RetriesPause);
+    assert!(waiting.p99_ms > 2.0 * plain.p99_ms, "{table}");
+    assert!(waiting.failed_share < plain.failed_share, "{table}");
     // A budget spent, calls fail at once and their callers come straight
     // back: more 429s per success than retrying, as many as no retries.
     let budget = get(limit::Arm::RetriesBudget);
