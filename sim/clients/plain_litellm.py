@@ -16,9 +16,10 @@ base = sys.argv[1]
 deployments = [
     {
         "model_name": "chat",
-        "litellm_params": {"model": "openai/gpt-4o-mini", "api_base": base, "api_key": "sk-not-checked"},
+        "litellm_params": {"model": "openai/gpt-4o-mini", "api_base": base, "api_key": key},
     }
-    for _ in range(2)
+    # Two keys, so two deployments: identical parameters would be one.
+    for key in ("sk-not-checked-a", "sk-not-checked-b")
 ]
 router = Router(
     model_list=deployments,
