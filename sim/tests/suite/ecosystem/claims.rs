@@ -47,12 +47,7 @@ pub fn langchain_openai() -> Claim {
 ///   waited exactly, 0 included (a 0 is a wait of 0, not the backoff), and
 ///   no value is refused or capped.
 pub fn openai_node() -> Claim {
-    stainless_node(
-        Method::Chat,
-        RetryAfterRule::Exact {
-            max_ns: u64::MAX,
-        },
-    )
+    stainless_node(Method::Chat, RetryAfterRule::Exact { max_ns: u64::MAX })
 }
 
 /// The Anthropic Node SDK 1.17.0 with its defaults

@@ -29,7 +29,11 @@ fn last_words(output: &std::process::Output) -> String {
     let err = String::from_utf8_lossy(&output.stderr);
     let out = String::from_utf8_lossy(&output.stdout);
     let text = if err.trim().is_empty() { out } else { err };
-    text.lines().last().unwrap_or("no output").trim().to_string()
+    text.lines()
+        .last()
+        .unwrap_or("no output")
+        .trim()
+        .to_string()
 }
 
 /// A venv's python with every pin installed, or why there is none.
@@ -50,12 +54,25 @@ pub fn python() -> Result<PathBuf, String> {
         return Err(format!("python3 -m venv failed: {}", last_words(&made)));
     }
     let pip = Command::new(&py)
-        .args(["-m", "pip", "install", "--quiet", "--timeout", "20", "--retries", "1"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--timeout",
+            "20",
+            "--retries",
+            "1",
+        ])
         .args(PYTHON_PINS)
         .output()
         .map_err(|e| format!("pip did not run ({e})"))?;
     if !pip.status.success() {
-        return Err(format!("pip install {} failed: {}", PYTHON_PINS.join(" "), last_words(&pip)));
+        return Err(format!(
+            "pip install {} failed: {}",
+            PYTHON_PINS.join(" "),
+            last_words(&pip)
+        ));
     }
     std::fs::write(&marker, pins).map_err(|e| format!("{}: {e}", marker.display()))?;
     Ok(py)
@@ -87,7 +104,14 @@ pub fn node_modules() -> Result<PathBuf, String> {
     // No install scripts: the clients need none (Portkey's only patches
     // its own dependencies' sources for other runtimes).
     let npm = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts", "--fetch-retries", "1"])
+        .args([
+            "ci",
+            "--no-audit",
+            "--no-fund",
+            "--ignore-scripts",
+            "--fetch-retries",
+            "1",
+        ])
         .current_dir(&dir)
         .output()
         .map_err(|e| format!("npm not found ({e})"))?;
