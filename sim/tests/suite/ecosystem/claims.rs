@@ -12,6 +12,10 @@ use provider_retry_sim::method::Method;
 use std::collections::BTreeSet;
 
 const MS: u64 = 1_000_000;
+/// The methods LangChain's chat model calls: chat completions, plain and
+/// streamed. Named here, so the claim does not follow the openai SDK
+/// claim's other methods.
+const CHAT: [Method; 2] = [Method::Chat, Method::ChatStream];
 const S: u64 = 1_000 * MS;
 
 /// `langchain-openai` 1.8.1's `ChatOpenAI` with its defaults: the openai
@@ -27,6 +31,8 @@ const S: u64 = 1_000 * MS;
 /// ever timed out.
 pub fn langchain_openai() -> Claim {
     Claim {
+        retried: CHAT.into(),
+        timed: CHAT.into(),
         timeout_ns: None,
         first_chunk_ns: None,
         stream_idle_ns: None,
@@ -96,6 +102,8 @@ fn stainless_node(method: Method, retry_after: RetryAfterRule) -> Claim {
 /// - No timeout unless the caller passes an abort signal.
 pub fn ai_sdk() -> Claim {
     Claim {
+        retried: [Method::Chat].into(),
+        timed: [Method::Chat].into(),
         timeout_ns: None,
         backoff: Backoff {
             initial_ns: 2 * S,
@@ -134,6 +142,8 @@ pub fn ai_sdk() -> Claim {
 /// the table's `retry-after-then-5xx` row shows the difference.
 pub fn portkey() -> Claim {
     Claim {
+        retried: [Method::Chat].into(),
+        timed: [Method::Chat].into(),
         timeout_ns: None,
         backoff: Backoff {
             initial_ns: S,
@@ -183,6 +193,8 @@ pub fn portkey() -> Claim {
 /// never waited by the call (it cools the deployment that sent it).
 pub fn litellm_router() -> Claim {
     Claim {
+        retried: [Method::Chat].into(),
+        timed: [Method::Chat].into(),
         timeout_ns: Some(6_000 * S),
         backoff: Backoff {
             initial_ns: 0,

@@ -439,8 +439,10 @@ fn every_client_is_judged_as_it_is_against_its_own_source() {
     let got = table(&cells);
     println!("{got}");
     let expected_path = root().join("tests/suite/ecosystem.md");
+    // The official Python SDKs' claims are built in by name.
     let claims: Vec<(PathBuf, String)> = CLIENTS
         .iter()
+        .filter(|c| sdks::named(c.name).is_none())
         .map(|c| {
             let json = serde_json::to_string_pretty(&(c.claim)()).unwrap() + "\n";
             (claim_file(c), json)
