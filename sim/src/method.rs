@@ -3,6 +3,11 @@
 //! The names are the ones scenario files use (`method = "chat_stream"`).
 //! Which of them a wrapper retries is not said here: that is a claim about
 //! the wrapper (the judge's `Claim`), judged from what it did.
+//!
+//! Two more are served to real clients only ([`Method::SERVED_ONLY`]):
+//! OpenAI's Responses API has no `Provider` method, so the simulator's
+//! worlds never call it, but `retry-sim serve` answers it and its record
+//! names it, so the judge can hold a claim about it.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -53,10 +58,15 @@ pub enum Method {
     AudioSpeech,
     /// `audio_transcription`.
     AudioTranscription,
+    /// OpenAI's Responses API (`POST /v1/responses`), unary: served only.
+    Responses,
+    /// OpenAI's Responses API with `"stream": true`: served only.
+    ResponsesStream,
 }
 
 impl Method {
-    /// Every method, in the trait's order.
+    /// Every `Provider` method, in the trait's order: what a scenario's
+    /// workload may call.
     pub const ALL: [Method; 20] = [
         Method::Chat,
         Method::ChatStream,
@@ -80,6 +90,16 @@ impl Method {
         Method::AudioTranscription,
     ];
 
+    /// The methods only `retry-sim serve` answers, for clients nobody
+    /// here wrote: no `Provider` method makes these calls.
+    pub const SERVED_ONLY: [Method; 2] = [Method::Responses, Method::ResponsesStream];
+
+    /// Whether a `Provider` method makes this call (so a scenario's
+    /// workload can call it), rather than only a real client over the wire.
+    pub const fn in_provider(self) -> bool {
+        !matches!(self, Method::Responses | Method::ResponsesStream)
+    }
+
     /// Whether a successful call hands over a stream of items.
     pub const fn is_stream(self) -> bool {
         matches!(
@@ -92,6 +112,7 @@ impl Method {
                 | Method::GeminiStream
                 | Method::GeminiStreamRaw
                 | Method::CompleteStream
+                | Method::ResponsesStream
         )
     }
 
@@ -118,6 +139,8 @@ impl Method {
             Method::Image => "image",
             Method::AudioSpeech => "audio_speech",
             Method::AudioTranscription => "audio_transcription",
+            Method::Responses => "responses",
+            Method::ResponsesStream => "responses_stream",
         }
     }
 }
@@ -135,7 +158,7 @@ mod tests {
     #[test]
     fn names_round_trip_through_serde_and_are_distinct() {
         let mut seen = std::collections::BTreeSet::new();
-        for m in Method::ALL {
+        for m in Method::ALL.into_iter().chain(Method::SERVED_ONLY) {
             let json = serde_json::to_string(&m).unwrap();
             assert_eq!(json, format!("\"{}\"", m.name()));
             assert_eq!(serde_json::from_str::<Method>(&json).unwrap(), m);
@@ -145,5 +168,12 @@ mod tests {
             serde_json::from_str::<Method>("\"stream\"").unwrap(),
             Method::ChatStream
         );
+    }
+
+    #[test]
+    fn only_the_served_methods_lack_a_provider_method() {
+        assert!(Method::ALL.into_iter().all(Method::in_provider));
+        assert!(!Method::SERVED_ONLY.into_iter().any(Method::in_provider));
+        assert!(Method::ResponsesStream.is_stream() && !Method::Responses.is_stream());
     }
 }

@@ -217,7 +217,7 @@ pub async fn serve_recording(
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     let recorder = Arc::new(Recorder::new(backend.clone(), out));
     let wire = Wire {
-        server: Server::new(backend.clone(), SystemTime::now),
+        server: Server::new(backend.clone(), SystemTime::now).real_shapes(),
         backend: backend.clone(),
         recorder: recorder.clone(),
         calls: Arc::default(),

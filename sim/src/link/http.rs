@@ -69,6 +69,7 @@ fn path(method: Method, model: &str) -> String {
         Method::Image => "/v1/images/generations".into(),
         Method::AudioSpeech => "/v1/audio/speech".into(),
         Method::AudioTranscription => "/v1/audio/transcriptions".into(),
+        Method::Responses | Method::ResponsesStream => "/v1/responses".into(),
     }
 }
 

@@ -389,6 +389,20 @@ mod tests {
     }
 
     #[test]
+    fn a_workload_cannot_call_a_served_only_method() {
+        let e = parse(&format!("{MINIMAL}method = \"responses\"\n")).unwrap_err();
+        assert_eq!(e.line, 6, "{e}");
+        assert!(
+            e.message.contains("`responses` has no Provider method"),
+            "{e}"
+        );
+        let listed = format!("{MINIMAL}methods = [\"chat\", \"responses_stream\"]\n");
+        let e = parse(&listed).unwrap_err();
+        assert!(e.message.contains("`responses_stream`"), "{e}");
+        assert!(parse(&format!("{MINIMAL}method = \"embedding\"\n")).is_ok());
+    }
+
+    #[test]
     fn unknown_field_is_located() {
         let e = parse(&format!("{MINIMAL}bogus = 1\n")).unwrap_err();
         assert_eq!((e.line, e.column), (6, 1), "{e}");

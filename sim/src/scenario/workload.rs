@@ -201,6 +201,20 @@ impl TryFrom<WorkloadSpec> for Workload {
             (None, true) => vec![Method::Chat],
             (None, false) => spec.methods.clone(),
         };
+        if let Some(served) = methods.iter().find(|m| !m.in_provider()) {
+            let key = if spec.method.is_some() {
+                "method"
+            } else {
+                "methods"
+            };
+            return Err(Invalid::at(
+                &["workload", key],
+                format!(
+                    "`{served}` has no Provider method to call: only real clients \
+                     call it, through `retry-sim serve`"
+                ),
+            ));
+        }
         let shape = spec.shape()?;
         let drops = match (shape, spec.drops.is_empty()) {
             (_, true) => Vec::new(),

@@ -15,7 +15,13 @@
 //!    openai lines 551-552, anthropic line 565, both from `retries_taken`).
 //!    A 0 begins a call; `n` continues the oldest open call of the same
 //!    client whose last attempt sent `n - 1` and the same body (the SDKs
-//!    send the request unchanged on every retry).
+//!    send the request unchanged on every retry). One exception: a 0 also
+//!    continues a failed call of the same client and body whose attempts
+//!    all sent 0. That is a retry layer above an SDK whose own retries are
+//!    off (LiteLLM's Router sets the openai client's `max_retries` to 0 and
+//!    retries itself), so every attempt says 0; an SDK retrying itself
+//!    would have sent 1. As with 4, a call that fails after one attempt
+//!    and the same request sent again read as one call.
 //! 4. Otherwise the same body from the same client, while that call has no
 //!    attempt in flight and has not yet succeeded: a retry follows a
 //!    failure, and a request sent while the same one is still in flight,
@@ -97,8 +103,13 @@ impl Calls {
                 && o.key == key
                 && !o.in_flight
                 && match by {
-                    // A retry count of 0 always begins a call.
-                    Grouping::RetryCount => count.is_some_and(|n| n > 0 && o.count == Some(n - 1)),
+                    // A 0 continues only a call whose attempts all sent 0:
+                    // an outer layer retrying over an SDK's own retries off.
+                    Grouping::RetryCount => match count {
+                        Some(0) => o.count == Some(0),
+                        Some(n) => o.count == Some(n - 1),
+                        None => false,
+                    },
                     _ => true,
                 }
         };
@@ -190,14 +201,36 @@ mod tests {
     }
 
     #[test]
-    fn a_retry_count_of_zero_begins_a_call_even_after_a_failure() {
+    fn a_retry_count_of_zero_begins_a_call_after_an_sdk_retried() {
         let mut calls = Calls::default();
         let sdk = |n: &str| headers(&[(RETRY_COUNT_HEADER, n)]);
         let a = calls.arrive(&sdk("0"), &body("x"));
         calls.answered(a.id, false);
+        let retry = calls.arrive(&sdk("1"), &body("x"));
+        assert_eq!((retry.id, retry.attempt), (a.id, 1));
+        calls.answered(a.id, false);
+        // The SDK gave up after its retry: a 0 is the next call.
         let b = calls.arrive(&sdk("0"), &body("x"));
         assert_ne!(a.id, b.id);
         assert_eq!(b.attempt, 0);
+        // While it is in flight, another 0 is yet another call.
+        assert_ne!(calls.arrive(&sdk("0"), &body("x")).id, b.id);
+    }
+
+    #[test]
+    fn zeros_after_a_failure_are_an_outer_layers_retries() {
+        // LiteLLM's Router over an openai client with its retries off:
+        // every attempt says 0.
+        let mut calls = Calls::default();
+        let sdk = |n: &str| headers(&[(RETRY_COUNT_HEADER, n)]);
+        let a = calls.arrive(&sdk("0"), &body("x"));
+        calls.answered(a.id, false);
+        let retry = calls.arrive(&sdk("0"), &body("x"));
+        assert_eq!((retry.id, retry.attempt, retry.first), (a.id, 1, None));
+        calls.answered(a.id, true);
+        // After its success the same request is a new call.
+        let next = calls.arrive(&sdk("0"), &body("x"));
+        assert_eq!((next.id, next.attempt), (CallId::new(0, 1), 0));
     }
 
     #[test]

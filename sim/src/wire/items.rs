@@ -206,6 +206,7 @@ enum Dialect {
     Embedding,
     Models,
     Media,
+    Responses,
 }
 
 impl Dialect {
@@ -229,6 +230,7 @@ impl Dialect {
             Method::Embedding => Dialect::Embedding,
             Method::Models => Dialect::Models,
             Method::Image | Method::AudioSpeech | Method::AudioTranscription => Dialect::Media,
+            Method::Responses | Method::ResponsesStream => Dialect::Responses,
         }
     }
 }
@@ -242,12 +244,14 @@ fn json<T: serde::Serialize>(value: &T) -> String {
 /// the JSON of the method's dialect (the raw methods return exactly this).
 pub fn body(method: Method, id: ChunkId) -> Bytes {
     Bytes::from(match Dialect::of(method) {
-        Dialect::OpenAi => super::shapes::chat_completion(id),
+        Dialect::OpenAi => super::shapes::openai::chat_completion(id),
         Dialect::Anthropic => json(&anthropic_response(id)),
         Dialect::Gemini => json(&gemini_response(id)),
         Dialect::Embedding => json(&embedding_response(id)),
         Dialect::Models => json(&model_list(id)),
         Dialect::Media => return media(id).0,
+        // Served only, so it has no shape of the simulator's own.
+        Dialect::Responses => super::shapes::responses::response(id),
     })
 }
 
@@ -273,12 +277,13 @@ pub fn is_keepalive(data: &str) -> bool {
 /// (the raw stream methods yield exactly these bytes).
 pub fn event(method: Method, id: ChunkId) -> Bytes {
     Bytes::from(match Dialect::of(method) {
-        Dialect::OpenAi => format!("data: {}\n\n", super::shapes::chat_chunk(id)),
+        Dialect::OpenAi => format!("data: {}\n\n", super::shapes::openai::chat_chunk(id)),
         Dialect::Anthropic => format!(
             "event: content_block_delta\ndata: {}\n\n",
             json(&anthropic_event(id))
         ),
         Dialect::Gemini => format!("data: {}\n\n", json(&gemini_response(id))),
+        Dialect::Responses => super::shapes::responses::EventStream::new(id).item(id),
         // Unary dialects have no stream; an event of their body keeps this total.
         _ => format!("data: {}\n\n", String::from_utf8_lossy(&body(method, id))),
     })
@@ -353,7 +358,7 @@ mod tests {
 
     #[test]
     fn every_method_body_and_event_is_json_carrying_the_payload() {
-        for m in Method::ALL {
+        for m in Method::ALL.into_iter().chain(Method::SERVED_ONLY) {
             let b = body(m, ID);
             assert!(
                 serde_json::from_slice::<serde_json::Value>(&b).is_ok(),

@@ -236,6 +236,12 @@ pub async fn invoke<P: Provider>(
             let (bytes, _) = provider.audio_transcription(MODEL, &fields).await?;
             on_item(payload_in(&bytes));
         }
+        // A scenario's workload refuses these (`Workload`'s validation):
+        // no `Provider` method makes the call, so none is made.
+        Method::Responses | Method::ResponsesStream => {
+            let why = format!("{method} has no Provider method: only `retry-sim serve` answers it");
+            return Err(Error::Internal(why).into());
+        }
     }
     Ok(())
 }

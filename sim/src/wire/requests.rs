@@ -95,7 +95,8 @@ fn digest_of(method: Method, id: CallId) -> Option<Sent> {
         Method::Image => Sent::typed(&image(id), None),
         Method::AudioSpeech => Sent::typed(&speech(id), None),
         Method::AudioTranscription => Sent::fields(MODEL, &transcription(id)),
-        Method::Models => return None,
+        // No caller here sends these: nothing is lent, nothing is read again.
+        Method::Models | Method::Responses | Method::ResponsesStream => return None,
     })
 }
 

@@ -8,6 +8,7 @@
 mod cli;
 mod conform;
 mod deploy;
+mod ecosystem;
 mod experiments;
 mod layering;
 mod loopback;

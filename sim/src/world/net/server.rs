@@ -3,9 +3,9 @@
 //!
 //! The method is the one the request's `x-sim-method` header names (any
 //! path); a request without the header must be `POST /v1/chat/completions`
-//! (a chat call), `POST /v1/messages` (an Anthropic Messages call), streamed
-//! if its body says `"stream": true`, as real clients send them, or
-//! `POST /v1/embeddings`. Which call a request is an attempt of, and which
+//! (a chat call), `POST /v1/messages` (an Anthropic Messages call) or
+//! `POST /v1/responses` (OpenAI's Responses API), streamed if its body says
+//! `"stream": true`, as real clients send them, or `POST /v1/embeddings`. Which call a request is an attempt of, and which
 //! upstream's plan answers it, [`address`] says (a gateway's deployments
 //! are paths under `/upstream/<i>/`). A
 //! success is rendered in the method's dialect ([`crate::wire::items`]):
@@ -24,12 +24,19 @@
 //! | decode error | 200 with a body that is not JSON (and not an event stream) |
 //! | hang | no response, ever |
 //!
-//! The same code serves turmoil's simulated sockets and real ones.
+//! The same code serves turmoil's simulated sockets and real ones. For
+//! clients nobody here wrote ([`Server::real_shapes`], as `retry-sim serve`
+//! answers), successes and errors take their provider's own shape
+//! ([`shapes`]): a stream framed as its provider frames it (Anthropic's
+//! and the Responses API's with no `[DONE]`), an error status with its
+//! provider's error JSON. The simulator's own clients read the leaner
+//! shapes above, one event per item.
 
 use crate::backend::{Backend, Item, Opened, Reply};
 use crate::method::Method;
 use crate::wire::address::{self, Address};
 use crate::wire::items;
+use crate::wire::shapes::{self, Asked};
 use crate::wire::{METHOD_HEADER, retry_after};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
@@ -58,6 +65,8 @@ pub struct Server {
     wall: fn() -> SystemTime,
     /// Response headers lost on the way out (none, but in a planted defect).
     strip: &'static [&'static str],
+    /// Whether answers take their provider's own shape ([`shapes`]).
+    real: bool,
 }
 
 impl Server {
@@ -67,7 +76,15 @@ impl Server {
             backend,
             wall,
             strip: &[],
+            real: false,
         }
+    }
+
+    /// This server, answering in each provider's own shape ([`shapes`]):
+    /// for clients that validate what they read (the official SDKs,
+    /// schema-checking frameworks), as `retry-sim serve` answers.
+    pub fn real_shapes(self) -> Self {
+        Self { real: true, ..self }
     }
 
     /// This server, its answers losing the headers `strip` names on the
@@ -135,19 +152,26 @@ impl Server {
             return Ok(text(StatusCode::NOT_FOUND, &message));
         }
         match self.backend.attempt_at(upstream, client, call).await {
-            Reply::Ok(opened) => Ok(match method.is_stream() {
-                true => events(opened, method),
-                false => json(items::body(method, opened.response())),
+            Reply::Ok(opened) => Ok(match (method.is_stream(), self.real) {
+                (true, false) => events(opened, method),
+                (false, false) => json(items::body(method, opened.response())),
+                (true, true) => real_events(opened, method, &Asked::of(body)),
+                (false, true) => json(shapes::body(method, opened.response(), &Asked::of(body))),
             }),
             Reply::Status {
                 status,
                 retry_after,
                 form,
             } => {
-                let mut response = text(
-                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                    &format!("{{\"error\":{{\"message\":\"simulated {status}\"}}}}"),
-                );
+                let code =
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let mut response = match self.real {
+                    true => json_with(code, shapes::error(method, status)),
+                    false => text(
+                        code,
+                        &format!("{{\"error\":{{\"message\":\"simulated {status}\"}}}}"),
+                    ),
+                };
                 if let Some(wait) = retry_after {
                     let (name, value) = retry_after::header(form, wait, (self.wall)());
                     if let Ok(value) = value.parse() {
@@ -175,7 +199,10 @@ pub fn method_of(head: &Parts, body: &[u8]) -> Result<Method, &'static str> {
         .headers
         .get(METHOD_HEADER)
         .and_then(|v| v.to_str().ok())
-        .map(|name| Method::ALL.into_iter().find(|m| m.name() == name));
+        .map(|name| {
+            let mut methods = Method::ALL.into_iter().chain(Method::SERVED_ONLY);
+            methods.find(|m| m.name() == name)
+        });
     let endpoint = (head.method == hyper::Method::POST)
         .then(|| Endpoint::of_path(address::upstream_of(head.uri.path()).1))
         .flatten();
@@ -202,6 +229,8 @@ enum Endpoint {
     Messages,
     /// OpenAI's `/v1/embeddings`.
     Embeddings,
+    /// OpenAI's `/v1/responses`.
+    Responses,
 }
 
 impl Endpoint {
@@ -210,6 +239,7 @@ impl Endpoint {
             "/v1/chat/completions" => Some(Endpoint::Chat),
             "/v1/messages" => Some(Endpoint::Messages),
             "/v1/embeddings" => Some(Endpoint::Embeddings),
+            "/v1/responses" => Some(Endpoint::Responses),
             _ => None,
         }
     }
@@ -221,6 +251,8 @@ impl Endpoint {
             (Endpoint::Messages, false) => Method::Anthropic,
             (Endpoint::Messages, true) => Method::AnthropicStream,
             (Endpoint::Embeddings, _) => Method::Embedding,
+            (Endpoint::Responses, false) => Method::Responses,
+            (Endpoint::Responses, true) => Method::ResponsesStream,
         }
     }
 }
@@ -248,6 +280,44 @@ fn events(opened: Opened, method: Method) -> Response<Body> {
         hyper::header::HeaderValue::from_static("text/event-stream"),
     );
     response
+}
+
+/// The SSE body of one stream of `method` in its provider's own shape
+/// ([`shapes::Events`]): the opening frame at once, the backend's items,
+/// then the closing frame on a clean end; or a dropped connection or a
+/// stall halfway, as [`events`].
+fn real_events(opened: Opened, method: Method, asked: &Asked) -> Response<Body> {
+    let keepalive = opened.keepalive();
+    let framing = std::sync::Arc::new(std::sync::Mutex::new(shapes::Events::new(
+        method,
+        opened.response(),
+        asked,
+    )));
+    let opening = lock(&framing).opening();
+    let each = framing.clone();
+    let frames = opened.into_stream().map(move |item| match item {
+        Item::Chunk(id) => Ok::<_, io::Error>(Frame::data(lock(&each).item(id))),
+        Item::Fail => Err(io::Error::other("simulated drop mid-stream")),
+    });
+    let frames = with_keepalives(
+        frames,
+        keepalive.map(|every| (every, items::keepalive(method))),
+    );
+    let closing = futures::stream::once(async move { Ok(Frame::data(lock(&framing).closing())) });
+    let opening = futures::stream::iter((!opening.is_empty()).then(|| Ok(Frame::data(opening))));
+    let body = StreamBody::new(opening.chain(frames).chain(closing));
+    let mut response = Response::new(BodyExt::boxed(body));
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/event-stream"),
+    );
+    response
+}
+
+/// One stream's events are written by one body in order: the lock is
+/// never contended, only shared between its opening, items and closing.
+fn lock(framing: &std::sync::Mutex<shapes::Events>) -> std::sync::MutexGuard<'_, shapes::Events> {
+    framing.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// `frames`, with the keep-alive `frame` after every `every` without one.
@@ -283,7 +353,13 @@ fn text(status: StatusCode, body: &str) -> Response<Body> {
 
 /// A 200 with a JSON body.
 fn json(body: Bytes) -> Response<Body> {
+    json_with(StatusCode::OK, body)
+}
+
+/// An answer of `status` with a JSON body.
+fn json_with(status: StatusCode, body: Bytes) -> Response<Body> {
     let mut response = Response::new(Full::new(body).map_err(|never| match never {}).boxed());
+    *response.status_mut() = status;
     response.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
         hyper::header::HeaderValue::from_static("application/json"),

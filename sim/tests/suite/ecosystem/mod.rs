@@ -1,0 +1,493 @@
+//! The ecosystem table: every client people run, unchanged, against the
+//! same served scenarios, each judged from the wire against a claim read
+//! from its own installed source (`claims.rs`).
+//!
+//! One column per client, one row per scenario of `sim/scenarios/wire/`;
+//! a cell is what the server saw of the call (each attempt's answer) and
+//! the verdict: `held`, or the oracles violated. The clients are the
+//! scripts of `sim/clients/`, which set nothing but a base URL and a key
+//! (LiteLLM's and Portkey's also their documented retry settings). The
+//! table is compared with `sim/tests/suite/ecosystem.md`; a column whose
+//! runtime or install is missing is SKIPPED with the reason and left out
+//! of the comparison.
+//!
+//! Reproduce one cell by hand (Portkey, a 429 with Retry-After 2 s):
+//! `retry-sim serve sim/scenarios/wire/eco-retry-after.toml --addr 127.0.0.1:8787 --record r.jsonl &
+//!  node node_modules/@portkey-ai/gateway/build/start-server.js --port=8788 &
+//!  python3 sim/clients/plain_portkey.py http://127.0.0.1:8788 http://127.0.0.1:8787/v1; kill %1;
+//!  retry-sim judge r.jsonl --claim sim/claims/portkey-gateway.json`
+
+mod claims;
+mod install;
+
+use super::sdks::listening;
+use provider_retry_sim::check::{Claim, WIRE_TOLERANCE_NS, sdks};
+use provider_retry_sim::judge;
+use provider_retry_sim::trace::{AttemptOutcome, Failure, Kind, Trace};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How a client is started.
+#[derive(Clone, Copy)]
+enum Runtime {
+    /// `python script URL`.
+    Python,
+    /// `node script URL`, with the pinned `node_modules` on `NODE_PATH`.
+    Node,
+    /// `python script GATEWAY URL`: a plain client of the local Portkey
+    /// gateway, which calls the server.
+    Portkey,
+}
+
+/// One column.
+struct Client {
+    /// The column's heading and the claim file's name.
+    name: &'static str,
+    runtime: Runtime,
+    /// Under `sim/clients/`.
+    script: &'static str,
+    /// The base URL's path after the server's address.
+    base: &'static str,
+    claim: fn() -> Claim,
+}
+
+const CLIENTS: [Client; 8] = [
+    Client {
+        name: "openai-python",
+        runtime: Runtime::Python,
+        script: "plain_openai.py",
+        base: "/v1",
+        claim: sdks::openai_python,
+    },
+    Client {
+        name: "anthropic-python",
+        runtime: Runtime::Python,
+        script: "plain_anthropic.py",
+        base: "",
+        claim: sdks::anthropic_python,
+    },
+    Client {
+        name: "langchain-openai",
+        runtime: Runtime::Python,
+        script: "plain_langchain.py",
+        base: "/v1",
+        claim: claims::langchain_openai,
+    },
+    Client {
+        name: "litellm-router",
+        runtime: Runtime::Python,
+        script: "plain_litellm.py",
+        base: "/v1",
+        claim: claims::litellm_router,
+    },
+    Client {
+        name: "openai-node",
+        runtime: Runtime::Node,
+        script: "plain_openai.cjs",
+        base: "/v1",
+        claim: claims::openai_node,
+    },
+    Client {
+        name: "anthropic-node",
+        runtime: Runtime::Node,
+        script: "plain_anthropic.cjs",
+        base: "",
+        claim: claims::anthropic_node,
+    },
+    Client {
+        name: "ai-sdk",
+        runtime: Runtime::Node,
+        script: "plain_ai_sdk.cjs",
+        base: "/v1",
+        claim: claims::ai_sdk,
+    },
+    Client {
+        name: "portkey-gateway",
+        runtime: Runtime::Portkey,
+        script: "plain_portkey.py",
+        base: "/v1",
+        claim: claims::portkey,
+    },
+];
+
+/// One row: a scenario of `sim/scenarios/wire/`, one call of it, and how
+/// long after its first request a client may take before it is cut off (a
+/// client that waits out a 130 s Retry-After is still waiting: the record
+/// shows that it was).
+struct Row {
+    scenario: &'static str,
+    what: &'static str,
+    limit: Duration,
+}
+
+const ROWS: [Row; 6] = [
+    Row {
+        scenario: "bad-gateway",
+        what: "502, 500, then ok",
+        limit: Duration::from_secs(20),
+    },
+    Row {
+        scenario: "eco-dropped",
+        what: "connection dropped, then ok",
+        limit: Duration::from_secs(20),
+    },
+    Row {
+        scenario: "eco-retry-after",
+        what: "429 with Retry-After 2 s, then ok",
+        limit: Duration::from_secs(20),
+    },
+    Row {
+        scenario: "eco-retry-after-then-5xx",
+        what: "429 with Retry-After 2 s, 503, then ok",
+        limit: Duration::from_secs(20),
+    },
+    Row {
+        scenario: "eco-retry-after-long",
+        what: "429 with Retry-After 130 s, then ok",
+        limit: Duration::from_secs(4),
+    },
+    Row {
+        scenario: "eco-non-transient",
+        what: "400",
+        limit: Duration::from_secs(20),
+    },
+];
+
+/// Cells whose claim needs a knob the judge does not have yet: the
+/// client, the row, and the knob. A violation there is the claim's
+/// shortfall, not the client's, and the cell says so.
+const NEEDS: [(&str, &str, &str); 1] = [(
+    "ai-sdk",
+    "eco-retry-after-long",
+    "retry_after_above=backoff",
+)];
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// What every column needs, or why it is SKIPPED.
+struct Env {
+    python: Result<PathBuf, String>,
+    node: Result<PathBuf, String>,
+    portkey: Result<Gateway, String>,
+}
+
+/// The local Portkey gateway, stopped when dropped.
+struct Gateway {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port no one listens on now (the gateway takes its port as a number).
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("its address").port()
+}
+
+/// Start the pinned Portkey gateway on loopback; wait until it answers.
+fn portkey(modules: &Path) -> Result<Gateway, String> {
+    let server = modules.join("@portkey-ai/gateway/build/start-server.js");
+    let port = free_port();
+    let child = Command::new("node")
+        .arg(&server)
+        .arg(format!("--port={port}"))
+        .arg("--headless")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("node {}: {e}", server.display()))?;
+    let gateway = Gateway {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if started.elapsed() > Duration::from_secs(30) {
+            return Err("the Portkey gateway did not listen within 30 s".into());
+        }
+        // Real time: the gateway is a real process starting up.
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(gateway)
+}
+
+/// Serve `row`'s scenario, run `client` against it, judge the record.
+fn cell(client: &Client, row: &Row, env: &Env) -> Result<String, String> {
+    let name = format!("eco-{}-{}", client.name, row.scenario);
+    let record = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.jsonl"));
+    let mut server = Command::new(env!("CARGO_BIN_EXE_retry-sim"))
+        .arg("serve")
+        .arg(root().join(format!("scenarios/wire/{}.toml", row.scenario)))
+        .args(["--addr", "127.0.0.1:0", "--horizon", "120"])
+        .arg("--record")
+        .arg(&record)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("retry-sim serve starts");
+    let base = format!("http://{}{}", listening(&mut server), client.base);
+    let script = root().join("clients").join(client.script);
+    let ready = |r: &Result<PathBuf, String>| r.clone();
+    let mut command = match client.runtime {
+        Runtime::Python => Command::new(ready(&env.python)?),
+        Runtime::Node => {
+            let mut node = Command::new("node");
+            node.env("NODE_PATH", ready(&env.node)?);
+            node
+        }
+        Runtime::Portkey => {
+            let gateway = env.portkey.as_ref().map_err(Clone::clone)?;
+            let mut py = Command::new(ready(&env.python)?);
+            py.arg(&script).arg(&gateway.url);
+            py
+        }
+    };
+    if !matches!(client.runtime, Runtime::Portkey) {
+        command.arg(&script);
+    }
+    // LiteLLM fetches a price list from the network at import unless told
+    // to use the one it ships: loopback only, and no 8 s of retries.
+    command.env("LITELLM_LOCAL_MODEL_COST_MAP", "True");
+    let mut child = command
+        .arg(&base)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("{name}: {e}"))?;
+    let cut = !finished_within(&mut child, &record, row.limit);
+    if cut {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let term = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(term.success(), "{name}: kill -TERM serve");
+    let status = server.wait().expect("serve stops on SIGTERM");
+    assert!(status.success(), "{name}: serve exited {status}");
+    let trace = judge::record(&record).map_err(|e| format!("{name}: {e}"))?;
+    let judgement = judge::judgement(&trace, &(client.claim)(), WIRE_TOLERANCE_NS);
+    let mut oracles: Vec<&str> = Vec::new();
+    for v in &judgement.violations {
+        if !oracles.contains(&v.oracle) {
+            oracles.push(v.oracle);
+        }
+    }
+    for v in &judgement.violations {
+        println!("{name}: {v}");
+    }
+    let needs = NEEDS
+        .iter()
+        .find(|(c, r, _)| *c == client.name && *r == row.scenario);
+    let verdict = match (oracles.is_empty(), needs) {
+        (true, _) => "held".to_string(),
+        (false, None) => format!("**violated** `{}`", oracles.join("`, `")),
+        (false, Some((_, _, knob))) => format!(
+            "violated `{}` (the claim needs `{knob}`)",
+            oracles.join("`, `")
+        ),
+    };
+    let still = if cut { ", still waiting" } else { "" };
+    Ok(format!("{}{still}: {verdict}", seen(&trace)))
+}
+
+/// Whether `child` exits within `limit` of its first request reaching
+/// the server (when `record` first holds a line), or of a minute without
+/// one: a client's imports may take seconds on a loaded machine, and are
+/// not what a row times. Polled: a real process.
+fn finished_within(child: &mut Child, record: &Path, limit: Duration) -> bool {
+    let started = Instant::now();
+    let mut first_request = None;
+    loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            return true;
+        }
+        let requested = std::fs::metadata(record).is_ok_and(|m| m.len() > 0);
+        if requested && first_request.is_none() {
+            first_request = Some(Instant::now());
+        }
+        let over = match first_request {
+            Some(at) => at.elapsed() > limit,
+            None => started.elapsed() > Duration::from_secs(60),
+        };
+        if over {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Each call's attempts as the server answered them: `429, ok`; calls
+/// apart by `;`.
+fn seen(trace: &Trace) -> String {
+    let calls: Vec<String> = trace
+        .calls()
+        .into_values()
+        .map(|records| {
+            let answers: Vec<String> = records
+                .iter()
+                .filter_map(|r| match &r.kind {
+                    Kind::AttemptEnded { outcome, .. } => Some(answer(outcome)),
+                    _ => None,
+                })
+                .collect();
+            answers.join(", ")
+        })
+        .collect();
+    calls.join("; ")
+}
+
+fn answer(outcome: &AttemptOutcome) -> String {
+    match outcome {
+        AttemptOutcome::Ok => "ok".into(),
+        AttemptOutcome::Failed(Failure::Status { status, .. }) => status.to_string(),
+        AttemptOutcome::Failed(Failure::Network) => "dropped".into(),
+        AttemptOutcome::Failed(Failure::Timeout) => "timed out".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// The table: a row per scenario, a column per client.
+fn table(cells: &[Vec<String>]) -> String {
+    let mut out = String::from("| scenario |");
+    for client in &CLIENTS {
+        out.push_str(&format!(" {} |", client.name));
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---|".repeat(CLIENTS.len()));
+    out.push('\n');
+    for (r, row) in ROWS.iter().enumerate() {
+        out.push_str(&format!("| `{}`: {} |", row.scenario, row.what));
+        for column in cells {
+            out.push_str(&format!(" {} |", column[r]));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The cells of a markdown table, by row then column, headings excluded.
+fn grid(text: &str) -> Vec<Vec<String>> {
+    text.lines()
+        .skip(2)
+        .map(|line| {
+            let inner = line.trim().trim_start_matches('|').trim_end_matches('|');
+            inner.split(" | ").map(|c| c.trim().to_string()).collect()
+        })
+        .collect()
+}
+
+/// A column's claim as its `sim/claims/` file holds it.
+fn claim_file(client: &Client) -> PathBuf {
+    root().join("claims").join(format!("{}.json", client.name))
+}
+
+#[test]
+fn every_client_is_judged_as_it_is_against_its_own_source() {
+    let started = Instant::now();
+    let python = install::python();
+    let node = install::node_modules();
+    let portkey = node.as_deref().map_err(Clone::clone).and_then(portkey);
+    println!("installs took {:?}", started.elapsed());
+    let env = Env {
+        python,
+        node,
+        portkey,
+    };
+    let bless = std::env::var_os("BLESS").is_some();
+    // Four clients at once: most of a cell is a client starting up or
+    // waiting, and each is judged on the server's clock, within the
+    // wire's tolerance.
+    let work = Mutex::new((0..CLIENTS.len() * ROWS.len()).collect::<Vec<_>>());
+    let results = Mutex::new(vec![vec![String::new(); ROWS.len()]; CLIENTS.len()]);
+    let skipped = Mutex::new(vec![None; CLIENTS.len()]);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                while let Some(i) = work.lock().unwrap().pop() {
+                    let (c, r) = (i / ROWS.len(), i % ROWS.len());
+                    let text = match cell(&CLIENTS[c], &ROWS[r], &env) {
+                        Ok(text) => text,
+                        Err(why) => {
+                            skipped.lock().unwrap()[c] = Some(why);
+                            "SKIPPED".into()
+                        }
+                    };
+                    results.lock().unwrap()[c][r] = text;
+                }
+            });
+        }
+    });
+    let cells = results.into_inner().unwrap();
+    let skipped = skipped.into_inner().unwrap();
+    for (client, why) in CLIENTS.iter().zip(&skipped) {
+        if let Some(why) = why {
+            println!("SKIPPED {}: {why}", client.name);
+            eprintln!("SKIPPED {}: {why}", client.name);
+        }
+    }
+    let got = table(&cells);
+    println!("{got}");
+    let expected_path = root().join("tests/suite/ecosystem.md");
+    // The official Python SDKs' claims are built in by name.
+    let claims: Vec<(PathBuf, String)> = CLIENTS
+        .iter()
+        .filter(|c| sdks::named(c.name).is_none())
+        .map(|c| {
+            let json = serde_json::to_string_pretty(&(c.claim)()).unwrap() + "\n";
+            (claim_file(c), json)
+        })
+        .collect();
+    if bless {
+        std::fs::write(&expected_path, &got).unwrap();
+        for (path, json) in &claims {
+            std::fs::write(path, json).unwrap();
+        }
+    }
+    for (path, json) in &claims {
+        let file = std::fs::read_to_string(path).unwrap_or_default();
+        assert_eq!(
+            &file,
+            json,
+            "{} differs from its claim in claims.rs; BLESS=1 cargo test --test suite ecosystem",
+            path.display()
+        );
+    }
+    let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+    let want = grid(&expected);
+    let have = grid(&got);
+    let mut differ = Vec::new();
+    for (r, row) in ROWS.iter().enumerate() {
+        for (c, client) in CLIENTS.iter().enumerate() {
+            if skipped[c].is_some() {
+                continue;
+            }
+            let w = want.get(r).and_then(|cols| cols.get(c + 1));
+            let h = &have[r][c + 1];
+            if w != Some(h) {
+                differ.push(format!(
+                    "{} / {}: expected {w:?}, got {h:?}",
+                    row.scenario, client.name
+                ));
+            }
+        }
+    }
+    let took = started.elapsed();
+    println!("the ecosystem table took {took:?}");
+    assert!(
+        differ.is_empty(),
+        "the ecosystem table differs from {}:\n{}\n\nIf the change is meant: BLESS=1 cargo test -p provider-retry-sim --test suite ecosystem",
+        expected_path.display(),
+        differ.join("\n")
+    );
+}
