@@ -110,7 +110,7 @@ pub fn set(claim: &mut Claim, assignment: &str) -> Result<(), String> {
                 }
                 RetryAfterRule::Exact { max_ns }
                 | RetryAfterRule::Positive { max_ns, .. }
-                | RetryAfterRule::Within { max_ns } => {
+                | RetryAfterRule::Within { max_ns, .. } => {
                     *max_ns = max;
                 }
             }
@@ -158,17 +158,25 @@ pub fn set(claim: &mut Claim, assignment: &str) -> Result<(), String> {
 fn above(rule: RetryAfterRule, value: &str) -> Result<RetryAfterRule, String> {
     let max_ns = match rule {
         RetryAfterRule::Ignored => return Err("this claim ignores Retry-After".into()),
-        // Exact waits a zero Retry-After as zero: no rule with a fallback
-        // says that, so only its own refusal is taken.
+        // Exact waits a zero Retry-After as zero, and so does its backoff
+        // fallback (`within`, zero waited); a clamp is a `positive` rule's,
+        // which waits the backoff for a zero, so it is refused here.
         RetryAfterRule::Exact { .. } if value == "refuse" => return Ok(rule),
-        RetryAfterRule::Exact { .. } => {
+        RetryAfterRule::Exact { max_ns } if value == "backoff" => {
+            return Ok(RetryAfterRule::Within {
+                max_ns,
+                zero_waited: true,
+            });
+        }
+        RetryAfterRule::Exact { .. } if value == "clamp" => {
             return Err(
-                "this claim waits any Retry-After up to its maximum, zero included, and refuses above; \
-                 for clamp or backoff write a claim file with a `positive` or `within` rule"
+                "this claim waits any Retry-After up to its maximum, zero included; \
+                 to clamp above it write a claim file with a `positive` rule"
                     .into(),
             );
         }
-        RetryAfterRule::Positive { max_ns, .. } | RetryAfterRule::Within { max_ns } => max_ns,
+        RetryAfterRule::Exact { .. } => return Err("give refuse, clamp or backoff".into()),
+        RetryAfterRule::Positive { max_ns, .. } | RetryAfterRule::Within { max_ns, .. } => max_ns,
     };
     match value {
         "refuse" => Ok(RetryAfterRule::Positive {
@@ -179,7 +187,10 @@ fn above(rule: RetryAfterRule, value: &str) -> Result<RetryAfterRule, String> {
             max_ns,
             refuse_above: false,
         }),
-        "backoff" => Ok(RetryAfterRule::Within { max_ns }),
+        "backoff" => Ok(RetryAfterRule::Within {
+            max_ns,
+            zero_waited: false,
+        }),
         _ => Err("give refuse, clamp or backoff".into()),
     }
 }
@@ -321,14 +332,24 @@ mod tests {
         assert!(e.contains("ignores Retry-After"), "{e}");
         let e = set(&mut ignores, "retry_after_above=clamp").unwrap_err();
         assert!(e.contains("ignores Retry-After"), "{e}");
-        // An exact rule waits a zero Retry-After as zero: it takes only its
-        // own refusal.
+        // An exact rule waits a zero Retry-After as zero: its refusal is
+        // its own, its backoff fallback keeps the zero, a clamp is refused.
         let mut exact = Claim::provider_retry(&crate::scenario::PolicySpec::default());
         let before = exact.clone();
         set(&mut exact, "retry_after_above=refuse").unwrap();
         assert_eq!(exact, before);
-        let e = set(&mut exact, "retry_after_above=backoff").unwrap_err();
+        let e = set(&mut exact, "retry_after_above=clamp").unwrap_err();
         assert!(e.contains("write a claim file"), "{e}");
+        let e = set(&mut exact, "retry_after_above=wait").unwrap_err();
+        assert!(e.contains("give refuse, clamp or backoff"), "{e}");
+        set(&mut exact, "retry_after_above=backoff").unwrap();
+        assert_eq!(
+            exact.retry_after,
+            RetryAfterRule::Within {
+                max_ns: before.retry_after_max(),
+                zero_waited: true,
+            }
+        );
     }
 
     #[test]
@@ -340,7 +361,8 @@ mod tests {
         assert_eq!(
             c.retry_after,
             RetryAfterRule::Within {
-                max_ns: 120_000_000_000
+                max_ns: 120_000_000_000,
+                zero_waited: false,
             }
         );
         set(&mut c, "retry_after_above=clamp").unwrap();

@@ -230,12 +230,18 @@ pub enum RetryAfterRule {
         /// Above `max_ns`: end the call (true) or wait `max_ns` (false).
         refuse_above: bool,
     },
-    /// Waited exactly when positive and at most `max_ns`; any other (zero,
-    /// a date already past, or above `max_ns`) is no instruction, and the
-    /// backoff is waited as if there were none. LiteLLM's rule.
+    /// Waited exactly when positive (or zero, if `zero_waited`) and at
+    /// most `max_ns`; any other (zero otherwise, a date already past, or
+    /// above `max_ns`) is no instruction, and the backoff is waited as if
+    /// there were none. LiteLLM's rule; with `zero_waited`, the Vercel AI
+    /// SDK's.
     Within {
         /// The longest Retry-After waited, in nanoseconds.
         max_ns: u64,
+        /// A zero Retry-After is waited as zero, not as no instruction.
+        /// Absent in a claim file: false.
+        #[serde(default)]
+        zero_waited: bool,
     },
 }
 
@@ -334,7 +340,7 @@ impl Claim {
             RetryAfterRule::Ignored => 0,
             RetryAfterRule::Exact { max_ns }
             | RetryAfterRule::Positive { max_ns, .. }
-            | RetryAfterRule::Within { max_ns } => max_ns,
+            | RetryAfterRule::Within { max_ns, .. } => max_ns,
         }
     }
 }

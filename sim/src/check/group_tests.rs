@@ -25,7 +25,10 @@ const UPSTREAMS: u32 = 3;
 fn group(server_waits: bool) -> Claim {
     let mut c = Claim {
         max_attempts: 4,
-        retry_after: RetryAfterRule::Within { max_ns: 60 * S },
+        retry_after: RetryAfterRule::Within {
+            max_ns: 60 * S,
+            zero_waited: false,
+        },
         retry_after_jitter_ns: JITTER,
         upstreams: UPSTREAMS,
         upstream_order: UpstreamOrder::Any,

@@ -386,7 +386,10 @@ pub fn waited_retry_after(outcome: &AttemptOutcome, claim: &Claim) -> Option<u64
             Some(ra) if ra > max_ns && !refuse_above => Some(max_ns),
             Some(ra) => Some(ra),
         },
-        RetryAfterRule::Within { max_ns } => retry_after_ns.filter(|&ra| ra > 0 && ra <= max_ns),
+        RetryAfterRule::Within {
+            max_ns,
+            zero_waited,
+        } => retry_after_ns.filter(|&ra| (ra > 0 || zero_waited) && ra <= max_ns),
     }
 }
 
@@ -783,6 +786,34 @@ mod tests {
     use crate::check::claim::Retryable;
 
     const MS: u64 = 1_000_000;
+
+    #[test]
+    fn a_within_rule_waits_a_zero_only_when_it_says_so() {
+        let mut claim = Claim::provider_retry(&crate::scenario::PolicySpec::default());
+        let ra = |ns| {
+            AttemptOutcome::Failed(Failure::Status {
+                status: 429,
+                retry_after_ns: Some(ns),
+            })
+        };
+        for zero_waited in [false, true] {
+            claim.retry_after = RetryAfterRule::Within {
+                max_ns: 60_000 * MS,
+                zero_waited,
+            };
+            assert_eq!(waited_retry_after(&ra(0), &claim), zero_waited.then_some(0));
+            assert_eq!(
+                waited_retry_after(&ra(2_000 * MS), &claim),
+                Some(2_000 * MS)
+            );
+            assert_eq!(
+                waited_retry_after(&ra(60_000 * MS), &claim),
+                Some(60_000 * MS)
+            );
+            assert_eq!(waited_retry_after(&ra(60_001 * MS), &claim), None);
+            assert_eq!(refused_above(&claim), None);
+        }
+    }
 
     fn backoff(jitter: JitterShape) -> Backoff {
         Backoff {

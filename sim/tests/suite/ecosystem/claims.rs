@@ -113,7 +113,13 @@ pub fn ai_sdk() -> Claim {
             cap_after_jitter: false,
             advances_on_retry_after: true,
         },
-        retry_after: RetryAfterRule::Exact { max_ns: 60 * S },
+        // `0 <= ms && ms < 60 s` waited (a wait above 60 s but under the
+        // backoff is too, which needs a backoff past 60 s: retry 5 on, past
+        // `maxRetries = 2`); else the backoff.
+        retry_after: RetryAfterRule::Within {
+            max_ns: 60 * S,
+            zero_waited: true,
+        },
         first_chunk_ns: None,
         stream_idle_ns: None,
         ..sdks::openai_python()

@@ -155,15 +155,6 @@ const ROWS: [Row; 6] = [
     },
 ];
 
-/// Cells whose claim needs a knob the judge does not have yet: the
-/// client, the row, and the knob. A violation there is the claim's
-/// shortfall, not the client's, and the cell says so.
-const NEEDS: [(&str, &str, &str); 1] = [(
-    "ai-sdk",
-    "eco-retry-after-long",
-    "retry_after_above=backoff",
-)];
-
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -286,16 +277,9 @@ fn cell(client: &Client, row: &Row, env: &Env) -> Result<String, String> {
     for v in &judgement.violations {
         println!("{name}: {v}");
     }
-    let needs = NEEDS
-        .iter()
-        .find(|(c, r, _)| *c == client.name && *r == row.scenario);
-    let verdict = match (oracles.is_empty(), needs) {
-        (true, _) => "held".to_string(),
-        (false, None) => format!("**violated** `{}`", oracles.join("`, `")),
-        (false, Some((_, _, knob))) => format!(
-            "violated `{}` (the claim needs `{knob}`)",
-            oracles.join("`, `")
-        ),
+    let verdict = match oracles.is_empty() {
+        true => "held".to_string(),
+        false => format!("**violated** `{}`", oracles.join("`, `")),
     };
     let still = if cut { ", still waiting" } else { "" };
     Ok(format!("{}{still}: {verdict}", seen(&trace)))
