@@ -16,6 +16,7 @@ mod properties;
 mod report;
 mod scenarios;
 mod sdks;
+mod shapes;
 mod traces;
 mod unchanged;
 mod vacuity;

@@ -402,3 +402,63 @@ fn crabllm_through_provider_retry_keeps_its_claim_on_the_wire() {
     };
     assert_eq!(oracles(judged(&run, &once)), ["attempts_bounded"]);
 }
+
+/// Every endpoint the SDKs call is answered in its provider's shape
+/// (`wire::shapes`): each SDK parses every answer of the all-ok
+/// `wire/shapes` scenario (a chat stream, embeddings it decodes from
+/// base64, the Responses API plain and streamed, Anthropic's messages plain
+/// and streamed), reports the items it found, and the judge finds every
+/// call whole and its claim held.
+#[test]
+fn the_python_sdks_parse_every_answer_in_its_providers_shape() {
+    let started = Instant::now();
+    let py = match python() {
+        Ok(py) => py,
+        Err(why) => {
+            println!("SKIPPED the Python SDKs' shapes test: {why}");
+            eprintln!("SKIPPED the Python SDKs' shapes test: {why}");
+            return;
+        }
+    };
+    // (SDK, --method, items a call receives: a stream's three, else one)
+    let drives = [
+        ("openai", "chat_stream", 3),
+        ("openai", "embeddings", 1),
+        ("openai", "responses", 1),
+        ("openai", "responses_stream", 3),
+        ("anthropic", "chat", 1),
+        ("anthropic", "chat_stream", 3),
+    ];
+    let runs: Vec<(Run, usize)> = std::thread::scope(|s| {
+        let spawned: Vec<_> = drives
+            .iter()
+            .map(|&(sdk, method, items)| {
+                let py = &py;
+                s.spawn(move || (run(py, sdk, "shapes", method, 2, 20), items))
+            })
+            .collect();
+        spawned
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    for (r, items) in &runs {
+        let whole = (vec![AttemptOutcome::Ok], Some(CallOutcome::Ok));
+        assert_eq!(calls(&r.trace), [whole.clone(), whole], "{}", r.name);
+        for (call, records) in r.trace.calls() {
+            let received = records
+                .iter()
+                .filter(|r| matches!(r.kind, Kind::ChunkReceived { chunk: Some(_) }))
+                .count();
+            assert_eq!(received, *items, "{}: call {call:?}", r.name);
+        }
+        let claim = match r.name.starts_with("openai") {
+            true => sdks::openai_python(),
+            false => sdks::anthropic_python(),
+        };
+        assert_eq!(judged(r, &claim), [], "{}", r.name);
+    }
+    let took = started.elapsed();
+    println!("the SDKs' shapes test took {took:?}");
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+}
