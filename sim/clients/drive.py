@@ -79,15 +79,19 @@ def outcome_of(sdk_module, error):
     return {"result": "failed", "error": "other", "status": 0}
 
 
-def make_client(sdk, server):
-    """The SDK's client with every default (retries, backoff, timeouts) left alone."""
+def make_client(sdk, server, strict=False):
+    """The SDK's client with every default (retries, backoff, timeouts) left
+    alone. `strict` has it validate every answer against its own types
+    (`_strict_response_validation`), where by default it builds them from
+    whatever arrived: a field missing or of the wrong type fails the call."""
     if sdk == "openai":
         import openai
 
-        return openai, openai.OpenAI(api_key="sim", base_url=server + "/v1")
+        client = openai.OpenAI(api_key="sim", base_url=server + "/v1", _strict_response_validation=strict)
+        return openai, client
     import anthropic
 
-    return anthropic, anthropic.Anthropic(api_key="sim", base_url=server)
+    return anthropic, anthropic.Anthropic(api_key="sim", base_url=server, _strict_response_validation=strict)
 
 
 def create_of(sdk, client, method):
@@ -113,19 +117,23 @@ def is_item(sdk, method, event):
     return bool(event.choices) and bool(event.choices[0].delta.content)
 
 
-def embeddings_call(create, headers, item):
-    """One embeddings call; its answer must hold one decoded embedding per input."""
-    response = create(model="m", input=EMBEDDING_INPUTS, extra_headers=headers)
+def embeddings_call(create, headers, item, strict):
+    """One embeddings call; its answer must hold one decoded embedding per input.
+    By default the SDK asks base64 and decodes it after parsing; a strict
+    client asks floats, as its types (lists of floats) are checked before
+    that decoding, against OpenAI itself too."""
+    encoding = {"encoding_format": "float"} if strict else {}
+    response = create(model="m", input=EMBEDDING_INPUTS, extra_headers=headers, **encoding)
     vectors = [list(e.embedding) for e in response.data]
     if vectors != [EMBEDDING] * len(EMBEDDING_INPUTS):
         raise ValueError(f"embeddings not as served: {vectors}")
     item(response.model_dump_json())
 
 
-def one_call(sdk, method, create, stream, headers, item):
+def one_call(sdk, method, create, stream, headers, item, strict=False):
     """Make one call; `item(json_text)` for the response, or for each streamed item."""
     if method == "embeddings":
-        return embeddings_call(create, headers, item)
+        return embeddings_call(create, headers, item, strict)
     messages = [{"role": "user", "content": "hi"}]
     if method.startswith("responses"):
         kwargs = dict(model="m", input="hi", extra_headers=headers)
@@ -145,7 +153,7 @@ def one_call(sdk, method, create, stream, headers, item):
 
 def run_client(args, number, failures):
     """One client: --calls calls in a row, each reported to the server."""
-    module, client = make_client(args.sdk, args.server)
+    module, client = make_client(args.sdk, args.server, args.strict)
     create = create_of(args.sdk, client, args.method)
     method = METHODS[(args.sdk, args.method)]
     stream = args.method.endswith("_stream")
@@ -160,7 +168,7 @@ def run_client(args, number, failures):
 
         post(args.server, "/sim/call", dict(ids, event="started", method=method))
         try:
-            one_call(args.sdk, args.method, create, stream, headers, item)
+            one_call(args.sdk, args.method, create, stream, headers, item, args.strict)
             outcome = {"result": "ok"}
         except Exception as error:  # the SDK's error is the finding, not a crash
             if stream and received:
@@ -181,6 +189,7 @@ def main():
     methods = sorted({m for (_, m) in METHODS})
     parser.add_argument("--method", choices=methods, default="chat")
     parser.add_argument("--no-done", action="store_true", help="leave the server running")
+    parser.add_argument("--strict", action="store_true", help="validate every answer against the SDK's types")
     args = parser.parse_args()
     if (args.sdk, args.method) not in METHODS:
         parser.error(f"--sdk {args.sdk} has no --method {args.method}")
