@@ -245,11 +245,13 @@ async fn drive(
                 };
                 pending.push_str(&String::from_utf8_lossy(&data));
                 if endpoint.streamed() {
-                    // Each complete `data:` line is an item; `[DONE]` is not.
+                    // Each complete `data:` line carrying text is an item;
+                    // the frame around them (`[DONE]`, a closing chunk,
+                    // Anthropic's `message_start` ... `message_stop`) is not.
                     while let Some(end) = pending.find('\n') {
                         let line: String = pending.drain(..=end).collect();
                         if let Some(data) = line.trim().strip_prefix("data:")
-                            && data.trim() != "[DONE]"
+                            && carries_text(data)
                         {
                             record(Kind::ChunkReceived {
                                 chunk: ChunkId::find(data),
@@ -332,6 +334,19 @@ fn cell(trace: &Trace, verdicts: &[Violation]) -> String {
             .join("; "),
     };
     format!("upstreams {}, {end}; {said}", at.join(" "))
+}
+
+/// Whether an event's data carries text: an OpenAI chunk whose delta has
+/// content, or an Anthropic `content_block_delta`.
+fn carries_text(data: &str) -> bool {
+    let Ok(event) = serde_json::from_str::<serde_json::Value>(data) else {
+        return false;
+    };
+    let delta = event.pointer("/choices/0/delta/content");
+    event["type"] == "content_block_delta"
+        || delta
+            .and_then(|c| c.as_str())
+            .is_some_and(|c| !c.is_empty())
 }
 
 fn ended_ok(trace: &Trace) -> bool {

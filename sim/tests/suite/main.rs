@@ -17,6 +17,7 @@ mod properties;
 mod report;
 mod scenarios;
 mod sdks;
+mod shapes;
 mod traces;
 mod unchanged;
 mod vacuity;

@@ -28,6 +28,20 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
 }
 
+/// Held by each test that drives the Python SDKs, so that they take turns:
+/// their records are judged with a 100 ms tolerance, and Python
+/// interpreters starting side by side on two shared cores were measured to
+/// delay a call's first attempt past it (102 ms after the call began).
+static ONE_DRIVER_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// [`ONE_DRIVER_AT_A_TIME`], held; a test that failed holding it does not
+/// stop the next from running.
+fn taking_turns() -> std::sync::MutexGuard<'static, ()> {
+    ONE_DRIVER_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
 /// A Python with both SDKs, or why there is none.
 pub(super) fn python() -> Result<PathBuf, String> {
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sdk-venv");
@@ -85,7 +99,18 @@ struct Run {
 /// `horizon_s`, drive `sdk` against it with `method` for `calls` calls,
 /// and read the record.
 fn run(py: &Path, sdk: &str, scenario: &str, method: &str, calls: u32, horizon_s: u32) -> Run {
-    let name = format!("{sdk}-{scenario}-{method}");
+    run_with(py, sdk, scenario, (method, calls, horizon_s), &[])
+}
+
+/// [`run`], the driver given `flags` too (`--strict`).
+fn run_with(
+    py: &Path,
+    sdk: &str,
+    scenario: &str,
+    (method, calls, horizon_s): (&str, u32, u32),
+    flags: &[&str],
+) -> Run {
+    let name = format!("{sdk}-{scenario}-{method}{}", flags.concat());
     let record = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.jsonl"));
     let mut server = Command::new(env!("CARGO_BIN_EXE_retry-sim"))
         .arg("serve")
@@ -101,6 +126,7 @@ fn run(py: &Path, sdk: &str, scenario: &str, method: &str, calls: u32, horizon_s
         .arg(root().join("clients/drive.py"))
         .args(["--sdk", sdk, "--server", &format!("http://{addr}")])
         .args(["--calls", &calls.to_string(), "--method", method])
+        .args(flags)
         .stderr(Stdio::null())
         .spawn()
         .expect("the driver starts");
@@ -265,6 +291,7 @@ fn the_python_sdks_keep_their_documented_retry_behaviour_on_the_wire() {
             return;
         }
     };
+    let _turn = taking_turns();
     let openai = std::thread::scope(|s| {
         let anthropic = s.spawn(|| {
             judge_sdk(&py, "anthropic", &sdks::anthropic_python());
@@ -401,4 +428,59 @@ fn crabllm_through_provider_retry_keeps_its_claim_on_the_wire() {
         ..claim
     };
     assert_eq!(oracles(judged(&run, &once)), ["attempts_bounded"]);
+}
+
+/// Every endpoint the SDKs call is answered in its provider's shape
+/// (`wire::shapes`): each SDK, validating every answer against its own
+/// types (`--strict`), parses every answer of the all-ok `wire/shapes`
+/// scenario (a chat stream, embeddings, the Responses API plain and
+/// streamed, Anthropic's messages plain and streamed), reports the items
+/// it found, and the judge finds every call whole and its claim held.
+/// Embeddings run once more as the SDK asks them by default, in base64,
+/// which its types cannot validate before it decodes them.
+#[test]
+fn the_python_sdks_parse_every_answer_in_its_providers_shape() {
+    let py = match python() {
+        Ok(py) => py,
+        Err(why) => {
+            println!("SKIPPED the Python SDKs' shapes test: {why}");
+            eprintln!("SKIPPED the Python SDKs' shapes test: {why}");
+            return;
+        }
+    };
+    // (SDK, --method, items a call receives: a stream's three, else one, flags)
+    let strict: &[&str] = &["--strict"];
+    let drives = [
+        ("openai", "chat_stream", 3, strict),
+        ("openai", "embeddings", 1, strict),
+        ("openai", "embeddings", 1, &[]),
+        ("openai", "responses", 1, strict),
+        ("openai", "responses_stream", 3, strict),
+        ("anthropic", "chat", 1, strict),
+        ("anthropic", "chat_stream", 3, strict),
+    ];
+    let _turn = taking_turns();
+    let started = Instant::now();
+    // One after another: each run's timing is judged too.
+    for (sdk, method, items, flags) in drives {
+        let r = &run_with(&py, sdk, "shapes", (method, 2, 20), flags);
+        let whole = (vec![AttemptOutcome::Ok], Some(CallOutcome::Ok));
+        assert_eq!(calls(&r.trace), [whole.clone(), whole], "{}", r.name);
+        for (call, records) in r.trace.calls() {
+            let received = records
+                .iter()
+                .filter(|r| matches!(r.kind, Kind::ChunkReceived { chunk: Some(_) }))
+                .count();
+            assert_eq!(received, items, "{}: call {call:?}", r.name);
+        }
+        let claim = match r.name.starts_with("openai") {
+            true => sdks::openai_python(),
+            false => sdks::anthropic_python(),
+        };
+        assert_eq!(judged(r, &claim), [], "{}", r.name);
+    }
+    // Its own time, not the other Python test's it may have waited for.
+    let took = started.elapsed();
+    println!("the SDKs' shapes test took {took:?}");
+    assert!(took < Duration::from_secs(60), "took {took:?}");
 }

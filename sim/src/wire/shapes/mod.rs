@@ -1,6 +1,6 @@
 //! Answers in each provider's own shape, as strict clients read them.
 //!
-//! The typed values of [`items`](super::items) carry a payload and little
+//! The typed values of [`items`] carry a payload and little
 //! else; a client nobody here wrote (the official SDKs, Vercel AI's
 //! schemas, LangChain, a script that reads `choices[0].message.content`)
 //! needs the fields its provider always sends, and a stream framed as its
