@@ -226,3 +226,19 @@ fn anchors_are_githubs() {
     );
     assert_eq!(anchor(" `cargo test`"), "cargo-test");
 }
+
+/// The ecosystem table in the README and in the wire chapter is the one
+/// the ecosystem test compares its runs with (`BLESS=1` rewrites that one
+/// file; copy it here after).
+#[test]
+fn the_ecosystem_table_shown_is_the_one_the_runs_are_compared_with() {
+    let expected = read("sim/tests/suite/ecosystem.md");
+    let expected = expected.trim();
+    assert!(expected.lines().count() >= 3, "{expected}");
+    for shown in ["README.md", "docs/wire.md"] {
+        assert!(
+            read(shown).contains(expected),
+            "{shown} does not show sim/tests/suite/ecosystem.md as it is"
+        );
+    }
+}
