@@ -112,6 +112,7 @@ pub fn ai_sdk() -> Claim {
             jitter: JitterShape::Scale { lo: 1.0, hi: 1.0 },
             cap_after_jitter: false,
             advances_on_retry_after: true,
+            floor_ns: 0,
         },
         // `0 <= ms && ms < 60 s` waited (a wait above 60 s but under the
         // backoff is too, which needs a backoff past 60 s: retry 5 on, past
@@ -158,6 +159,7 @@ pub fn portkey() -> Claim {
             jitter: JitterShape::Scale { lo: 1.0, hi: 1.0 },
             cap_after_jitter: false,
             advances_on_retry_after: true,
+            floor_ns: 0,
         },
         retry_after: RetryAfterRule::Positive {
             max_ns: 60 * S - 1,
@@ -212,6 +214,7 @@ pub fn litellm_router() -> Claim {
             },
             cap_after_jitter: false,
             advances_on_retry_after: true,
+            floor_ns: 0,
         },
         retry_after: RetryAfterRule::Ignored,
         first_chunk_ns: None,
