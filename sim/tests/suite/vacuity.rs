@@ -244,3 +244,41 @@ calls = 1
         .expect("the call ended");
     assert!(ended >= 2 * 3600 * 1_000_000_000, "ended at {ended} ns");
 }
+
+/// The network world ends a run that has been quiet for longer than twice
+/// any timer the world or the claim can hold. A Retry-After is such a
+/// timer: here it outlasts every other (a 1 s timeout, a backoff capped at
+/// 1 s), and the call that waits it out must still be seen to succeed,
+/// not cut off as if nothing more could happen.
+#[test]
+fn a_retry_after_longer_than_every_other_timer_is_waited_out_over_the_network() {
+    let scenario = parse(
+        "vacuity-long-retry-after",
+        r#"
+name = "vacuity-long-retry-after"
+world = "network"
+[policy]
+max_retries = 2
+timeout = "1s"
+max_backoff = "1s"
+[faults]
+script = ["429:ra=10000"]
+latency = { kind = "uniform", min_ms = 5, max_ms = 5 }
+[workload]
+kind = "closed"
+clients = 1
+calls = 1
+"#,
+    );
+    let e = evaluate(&Ours, &scenario, 0, false).expect("the world starts");
+    assert!(e.violations.is_empty(), "{:?}", e.violations);
+    let ended: Vec<u64> = e
+        .trace
+        .records
+        .iter()
+        .filter(|r| matches!(r.kind, provider_retry_sim::trace::Kind::CallEnded { .. }))
+        .map(|r| r.t)
+        .collect();
+    assert_eq!(ended.len(), 1, "the call ended once");
+    assert!(ended[0] >= 10_000_000_000, "ended at {} ns", ended[0]);
+}
