@@ -44,49 +44,7 @@ fn taking_turns() -> std::sync::MutexGuard<'static, ()> {
 
 /// A Python with both SDKs, or why there is none.
 pub(super) fn python() -> Result<PathBuf, String> {
-    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sdk-venv");
-    let py = venv.join("bin").join("python");
-    let has_sdks = |py: &Path| {
-        Command::new(py)
-            .args(["-c", "import openai, anthropic"])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if has_sdks(&py) {
-        return Ok(py);
-    }
-    let made = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .output()
-        .map_err(|e| format!("python3 not found ({e})"))?;
-    if !made.status.success() {
-        return Err(format!(
-            "python3 -m venv failed: {}",
-            String::from_utf8_lossy(&made.stderr).trim()
-        ));
-    }
-    let pip = Command::new(&py)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--timeout",
-            "20",
-            "--retries",
-            "1",
-        ])
-        .args(PINS)
-        .output()
-        .map_err(|e| format!("pip did not run ({e})"))?;
-    if !pip.status.success() || !has_sdks(&py) {
-        let why = String::from_utf8_lossy(&pip.stderr);
-        let last = why.lines().last().unwrap_or("no output");
-        return Err(format!("pip install {} failed: {last}", PINS.join(" ")));
-    }
-    Ok(py)
+    super::ecosystem::install::venv("sdk-venv", &PINS)
 }
 
 /// One served run: its record, and the driver's complaints.

@@ -36,13 +36,20 @@ fn last_words(output: &std::process::Output) -> String {
         .to_string()
 }
 
-/// A venv's python with every pin installed, or why there is none.
+/// A venv's python with every Python client pinned, or why there is none.
 pub fn python() -> Result<PathBuf, String> {
-    let venv = tmp().join("eco-venv");
+    venv("eco-venv", &PYTHON_PINS)
+}
+
+/// The python of the venv `name` under cargo's target dir with `pins`
+/// installed, or why there is none. A marker holding the pins spares a
+/// later run the install.
+pub fn venv(name: &str, pins: &[&str]) -> Result<PathBuf, String> {
+    let venv = tmp().join(name);
     let py = venv.join("bin").join("python");
     let marker = venv.join("pins.txt");
-    let pins = PYTHON_PINS.join("\n");
-    if py.exists() && std::fs::read_to_string(&marker).is_ok_and(|m| m == pins) {
+    let wanted = pins.join("\n");
+    if py.exists() && std::fs::read_to_string(&marker).is_ok_and(|m| m == wanted) {
         return Ok(py);
     }
     let made = Command::new("python3")
@@ -64,17 +71,17 @@ pub fn python() -> Result<PathBuf, String> {
             "--retries",
             "1",
         ])
-        .args(PYTHON_PINS)
+        .args(pins)
         .output()
         .map_err(|e| format!("pip did not run ({e})"))?;
     if !pip.status.success() {
         return Err(format!(
             "pip install {} failed: {}",
-            PYTHON_PINS.join(" "),
+            pins.join(" "),
             last_words(&pip)
         ));
     }
-    std::fs::write(&marker, pins).map_err(|e| format!("{}: {e}", marker.display()))?;
+    std::fs::write(&marker, wanted).map_err(|e| format!("{}: {e}", marker.display()))?;
     Ok(py)
 }
 

@@ -18,7 +18,7 @@
 //!  retry-sim judge r.jsonl --claim sim/claims/portkey-gateway.json`
 
 mod claims;
-mod install;
+pub(crate) mod install;
 
 use super::sdks::listening;
 use provider_retry_sim::check::{Claim, WIRE_TOLERANCE_NS, sdks};
