@@ -2,9 +2,12 @@
 //! the target `provider_retry`, with the call's fields.
 //!
 //! A small subscriber written here records each event as one line,
-//! `message field=value ...`; it is set as this thread's default, and each
-//! test runs on tokio's current-thread runtime, so it sees only its own
-//! test's events.
+//! `message field=value ...`. It is the process's global subscriber, so
+//! no callsite's interest can be decided without it (a thread-local
+//! default raced other test threads' callsites and sometimes heard
+//! nothing); it writes each event into the sink of the thread that emits
+//! it, and each test runs on tokio's current-thread runtime, so a test
+//! sees only its own events.
 
 use crate::support::{End, Scripted, Step, ms, request};
 use crabllm_core::Provider;
@@ -15,11 +18,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
-use tracing::subscriber::{DefaultGuard, Interest};
+use tracing::subscriber::Interest;
 use tracing::{Event, Level, Metadata, Subscriber};
 
-/// Records provider-retry's debug events as lines.
-struct Lines(Arc<Mutex<Vec<String>>>);
+/// Records provider-retry's debug events as lines, into the emitting
+/// thread's sink, if it has one.
+struct Lines;
+
+thread_local! {
+    static SINK: std::cell::RefCell<Option<Arc<Mutex<Vec<String>>>>> = const { std::cell::RefCell::new(None) };
+}
 
 struct Line(String);
 
@@ -38,7 +46,7 @@ impl Visit for Line {
 
 impl Subscriber for Lines {
     fn register_callsite(&self, _: &'static Metadata<'static>) -> Interest {
-        // Decided per event: other tests' threads run without this subscriber.
+        // Decided per event: only a capturing thread has a sink.
         Interest::sometimes()
     }
 
@@ -57,7 +65,11 @@ impl Subscriber for Lines {
     fn event(&self, event: &Event<'_>) {
         let mut line = Line(String::new());
         event.record(&mut line);
-        self.0.lock().unwrap().push(line.0);
+        SINK.with(|sink| {
+            if let Some(lines) = sink.borrow().as_ref() {
+                lines.lock().unwrap().push(line.0);
+            }
+        });
     }
 
     fn enter(&self, _: &Id) {}
@@ -66,15 +78,23 @@ impl Subscriber for Lines {
 }
 
 /// Capture this thread's provider-retry events until the guard drops.
-fn capture() -> (Arc<Mutex<Vec<String>>>, DefaultGuard) {
+fn capture() -> (Arc<Mutex<Vec<String>>>, Capturing) {
+    static GLOBAL: std::sync::Once = std::sync::Once::new();
+    GLOBAL.call_once(|| {
+        tracing::subscriber::set_global_default(Lines).expect("no other global subscriber");
+    });
     let lines = Arc::new(Mutex::new(Vec::new()));
-    let guard = tracing::subscriber::set_default(Lines(lines.clone()));
-    // A callsite first reached on another test's thread while this
-    // subscriber was being registered can keep the interest it got without
-    // it ("never") and stay silent here: decide every callsite's interest
-    // again, now that this subscriber is registered.
-    tracing::callsite::rebuild_interest_cache();
-    (lines, guard)
+    SINK.with(|sink| *sink.borrow_mut() = Some(lines.clone()));
+    (lines, Capturing)
+}
+
+/// Ends this thread's capture when dropped.
+struct Capturing;
+
+impl Drop for Capturing {
+    fn drop(&mut self) {
+        SINK.with(|sink| *sink.borrow_mut() = None);
+    }
 }
 
 #[tokio::test(start_paused = true)]
