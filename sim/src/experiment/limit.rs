@@ -29,7 +29,10 @@
 //! recovered, with the count that did not).
 
 use super::{ChatOnly, paused};
-use crate::report::charts::{LineChart, Scale, Series, lines};
+use crate::report::bars::{BarChart, Group, bars};
+use crate::report::charts::Scale;
+use crate::report::html::{escape, image, page};
+use crate::run::summary::percentile;
 use crate::scenario::PolicySpec;
 use crate::seeds::{derive, stream, unit};
 use crate::subject::peers::RetryLib;
@@ -387,16 +390,10 @@ fn summarise(config: &Config, callers: u32, rejected: u64, calls: &[Call]) -> Ru
         succeeded: ends.partition_point(|&e| e < limit) as u64,
         calls: calls.len() as u64,
         failed: calls.iter().filter(|c| !c.ok).count() as u64,
-        p50_ms: percentile(&latencies, 0.50),
-        p99_ms: percentile(&latencies, 0.99),
+        p50_ms: percentile(&latencies, 0.50) as f64,
+        p99_ms: percentile(&latencies, 0.99) as f64,
         recovery_ms: recovery(config, callers, &ends),
     }
-}
-
-/// The nearest-rank percentile `q` of sorted `xs`; zero if there are none.
-fn percentile(xs: &[u64], q: f64) -> f64 {
-    let rank = ((q * xs.len() as f64).ceil() as usize).max(1);
-    xs.get(rank - 1).map_or(0.0, |&x| x as f64)
 }
 
 /// The recovery time the module doc defines, from the sorted success times.
@@ -462,37 +459,52 @@ pub fn at(points: &[Point], arm: Arm, callers: u32) -> Option<&Point> {
     points.iter().find(|p| p.arm == arm && p.callers == callers)
 }
 
+/// The columns of the experiment's table.
+const HEAD: [&str; 8] = [
+    "callers",
+    "arm",
+    "429s per success",
+    "goodput /s",
+    "p50 ms",
+    "p99 ms",
+    "failed %",
+    "recovery ms",
+];
+
+/// A point's cells, in [`HEAD`]'s order.
+fn row(p: &Point) -> [String; 8] {
+    let recovery = match (p.recovery_ms, p.never_recovered) {
+        (Some(ms), 0) => format!("{ms:.0}"),
+        (Some(ms), never) => format!("{ms:.0} ({never} never)"),
+        (None, _) => "never".into(),
+    };
+    [
+        p.callers.to_string(),
+        p.arm.name().to_string(),
+        format!("{:.2}", p.rejected_per_success),
+        format!("{:.1}", p.goodput),
+        format!("{:.0}", p.p50_ms),
+        format!("{:.0}", p.p99_ms),
+        format!("{:.1}", 100.0 * p.failed_share),
+        recovery,
+    ]
+}
+
 /// A markdown table: one row per caller count and arm.
 pub fn table(config: &Config, points: &[Point]) -> String {
     let mut out = format!(
         "limit {}/s for {} ms, service {} ms, think {} ms, {} seeds per point (means)\n\n",
         config.rate, config.limit_ms, config.service_ms, config.think_ms, config.seeds
     );
-    out.push_str("| callers | arm | 429s per success | goodput /s | p50 ms | p99 ms | failed % | recovery ms |\n");
+    let _ = writeln!(out, "| {} |", HEAD.join(" | "));
     out.push_str("|---:|---|---:|---:|---:|---:|---:|---:|\n");
     for p in points {
-        let recovery = match (p.recovery_ms, p.never_recovered) {
-            (Some(ms), 0) => format!("{ms:.0}"),
-            (Some(ms), never) => format!("{ms:.0} ({never} never)"),
-            (None, _) => "never".into(),
-        };
-        let _ = writeln!(
-            out,
-            "| {} | {} | {:.2} | {:.1} | {:.0} | {:.0} | {:.1} | {} |",
-            p.callers,
-            p.arm.name(),
-            p.rejected_per_success,
-            p.goodput,
-            p.p50_ms,
-            p.p99_ms,
-            100.0 * p.failed_share,
-            recovery
-        );
+        let _ = writeln!(out, "| {} |", row(p).join(" | "));
     }
     out
 }
 
-/// A chart's file name, title, y label and scale, and its value of a point.
+/// A chart's file name, title, value label and scale, and its value of a point.
 type Metric = (
     &'static str,
     &'static str,
@@ -501,78 +513,105 @@ type Metric = (
     fn(&Point) -> Option<f64>,
 );
 
-/// The charts `--out` writes: file name and SVG, one per metric, caller
-/// count on the x axis and one series per arm.
+/// The charts `--out` writes: file name and SVG, one per metric, a row per
+/// arm and a bar per caller count.
 pub fn svgs(config: &Config, points: &[Point]) -> Vec<(&'static str, String)> {
-    let metrics: [Metric; 4] = [
-        (
-            "limit-rejected.svg",
-            "429s per successful call during the limit",
-            "429s per success",
-            Scale::Log,
-            |p| Some(p.rejected_per_success.max(0.01)),
-        ),
-        (
-            "limit-goodput.svg",
-            "Goodput during the limit",
-            "successful calls per second",
-            Scale::Linear,
-            |p| Some(p.goodput),
-        ),
-        (
-            "limit-p99.svg",
-            "p99 latency of successful calls begun during the limit",
-            "ms",
-            Scale::Log,
-            |p| Some(p.p99_ms.max(1.0)),
-        ),
-        (
-            "limit-recovery.svg",
-            "Time to recover after the limit lifts",
-            "ms to 90 % of offered load",
-            Scale::Linear,
-            |p| p.recovery_ms,
-        ),
-    ];
-    metrics
+    let note = format!(
+        "A limit of {}/s for {} s, then lifted; means over {} seeds.",
+        config.rate,
+        config.limit_ms / 1000,
+        config.seeds
+    );
+    METRICS
         .into_iter()
-        .map(|(file, title, y_label, y_scale, value)| {
-            let series = config
-                .arms
+        .map(|(file, title, value_label, scale, value)| {
+            let groups = config
+                .callers
                 .iter()
-                .map(|&arm| Series {
-                    name: arm.name().into(),
-                    points: points
+                .map(|&callers| Group {
+                    name: format!("{callers} callers"),
+                    values: config
+                        .arms
                         .iter()
-                        .filter(|p| p.arm == arm)
-                        .filter_map(|p| value(p).map(|v| (f64::from(p.callers).log10(), v)))
+                        .map(|&arm| at(points, arm, callers).and_then(value))
                         .collect(),
-                    band: Vec::new(),
                 })
                 .collect();
-            let note = format!(
-                "Limit {}/s for {} s; {} seeds.",
-                config.rate,
-                config.limit_ms / 1000,
-                config.seeds
-            );
-            let svg = lines(&LineChart {
+            let svg = bars(&BarChart {
                 title: title.into(),
-                x_label: "callers, log10 (1 = 10, 2 = 100, 3 = 1000)".into(),
-                y_label: y_label.into(),
-                y_scale,
-                note: Some(note),
-                series,
-                spans: Vec::new(),
+                note: Some(note.clone()),
+                value_label: value_label.into(),
+                scale,
+                categories: config.arms.iter().map(|a| a.name().to_string()).collect(),
+                groups,
+                missing: "never".into(),
             });
             (file, svg)
         })
         .collect()
 }
 
+/// The charts: one per metric.
+const METRICS: [Metric; 4] = [
+    (
+        "limit-rejected.svg",
+        "429s the provider sent per successful call, during the limit",
+        "429s per success (log scale)",
+        Scale::Log,
+        |p| Some(p.rejected_per_success),
+    ),
+    (
+        "limit-goodput.svg",
+        "Goodput during the limit",
+        "successful calls per second",
+        Scale::Linear,
+        |p| Some(p.goodput),
+    ),
+    (
+        "limit-p99.svg",
+        "p99 latency of the successful calls begun during the limit",
+        "ms (log scale)",
+        Scale::Log,
+        |p| Some(p.p99_ms),
+    ),
+    (
+        "limit-recovery.svg",
+        "Time to recover after the limit lifts",
+        "ms to 90 % of the offered load",
+        Scale::Linear,
+        |p| p.recovery_ms,
+    ),
+];
+
+/// The experiment's page: what ran, the table, and the charts (the files
+/// [`svgs`] names, beside it).
+pub fn html(config: &Config, points: &[Point]) -> String {
+    let mut body = String::from("<h1>A shared rate limit</h1>\n");
+    let _ = writeln!(
+        body,
+        "<p>A provider accepts {} attempts per second for {} s and answers the rest with a 429 \
+         (Retry-After: the time to the next second, rounded up), then lifts the limit for {} s. \
+         Each caller makes calls back to back; every arm runs on the same seeded worlds, \
+         {} per point.</p>",
+        config.rate,
+        config.limit_ms / 1000,
+        config.after_ms / 1000,
+        config.seeds
+    );
+    let rows: Vec<Vec<String>> = points
+        .iter()
+        .map(|p| row(p).map(|c| escape(&c)).into())
+        .collect();
+    body.push_str(&crate::report::html::table(&HEAD, &rows));
+    for (file, title, ..) in METRICS {
+        body.push_str(&image(file, title));
+    }
+    page("provider-retry: a shared rate limit", &body)
+}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::style::has_text;
 
     #[test]
     fn the_limiter_admits_rate_per_window_and_names_the_window_end() {
@@ -592,11 +631,66 @@ mod tests {
         }
     }
 
+    fn point(arm: Arm, callers: u32, rejected: f64, recovery_ms: Option<f64>) -> Point {
+        Point {
+            arm,
+            callers,
+            rejected_per_success: rejected,
+            goodput: 20.0,
+            p50_ms: 200.0,
+            p99_ms: 2200.0,
+            failed_share: 0.0,
+            recovery_ms,
+            never_recovered: u64::from(recovery_ms.is_none()),
+        }
+    }
+
     #[test]
-    fn percentiles_are_nearest_rank() {
-        let xs: Vec<u64> = (1..=100).collect();
-        assert_eq!(percentile(&xs, 0.5), 50.0);
-        assert_eq!(percentile(&xs, 0.99), 99.0);
-        assert_eq!(percentile(&[], 0.99), 0.0);
+    fn the_page_and_the_charts_show_every_point_by_arm_and_caller_count() {
+        let config = Config {
+            callers: vec![10, 100],
+            arms: vec![Arm::Retries, Arm::RetriesThrottle],
+            seeds: 7,
+            ..Config::default()
+        };
+        let points = vec![
+            point(Arm::Retries, 10, 0.29, Some(100.0)),
+            point(Arm::RetriesThrottle, 10, 0.05, Some(600.0)),
+            point(Arm::Retries, 100, 6.41, Some(700.0)),
+            point(Arm::RetriesThrottle, 100, 0.06, None),
+        ];
+        let page = html(&config, &points);
+        for text in [
+            "6.41",
+            "0.06",
+            "never",
+            Arm::RetriesThrottle.name(),
+            "7 per point",
+        ] {
+            assert!(page.contains(&escape(text)), "{text} missing from the page");
+        }
+        let charts = svgs(&config, &points);
+        assert_eq!(charts.len(), METRICS.len());
+        for (file, ..) in METRICS {
+            assert!(
+                page.contains(&format!("src=\"{file}\"")),
+                "{file} not shown"
+            );
+        }
+        let (_, rejected) = &charts[0];
+        for text in [
+            "6.4",
+            "0.29",
+            "10 callers",
+            "100 callers",
+            Arm::Retries.name(),
+        ] {
+            assert!(has_text(rejected, text), "{text} missing from the chart");
+        }
+        let (_, recovery) = &charts[3];
+        assert!(
+            has_text(recovery, "never"),
+            "a point that never recovered says so"
+        );
     }
 }

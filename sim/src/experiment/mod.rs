@@ -94,7 +94,8 @@ pub enum Which {
         /// The arms to run, comma-separated (all by default).
         #[arg(long, value_delimiter = ',', value_enum, default_values_t = limit::Arm::ALL)]
         arms: Vec<limit::Arm>,
-        /// Write limit.md and the limit-*.svg charts into this directory.
+        /// Write limit.md, the limit-*.svg charts and index.html (the table
+        /// and the charts, one page) into this directory, made if missing.
         #[arg(long)]
         out: Option<std::path::PathBuf>,
     },
@@ -113,10 +114,12 @@ pub enum Which {
     },
 }
 
-fn write_svg(dir: &Option<std::path::PathBuf>, name: &str, svg: String) -> Result<(), String> {
+/// Write `contents` as `name` into `dir`, made if missing, when one is given.
+fn write_out(dir: &Option<std::path::PathBuf>, name: &str, contents: String) -> Result<(), String> {
     if let Some(dir) = dir {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let path = dir.join(name);
-        std::fs::write(&path, svg).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::write(&path, contents).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(())
 }
@@ -157,8 +160,8 @@ pub fn execute(which: Which) -> Result<bool, String> {
             println!("jitter under contention, seed {seed}, {runs} runs per point (means)");
             print!("{}", jitter::table(&points));
             let (calls, time) = jitter::svg(&points);
-            write_svg(&svg_dir, "jitter-calls.svg", calls)?;
-            write_svg(&svg_dir, "jitter-time.svg", time)?;
+            write_out(&svg_dir, "jitter-calls.svg", calls)?;
+            write_out(&svg_dir, "jitter-time.svg", time)?;
         }
         Which::Limit {
             seed,
@@ -181,10 +184,11 @@ pub fn execute(which: Which) -> Result<bool, String> {
             let table = limit::table(&config, &points);
             println!("a shared rate limit, seed {seed}");
             print!("{table}");
-            write_svg(&out, "limit.md", table)?;
+            write_out(&out, "limit.md", table)?;
             for (name, svg) in limit::svgs(&config, &points) {
-                write_svg(&out, name, svg)?;
+                write_out(&out, name, svg)?;
             }
+            write_out(&out, "index.html", limit::html(&config, &points))?;
         }
         Which::Storm {
             seed,
@@ -201,7 +205,7 @@ pub fn execute(which: Which) -> Result<bool, String> {
             progress.finish_and_clear();
             println!("retry storm, seed {seed}");
             print!("{}", storm::table(&config, &outcomes));
-            write_svg(
+            write_out(
                 &svg_dir,
                 "storm-goodput.svg",
                 storm::svg(&config, &outcomes),

@@ -7,6 +7,7 @@
 //! | [`table`](mod@table) | the text table of one scenario that `run NAME` and `replay` print |
 //! | [`timeline`] | the call timeline `--svg` draws |
 //! | [`charts`] | line charts: axes, ticks, legends, log scales, bands |
+//! | [`bars`] | bar charts: configurations side by side at a few sizes |
 //! | [`style`] | colours, fonts, markers and number labels every picture shares |
 //! | [`histogram`] | histograms: counts per bin against an envelope or a law |
 //! | [`delays`] | backoff delays per retry against the claim's envelopes (the judge's model) |
@@ -19,6 +20,7 @@
 //! self-contained: the style sheet inline, every picture an SVG file beside
 //! it referred to by a relative name, nothing fetched from elsewhere.
 
+pub mod bars;
 pub mod charts;
 pub mod delays;
 pub mod histogram;

@@ -205,3 +205,29 @@ fn a_shared_throttle_cuts_rejections_and_costs_no_goodput_latency_or_recovery() 
         "{table}"
     );
 }
+
+/// The rate-limit run is too long for a test (1,000 seeds); the guide's
+/// table must be the committed run's, which the same command drew the
+/// charts beside.
+#[test]
+fn the_guide_shows_the_committed_limit_run_and_its_charts() {
+    let guide = repo_file("docs/experiments.md");
+    let committed = repo_file("sim/plots/limit/limit.md");
+    let at_100: Vec<&str> = committed
+        .lines()
+        .filter_map(|l| l.strip_prefix("| 100 "))
+        .collect();
+    assert_eq!(at_100.len(), limit::Arm::ALL.len(), "{committed}");
+    for row in at_100 {
+        assert!(guide.contains(row), "the guide lacks {row}");
+    }
+    let page = repo_file("sim/plots/limit/index.html");
+    for (file, _) in limit::svgs(&limit_config(), &[]) {
+        assert!(page.contains(file), "the page does not show {file}");
+        assert!(
+            guide.contains(&format!("../sim/plots/limit/{file}")),
+            "the guide does not show {file}"
+        );
+        assert!(repo_file(&format!("sim/plots/limit/{file}")).starts_with("<svg"));
+    }
+}
