@@ -1,9 +1,9 @@
 //! A claim's upstreams as one group: any deployment may serve any attempt,
 //! and an upstream that answered 429 cools down.
 //!
-//! Under [`UpstreamOrder::Any`](super::claim::UpstreamOrder::Any) a call is
-//! judged whole ([`Call::parts_for`]): its attempts, waits and deadline
-//! count across the group, whichever upstream served each. Under a claimed
+//! Under [`UpstreamOrder::Any`] a call is judged whole
+//! ([`Call::parts_for`]): its attempts, waits and deadline count across the
+//! group, whichever upstream served each. Under a claimed
 //! cooldown `C` ([`Claim::cooldown_ns`]), a 429 that upstream `u` answered
 //! at `t`, to any call of the run, cools `u` until `t + C`. The claim then
 //! promises exactly two things:
