@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """A LiteLLM Router as its docs set one up: one model group of two
-deployments (here both at the same base URL), `num_retries`, and a retry
-policy per exception kind.
+deployments, `num_retries`, and a retry policy per exception kind. One
+base URL puts both deployments at it; several, comma-separated, put one
+deployment at each.
 
     python3 sim/clients/plain_litellm.py http://127.0.0.1:8787/v1 2
+    python3 sim/clients/plain_litellm.py \
+        http://127.0.0.1:8787/upstream/0/v1,http://127.0.0.1:8787/upstream/1/v1
 """
 
 import sys
@@ -12,14 +15,17 @@ import litellm
 from litellm import Router
 from litellm.router import RetryPolicy
 
-base = sys.argv[1]
+bases = sys.argv[1].split(",")
+if len(bases) == 1:
+    bases = bases * 2
 deployments = [
     {
         "model_name": "chat",
         "litellm_params": {"model": "openai/gpt-4o-mini", "api_base": base, "api_key": key},
     }
-    # Two keys, so two deployments: identical parameters would be one.
-    for key in ("sk-not-checked-a", "sk-not-checked-b")
+    # Two keys, so two deployments even at one base: identical parameters
+    # would be one.
+    for base, key in zip(bases, ("sk-not-checked-a", "sk-not-checked-b"))
 ]
 router = Router(
     model_list=deployments,

@@ -1,8 +1,11 @@
 //! A crabllm gateway whose deployments retry: every endpoint, by each
-//! deployment's own `max_retries`, `timeout` and `retry_deadline`.
+//! deployment's own `max_retries`, `timeout` and `retry_deadline`; with
+//! `--stock`, the router as the `crabllm` 0.0.25 binary serves it, to judge
+//! the two side by side.
 //!
 //! ```text
 //! cargo run -p provider-retry-gateway --example crabllm_gateway -- crabllm.toml
+//! cargo run -p provider-retry-gateway --example crabllm_gateway -- --stock crabllm.toml
 //! ```
 //!
 //! The file is crabllm's own configuration (`listen`, `[providers.*]`,
@@ -17,8 +20,13 @@ use std::process::ExitCode;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let Some(path) = std::env::args_os().nth(1) else {
-        eprintln!("usage: crabllm_gateway CONFIG.toml");
+    let mut args: Vec<_> = std::env::args_os().skip(1).collect();
+    let stock = args.first().is_some_and(|a| a == "--stock");
+    if stock {
+        args.remove(0);
+    }
+    let [path] = args.as_slice() else {
+        eprintln!("usage: crabllm_gateway [--stock] CONFIG.toml");
         return ExitCode::from(2);
     };
     let path = std::path::PathBuf::from(path);
@@ -29,7 +37,17 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let app = match provider_retry_gateway::retrying(&config) {
+    let (app, what) = match stock {
+        true => (
+            provider_retry_gateway::stock(&config),
+            "stock crabllm gateway",
+        ),
+        false => (
+            provider_retry_gateway::retrying(&config),
+            "crabllm gateway with provider-retry",
+        ),
+    };
+    let app = match app {
         Ok(app) => app,
         Err(e) => {
             eprintln!("{}: {e}", path.display());
@@ -43,10 +61,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    eprintln!(
-        "crabllm gateway with provider-retry listening on {}",
-        config.listen
-    );
+    eprintln!("{what} listening on {}", config.listen);
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };

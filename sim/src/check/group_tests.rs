@@ -329,3 +329,38 @@ fn a_floor_raises_the_backoff_and_spares_a_retry_after() {
     assert_eq!(names(retry_after(50), &c), NONE);
     assert_eq!(names(retry_after(150), &c), ["retry_after_honoured"]);
 }
+
+#[test]
+fn a_retry_sent_at_once_to_a_free_upstream_has_not_cut_a_retry_after_short() {
+    // A 429 with Retry-After 3 s from upstream 0, the retry 20 ms later.
+    let call = |to: u32| {
+        vec![
+            rec(0, started(Method::Chat)),
+            rec(0, attempt_at(0, 0)),
+            rec(10, failed(0, 429, Some(3_000))),
+            rec(30, attempt_at(1, to)),
+            rec(40, ok(1)),
+            rec(40, received(1)),
+            rec(40, ended(CallOutcome::Ok)),
+        ]
+    };
+    // The 429 cooled upstream 0; upstream 1 is free: no sleep owed.
+    assert_eq!(names(call(1), &group(true)), NONE);
+    // Back at the upstream that asked: too soon, into its cooldown, and
+    // before its Retry-After passed.
+    assert_eq!(
+        names(call(0), &group(true)),
+        [
+            "retry_after_honoured",
+            COOLDOWN_KEPT,
+            super::server_waits::RETRY_AFTER_SHARED
+        ]
+    );
+    // Without a cooldown nothing is left for the Retry-After to cool:
+    // every retry waits it out.
+    let no_cooldown = Claim {
+        cooldown_ns: None,
+        ..group(false)
+    };
+    assert_eq!(names(call(1), &no_cooldown), ["retry_after_honoured"]);
+}

@@ -388,7 +388,9 @@ fn delay_within_envelope(c: &Call, claim: &Claim, context: &Context) -> Verdict 
 
 /// A transient failure's Retry-After is waited exactly when within the
 /// claim's maximum; a longer one is never waited. Judges every call with
-/// a wait after a Retry-After the claim honours.
+/// a wait after a Retry-After the claim honours. In a group with a
+/// cooldown, a retry sent at once to another upstream, not cooling, has
+/// not waited too little (`upstreams::left_at_once`).
 fn retry_after_honoured(c: &Call, claim: &Claim, context: &Context) -> Verdict {
     let waits: Vec<_> = c
         .waits(claim)
@@ -433,7 +435,8 @@ fn retry_after_waited(
         let most = ra.saturating_add(claim.retry_after_jitter_ns);
         let late = w.gap_ns > most.saturating_add(context.tolerance_ns)
             && !woke_after(c, claim, context, &w, ra);
-        if w.gap_ns < ra || late {
+        let short = w.gap_ns < ra && !super::upstreams::left_at_once(c, claim, &w);
+        if short || late {
             let (asked, allowed) = match claim.retry_after_jitter_ns {
                 0 => (human(ra), "it".to_string()),
                 j => (

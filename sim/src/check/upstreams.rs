@@ -1,9 +1,9 @@
 //! A claim's upstreams as one group: any deployment may serve any attempt,
 //! and an upstream that answered 429 cools down.
 //!
-//! Under [`UpstreamOrder::Any`](super::claim::UpstreamOrder::Any) a call is
-//! judged whole ([`Call::parts_for`]): its attempts, waits and deadline
-//! count across the group, whichever upstream served each. Under a claimed
+//! Under [`UpstreamOrder::Any`] a call is judged whole
+//! ([`Call::parts_for`]): its attempts, waits and deadline count across the
+//! group, whichever upstream served each. Under a claimed
 //! cooldown `C` ([`Claim::cooldown_ns`]), a 429 that upstream `u` answered
 //! at `t`, to any call of the run, cools `u` until `t + C`. The claim then
 //! promises exactly two things:
@@ -16,13 +16,16 @@
 //!   the client found no deployment left).
 //!
 //! An attempt at a cooling upstream when every one is cooling is allowed
-//! (none other is left). Cooldowns are counted from the server's answer;
+//! (none other is left). A Retry-After cools the upstream that sent it:
+//! a retry sent to another upstream, not cooling, need not wait it out
+//! ([`left_at_once`]); what that upstream asked of every caller is
+//! `retry_after_shared`'s to judge. Cooldowns are counted from the server's answer;
 //! a client starts its own when it reads that answer, a little later, so
 //! every test of "cooling" here allows the context's tolerance past `C`.
 
 use super::Context;
-use super::claim::Claim;
-use super::model::{self, Call};
+use super::claim::{Claim, UpstreamOrder};
+use super::model::{self, Call, Wait};
 use super::verdict::Verdict;
 use crate::duration::human;
 use crate::trace::CallOutcome;
@@ -55,6 +58,24 @@ fn cooled_by<'a>(
 fn all_cooling(c: &Call, claim: &Claim, at: u64, slack: u64) -> bool {
     claim.cooldown_ns.is_some()
         && (0..claim.upstreams.max(1)).all(|u| cooled_by(c, claim, u, at, true, slack).is_some())
+}
+
+/// Whether the retry after `w` went to an upstream other than the one
+/// that answered the attempt before it, and not cooling when it started,
+/// under a group with a cooldown: the 429 cooled its own upstream, and a
+/// healthy one is left, so the call may move on at once (LiteLLM's Router:
+/// no sleep while another deployment is healthy).
+pub fn left_at_once(c: &Call, claim: &Claim, w: &Wait) -> bool {
+    if claim.upstream_order != UpstreamOrder::Any || claim.cooldown_ns.is_none() {
+        return false;
+    }
+    let at = |n: u32| c.attempts.iter().find(|a| a.number == n);
+    let (Some(before), Some(next)) = (at(w.after), at(w.after.saturating_add(1))) else {
+        return false;
+    };
+    // Strict: a cooldown the model has still running is not free.
+    next.upstream != before.upstream
+        && cooled_by(c, claim, next.upstream, next.start, false, 0).is_none()
 }
 
 /// Whether every upstream was cooling when the failed call `c` ended, or

@@ -6,9 +6,13 @@
 //!
 //! The official Python SDKs' claims are `check::sdks`' own.
 
-use provider_retry_sim::check::claim::{Backoff, Claim, JitterShape, RetryAfterRule, Retryable};
+use provider_retry_sim::check::claim::{
+    Backoff, Claim, JitterShape, RetryAfterRule, Retryable, UpstreamOrder,
+};
+use provider_retry_sim::check::gateways::{self, Deployment};
 use provider_retry_sim::check::sdks;
 use provider_retry_sim::method::Method;
+use provider_retry_sim::scenario::PolicySpec;
 use std::collections::BTreeSet;
 
 const MS: u64 = 1_000_000;
@@ -220,5 +224,94 @@ pub fn litellm_router() -> Claim {
         first_chunk_ns: None,
         stream_idle_ns: None,
         ..sdks::openai_python()
+    }
+}
+
+/// [`litellm_router`] as `sim/clients/plain_litellm.py` sets it up with
+/// its two deployments at two upstreams (`/upstream/0/` and
+/// `/upstream/1/`), so the server tells them apart.
+///
+/// - The group: `num_retries` counts the call's attempts across both
+///   deployments, picked in any order (`upstream_order = any`).
+/// - A 429 cools its deployment for its Retry-After
+///   (`router_rust/core.py` lines 517-528, the header cooldown, passed to
+///   the core as the failure's `retry_after`, line 544); the row's
+///   Retry-After is 2 s, so is the cooldown (the knob is one duration).
+/// - A retry sleeps 0 while another deployment is healthy
+///   (`router_rust/core.py` lines 3944-3947), so a retry sent at once to
+///   the deployment that is not cooling is no short wait; with both
+///   cooling the core waits the Retry-After plus up to 0.75 s of jitter
+///   (`litellm/utils.py` lines 8594-8617, `constants.py` line 596), a
+///   Retry-After in `(0, 60]` s, else the backoff.
+/// - What this setup adds to the claim: nothing reaches a server before
+///   its Retry-After has passed (`server_waits`), which two deployments
+///   at one server cannot promise (a retry goes at once to the other
+///   deployment, the same server).
+pub fn litellm_router_deployments() -> Claim {
+    Claim {
+        retry_after: RetryAfterRule::Within {
+            max_ns: 60 * S,
+            zero_waited: false,
+        },
+        retry_after_jitter_ns: 750 * MS,
+        upstreams: 2,
+        upstream_order: UpstreamOrder::Any,
+        cooldown_ns: Some(2 * S),
+        server_waits: Some(true),
+        ..litellm_router()
+    }
+}
+
+/// The one deployment of the gateway columns, as the test's crabllm
+/// configuration gives it: nothing but its kind, key, base URL and model,
+/// so crabllm's defaults (`crabllm-core` 0.0.25 `config.rs` lines 117-130:
+/// 2 retries "on transient errors before fallback", a 30 s "per-request
+/// timeout", a 15 s "wall-clock deadline for the entire retry loop").
+pub const GATEWAY_DEPLOYMENT: Deployment = Deployment {
+    max_retries: 2,
+    timeout: std::time::Duration::from_secs(30),
+    retry_deadline: std::time::Duration::from_secs(15),
+};
+
+/// crabllm's gateway as the `crabllm` 0.0.25 binary serves it, one
+/// deployment: `check::gateways::crabllm`, read from its documentation
+/// (`crabllm-core` `config.rs` lines 117-130; `crabllm-proxy`
+/// `handlers.rs` lines 957-970: 100 ms doubling, jitter in
+/// `[backoff/2, backoff]`, a Retry-After floored at the backoff).
+///
+/// What its code does instead for a chat completion: `handle_raw_proxy`
+/// (`handlers.rs` lines 256-294) makes one attempt per deployment, under
+/// `with_timeout`, and moves to the next after a transient failure; with
+/// one deployment a 429 or a 5xx goes back to the caller, never retried
+/// (the retry loops, `try_anthropic_stream_with_retries` and
+/// `try_embedding_with_retries` at lines 974-1063, serve streamed
+/// Anthropic messages and embeddings only).
+///
+/// The gateway's `chat_completion_raw` forwards the caller's body to
+/// `/chat/completions`, which the server sees as a chat completion: the
+/// claim's methods are that one.
+pub fn crabllm_gateway() -> Claim {
+    Claim {
+        retried: [Method::Chat].into(),
+        timed: [Method::Chat].into(),
+        ..gateways::crabllm(&GATEWAY_DEPLOYMENT, 1)
+    }
+}
+
+/// The same gateway with provider-retry around its deployment
+/// (`provider_retry_gateway::retrying`): provider-retry's documented
+/// semantics under `Retrying::from_config` of the deployment's settings,
+/// for the chat completion the server sees (as [`crabllm_gateway`]).
+pub fn provider_retry_gateway() -> Claim {
+    let spec = PolicySpec {
+        max_retries: GATEWAY_DEPLOYMENT.max_retries,
+        timeout: GATEWAY_DEPLOYMENT.timeout,
+        retry_deadline: Some(GATEWAY_DEPLOYMENT.retry_deadline),
+        ..PolicySpec::default()
+    };
+    Claim {
+        retried: [Method::Chat].into(),
+        timed: [Method::Chat].into(),
+        ..Claim::provider_retry(&spec)
     }
 }

@@ -11,11 +11,36 @@
 //! runtime or install is missing is SKIPPED with the reason and left out
 //! of the comparison.
 //!
+//! Two columns are gateways, each between a plain client that never
+//! retries and the server, judged by the attempts it sends upstream:
+//! crabllm's as its binary serves it (`crabllm-gateway`) and with
+//! provider-retry around its deployment (`provider-retry-gateway`), both
+//! the example `crabllm_gateway` of `sim/gateway` with one deployment.
+//!
+//! A row of several upstreams is for a client with as many deployments,
+//! one at each (`/upstream/<i>/`): LiteLLM's Router, judged under the
+//! claim of that setup; a client with one base URL has no cell there
+//! (`—`). `planted-litellm` is no client people run: the Router with every
+//! Retry-After read as 0 (`sim/clients/planted_litellm.py`). Behind
+//! deployments at one server it looks like the Router as shipped (a retry
+//! goes at once to the other deployment either way), so it runs only the
+//! row of two upstreams, where the judge convicts it of sending a request
+//! before the server's Retry-After had passed and the Router as shipped is
+//! held.
+//!
 //! Reproduce one cell by hand (Portkey, a 429 with Retry-After 2 s):
 //! `retry-sim serve sim/scenarios/wire/eco-retry-after.toml --addr 127.0.0.1:8787 --record r.jsonl &
 //!  node node_modules/@portkey-ai/gateway/build/start-server.js --port=8788 &
 //!  python3 sim/clients/plain_portkey.py http://127.0.0.1:8788 http://127.0.0.1:8787/v1; kill %1;
 //!  retry-sim judge r.jsonl --claim sim/claims/portkey-gateway.json`
+//!
+//! Or crabllm's gateway (a `crabllm.toml` whose one provider has
+//! `base_url = "http://127.0.0.1:8787/v1"`, `models = ["sim-model"]` and
+//! `listen = "127.0.0.1:8788"`): `cargo run -p provider-retry-gateway
+//! --example crabllm_gateway -- --stock crabllm.toml &` in place of the
+//! Portkey gateway, `python3 sim/clients/plain_crabllm.py
+//! http://127.0.0.1:8788 http://127.0.0.1:8787`, and `--claim
+//! sim/claims/crabllm-gateway.json`.
 
 mod claims;
 pub(crate) mod install;
@@ -39,6 +64,12 @@ enum Runtime {
     /// `python script GATEWAY URL`: a plain client of the local Portkey
     /// gateway, which calls the server.
     Portkey,
+    /// `python script GATEWAY SERVER`: a plain client of crabllm's gateway,
+    /// the example `crabllm_gateway` (`--stock`: as the `crabllm` binary
+    /// serves it), whose one deployment is the server; it reports each
+    /// call's start and end to the server, so the judge knows how the
+    /// gateway ended it.
+    Crabllm { stock: bool },
 }
 
 /// One column.
@@ -51,14 +82,26 @@ struct Client {
     /// The base URL's path after the server's address.
     base: &'static str,
     claim: fn() -> Claim,
+    /// Its claim with one deployment at each upstream of a row of several
+    /// (its base URLs comma-separated); `None`: it takes one base URL, and
+    /// such rows are not its.
+    deployments: Option<fn() -> Claim>,
+    /// A defect planted in a client, not one people run: its claims are
+    /// the client's, it has no claim file of its own, and it runs only the
+    /// rows of several upstreams (behind deployments at one server its
+    /// record is the client's own: a retry goes at once to the other
+    /// deployment either way).
+    planted: bool,
 }
 
-const CLIENTS: [Client; 8] = [
+const CLIENTS: [Client; 11] = [
     Client {
         name: "openai-python",
         runtime: Runtime::Python,
         script: "plain_openai.py",
         base: "/v1",
+        deployments: None,
+        planted: false,
         claim: sdks::openai_python,
     },
     Client {
@@ -66,6 +109,8 @@ const CLIENTS: [Client; 8] = [
         runtime: Runtime::Python,
         script: "plain_anthropic.py",
         base: "",
+        deployments: None,
+        planted: false,
         claim: sdks::anthropic_python,
     },
     Client {
@@ -73,6 +118,8 @@ const CLIENTS: [Client; 8] = [
         runtime: Runtime::Python,
         script: "plain_langchain.py",
         base: "/v1",
+        deployments: None,
+        planted: false,
         claim: claims::langchain_openai,
     },
     Client {
@@ -80,6 +127,17 @@ const CLIENTS: [Client; 8] = [
         runtime: Runtime::Python,
         script: "plain_litellm.py",
         base: "/v1",
+        deployments: Some(claims::litellm_router_deployments),
+        planted: false,
+        claim: claims::litellm_router,
+    },
+    Client {
+        name: "planted-litellm",
+        runtime: Runtime::Python,
+        script: "planted_litellm.py",
+        base: "/v1",
+        deployments: Some(claims::litellm_router_deployments),
+        planted: true,
         claim: claims::litellm_router,
     },
     Client {
@@ -87,6 +145,8 @@ const CLIENTS: [Client; 8] = [
         runtime: Runtime::Node,
         script: "plain_openai.cjs",
         base: "/v1",
+        deployments: None,
+        planted: false,
         claim: claims::openai_node,
     },
     Client {
@@ -94,6 +154,8 @@ const CLIENTS: [Client; 8] = [
         runtime: Runtime::Node,
         script: "plain_anthropic.cjs",
         base: "",
+        deployments: None,
+        planted: false,
         claim: claims::anthropic_node,
     },
     Client {
@@ -101,6 +163,8 @@ const CLIENTS: [Client; 8] = [
         runtime: Runtime::Node,
         script: "plain_ai_sdk.cjs",
         base: "/v1",
+        deployments: None,
+        planted: false,
         claim: claims::ai_sdk,
     },
     Client {
@@ -108,7 +172,27 @@ const CLIENTS: [Client; 8] = [
         runtime: Runtime::Portkey,
         script: "plain_portkey.py",
         base: "/v1",
+        deployments: None,
+        planted: false,
         claim: claims::portkey,
+    },
+    Client {
+        name: "crabllm-gateway",
+        runtime: Runtime::Crabllm { stock: true },
+        script: "plain_crabllm.py",
+        base: "/v1",
+        deployments: None,
+        planted: false,
+        claim: claims::crabllm_gateway,
+    },
+    Client {
+        name: "provider-retry-gateway",
+        runtime: Runtime::Crabllm { stock: false },
+        script: "plain_crabllm.py",
+        base: "/v1",
+        deployments: None,
+        planted: false,
+        claim: claims::provider_retry_gateway,
     },
 ];
 
@@ -120,38 +204,53 @@ struct Row {
     scenario: &'static str,
     what: &'static str,
     limit: Duration,
+    /// The scenario's upstreams: more than one, a row for clients with a
+    /// deployment at each.
+    upstreams: u32,
 }
 
-const ROWS: [Row; 6] = [
+const ROWS: [Row; 7] = [
     Row {
         scenario: "bad-gateway",
         what: "502, 500, then ok",
         limit: Duration::from_secs(20),
+        upstreams: 1,
     },
     Row {
         scenario: "eco-dropped",
         what: "connection dropped, then ok",
         limit: Duration::from_secs(20),
+        upstreams: 1,
     },
     Row {
         scenario: "eco-retry-after",
         what: "429 with Retry-After 2 s, then ok",
         limit: Duration::from_secs(20),
+        upstreams: 1,
     },
     Row {
         scenario: "eco-retry-after-then-5xx",
         what: "429 with Retry-After 2 s, 503, then ok",
         limit: Duration::from_secs(20),
+        upstreams: 1,
     },
     Row {
         scenario: "eco-retry-after-long",
         what: "429 with Retry-After 130 s, then ok",
         limit: Duration::from_secs(4),
+        upstreams: 1,
     },
     Row {
         scenario: "eco-non-transient",
         what: "400",
         limit: Duration::from_secs(20),
+        upstreams: 1,
+    },
+    Row {
+        scenario: "eco-deployments-retry-after",
+        what: "two upstreams, each 429 with Retry-After 2 s, then ok",
+        limit: Duration::from_secs(20),
+        upstreams: 2,
     },
 ];
 
@@ -164,9 +263,10 @@ struct Env {
     python: Result<PathBuf, String>,
     node: Result<PathBuf, String>,
     portkey: Result<Gateway, String>,
+    crabllm: Result<PathBuf, String>,
 }
 
-/// The local Portkey gateway, stopped when dropped.
+/// A local gateway, stopped when dropped.
 struct Gateway {
     child: Child,
     url: String,
@@ -179,10 +279,30 @@ impl Drop for Gateway {
     }
 }
 
-/// A port no one listens on now (the gateway takes its port as a number).
+/// A port no one listens on now (the gateways take theirs as a number).
 fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     listener.local_addr().expect("its address").port()
+}
+
+/// `child`, a gateway told to listen on `port`, once it does.
+fn gateway_on(child: Child, port: u16, what: &str) -> Result<Gateway, String> {
+    let mut gateway = Gateway {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = gateway.child.try_wait() {
+            return Err(format!("{what} exited {status} before it listened"));
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            return Err(format!("{what} did not listen within 30 s"));
+        }
+        // Real time: the gateway is a real process starting up.
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(gateway)
 }
 
 /// Start the pinned Portkey gateway on loopback; wait until it answers.
@@ -197,24 +317,82 @@ fn portkey(modules: &Path) -> Result<Gateway, String> {
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("node {}: {e}", server.display()))?;
-    let gateway = Gateway {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if started.elapsed() > Duration::from_secs(30) {
-            return Err("the Portkey gateway did not listen within 30 s".into());
-        }
-        // Real time: the gateway is a real process starting up.
-        std::thread::sleep(Duration::from_millis(50));
+    gateway_on(child, port, "the Portkey gateway")
+}
+
+/// The example `crabllm_gateway`, where cargo puts a workspace's examples
+/// next to this test binary's `deps/`: `cargo test` of the whole
+/// workspace builds it first, `cargo test -p provider-retry-sim` does not.
+fn crabllm_binary() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("this test's binary: {e}"))?;
+    let name = format!("crabllm_gateway{}", std::env::consts::EXE_SUFFIX);
+    let binary = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|profile| profile.join("examples").join(name));
+    match binary {
+        Some(binary) if binary.exists() => Ok(binary),
+        _ => Err(
+            "the example crabllm_gateway is not built: cargo build -p provider-retry-gateway --example crabllm_gateway"
+                .into(),
+        ),
     }
-    Ok(gateway)
+}
+
+/// Start crabllm's gateway (`stock`: as its binary serves it) with one
+/// deployment at `upstream`, its configuration written as `name.toml`.
+fn crabllm(binary: &Path, stock: bool, upstream: &str, name: &str) -> Result<Gateway, String> {
+    let port = free_port();
+    let config = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.toml"));
+    // Nothing but what a deployment needs: crabllm's defaults for the rest.
+    let text = format!(
+        "listen = \"127.0.0.1:{port}\"\n\n[providers.sim]\nkind = \"openai\"\n\
+         api_key = \"sim\"\nbase_url = \"{upstream}\"\nmodels = [\"sim-model\"]\n"
+    );
+    std::fs::write(&config, text).map_err(|e| format!("{}: {e}", config.display()))?;
+    let mut command = Command::new(binary);
+    if stock {
+        command.arg("--stock");
+    }
+    let child = command
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", binary.display()))?;
+    gateway_on(child, port, "crabllm's gateway")
+}
+
+/// The program that runs `client`'s script, or why there is none.
+fn program(client: &Client, env: &Env) -> Result<Command, String> {
+    let ready = |r: &Result<PathBuf, String>| r.clone();
+    Ok(match client.runtime {
+        Runtime::Python | Runtime::Portkey => Command::new(ready(&env.python)?),
+        Runtime::Crabllm { .. } => {
+            ready(&env.crabllm)?;
+            Command::new(ready(&env.python)?)
+        }
+        Runtime::Node => {
+            let mut node = Command::new("node");
+            node.env("NODE_PATH", ready(&env.node)?);
+            node
+        }
+    })
 }
 
 /// Serve `row`'s scenario, run `client` against it, judge the record.
 fn cell(client: &Client, row: &Row, env: &Env) -> Result<String, String> {
+    let claim = match (row.upstreams, client.deployments) {
+        (1, _) => client.claim,
+        (_, Some(deployments)) => deployments,
+        // One base URL: the row's other upstreams are not its.
+        (_, None) => return Ok("—".into()),
+    };
+    if client.planted && row.upstreams == 1 {
+        return Ok("—".into());
+    }
     let name = format!("eco-{}-{}", client.name, row.scenario);
+    let mut command = program(client, env)?;
     let record = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.jsonl"));
     let mut server = Command::new(env!("CARGO_BIN_EXE_retry-sim"))
         .arg("serve")
@@ -225,49 +403,51 @@ fn cell(client: &Client, row: &Row, env: &Env) -> Result<String, String> {
         .stderr(Stdio::piped())
         .spawn()
         .expect("retry-sim serve starts");
-    let base = format!("http://{}{}", listening(&mut server), client.base);
-    let script = root().join("clients").join(client.script);
-    let ready = |r: &Result<PathBuf, String>| r.clone();
-    let mut command = match client.runtime {
-        Runtime::Python => Command::new(ready(&env.python)?),
-        Runtime::Node => {
-            let mut node = Command::new("node");
-            node.env("NODE_PATH", ready(&env.node)?);
-            node
+    let addr = listening(&mut server);
+    let bases: Vec<String> = match row.upstreams {
+        1 => vec![format!("http://{addr}{}", client.base)],
+        n => (0..n)
+            .map(|i| format!("http://{addr}/upstream/{i}{}", client.base))
+            .collect(),
+    };
+    let base = bases.join(",");
+    command.arg(root().join("clients").join(client.script));
+    // Kept until the client is done: a gateway of this cell only.
+    let mut gateway = None;
+    match client.runtime {
+        Runtime::Python | Runtime::Node => {
+            command.arg(&base);
         }
         Runtime::Portkey => {
-            let gateway = env.portkey.as_ref().map_err(Clone::clone)?;
-            let mut py = Command::new(ready(&env.python)?);
-            py.arg(&script).arg(&gateway.url);
-            py
+            let portkey = env.portkey.as_ref().map_err(Clone::clone);
+            let portkey = portkey.inspect_err(|_| stop(&mut server, &name))?;
+            command.arg(&portkey.url).arg(&base);
         }
-    };
-    if !matches!(client.runtime, Runtime::Portkey) {
-        command.arg(&script);
+        Runtime::Crabllm { stock } => {
+            let binary = env.crabllm.as_ref().map_err(Clone::clone);
+            let started = binary.and_then(|b| crabllm(b, stock, &base, &name));
+            let started = started.inspect_err(|_| stop(&mut server, &name))?;
+            // The server too: the client reports each call's start and end.
+            command.arg(&started.url).arg(format!("http://{addr}"));
+            gateway = Some(started);
+        }
     }
     // LiteLLM fetches a price list from the network at import unless told
     // to use the one it ships: loopback only, and no 8 s of retries.
     command.env("LITELLM_LOCAL_MODEL_COST_MAP", "True");
-    let mut child = command
-        .arg(&base)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("{name}: {e}"))?;
+    let spawned = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn();
+    let mut child = spawned
+        .map_err(|e| format!("{name}: {e}"))
+        .inspect_err(|_| stop(&mut server, &name))?;
     let cut = !finished_within(&mut child, &record, row.limit);
     if cut {
         let _ = child.kill();
         let _ = child.wait();
     }
-    let term = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(term.success(), "{name}: kill -TERM serve");
-    let status = server.wait().expect("serve stops on SIGTERM");
-    assert!(status.success(), "{name}: serve exited {status}");
+    drop(gateway);
+    stop(&mut server, &name);
     let trace = judge::record(&record).map_err(|e| format!("{name}: {e}"))?;
-    let judgement = judge::judgement(&trace, &(client.claim)(), WIRE_TOLERANCE_NS);
+    let judgement = judge::judgement(&trace, &claim(), WIRE_TOLERANCE_NS);
     let mut oracles: Vec<&str> = Vec::new();
     for v in &judgement.violations {
         if !oracles.contains(&v.oracle) {
@@ -283,6 +463,17 @@ fn cell(client: &Client, row: &Row, env: &Env) -> Result<String, String> {
     };
     let still = if cut { ", still waiting" } else { "" };
     Ok(format!("{}{still}: {verdict}", seen(&trace)))
+}
+
+/// Stop `retry-sim serve` as a person would, so it writes its record's end.
+fn stop(server: &mut Child, name: &str) {
+    let term = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(term.success(), "{name}: kill -TERM serve");
+    let status = server.wait().expect("serve stops on SIGTERM");
+    assert!(status.success(), "{name}: serve exited {status}");
 }
 
 /// Whether `child` exits within `limit` of its first request reaching
@@ -371,9 +562,9 @@ fn grid(text: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// A column's claim as its `sim/claims/` file holds it.
-fn claim_file(client: &Client) -> PathBuf {
-    root().join("claims").join(format!("{}.json", client.name))
+/// The `sim/claims/` file of the claim `name`.
+fn claim_file(name: &str) -> PathBuf {
+    root().join("claims").join(format!("{name}.json"))
 }
 
 #[test]
@@ -387,6 +578,7 @@ fn every_client_is_judged_as_it_is_against_its_own_source() {
         python,
         node,
         portkey,
+        crabllm: crabllm_binary(),
     };
     let bless = std::env::var_os("BLESS").is_some();
     // Four clients at once: most of a cell is a client starting up or
@@ -423,15 +615,19 @@ fn every_client_is_judged_as_it_is_against_its_own_source() {
     let got = table(&cells);
     println!("{got}");
     let expected_path = root().join("tests/suite/ecosystem.md");
-    // The official Python SDKs' claims are built in by name.
-    let claims: Vec<(PathBuf, String)> = CLIENTS
-        .iter()
-        .filter(|c| sdks::named(c.name).is_none())
-        .map(|c| {
-            let json = serde_json::to_string_pretty(&(c.claim)()).unwrap() + "\n";
-            (claim_file(c), json)
-        })
-        .collect();
+    // The official Python SDKs' claims are built in by name; a planted
+    // defect's are its client's.
+    let json = |claim: fn() -> Claim| serde_json::to_string_pretty(&claim()).unwrap() + "\n";
+    let mut claims: Vec<(PathBuf, String)> = Vec::new();
+    for c in CLIENTS.iter().filter(|c| !c.planted) {
+        if sdks::named(c.name).is_none() {
+            claims.push((claim_file(c.name), json(c.claim)));
+        }
+        if let Some(deployments) = c.deployments {
+            let name = format!("{}-deployments", c.name);
+            claims.push((claim_file(&name), json(deployments)));
+        }
+    }
     if bless {
         std::fs::write(&expected_path, &got).unwrap();
         for (path, json) in &claims {
@@ -468,10 +664,38 @@ fn every_client_is_judged_as_it_is_against_its_own_source() {
     }
     let took = started.elapsed();
     println!("the ecosystem table took {took:?}");
+    planted_caught(&cells, &skipped);
     assert!(
         differ.is_empty(),
         "the ecosystem table differs from {}:\n{}\n\nIf the change is meant: BLESS=1 cargo test -p provider-retry-sim --test suite ecosystem",
         expected_path.display(),
         differ.join("\n")
+    );
+}
+
+/// The row of deployments at two upstreams: LiteLLM's Router held, the
+/// same Router with every Retry-After read as 0 convicted of a request
+/// sent before its server's Retry-After had passed (`retry_after_shared`).
+/// Checked apart from the expected file, so a re-bless cannot lose it.
+fn planted_caught(cells: &[Vec<String>], skipped: &[Option<String>]) {
+    let r = ROWS
+        .iter()
+        .position(|r| r.upstreams > 1)
+        .expect("a row of deployments");
+    let column = |name: &str| CLIENTS.iter().position(|c| c.name == name).expect(name);
+    let (shipped, planted) = (column("litellm-router"), column("planted-litellm"));
+    if skipped[shipped].is_some() || skipped[planted].is_some() {
+        return;
+    }
+    let again = "BLESS=1 cargo test -p provider-retry-sim --test suite ecosystem";
+    assert!(
+        cells[shipped][r].ends_with(": held"),
+        "LiteLLM's Router at two upstreams: {}; {again}",
+        cells[shipped][r]
+    );
+    assert!(
+        cells[planted][r].contains("`retry_after_shared`"),
+        "the Router that reads Retry-After as 0 went free: {}; {again}",
+        cells[planted][r]
     );
 }
