@@ -116,6 +116,9 @@ pub enum Reply {
         retry_after: Option<Duration>,
         /// Whether the network world writes that wait as seconds or as an HTTP date.
         form: RetryAfterForm,
+        /// The `x-should-retry` value the network world sends with it, if
+        /// the plan sets one (in process there is no header to carry it).
+        should_retry: Option<bool>,
     },
     /// The connection failed.
     Network,
@@ -318,10 +321,11 @@ impl Backend {
             Some(s) => s.clone().acquire_owned().await.ok(),
             None => None,
         };
-        let (answer, form, shape) = {
+        let (answer, form, should_retry, shape) = {
             let mut faults = lock(&upstream.faults);
             let answer = faults.answer_for(self.now(), client, call);
-            (answer, faults.retry_after_form(), faults.stream_shape())
+            let form = faults.retry_after_form();
+            (answer, form, faults.should_retry(), faults.stream_shape())
         };
         match answer {
             Answer::Ok {
@@ -358,6 +362,7 @@ impl Backend {
                     status,
                     retry_after,
                     form,
+                    should_retry,
                 }
             }
             Answer::Network { latency } => {

@@ -27,6 +27,14 @@ pub struct FaultPlan {
     /// How the network world's server writes Retry-After (in process it is
     /// a `Duration` and needs no form).
     pub retry_after_form: RetryAfterForm,
+    /// The `x-should-retry: true|false` header sent with every status
+    /// answer of the plan (transient, non-transient, outage, rate limit and
+    /// scripted alike), which the official SDKs obey over their status
+    /// rule. Only the wire carries it: in process a provider error has no
+    /// headers, so it has no effect there (as `keepalive_ms`), and a
+    /// subject there is judged as if the header were absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub should_retry: Option<bool>,
     /// Probability of a non-transient status (drawn from `non_transient_statuses`).
     pub p_non_transient: f64,
     /// Statuses drawn (uniformly) for non-transient answers.
@@ -87,6 +95,7 @@ impl Default for FaultPlan {
             transient_statuses: vec![503],
             retry_after_ms: None,
             retry_after_form: RetryAfterForm::Seconds,
+            should_retry: None,
             p_non_transient: 0.0,
             non_transient_statuses: vec![400],
             p_decode: 0.0,
@@ -656,6 +665,12 @@ impl Faults {
     /// How the network world's server writes Retry-After.
     pub fn retry_after_form(&self) -> RetryAfterForm {
         self.plan.retry_after_form
+    }
+
+    /// The `x-should-retry` value the network world's server sends with
+    /// every status answer, if any.
+    pub fn should_retry(&self) -> Option<bool> {
+        self.plan.should_retry
     }
 
     /// How the plan's streams go: how many items, the gap before each, the

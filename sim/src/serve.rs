@@ -37,7 +37,7 @@ use crate::method::Method;
 use crate::trace::{AttemptOutcome, CallOutcome, ChunkId, Failure, Kind, Record, Trace};
 use crate::wire::address::{self, Address, CallId};
 use crate::wire::grouping::Calls;
-use crate::wire::retry_after;
+use crate::wire::{retry_after, should_retry};
 use crate::world::net::server::{Body, Server, method_of};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -517,6 +517,7 @@ impl Wire {
                 // What the client will read from the header, in any form.
                 retry_after_ns: retry_after::parse(r.headers(), SystemTime::now())
                     .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+                should_retry: should_retry::parse(r.headers()),
             }),
             Err(_) => AttemptOutcome::Failed(Failure::Network),
         });
@@ -593,6 +594,7 @@ mod tests {
         let outcome = CallOutcome::Failed(Failure::Status {
             status: 400,
             retry_after_ns: None,
+            should_retry: None,
         });
         assert_eq!(kind, Kind::CallEnded { outcome });
         let item: Report = serde_json::from_str(

@@ -165,6 +165,12 @@ pub enum Failure {
         status: u16,
         /// The Retry-After it carried, in nanoseconds.
         retry_after_ns: Option<u64>,
+        /// The `x-should-retry` header it carried (`true` or `false`), if
+        /// any: only an answer on the wire can carry one, so a failure
+        /// read from a provider's error never has it. Absent in a record:
+        /// none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        should_retry: Option<bool>,
     },
     /// A transport failure.
     Network,
@@ -194,6 +200,8 @@ impl Failure {
                 status: *status,
                 retry_after_ns: retry_after
                     .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+                // A provider's error keeps no headers.
+                should_retry: None,
             },
             Error::Network(_) => Failure::Network,
             Error::Decode(_) => Failure::Decode,
@@ -360,18 +368,27 @@ pub struct Record {
     pub kind: Kind,
 }
 
-/// In words: `HTTP 503`, `HTTP 429 (Retry-After 1.000 s)`, `network error`, `timed out`.
+/// In words: `HTTP 503`, `HTTP 429 (Retry-After 1.000 s)`, `HTTP 400
+/// (x-should-retry: true)`, `network error`, `timed out`.
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Failure::Status {
                 status,
                 retry_after_ns,
+                should_retry,
             } => {
                 write!(f, "HTTP {status}")?;
-                match retry_after_ns {
-                    Some(ra) => write!(f, " (Retry-After {})", human(*ra)),
-                    None => Ok(()),
+                let notes: Vec<String> = [
+                    retry_after_ns.map(|ra| format!("Retry-After {}", human(ra))),
+                    should_retry.map(|retry| format!("x-should-retry: {retry}")),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                match notes.is_empty() {
+                    true => Ok(()),
+                    false => write!(f, " ({})", notes.join(", ")),
                 }
             }
             Failure::Network => f.write_str("network error"),
@@ -700,6 +717,7 @@ mod tests {
         let failed = AttemptOutcome::Failed(Failure::Status {
             status: 429,
             retry_after_ns: Some(u64::MAX),
+            should_retry: None,
         });
         let t = Trace::new(vec![
             rec(0, started()),

@@ -229,6 +229,7 @@ async fn drive(
             CallOutcome::Failed(Failure::Status {
                 status,
                 retry_after_ns: None,
+                should_retry: None,
             })
         }
         Ok(response) => {

@@ -7,7 +7,7 @@
 //! knob cannot say (a jitter shape, the methods retried) is said in a claim
 //! file (`judge --print-claim NAME` writes one to start from).
 
-use super::claim::{Claim, RetryAfterRule, UpstreamOrder, nanos};
+use super::claim::{Claim, RetryAfterRule, ShouldRetryHeader, UpstreamOrder, nanos};
 use std::collections::BTreeSet;
 
 /// Every knob, with what its value means.
@@ -67,6 +67,10 @@ pub const KNOBS: &[(&str, &str)] = &[
     (
         "server_waits",
         "true: nothing reaches a server before a Retry-After it sent (to any call) has passed; false: not promised",
+    ),
+    (
+        "should_retry_header",
+        "honoured (an answer's x-should-retry: true retries any status, false ends the call) or ignored (the statuses alone decide)",
     ),
 ];
 
@@ -138,6 +142,13 @@ pub fn set(claim: &mut Claim, assignment: &str) -> Result<(), String> {
                 "false" => false,
                 _ => return Err(refuse("give true or false".into())),
             })
+        }
+        "should_retry_header" => {
+            claim.should_retry_header = match value {
+                "honoured" => ShouldRetryHeader::Honoured,
+                "ignored" => ShouldRetryHeader::Ignored,
+                _ => return Err(refuse("give honoured or ignored".into())),
+            }
         }
         "statuses" => claim.retryable.statuses = statuses(value).map_err(refuse)?,
         "first_chunk" => claim.first_chunk_ns = optional(value).map_err(refuse)?,
@@ -293,6 +304,8 @@ mod tests {
                 "upstreams" => "3",
                 "upstream_order" => "any",
                 "server_waits" => "true",
+                // The SDK claim honours it: the knob must turn it off.
+                "should_retry_header" => "ignored",
                 _ => "1s",
             };
             let mut c = openai();
@@ -320,6 +333,7 @@ mod tests {
             ("upstream_order=random", "give in_order or any"),
             ("cooldown=later", "give a duration"),
             ("server_waits=yes", "give true or false"),
+            ("should_retry_header=honored", "give honoured or ignored"),
         ] {
             let mut c = openai();
             let e = set(&mut c, bad).expect_err(bad);
@@ -385,5 +399,10 @@ mod tests {
         assert!(!c.server_waits(), "no SDK claim promises it");
         set(&mut c, "server_waits=true").unwrap();
         assert!(c.server_waits());
+        assert_eq!(c.should_retry_header, ShouldRetryHeader::Honoured);
+        set(&mut c, "should_retry_header=ignored").unwrap();
+        assert_eq!(c.should_retry_header, ShouldRetryHeader::Ignored);
+        set(&mut c, "should_retry_header=honoured").unwrap();
+        assert_eq!(c.should_retry_header, ShouldRetryHeader::Honoured);
     }
 }

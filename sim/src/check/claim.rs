@@ -90,6 +90,37 @@ pub struct Claim {
     /// says (promised under one, else not). See [`Claim::server_waits`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_waits: Option<bool>,
+    /// What an answer's `x-should-retry` header does: honoured, it
+    /// overrides `retryable` for that answer (`true`: retried whatever its
+    /// status, while attempts remain and after the claim's wait; `false`:
+    /// the call ends with it at once); ignored, it changes nothing. Absent
+    /// in a claim file: ignored.
+    #[serde(default, skip_serializing_if = "ShouldRetryHeader::is_ignored")]
+    pub should_retry_header: ShouldRetryHeader,
+}
+
+/// What a claim does with an answer's `x-should-retry: true|false` header
+/// (the official SDKs' override of their status rule).
+///
+/// # Default
+///
+/// [`ShouldRetryHeader::Ignored`]: a claim file written before the
+/// header was judged said nothing about it, and most clients read no
+/// header but Retry-After.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShouldRetryHeader {
+    /// `true` retries any status, `false` retries none, over `retryable`.
+    Honoured,
+    /// The header changes nothing: `retryable` alone decides.
+    #[default]
+    Ignored,
+}
+
+impl ShouldRetryHeader {
+    fn is_ignored(&self) -> bool {
+        *self == ShouldRetryHeader::Ignored
+    }
 }
 
 /// How a call goes through a claim's upstreams.
@@ -323,6 +354,9 @@ impl Claim {
             upstream_order: UpstreamOrder::InOrder,
             cooldown_ns: None,
             server_waits: None,
+            // A crabllm provider's error keeps no response headers, so the
+            // wrapper never sees one.
+            should_retry_header: ShouldRetryHeader::Ignored,
         }
     }
 
@@ -399,6 +433,22 @@ mod tests {
         assert_eq!(read.upstream_order, UpstreamOrder::InOrder);
         assert_eq!((read.cooldown_ns, read.server_waits), (None, None));
         assert!(!read.server_waits());
+    }
+
+    #[test]
+    fn a_claim_file_without_the_header_rule_ignores_the_header() {
+        let mut claim = Claim::provider_retry(&PolicySpec::default());
+        let json = serde_json::to_value(&claim).unwrap();
+        assert!(
+            json.get("should_retry_header").is_none(),
+            "ignored is not written"
+        );
+        let read: Claim = serde_json::from_value(json).unwrap();
+        assert_eq!(read.should_retry_header, ShouldRetryHeader::Ignored);
+        claim.should_retry_header = ShouldRetryHeader::Honoured;
+        let json = serde_json::to_value(&claim).unwrap();
+        assert_eq!(json["should_retry_header"], "honoured");
+        assert_eq!(serde_json::from_value::<Claim>(json).unwrap(), claim);
     }
 
     #[test]

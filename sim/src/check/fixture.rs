@@ -38,6 +38,7 @@ pub fn claim() -> Claim {
         upstream_order: crate::check::claim::UpstreamOrder::InOrder,
         cooldown_ns: None,
         server_waits: None,
+        should_retry_header: crate::check::claim::ShouldRetryHeader::Ignored,
     }
 }
 
@@ -83,6 +84,7 @@ pub fn failed(attempt: u32, status: u16, ra_ms: Option<u64>) -> Kind {
         outcome: AttemptOutcome::Failed(Failure::Status {
             status,
             retry_after_ns: ra_ms.map(|m| m * MS),
+            should_retry: None,
         }),
     }
 }
@@ -102,6 +104,7 @@ pub fn fail_503() -> CallOutcome {
     CallOutcome::Failed(Failure::Status {
         status: 503,
         retry_after_ns: None,
+        should_retry: None,
     })
 }
 

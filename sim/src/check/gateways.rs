@@ -96,6 +96,7 @@ pub fn crabllm(d: &Deployment, upstreams: u32) -> Claim {
         upstream_order: crate::check::claim::UpstreamOrder::InOrder,
         cooldown_ns: None,
         server_waits: None,
+        should_retry_header: crate::check::claim::ShouldRetryHeader::Ignored,
     }
 }
 

@@ -125,6 +125,7 @@ fn client(seed: u64, defect: Defect, long_ra: bool) -> Vec<Record> {
             let failure = CallOutcome::Failed(crate::trace::Failure::Status {
                 status,
                 retry_after_ns: ra_ms.map(|m| m * MS),
+                should_retry: None,
             });
             if status == 429 && (u as usize) < cool_until.len() {
                 cool_until[u as usize] = cool_until[u as usize].max(end + COOLDOWN);

@@ -47,6 +47,8 @@ mod oracle_tests;
 #[cfg(test)]
 mod seen_tests;
 #[cfg(test)]
+mod should_retry_tests;
+#[cfg(test)]
 mod throttle_tests;
 #[cfg(test)]
 mod walk_away_tests;

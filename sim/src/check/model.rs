@@ -7,7 +7,7 @@
 //! failed call stopped retrying ([`endings`]). Nothing here comes from the
 //! wrapper crate; every sum saturates and no input panics.
 
-use super::claim::{Backoff, Claim, JitterShape, RetryAfterRule, UpstreamOrder};
+use super::claim::{Backoff, Claim, JitterShape, RetryAfterRule, ShouldRetryHeader, UpstreamOrder};
 use crate::method::Method;
 use crate::trace::{
     AttemptOutcome, CallOutcome, ChunkId, Failure, GiveUpReason, Kind, Record, Reported, Trace,
@@ -357,9 +357,15 @@ pub fn transient(outcome: &AttemptOutcome, claim: &Claim) -> bool {
     }
 }
 
-/// Whether `failure` is one the claim retries.
+/// Whether `failure` is one the claim retries: by its kind and status,
+/// unless the answer carried an `x-should-retry` header the claim honours,
+/// which decides alone.
 pub fn transient_failure(failure: &Failure, claim: &Claim) -> bool {
     match failure {
+        Failure::Status {
+            should_retry: Some(retry),
+            ..
+        } if claim.should_retry_header == ShouldRetryHeader::Honoured => *retry,
         Failure::Status { status, .. } => claim.retryable.statuses.contains(status),
         Failure::Network => claim.retryable.network,
         Failure::Timeout => claim.retryable.timeout,
@@ -568,6 +574,7 @@ pub fn retry_afters(trace: &Trace) -> Vec<Answered> {
                     AttemptOutcome::Failed(Failure::Status {
                         status,
                         retry_after_ns,
+                        ..
                     }),
             } if retry_after_ns.is_some() || *status == 429 => out.push(Answered {
                 at: r.t,
@@ -794,6 +801,7 @@ mod tests {
             AttemptOutcome::Failed(Failure::Status {
                 status: 429,
                 retry_after_ns: Some(ns),
+                should_retry: None,
             })
         };
         for zero_waited in [false, true] {
@@ -972,6 +980,7 @@ mod tests {
             upstream_order: crate::check::claim::UpstreamOrder::InOrder,
             cooldown_ns: None,
             server_waits: None,
+            should_retry_header: crate::check::claim::ShouldRetryHeader::Ignored,
         };
         let w = |after, ra| Wait {
             after,

@@ -1003,6 +1003,7 @@ fn fallback_taken_catches_a_transient_failure_returned_with_upstreams_left() {
         ended(CallOutcome::Failed(Failure::Status {
             status: 400,
             retry_after_ns: None,
+            should_retry: None,
         })),
     ));
     assert_eq!(names(refused, &gateway(2)), NONE);
@@ -1218,6 +1219,7 @@ fn non_transient_once_judges_only_a_call_with_a_non_transient_failure() {
         ended(CallOutcome::Failed(Failure::Status {
             status: 400,
             retry_after_ns: None,
+            should_retry: None,
         })),
     ));
     assert!(judges("non_transient_once", t.clone(), &claim()));

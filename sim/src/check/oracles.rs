@@ -317,7 +317,10 @@ fn not_retried_once(c: &Call, claim: &Claim, _: &Context) -> Verdict {
 }
 
 /// No attempt follows one that failed for good. Judges every call with an
-/// attempt that failed other than transiently.
+/// attempt that failed other than transiently: under a claim that honours
+/// `x-should-retry`, an answer carrying `false` is such a failure whatever
+/// its status ([`model::transient_failure`]); ignored, the header changes
+/// nothing.
 fn non_transient_once(c: &Call, claim: &Claim, _: &Context) -> Verdict {
     let Some(at) = c.attempts.iter().position(|a| match &a.end {
         Some((_, o @ AttemptOutcome::Failed(_))) => !transient(o, claim),
@@ -339,7 +342,9 @@ fn non_transient_once(c: &Call, claim: &Claim, _: &Context) -> Verdict {
 
 /// A failed call whose last attempt failed transiently stopped only for a
 /// reason the claim permits. Judges every such call (a handed-over
-/// stream's failure is not a give-up).
+/// stream's failure is not a give-up): under a claim that honours
+/// `x-should-retry`, an answer carrying `true` is transient whatever its
+/// status, and `false` never is ([`model::transient_failure`]).
 fn transient_retried(c: &Call, claim: &Claim, _: &Context) -> Verdict {
     let Some((_, CallOutcome::Failed(_))) = &c.ended else {
         return Verdict::NotJudged;

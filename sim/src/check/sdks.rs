@@ -9,9 +9,15 @@
 //! - retry `n` (from 0) waits `min(0.5 * 2^n, 8.0)` s times
 //!   `1 - 0.25 * random()`, a scale in `(0.75, 1]`; `n` is the number of
 //!   retries taken, so a Retry-After wait still advances it;
-//! - `_should_retry`: 408, 409, 429 and every status >= 500 (unless the
-//!   server sends `x-should-retry`, which the fault server never does);
-//!   connection errors and timeouts are retried too;
+//! - `_should_retry`: 408, 409, 429 and every status >= 500; connection
+//!   errors and timeouts are retried too;
+//! - an `x-should-retry: true|false` header overrides the status rule
+//!   (`_should_retry`, openai lines 933-941, anthropic 941-949): `true`
+//!   retries any status, `false` none. It is asked only while retries
+//!   remain (openai line 1232, `remaining_retries > 0 and
+//!   self._should_retry(...)`), so it never adds an attempt; openai's
+//!   refusal of a Retry-After over its maximum comes first (lines
+//!   923-930). The claims honour it;
 //! - a stream is retried until its response's status is read; once it is
 //!   handed over, nothing is;
 //! - `DEFAULT_TIMEOUT = 600 s` per request (connect 5 s), which also bounds
@@ -27,7 +33,7 @@
 //!   platform's sleep limit); zero or negative falls back to the backoff.
 //!   No value is refused.
 
-use super::claim::{Backoff, Claim, JitterShape, RetryAfterRule, Retryable};
+use super::claim::{Backoff, Claim, JitterShape, RetryAfterRule, Retryable, ShouldRetryHeader};
 use crate::method::Method;
 use crate::scenario::PolicySpec;
 
@@ -116,6 +122,7 @@ fn stainless(methods: &[Method], retry_after: RetryAfterRule) -> Claim {
         upstream_order: crate::check::claim::UpstreamOrder::InOrder,
         cooldown_ns: None,
         server_waits: None,
+        should_retry_header: ShouldRetryHeader::Honoured,
     }
 }
 

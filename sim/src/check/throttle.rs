@@ -181,6 +181,7 @@ pub fn held_back(c: &Call, claim: &Claim, context: &Context) -> Option<Vec<(Give
         CallOutcome::Failed(Failure::Status {
             status: 429,
             retry_after_ns: Some(wait),
+            ..
         }),
     )) = c.ended.as_ref()
     else {

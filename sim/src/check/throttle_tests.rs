@@ -187,6 +187,7 @@ fn held_back(wait_ms: u64, reason: GiveUpReason) -> Vec<Record> {
     let refused = CallOutcome::Failed(Failure::Status {
         status: 429,
         retry_after_ns: Some(wait_ms * MS),
+        should_retry: None,
     });
     t.extend([
         at(1, 500, started(Method::Chat)),

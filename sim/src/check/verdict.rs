@@ -255,11 +255,13 @@ mod tests {
             Some(Failure::Status {
                 status: 429,
                 retry_after_ns: Some(ms * 1_000_000),
+                should_retry: None,
             })
         };
         let plain = Some(Failure::Status {
             status: 503,
             retry_after_ns: None,
+            should_retry: None,
         });
         // 503, 429 with a Retry-After, 429 with one (the last: no wait
         // follows it), then a stream of two items and a retried one.

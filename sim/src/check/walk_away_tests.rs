@@ -114,6 +114,7 @@ fn liveness_after_heal_owes_a_dropped_call_nothing() {
     let bad_request = Failure::Status {
         status: 400,
         retry_after_ns: None,
+        should_retry: None,
     };
     failed_call.push(rec(120, ended(CallOutcome::Failed(bad_request))));
     assert_eq!(

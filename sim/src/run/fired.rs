@@ -21,6 +21,7 @@ pub fn fired(trace: &Trace, network: &NetworkSpec) -> Fired {
                 Failure::Status {
                     status,
                     retry_after_ns,
+                    ..
                 } => {
                     fired.add(Fault::Status(*status), 1);
                     fired.add(Fault::RetryAfter, u64::from(retry_after_ns.is_some()));
@@ -127,6 +128,7 @@ mod tests {
             AttemptOutcome::Failed(Failure::Status {
                 status: 503,
                 retry_after_ns,
+                should_retry: None,
             })
         };
         let mut trace = Trace::new(vec![

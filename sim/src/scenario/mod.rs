@@ -383,6 +383,17 @@ mod tests {
     const MINIMAL: &str = "name = \"m\"\n[workload]\nkind = \"closed\"\nclients = 1\ncalls = 1\n";
 
     #[test]
+    fn should_retry_is_a_boolean_located_when_it_is_not() {
+        let with = |value: &str| parse(&format!("{MINIMAL}[faults]\nshould_retry = {value}\n"));
+        assert_eq!(with("false").unwrap().faults.should_retry, Some(false));
+        assert_eq!(with("true").unwrap().faults.should_retry, Some(true));
+        assert_eq!(parse(MINIMAL).unwrap().faults.should_retry, None);
+        let e = with("\"no\"").unwrap_err();
+        assert_eq!((e.line, e.column), (7, 16), "{e}");
+        assert!(e.message.contains("bool"), "{e}");
+    }
+
+    #[test]
     fn minimal_scenario_takes_default_policy() {
         let s = parse(MINIMAL).unwrap();
         assert_eq!(s.policy, PolicySpec::default());

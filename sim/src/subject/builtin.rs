@@ -248,6 +248,7 @@ impl Subject for Crabllm {
             upstream_order: crate::check::claim::UpstreamOrder::InOrder,
             cooldown_ns: None,
             server_waits: None,
+            should_retry_header: crate::check::claim::ShouldRetryHeader::Ignored,
         }
     }
 

@@ -8,6 +8,7 @@
 //! | [`requests`] | the smallest valid request of each kind |
 //! | [`sse`] | server-sent events put back together from bytes cut anywhere |
 //! | [`retry_after`] | the three Retry-After forms, written and parsed |
+//! | [`should_retry`] | the `x-should-retry` header, written and parsed |
 //! | [`address`] | which upstream answers a request, and which call it belongs to |
 //! | [`grouping`] | which call an attempt belongs to when the client names none |
 //! | [`digest`] | what a request sends, as a stable number, and the call it names |
@@ -24,6 +25,7 @@ pub mod lent;
 pub mod requests;
 pub mod retry_after;
 pub mod shapes;
+pub mod should_retry;
 pub mod sse;
 
 use crate::method::Method;

@@ -13,7 +13,7 @@
 //!  python3 sim/clients/drive.py --sdk openai --calls 3 &&
 //!  retry-sim judge r.jsonl --claim openai-python`
 
-use provider_retry_sim::check::{Claim, Violation, WIRE_TOLERANCE_NS, sdks};
+use provider_retry_sim::check::{Claim, Violation, WIRE_TOLERANCE_NS, adjust, sdks};
 use provider_retry_sim::judge;
 use provider_retry_sim::trace::{AttemptOutcome, CallOutcome, Failure, Kind, Trace};
 use std::io::{BufRead, BufReader};
@@ -163,6 +163,7 @@ fn status(status: u16, ra_s: Option<u64>) -> AttemptOutcome {
     AttemptOutcome::Failed(Failure::Status {
         status,
         retry_after_ns: ra_s.map(|s| s * 1_000_000_000),
+        should_retry: None,
     })
 }
 
@@ -188,6 +189,7 @@ fn judge_sdk(py: &Path, sdk: &str, claim: &Claim) {
         Some(CallOutcome::Failed(Failure::Status {
             status: s,
             retry_after_ns: None,
+            should_retry: None,
         }))
     };
 
@@ -238,6 +240,43 @@ fn judge_sdk(py: &Path, sdk: &str, claim: &Claim) {
     assert_eq!(judged(&r, claim), [], "{}", r.name);
 }
 
+/// The openai SDK obeys `x-should-retry` over its status rule: `false`
+/// on a 503 ends the call at once, `true` on a 400 retries it after the
+/// backoff. Both runs hold under its claim, and each is convicted under
+/// the same claim with the header ignored.
+fn should_retry_overrides_the_status(py: &Path) {
+    let claim = sdks::openai_python();
+    let mut ignored = claim.clone();
+    adjust::set(&mut ignored, "should_retry_header=ignored").expect("a knob");
+    let header = |status, retry| {
+        AttemptOutcome::Failed(Failure::Status {
+            status,
+            retry_after_ns: None,
+            should_retry: Some(retry),
+        })
+    };
+
+    let r = run(py, "openai", "should-retry-false", "chat", 1, 20);
+    let (attempts, _) = calls(&r.trace).remove(0);
+    assert_eq!(attempts, [header(503, false)], "{}", r.name);
+    assert_eq!(judged(&r, &claim), [], "{}", r.name);
+    let wrong = oracles(judged(&r, &ignored));
+    assert_eq!(wrong, ["transient_retried"], "{}", r.name);
+
+    let r = run(py, "openai", "should-retry-true", "chat", 1, 20);
+    let (attempts, ended) = calls(&r.trace).remove(0);
+    let retried = vec![header(400, true), AttemptOutcome::Ok];
+    assert_eq!(
+        (attempts, ended),
+        (retried, Some(CallOutcome::Ok)),
+        "{}",
+        r.name
+    );
+    assert_eq!(judged(&r, &claim), [], "{}", r.name);
+    let wrong = oracles(judged(&r, &ignored));
+    assert_eq!(wrong, ["non_transient_once"], "{}", r.name);
+}
+
 #[test]
 fn the_python_sdks_keep_their_documented_retry_behaviour_on_the_wire() {
     let started = Instant::now();
@@ -274,6 +313,7 @@ fn the_python_sdks_keep_their_documented_retry_behaviour_on_the_wire() {
         let refused = CallOutcome::Failed(Failure::Status {
             status: 429,
             retry_after_ns: None,
+            should_retry: None,
         });
         assert_eq!(
             (attempts, ended),
@@ -289,6 +329,7 @@ fn the_python_sdks_keep_their_documented_retry_behaviour_on_the_wire() {
         };
         let wrong = oracles(judged(&r, &anthropic_rule));
         assert_eq!(wrong, ["transient_retried"], "{}", r.name);
+        should_retry_overrides_the_status(&py);
         anthropic.join()
     });
     if let Err(panic) = openai {

@@ -54,6 +54,7 @@ fn status(status: u16, ra_s: Option<u64>) -> AttemptOutcome {
     AttemptOutcome::Failed(Failure::Status {
         status,
         retry_after_ns: ra_s.map(|s| s * 1_000_000_000),
+        should_retry: None,
     })
 }
 

@@ -48,6 +48,7 @@ impl Seen {
             Failure::Status {
                 status,
                 retry_after_ns,
+                ..
             } => Seen::Status {
                 status: *status,
                 retry_after: retry_after_ns.is_some(),

@@ -86,6 +86,7 @@ pub fn claim(
         upstream_order: crate::check::claim::UpstreamOrder::InOrder,
         cooldown_ns: None,
         server_waits: None,
+        should_retry_header: crate::check::claim::ShouldRetryHeader::Ignored,
     }
 }
 

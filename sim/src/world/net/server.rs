@@ -37,7 +37,7 @@ use crate::method::Method;
 use crate::wire::address::{self, Address};
 use crate::wire::items;
 use crate::wire::shapes::{self, Asked};
-use crate::wire::{METHOD_HEADER, retry_after};
+use crate::wire::{METHOD_HEADER, retry_after, should_retry};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use http_body_util::combinators::BoxBody;
@@ -162,6 +162,7 @@ impl Server {
                 status,
                 retry_after,
                 form,
+                should_retry: retry_word,
             } => {
                 let code =
                     StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -177,6 +178,10 @@ impl Server {
                     if let Ok(value) = value.parse() {
                         response.headers_mut().insert(name, value);
                     }
+                }
+                if let Some(retry) = retry_word {
+                    let headers = response.headers_mut();
+                    headers.insert(should_retry::HEADER, should_retry::value(retry));
                 }
                 Ok(response)
             }

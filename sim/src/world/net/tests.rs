@@ -206,3 +206,51 @@ async fn each_upstream_answers_by_its_own_plan_and_none_past_the_last() {
     assert_eq!(status_at(&server, 1).await, 429);
     assert_eq!(status_at(&server, 2).await, 404);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_plan_that_sets_should_retry_sends_it_with_every_status_and_only_then() {
+    // The header is the plan's word on each status answer: a success
+    // carries none, and a plan that sets none sends none.
+    use crate::backend::{Backend, Clock};
+    use crate::faults::{FaultPlan, Faults};
+    use crate::wire::address::Address;
+    use crate::wire::should_retry;
+    use crate::world::net::server::Server;
+    let headers = |should_retry: Option<bool>| async move {
+        let plan = FaultPlan {
+            script: ["503", "ok"]
+                .map(|s| s.parse().expect("a script step"))
+                .to_vec(),
+            should_retry,
+            ..FaultPlan::default()
+        };
+        let clock = Clock::Tokio(tokio::time::Instant::now());
+        let server = Server::new(
+            Backend::new(Faults::new(plan, 1), None, clock),
+            crate::world::net::world::wall,
+        );
+        let mut said = Vec::new();
+        for call in 0..2 {
+            let (head, _) = hyper::Request::post("/v1/embeddings")
+                .body(())
+                .expect("a request head")
+                .into_parts();
+            let at = Address {
+                upstream: 0,
+                client: 1,
+                call,
+            };
+            let response = server.answer(&head, &bytes::Bytes::new(), at).await;
+            let response = response.expect("an answer");
+            let status = response.status().as_u16();
+            said.push((status, should_retry::parse(response.headers())));
+        }
+        said
+    };
+    assert_eq!(
+        headers(Some(false)).await,
+        [(503, Some(false)), (200, None)]
+    );
+    assert_eq!(headers(Some(true)).await, [(503, Some(true)), (200, None)]);
+    assert_eq!(headers(None).await, [(503, None), (200, None)]);
+}

@@ -7,7 +7,7 @@
 //! The official Python SDKs' claims are `check::sdks`' own.
 
 use provider_retry_sim::check::claim::{
-    Backoff, Claim, JitterShape, RetryAfterRule, Retryable, UpstreamOrder,
+    Backoff, Claim, JitterShape, RetryAfterRule, Retryable, ShouldRetryHeader, UpstreamOrder,
 };
 use provider_retry_sim::check::gateways::{self, Deployment};
 use provider_retry_sim::check::sdks;
@@ -33,6 +33,9 @@ const S: u64 = 1_000 * MS;
 /// default only when it is not given (line 1017, `if not
 /// is_given(timeout)`): an explicit `None` is given, so no attempt is
 /// ever timed out.
+///
+/// The SDK's `_should_retry` decides each status, `x-should-retry` first
+/// (`openai/_base_client.py` lines 933-941), so the header is honoured.
 pub fn langchain_openai() -> Claim {
     Claim {
         retried: CHAT.into(),
@@ -48,8 +51,10 @@ pub fn langchain_openai() -> Claim {
 ///
 /// - `maxRetries = options.maxRetries ?? 2` (line 173); `DEFAULT_TIMEOUT =
 ///   600000` ms (line 747).
-/// - `shouldRetry` (lines 558-579): `x-should-retry` first, then 408, 409,
-///   429 and every status >= 500.
+/// - `shouldRetry` (lines 558-579): `x-should-retry` first (`'true'`
+///   retries, `'false'` does not, lines 560-565), then 408, 409, 429 and
+///   every status >= 500; asked only `if (retriesRemaining && shouldRetry
+///   ...)` (lines 463-464), so the header never adds an attempt.
 /// - `calculateDefaultRetryTimeoutMillis` (lines 610-619): `min(0.5 *
 ///   2^n, 8)` s times `1 - Math.random() * 0.25`.
 /// - `retryRequest` (lines 580-608): `retry-after-ms`, else `retry-after`
@@ -66,7 +71,9 @@ pub fn openai_node() -> Claim {
 /// Retry-After is waited only when `timeoutMillis > 0 && timeoutMillis <=
 /// 2 ** 31 - 1` (lines 947-952): zero or negative falls back to the
 /// backoff, as in the Python SDKs; the value above is the backoff too,
-/// which no row of the table reaches.
+/// which no row of the table reaches. `shouldRetry` (lines 890-930) reads
+/// `x-should-retry` first (lines 906-911), asked only while retries remain
+/// (lines 727-728): the header is honoured.
 pub fn anthropic_node() -> Claim {
     stainless_node(
         Method::Anthropic,
@@ -104,6 +111,8 @@ fn stainless_node(method: Method, retry_after: RetryAfterRule) -> Claim {
 ///   500 are retryable; `@ai-sdk/provider-utils` lines 965-1003: a failed
 ///   connection is too.
 /// - No timeout unless the caller passes an abort signal.
+/// - No file of `ai`, `@ai-sdk/provider`, `@ai-sdk/provider-utils` or
+///   `@ai-sdk/openai` names `x-should-retry`: the header is ignored.
 pub fn ai_sdk() -> Claim {
     Claim {
         retried: [Method::Chat].into(),
@@ -127,6 +136,7 @@ pub fn ai_sdk() -> Claim {
         },
         first_chunk_ns: None,
         stream_idle_ns: None,
+        should_retry_header: ShouldRetryHeader::Ignored,
         ..sdks::openai_python()
     }
 }
@@ -146,6 +156,7 @@ pub fn ai_sdk() -> Claim {
 ///   throws with `u._timeouts=[]`: no more retries); a 0 is no value and
 ///   leaves the backoff.
 /// - No per-request timeout unless the config sets `request_timeout`.
+/// - `x-should-retry` appears nowhere in it: the header is ignored.
 ///
 /// What the claim does not say: after a Retry-After wait the same code
 /// sets every later backoff to 0 (`u._timeouts=Array.from(...).map(()=>0)`);
@@ -176,6 +187,7 @@ pub fn portkey() -> Claim {
         },
         first_chunk_ns: None,
         stream_idle_ns: None,
+        should_retry_header: ShouldRetryHeader::Ignored,
         ..sdks::openai_python()
     }
 }
@@ -192,7 +204,12 @@ pub fn portkey() -> Claim {
 ///   `litellm/utils.py` `calculate_retry_after` (lines 8594-8617) draws:
 ///   a Retry-After in `(0, 60]` s plus `JITTER * random()` (0.75 s,
 ///   `constants.py` line 596), else `min(0.5 * 2^n, 8)` s plus the same.
-/// - `utils.py` `should_retry` (lines 8528-8554): 408, 409, 429, >= 500.
+/// - `utils.py` `should_retry` (lines 8528-8554): 408, 409, 429, >= 500,
+///   from the status alone: it copies the SDK's comment "If the server
+///   explicitly says whether or not to retry, obey" (line 8537) but not
+///   the header check, and the compiled core (`rust_bridge/_native.abi3.so`)
+///   holds no `x-should-retry` string; the inner SDK's own loop, which
+///   would honour it, has 0 retries. The header is ignored.
 /// - The inner openai client's own retries are 0 (every attempt sends
 ///   `x-stainless-retry-count: 0`); its timeout is LiteLLM's
 ///   `request_timeout`, 6000 s (sent as `x-stainless-read-timeout`).
@@ -223,6 +240,7 @@ pub fn litellm_router() -> Claim {
         retry_after: RetryAfterRule::Ignored,
         first_chunk_ns: None,
         stream_idle_ns: None,
+        should_retry_header: ShouldRetryHeader::Ignored,
         ..sdks::openai_python()
     }
 }
@@ -313,5 +331,16 @@ pub fn provider_retry_gateway() -> Claim {
         retried: [Method::Chat].into(),
         timed: [Method::Chat].into(),
         ..Claim::provider_retry(&spec)
+    }
+}
+
+#[test]
+fn only_the_stainless_clients_honour_x_should_retry() {
+    let honours = |claim: Claim| claim.should_retry_header == ShouldRetryHeader::Honoured;
+    for claim in [openai_node(), anthropic_node(), langchain_openai()] {
+        assert!(honours(claim));
+    }
+    for claim in [ai_sdk(), portkey(), litellm_router()] {
+        assert!(!honours(claim));
     }
 }
