@@ -204,8 +204,8 @@ fn held_in(c: &Call, claim: &Claim, shared: SharedPause, tol: u64, g: &Gap) -> H
         .collect();
     ends.sort_unstable();
     ends.dedup();
-    let pending_at_end = g.ending
-        && others(c, claim).any(|(a, end)| a.at < g.to.saturating_add(tol) && end > g.to);
+    let pending_at_end =
+        g.ending && others(c, claim).any(|(a, end)| a.at < g.to.saturating_add(tol) && end > g.to);
     let most = u32::try_from(ends.len())
         .unwrap_or(u32::MAX)
         .saturating_add(u32::from(pending_at_end));
@@ -227,9 +227,7 @@ fn held_in(c: &Call, claim: &Claim, shared: SharedPause, tol: u64, g: &Gap) -> H
             .max()
             .unwrap_or(cover)
             .max(cover);
-        let next_hi = latest
-            .saturating_add(shared.spread_ns)
-            .saturating_add(tol);
+        let next_hi = latest.saturating_add(shared.spread_ns).saturating_add(tol);
         window = Some((cover, next_hi));
     }
     Held {
@@ -266,9 +264,8 @@ pub fn within_ask(c: &Call, claim: &Claim, context: &Context, started: u64, firs
         return true;
     }
     let late = shared.spread_ns.saturating_add(tol);
-    pauses(c, claim).any(|(a, e)| {
-        a.at < first && e > end && e <= first && first <= e.saturating_add(late)
-    })
+    pauses(c, claim)
+        .any(|(a, e)| a.at < first && e > end && e <= first && first <= e.saturating_add(late))
 }
 
 /// The latest end of a pause still pending at `at`, set by an answer
@@ -492,11 +489,7 @@ pub fn in_provider_numbers(c: Call, claim: &Claim, context: &Context) -> Call {
 /// `None` without an answering claim or reports (or when the reports
 /// count other attempts than the provider saw: the reports' oracle says
 /// so); what is wrong if the numbers skip other than held answers can.
-pub fn renumbered(
-    c: &Call,
-    claim: &Claim,
-    context: &Context,
-) -> Option<Result<Call, String>> {
+pub fn renumbered(c: &Call, claim: &Claim, context: &Context) -> Option<Result<Call, String>> {
     answering(claim)?;
     let numbers: Vec<u32> = c
         .reported
@@ -572,7 +565,10 @@ pub fn renumbered(
                         last
                     }
                 };
-                Reported::GaveUp { attempt: at, reason }
+                Reported::GaveUp {
+                    attempt: at,
+                    reason,
+                }
             }
         };
         reported.push((*t, event));
