@@ -127,57 +127,49 @@ pub fn holds(c: &Call, claim: &Claim, context: &Context) -> Holds {
         return out;
     };
     let tol = context.tolerance_ns;
-    let started = c.started.map(|s| s.0);
-    // Where the call could next reach its gate after attempt `k`: after
-    // the Retry-After it waited (known to the claim's jitter and a tick),
-    // else somewhere in a backoff (unknown here).
-    let after = |k: usize| -> Option<(u64, u64, Option<(u64, u64)>)> {
-        let (end, outcome) = c.attempts.get(k)?.end.as_ref()?;
-        Some(match model::waited_retry_after(outcome, claim) {
+    // The gap before attempt `k` (`k` past the last: up to the call's end
+    // at its gate, at `to`). The call reaches its gate first at its start,
+    // or after the Retry-After it waited (known to the claim's jitter and
+    // a tick); after a backoff, somewhere unknown here.
+    let gap = |k: usize, to: u64, ending: bool| -> Option<Gap> {
+        if k == 0 {
+            let s = c.started?.0;
+            let arrival = Some((s, s));
+            return Some(Gap {
+                arrival,
+                from: s,
+                to,
+                ending,
+            });
+        }
+        let (end, outcome) = c.attempts.get(k - 1)?.end.as_ref()?;
+        let (from, arrival) = match model::waited_retry_after(outcome, claim) {
             Some(ra) => {
                 let lo = end.saturating_add(ra);
-                let hi = lo.saturating_add(claim.retry_after_jitter_ns);
-                (lo, lo, Some((lo, hi.saturating_add(tol))))
+                let hi = lo
+                    .saturating_add(claim.retry_after_jitter_ns)
+                    .saturating_add(tol);
+                (lo, Some((lo, hi)))
             }
-            None => (*end, *end, None),
+            None => (*end, None),
+        };
+        Some(Gap {
+            arrival,
+            from,
+            to,
+            ending,
         })
     };
     let mut sum = Held::default();
     for (k, a) in c.attempts.iter().enumerate() {
-        let gap = match k {
-            0 => started.map(|s| Gap {
-                arrival: Some((s, s)),
-                from: s,
-                to: a.start,
-                ending: false,
-            }),
-            _ => after(k - 1).map(|(from, _, arrival)| Gap {
-                arrival,
-                from,
-                to: a.start,
-                ending: false,
-            }),
-        };
-        sum = sum.plus(gap.map_or_else(Held::default, |g| held_in(c, claim, shared, tol, &g)));
+        let held = gap(k, a.start, false).map(|g| held_in(c, claim, shared, tol, &g));
+        sum = sum.plus(held.unwrap_or_default());
         out.before.push(sum);
     }
     // A failed call may have ended at its gate, held there.
     if let Some((ended, CallOutcome::Failed(_))) = c.ended.as_ref() {
-        let gap = match c.attempts.len() {
-            0 => started.map(|s| Gap {
-                arrival: Some((s, s)),
-                from: s,
-                to: *ended,
-                ending: true,
-            }),
-            n => after(n - 1).map(|(from, _, arrival)| Gap {
-                arrival,
-                from,
-                to: *ended,
-                ending: true,
-            }),
-        };
-        if let Some(g) = gap.filter(|g| g.to >= g.from) {
+        let last = gap(c.attempts.len(), *ended, true).filter(|g| g.to >= g.from);
+        if let Some(g) = last {
             sum = sum.plus(held_in(c, claim, shared, tol, &g));
         }
     }
