@@ -148,6 +148,15 @@ pub enum UpstreamOrder {
 /// waited is refused: a retry's ends the call with the last attempt's
 /// failure, a first attempt's with a 429 carrying the refused wait as its
 /// Retry-After, the provider never reached.
+///
+/// With `answered`, a held attempt does not wait: the throttle answers it
+/// at once with a 429 whose Retry-After is its wait, never longer than the
+/// Retry-After (capped) that set the pause's end. The answer counts as an
+/// attempt of the call (its retries, its longest Retry-After and its
+/// deadline treat it as a 429), though no provider saw it: a call may
+/// reach the provider fewer times than its attempts, and a call whose last
+/// attempt was answered ends with its last real failure, or, with none,
+/// with that 429.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SharedPause {
@@ -155,6 +164,11 @@ pub struct SharedPause {
     pub spread_ns: u64,
     /// One Retry-After pauses the others at most this long.
     pub max_pause_ns: u64,
+    /// A held attempt is answered at once in the provider's stead, and
+    /// counted, instead of waiting for free. Absent in a claim file: false
+    /// (held attempts wait).
+    #[serde(default)]
+    pub answered: bool,
 }
 
 fn one() -> u32 {

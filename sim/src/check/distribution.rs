@@ -511,6 +511,7 @@ mod tests {
             gap_ns: 10 * MS,
             from_first_ns: 0,
             retry_after_ns: None,
+            held: Default::default(),
         };
         let envelope = Envelope {
             lo: 0,

@@ -199,7 +199,10 @@ pub fn judgement_and_pools(trace: &Trace, claim: &Claim, context: &Context) -> (
     };
     let mut out = Judgement::default();
     // Built once: every oracle below reads the same calls.
-    let calls = model::calls(trace);
+    let calls: Vec<model::Call> = model::calls(trace)
+        .into_iter()
+        .map(|c| throttle::in_provider_numbers(c, claim, context))
+        .collect();
     // Summed here and put in the map once: a map entry per call and oracle
     // cost a sweep more than some oracles do.
     let mut per_call = [Tally::default(); oracles::PER_CALL.len()];

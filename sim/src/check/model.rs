@@ -8,6 +8,7 @@
 //! wrapper crate; every sum saturates and no input panics.
 
 use super::claim::{Backoff, Claim, JitterShape, RetryAfterRule, ShouldRetryHeader, UpstreamOrder};
+pub use super::throttle::Held;
 use crate::method::Method;
 use crate::trace::{
     AttemptOutcome, CallOutcome, ChunkId, Failure, GiveUpReason, Kind, Record, Reported, Trace,
@@ -70,6 +71,11 @@ pub struct Call {
     /// by [`calls`]; empty for a call read alone ([`Call::of`]), which
     /// lets a claimed throttle excuse nothing.
     pub run_retry_afters: Arc<Vec<Answered>>,
+    /// What is wrong with the numbers the wrapper reported its attempts
+    /// by, under an answering throttle (which numbers its held answers
+    /// too: [`super::throttle::in_provider_numbers`]); its reports are then
+    /// left in its own numbers.
+    pub misnumbered: Option<String>,
 }
 
 /// A failure with a Retry-After, or a 429, answered to some call of the run.
@@ -113,6 +119,10 @@ pub struct Wait {
     pub from_first_ns: u64,
     /// The Retry-After the claim says was waited instead of a backoff.
     pub retry_after_ns: Option<u64>,
+    /// The attempts an answering throttle may have answered before
+    /// attempt `after` (each advancing the schedule): the wait is schedule
+    /// item `after` plus that many ([`super::throttle::holds`]).
+    pub held: Held,
 }
 
 /// Where a backoff wait had to fall.
@@ -316,15 +326,18 @@ impl Call {
     /// Every wait between consecutive attempts.
     pub fn waits(&self, claim: &Claim) -> Vec<Wait> {
         let first = self.first_start().unwrap_or(0);
+        let holds = super::throttle::holds(self, claim, &super::Context::default());
         self.attempts
             .windows(2)
-            .filter_map(|w| {
+            .enumerate()
+            .filter_map(|(k, w)| {
                 let (end, outcome) = w[0].end.as_ref()?;
                 Some(Wait {
                     after: w[0].number,
                     gap_ns: w[1].start.saturating_sub(*end),
                     from_first_ns: end.saturating_sub(first),
                     retry_after_ns: waited_retry_after(outcome, claim),
+                    held: holds.before.get(k).copied().unwrap_or_default(),
                 })
             })
             .collect()
@@ -617,6 +630,11 @@ pub fn observed_in(trace: &Trace, calls: &[Call], claim: &Claim) -> Vec<Observed
                 if super::throttle::paused_between(&call, claim, from, to) {
                     continue;
                 }
+                // Held answers before it may have moved it along the
+                // schedule: which item it drew is unknown.
+                if wait.held.least != wait.held.most {
+                    continue;
+                }
             }
             let from_origin = Wait {
                 from_first_ns: wait
@@ -687,18 +705,35 @@ pub fn envelopes(
     let backoff = &claim.backoff;
     let mut previous = Some(backoff.initial_ns);
     let mut item: u32 = 0;
+    let mut held = Held::default();
     let mut out = Vec::with_capacity(waits.len());
     for w in waits {
         // provider-retry: retry n takes schedule item n even after a Retry-After.
         if backoff.advances_on_retry_after {
             item = w.after;
         }
+        // Held answers since the last wait drew schedule items unseen:
+        // the previous draw is theirs.
+        if w.held.most != held.most {
+            previous = None;
+        }
+        held = w.held;
         if w.retry_after_ns.is_some() {
             previous = None;
             out.push((*w, None));
             continue;
         }
-        out.push((*w, Some(envelope(backoff, item, previous))));
+        let least = envelope(backoff, item.saturating_add(held.least), previous);
+        let most = envelope(backoff, item.saturating_add(held.most), previous);
+        out.push((
+            *w,
+            Some(Envelope {
+                lo: least.lo.min(most.lo),
+                hi: least.hi.max(most.hi),
+                // Which item is unknown: not one uniform draw.
+                censored: least.censored || most.censored || held.least != held.most,
+            }),
+        ));
         previous = Some(exact(w).unwrap_or(w.gap_ns));
         item = item.saturating_add(1);
     }
@@ -731,8 +766,23 @@ pub fn endings(call: &Call, claim: &Claim) -> Vec<(GiveUpReason, May)> {
     if !transient(outcome, claim) || !retried {
         return vec![(GiveUpReason::NotTransient, May::Certain)];
     }
-    if u64::from(last.number).saturating_add(1) >= claim.max_attempts {
+    // Held answers before the last attempt spent attempts too.
+    let context = super::Context::default();
+    let held = super::throttle::holds(call, claim, &context)
+        .before
+        .last()
+        .copied()
+        .unwrap_or_default();
+    let spent = |n: u32| {
+        u64::from(last.number)
+            .saturating_add(1)
+            .saturating_add(u64::from(n))
+    };
+    if spent(held.least) >= claim.max_attempts {
         return vec![(GiveUpReason::Exhausted, May::Certain)];
+    }
+    if spent(held.most) >= claim.max_attempts {
+        out.push((GiveUpReason::Exhausted, May::Possible));
     }
     let ra = waited_retry_after(outcome, claim);
     if ra
@@ -744,7 +794,6 @@ pub fn endings(call: &Call, claim: &Claim) -> Vec<(GiveUpReason, May)> {
     // A retry its shared throttle refused at the gate, after the wait: the
     // wrapper had passed the checks below, so the refusal's reasons are
     // the call's.
-    let context = super::Context::default();
     if let Some(refused) = super::throttle::refused_retry(call, claim, &context) {
         return refused;
     }
@@ -775,11 +824,13 @@ pub fn next_wait_bounds(call: &Call, claim: &Claim, ra: Option<u64>) -> (u64, u6
     }
     let mut waits = call.waits(claim);
     let after = call.attempts.last().map_or(0, |a| a.number);
+    let holds = super::throttle::holds(call, claim, &super::Context::default());
     waits.push(Wait {
         after,
         gap_ns: 0,
         from_first_ns: 0,
         retry_after_ns: None,
+        held: holds.before.last().copied().unwrap_or_default(),
     });
     match envelopes(&waits, claim, |_| None).last() {
         Some((_, Some(e))) => (e.lo, e.hi),
@@ -987,6 +1038,7 @@ mod tests {
             gap_ns: 0,
             from_first_ns: 0,
             retry_after_ns: ra,
+            held: Held::default(),
         };
         let e = envelopes(&[w(0, Some(5)), w(1, None)], &claim, |_| None);
         assert_eq!(e[0].1, None);

@@ -235,7 +235,11 @@ fn waiting(c: &Call, claim: &Claim, context: &Context) -> bool {
     }
     let longest = match ra {
         Some(ra) => ra.saturating_add(claim.retry_after_jitter_ns),
-        None => model::envelope(&claim.backoff, *number, None).hi,
+        None => {
+            let held = throttle::holds(c, claim, context).before.last().copied();
+            let item = number.saturating_add(held.unwrap_or_default().most);
+            model::envelope(&claim.backoff, item, None).hi
+        }
     };
     context.trace_end_ns.saturating_sub(*ended) <= longest.saturating_add(context.tolerance_ns)
 }
@@ -291,16 +295,24 @@ fn capabilities(c: &Call, _: &Claim, _: &Context) -> Verdict {
 }
 
 /// No call makes more attempts than the claim allows. Judges every call
-/// that made an attempt.
-fn attempts_bounded(c: &Call, claim: &Claim, _: &Context) -> Verdict {
+/// that made an attempt. Under an answering throttle, the held answers the
+/// trace makes certain ([`throttle::holds`]) count as attempts too.
+fn attempts_bounded(c: &Call, claim: &Claim, context: &Context) -> Verdict {
     let n = c.attempts.len() as u64;
     if n == 0 {
         return Verdict::NotJudged;
     }
-    Verdict::judged(
-        (n > claim.max_attempts)
-            .then(|| format!("{n} attempts, at most {} allowed", claim.max_attempts)),
-    )
+    let held = u64::from(throttle::holds(c, claim, context).total.least);
+    Verdict::judged((n.saturating_add(held) > claim.max_attempts).then(|| {
+        let answered = match held {
+            0 => String::new(),
+            h => format!(" (and {h} held attempts its throttle answered)"),
+        };
+        format!(
+            "{n} attempts{answered}, at most {} allowed",
+            claim.max_attempts
+        )
+    }))
 }
 
 /// A method the claim does not retry is attempted exactly once. Judges
@@ -749,6 +761,12 @@ fn reported_agrees(c: &Call, claim: &Claim, context: &Context) -> Verdict {
 
 /// What is wrong with what `c`'s wrapper reported, if anything.
 fn report_fault(c: &Call, claim: &Claim, context: &Context) -> Option<String> {
+    // Under an answering throttle the wrapper numbers its held answers
+    // too: the judge read its reports in the provider's numbers, unless
+    // they skipped other than held answers can.
+    if let Some(fault) = &c.misnumbered {
+        return Some(fault.clone());
+    }
     if c.reported.is_empty() {
         // A subject that claims to report must, for the calls it retries:
         // a silent observer is a fault.

@@ -51,7 +51,11 @@ pub fn first_attempt_at_once(c: &Call, claim: &Claim, context: &Context) -> Verd
     let by_deadline = claim
         .deadline_ns
         .is_none_or(|d| late <= d.saturating_add(context.tolerance_ns));
-    let woke = by_deadline && super::throttle::woke(c, claim, context, started, first);
+    // An answered hold's Retry-After is never longer than what set the
+    // pause: the wake-up comes no later than that after the start.
+    let woke = by_deadline
+        && super::throttle::woke(c, claim, context, started, first)
+        && super::throttle::within_ask(c, claim, context, started, first);
     Verdict::judged((late > context.tolerance_ns.max(TICK_NS) && !woke).then(|| {
         format!(
             "its first attempt started {} after the call did: nothing may wait before a first attempt (another call's wait?)",

@@ -15,6 +15,7 @@ fn throttled() -> Claim {
         shared_pause: Some(SharedPause {
             spread_ns: 1_000 * MS,
             max_pause_ns: 60_000 * MS,
+            answered: false,
         }),
         ..claim()
     }

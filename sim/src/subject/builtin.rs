@@ -78,6 +78,7 @@ impl Subject for OursThrottle {
             shared_pause: Some(SharedPause {
                 spread_ns: nanos(THROTTLE_SPREAD),
                 max_pause_ns: nanos(Self::max_pause(policy)),
+                answered: false,
             }),
             ..Ours.claim(policy)
         }
@@ -92,6 +93,41 @@ impl Subject for OursThrottle {
             .adaptive(false)
             .spread(THROTTLE_SPREAD)
             .max_pause(Self::max_pause(policy));
+        Ours.wrap(inner, policy, seed).throttle(throttle)
+    }
+}
+
+/// provider-retry with [`OursThrottle`]'s throttle answering held
+/// attempts in the provider's stead (`Throttle::answer_held`): a held
+/// attempt is answered at once with a 429 whose Retry-After is its wait
+/// (never longer than what set the pause), and counts as an attempt.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OursThrottleAnswered;
+
+impl Subject for OursThrottleAnswered {
+    type Wrapped = Retrying<Probe>;
+
+    fn name(&self) -> String {
+        "provider-retry, answering throttle".into()
+    }
+
+    /// [`OursThrottle`]'s claim, its held attempts answered.
+    fn claim(&self, policy: &PolicySpec) -> Claim {
+        let mut claim = OursThrottle.claim(policy);
+        if let Some(shared) = claim.shared_pause.as_mut() {
+            shared.answered = true;
+        }
+        claim
+    }
+
+    fn wrap(&self, inner: Probe, policy: &PolicySpec, seed: u64) -> Self::Wrapped {
+        // Made outside the world's runtime in the network world, as
+        // `OursThrottle`'s is.
+        let throttle = Throttle::new()
+            .adaptive(false)
+            .answer_held(true)
+            .spread(THROTTLE_SPREAD)
+            .max_pause(OursThrottle::max_pause(policy));
         Ours.wrap(inner, policy, seed).throttle(throttle)
     }
 }
@@ -301,6 +337,8 @@ pub enum SubjectName {
     OursDecorrelated,
     /// provider-retry with a throttle every call shares (its pauses).
     OursThrottle,
+    /// provider-retry with a shared throttle answering held attempts.
+    OursThrottleAnswered,
     /// `crabllm_core::Retrying` 0.0.25.
     Crabllm,
     /// backon 1.6, Retry-After ignored.
@@ -322,13 +360,14 @@ pub enum SubjectName {
 
 impl SubjectName {
     /// Every built-in subject, in table order.
-    pub const ALL: [SubjectName; 14] = [
+    pub const ALL: [SubjectName; 15] = [
         SubjectName::Ours,
         SubjectName::OursNone,
         SubjectName::OursEqual,
         SubjectName::OursFull,
         SubjectName::OursDecorrelated,
         SubjectName::OursThrottle,
+        SubjectName::OursThrottleAnswered,
         SubjectName::Crabllm,
         SubjectName::Backon,
         SubjectName::BackonAdjust,
@@ -344,13 +383,14 @@ impl SubjectName {
     /// of these it ran did not, and the false-alarm sweep runs them all.
     /// (tower 0.5 is not among them: shared by concurrent calls, every call
     /// draws the same jitter, and `delays_independent` convicts it.)
-    pub const CORRECT: [SubjectName; 8] = [
+    pub const CORRECT: [SubjectName; 9] = [
         SubjectName::Ours,
         SubjectName::OursNone,
         SubjectName::OursEqual,
         SubjectName::OursFull,
         SubjectName::OursDecorrelated,
         SubjectName::OursThrottle,
+        SubjectName::OursThrottleAnswered,
         SubjectName::ReferenceOpenai,
         SubjectName::ReferenceAdded,
     ];
@@ -364,6 +404,7 @@ impl SubjectName {
             SubjectName::OursFull => "ours-full",
             SubjectName::OursDecorrelated => "ours-decorrelated",
             SubjectName::OursThrottle => "ours-throttle",
+            SubjectName::OursThrottleAnswered => "ours-throttle-answered",
             SubjectName::ReferenceOpenai => "reference-openai",
             SubjectName::ReferenceAdded => "reference-added",
             SubjectName::Crabllm => "crabllm",
@@ -393,6 +434,7 @@ pub fn visit<V: Visit>(name: SubjectName, v: V) -> V::Output {
         SubjectName::OursFull => v.visit(&OursJitter(JitterSpec::Full)),
         SubjectName::OursDecorrelated => v.visit(&OursJitter(JitterSpec::Decorrelated)),
         SubjectName::OursThrottle => v.visit(&OursThrottle),
+        SubjectName::OursThrottleAnswered => v.visit(&OursThrottleAnswered),
         SubjectName::ReferenceOpenai => v.visit(&Reference(Shape::OpenAi)),
         SubjectName::ReferenceAdded => v.visit(&Reference(Shape::Added)),
         SubjectName::Crabllm => v.visit(&Crabllm),

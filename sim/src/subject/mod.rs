@@ -17,7 +17,9 @@ pub mod builtin;
 pub mod peers;
 pub mod probe;
 
-pub use builtin::{Bare, Crabllm, Ours, OursJitter, OursThrottle, SubjectName, Visit, visit};
+pub use builtin::{
+    Bare, Crabllm, Ours, OursJitter, OursThrottle, OursThrottleAnswered, SubjectName, Visit, visit,
+};
 pub use peers::{Backon, BackonAdjust, Reference, TokioRetry2, Tower};
 pub use probe::{Probe, Reporter};
 

@@ -14,7 +14,10 @@
 //! | `subject` | each variant as a `Subject`, under provider-retry's claim or its own |
 //! | `cases` | the scenarios (TOML in the test) and the judging helpers |
 //! | `throttle` | throttled wrappers with one defect each, against a claimed shared pause |
+//! | `answered` | throttles answering held attempts, one defect each, against a claimed answered pause |
 
+#[path = "zoo/answered.rs"]
+mod answered;
 #[path = "zoo/cases.rs"]
 pub(crate) mod cases;
 #[path = "zoo/defect.rs"]

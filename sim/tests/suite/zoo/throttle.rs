@@ -22,7 +22,7 @@ use tokio::time::Instant;
 
 /// Twenty closed-loop clients against a 5-per-second limiter answering 429
 /// with Retry-After 1 s: calls arrive during every pause, several held at once.
-const LIMITED: &str = r#"
+pub(super) const LIMITED: &str = r#"
 name = "zoo-throttle-limited"
 [policy]
 max_retries = 4
@@ -36,7 +36,7 @@ calls = 3
 "#;
 
 /// The same limiter under a 1.5 s retry deadline: held calls' waits reach it.
-const DEADLINE: &str = r#"
+pub(super) const DEADLINE: &str = r#"
 name = "zoo-throttle-deadline"
 [policy]
 max_retries = 4
@@ -64,7 +64,7 @@ fn runs<S: Subject>(subject: &S, toml: &str) -> Vec<Evaluation> {
 }
 
 /// `subject` breaks `oracle` on some seed of `toml`.
-fn assert_caught<S: Subject>(subject: &S, toml: &str, oracle: &str) {
+pub(super) fn assert_caught<S: Subject>(subject: &S, toml: &str, oracle: &str) {
     let found = runs(subject, toml)
         .into_iter()
         .find_map(|e| e.violations.into_iter().find(|v| v.oracle == oracle));
@@ -77,7 +77,7 @@ fn assert_caught<S: Subject>(subject: &S, toml: &str, oracle: &str) {
 }
 
 /// `subject` holds every oracle on every seed of `toml`.
-fn assert_holds<S: Subject>(subject: &S, toml: &str) {
+pub(super) fn assert_holds<S: Subject>(subject: &S, toml: &str) {
     for e in runs(subject, toml) {
         assert!(
             e.violations.is_empty(),
