@@ -132,11 +132,10 @@
 //! (6.6 % against 6.7 %), while the provider is spared the attempts it
 //! would have refused.
 //!
-//! Answering is not the default yet because the simulator's judge models
-//! held attempts that wait (its `shared_pause` claim): a call that ends
-//! on a held attempt's answer, having reached the provider fewer times
-//! than its retries allow, is what it convicts a wrapper for. Turn it on
-//! where latency matters more than every call's eventual success.
+//! Answering is not the default: a call that ends on a held attempt's
+//! answer has reached the provider fewer times than its retries allow,
+//! which a caller counting on every call's eventual success would not
+//! expect. Turn it on where latency matters more than that.
 //!
 //! # When not to use it
 //!

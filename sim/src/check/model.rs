@@ -766,13 +766,10 @@ pub fn endings(call: &Call, claim: &Claim) -> Vec<(GiveUpReason, May)> {
     if !transient(outcome, claim) || !retried {
         return vec![(GiveUpReason::NotTransient, May::Certain)];
     }
-    // Held answers before the last attempt spent attempts too.
+    // Held answers spent attempts too: before the last one, and after it
+    // at a gate the call ended at.
     let context = super::Context::default();
-    let held = super::throttle::holds(call, claim, &context)
-        .before
-        .last()
-        .copied()
-        .unwrap_or_default();
+    let held = super::throttle::holds(call, claim, &context).total;
     let spent = |n: u32| {
         u64::from(last.number)
             .saturating_add(1)
@@ -781,28 +778,40 @@ pub fn endings(call: &Call, claim: &Claim) -> Vec<(GiveUpReason, May)> {
     if spent(held.least) >= claim.max_attempts {
         return vec![(GiveUpReason::Exhausted, May::Certain)];
     }
-    if spent(held.most) >= claim.max_attempts {
+    // Held answers may have spent the attempts: then every reason below
+    // is only possible, exhaustion coming first.
+    let exhausted = spent(held.most) >= claim.max_attempts;
+    if exhausted {
         out.push((GiveUpReason::Exhausted, May::Possible));
     }
+    let certain = match exhausted {
+        true => May::Possible,
+        false => May::Certain,
+    };
     let ra = waited_retry_after(outcome, claim);
     if ra
         .zip(refused_above(claim))
         .is_some_and(|(ra, max)| ra > max)
     {
-        return vec![(GiveUpReason::RetryAfterTooLong, May::Certain)];
+        out.push((GiveUpReason::RetryAfterTooLong, certain));
+        return out;
     }
     // A retry its shared throttle refused at the gate, after the wait: the
     // wrapper had passed the checks below, so the refusal's reasons are
-    // the call's.
+    // the call's (or exhaustion, if held answers may have spent them).
     if let Some(refused) = super::throttle::refused_retry(call, claim, &context) {
-        return refused;
+        out.extend(refused.into_iter().map(|(r, m)| match exhausted {
+            true => (r, May::Possible),
+            false => (r, m),
+        }));
+        return out;
     }
     if let Some(deadline) = claim.deadline_ns {
         let origin = super::throttle::deadline_origin(call, claim);
         let elapsed = end.saturating_sub(origin.unwrap_or(*end));
         let (lo, hi) = next_wait_bounds(call, claim, ra);
         if elapsed.saturating_add(lo) > deadline {
-            out.push((GiveUpReason::Deadline, May::Certain));
+            out.push((GiveUpReason::Deadline, certain));
             return out;
         }
         if elapsed.saturating_add(hi) > deadline {

@@ -491,6 +491,11 @@ fn no_sleep_after_final(c: &Call, claim: &Claim, context: &Context) -> Verdict {
     if super::upstreams::gave_up_cooling(c, claim, context) {
         return Verdict::Held;
     }
+    // Its retry answered at the gate in the provider's stead: the wait
+    // was before that answer, its final attempt, which no provider saw.
+    if throttle::ended_at_gate(c, claim, context) {
+        return Verdict::Held;
+    }
     let reported = c
         .reported
         .iter()
@@ -820,9 +825,11 @@ fn report_fault(c: &Call, claim: &Claim, context: &Context) -> Option<String> {
             } => {
                 let Some(w) = waits.iter().find(|w| w.after == attempt) else {
                     // The caller dropped the call during that wait, or a
-                    // claimed shared throttle refused the retry after it:
-                    // no retry could follow.
-                    let refused = throttle::refused_retry(c, claim, context).is_some();
+                    // claimed shared throttle refused the retry after it,
+                    // or answered it in the provider's stead: no retry
+                    // reached the provider.
+                    let refused = throttle::refused_retry(c, claim, context).is_some()
+                        || throttle::ended_at_gate(c, claim, context);
                     if (c.dropped.is_some() || refused) && Some(attempt) == last {
                         continue;
                     }
@@ -902,12 +909,14 @@ fn held_back_report(c: &Call, claim: &Claim, context: &Context) -> Option<Option
 
 /// Calls starting at or after the heal bound succeed. Judges every call
 /// that started then, in a run with a heal bound, unless its caller
-/// dropped it (it had no chance to succeed).
-fn liveness_after_heal(c: &Call, _: &Claim, context: &Context) -> Verdict {
+/// dropped it (it had no chance to succeed), or an answering shared pause
+/// may have ended it at its gate (a pause set before the heal outlives it,
+/// and its answer counts as an attempt).
+fn liveness_after_heal(c: &Call, claim: &Claim, context: &Context) -> Verdict {
     let (Some(from), Some((start, ..))) = (context.live_from.map(nanos), c.started) else {
         return Verdict::NotJudged;
     };
-    if start < from || c.dropped.is_some() {
+    if start < from || c.dropped.is_some() || throttle::ended_at_gate(c, claim, context) {
         return Verdict::NotJudged;
     }
     let ok = matches!(c.ended, Some((_, CallOutcome::Ok)));

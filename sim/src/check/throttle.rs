@@ -177,6 +177,19 @@ pub fn holds(c: &Call, claim: &Claim, context: &Context) -> Holds {
     out
 }
 
+/// Whether `c` may have ended at its gate, answered there in the
+/// provider's stead after its last attempt (or before any): its last
+/// attempt was then a held answer, which no provider saw. Only under an
+/// answered claim.
+pub fn ended_at_gate(c: &Call, claim: &Claim, context: &Context) -> bool {
+    if answering(claim).is_none() {
+        return false;
+    }
+    let holds = holds(c, claim, context);
+    let before = holds.before.last().map_or(0, |h| h.most);
+    holds.total.most > before
+}
+
 /// The held answers possible in one gap. At most: one per pause another
 /// call set that ended inside it (each held answer wakes the call at its
 /// pause's end or after, and the next is held by a later end), and one

@@ -55,6 +55,51 @@ clients = 20
 calls = 3
 "#;
 
+/// Two clients at once: one meets a 503 with a Retry-After of 1 s, the
+/// other a plain 503, so its one retry, after no backoff, is answered at
+/// its gate while the first's pause holds, and ends the call there with
+/// its last real error.
+const ENDS_AT_GATE: &str = r#"
+name = "zoo-answered-ends-at-gate"
+[policy]
+max_retries = 1
+initial_backoff = 0
+max_backoff = 0
+jitter = "none"
+max_retry_after = 2000
+[faults]
+script = ["503:ra=1000", "503"]
+latency = { kind = "uniform", min_ms = 10, max_ms = 10 }
+[workload]
+kind = "closed"
+clients = 2
+calls = 1
+think_ms = 0
+"#;
+
+/// One client, no retries: its first call's 429 asks for 733 ms, the
+/// provider heals at once, and the next calls, started inside that pause,
+/// are answered at their gates: failures after the heal that the pause,
+/// not the provider, gave.
+const PAUSE_OUTLIVES_HEAL: &str = r#"
+name = "zoo-answered-pause-outlives-heal"
+[policy]
+max_retries = 0
+jitter = "none"
+max_retry_after = 733
+[faults]
+script = ["429:ra=733"]
+heal_ms = 1
+latency = { kind = "uniform", min_ms = 10, max_ms = 10 }
+[workload]
+kind = "closed"
+clients = 1
+calls = 3
+think_ms = 50
+[expect]
+liveness_after_heal_ms = 0
+"#;
+
 /// `ours-throttle-answered`'s claim, for a subject that reports nothing.
 fn silent_claim(policy: &PolicySpec) -> Claim {
     Claim {
@@ -266,7 +311,11 @@ fn an_attempt_answered_with_no_pause_on_is_caught() {
 
 #[test]
 fn correct_answering_throttles_of_both_shapes_hold_every_oracle() {
-    for toml in [LIMITED, DEADLINE, LONG_PAUSE, ONE_RETRY] {
+    let answered_at_gate = [ENDS_AT_GATE, PAUSE_OUTLIVES_HEAL];
+    for toml in [LIMITED, DEADLINE, LONG_PAUSE, ONE_RETRY]
+        .into_iter()
+        .chain(answered_at_gate)
+    {
         assert_holds(&OursThrottleAnswered, toml);
         assert_holds(&Gated(Flaw::None), toml);
     }
