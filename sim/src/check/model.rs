@@ -313,6 +313,17 @@ impl Call {
         self.started.is_some()
     }
 
+    /// The attempt numbers the call's reports gave, in report order.
+    pub fn reported_attempts(&self) -> Vec<u32> {
+        self.reported
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Reported::Attempt { attempt } => Some(*attempt),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// A stream was handed over: items arrived or the stream failed.
     pub fn streamed(&self) -> bool {
         !self.received.is_empty() || self.stream_failed.is_some()

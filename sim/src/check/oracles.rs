@@ -783,14 +783,7 @@ fn report_fault(c: &Call, claim: &Claim, context: &Context) -> Option<String> {
             )
         });
     }
-    let reported: Vec<u32> = c
-        .reported
-        .iter()
-        .filter_map(|(_, e)| match e {
-            Reported::Attempt { attempt } => Some(*attempt),
-            _ => None,
-        })
-        .collect();
+    let reported: Vec<u32> = c.reported_attempts();
     let seen: Vec<u32> = c.attempts.iter().map(|a| a.number).collect();
     if reported != seen {
         return Some(format!(

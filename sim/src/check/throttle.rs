@@ -497,14 +497,7 @@ pub fn in_provider_numbers(c: Call, claim: &Claim, context: &Context) -> Call {
 /// so); what is wrong if the numbers skip other than held answers can.
 pub fn renumbered(c: &Call, claim: &Claim, context: &Context) -> Option<Result<Call, String>> {
     answering(claim)?;
-    let numbers: Vec<u32> = c
-        .reported
-        .iter()
-        .filter_map(|(_, e)| match e {
-            Reported::Attempt { attempt } => Some(*attempt),
-            _ => None,
-        })
-        .collect();
+    let numbers: Vec<u32> = c.reported_attempts();
     if c.reported.is_empty() || numbers.len() != c.attempts.len() {
         return None;
     }
