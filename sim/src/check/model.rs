@@ -76,6 +76,12 @@ pub struct Call {
     /// too: [`super::throttle::in_provider_numbers`]); its reports are then
     /// left in its own numbers.
     pub misnumbered: Option<String>,
+    /// The held answers an answering throttle may have given the call
+    /// ([`super::throttle::holds`]), worked out once where the oracles
+    /// first read the call: every oracle asks, and a run of thousands of
+    /// answers makes each asking dear. `None` until then, and in a part of
+    /// a call, whose attempts are not the call's.
+    pub holds: Option<Arc<super::throttle::Holds>>,
 }
 
 /// A failure with a Retry-After, or a 429, answered to some call of the run.
@@ -266,6 +272,7 @@ impl Call {
                             started: d.started.saturating_sub(before),
                             ..d
                         }),
+                        holds: None,
                         ..self.clone()
                     },
                     // A part left keeps the call's identity and method (the
@@ -614,6 +621,9 @@ pub fn retry_afters(trace: &Trace) -> Vec<Answered> {
             _ => {}
         }
     }
+    // In time order, whatever order the records were written in: the
+    // throttle's model looks pauses up by when they were set.
+    out.sort_by_key(|a| a.at);
     out
 }
 

@@ -44,6 +44,7 @@ use super::model::{self, Answered, Call, May, TICK_NS, refused_above};
 use super::verdict::Verdict;
 use crate::duration::human;
 use crate::trace::{CallOutcome, Failure, GiveUpReason, Reported};
+use std::sync::Arc;
 
 /// The cross-call oracle on the pauses' wake-ups: [`pause_wakes_spread`].
 pub const PAUSE_WAKES_SPREAD: &str = "pause_wakes_spread";
@@ -51,8 +52,16 @@ pub const PAUSE_WAKES_SPREAD: &str = "pause_wakes_spread";
 /// The pauses the claim's shared throttle takes on what the run was
 /// answered: each answer with its pause's end. None without a shared pause.
 fn pauses<'a>(c: &'a Call, claim: &'a Claim) -> impl Iterator<Item = (&'a Answered, u64)> + 'a {
+    pauses_in(&c.run_retry_afters, claim)
+}
+
+/// [`pauses`] of the answers in `answered`.
+fn pauses_in<'a>(
+    answered: &'a [Answered],
+    claim: &'a Claim,
+) -> impl Iterator<Item = (&'a Answered, u64)> + 'a {
     let shared = claim.shared_pause;
-    c.run_retry_afters.iter().filter_map(move |a| {
+    answered.iter().filter_map(move |a| {
         let SharedPause { max_pause_ns, .. } = shared?;
         let retry_after_ns = a.retry_after_ns?;
         // Only a retried method's calls go through the throttle's gate
@@ -68,12 +77,23 @@ pub fn answering(claim: &Claim) -> Option<SharedPause> {
     claim.shared_pause.filter(|s| s.answered)
 }
 
-/// The pauses other calls' answers set. A call's own pause never holds
-/// it: it waits its own Retry-After to that pause's end, and a pause ending
-/// as an attempt arrives has passed.
-fn others<'a>(c: &'a Call, claim: &'a Claim) -> impl Iterator<Item = (&'a Answered, u64)> + 'a {
+/// The pauses other calls' answers set from `from` to `to` (both
+/// included). A call's own pause never holds it: it waits its own
+/// Retry-After to that pause's end, and a pause ending as an attempt
+/// arrives has passed. Looked up by time (the run's answers are in time
+/// order): a run of thousands of answers is judged call by call, gap by
+/// gap.
+fn set_between<'a>(
+    c: &'a Call,
+    claim: &'a Claim,
+    from: u64,
+    to: u64,
+) -> impl Iterator<Item = (&'a Answered, u64)> + 'a {
     let me = (c.client, c.call);
-    pauses(c, claim).filter(move |(a, _)| a.call != me)
+    let all = c.run_retry_afters.as_slice();
+    let lo = all.partition_point(|a| a.at < from);
+    let hi = all.partition_point(|a| a.at <= to).max(lo);
+    pauses_in(&all[lo..hi], claim).filter(move |(a, _)| a.call != me)
 }
 
 /// How many of a call's attempts an answering throttle may have answered
@@ -119,8 +139,17 @@ struct Gap {
     ending: bool,
 }
 
-/// The held answers `c` may have had under an answered claim (see [`Holds`]).
-pub fn holds(c: &Call, claim: &Claim, context: &Context) -> Holds {
+/// The held answers `c` may have had under an answered claim (see
+/// [`Holds`]): [`Call::holds`] where worked out, else worked out now.
+pub fn holds(c: &Call, claim: &Claim, context: &Context) -> Arc<Holds> {
+    match &c.holds {
+        Some(holds) => holds.clone(),
+        None => Arc::new(work_out_holds(c, claim, context)),
+    }
+}
+
+/// [`holds`], from the trace.
+fn work_out_holds(c: &Call, claim: &Claim, context: &Context) -> Holds {
     let mut out = Holds::default();
     let Some(shared) = answering(claim) else {
         out.before = vec![Held::default(); c.attempts.len()];
@@ -199,7 +228,11 @@ pub fn ended_at_gate(c: &Call, claim: &Claim, context: &Context) -> bool {
 /// it), the next window then from that pause's end to the latest end plus
 /// the spread.
 fn held_in(c: &Call, claim: &Claim, shared: SharedPause, tol: u64, g: &Gap) -> Held {
-    let mut ends: Vec<u64> = others(c, claim)
+    // A pause ends at most `max_pause` after it was set: each search below
+    // looks only at the answers that could pass its test.
+    let reach = shared.max_pause_ns.saturating_add(tol);
+    let to = g.to.saturating_add(tol);
+    let mut ends: Vec<u64> = set_between(c, claim, g.from.saturating_sub(reach), to)
         .filter(|(a, end)| {
             a.at < g.to.saturating_add(tol)
                 && end.saturating_add(tol) > g.from
@@ -209,15 +242,16 @@ fn held_in(c: &Call, claim: &Claim, shared: SharedPause, tol: u64, g: &Gap) -> H
         .collect();
     ends.sort_unstable();
     ends.dedup();
-    let pending_at_end =
-        g.ending && others(c, claim).any(|(a, end)| a.at < g.to.saturating_add(tol) && end > g.to);
+    let pending_at_end = g.ending
+        && set_between(c, claim, g.to.saturating_sub(reach), to)
+            .any(|(a, end)| a.at < g.to.saturating_add(tol) && end > g.to);
     let most = u32::try_from(ends.len())
         .unwrap_or(u32::MAX)
         .saturating_add(u32::from(pending_at_end));
     let mut least = 0u32;
     let mut window = g.arrival;
     while let Some((lo, hi)) = window.filter(|(lo, _)| *lo <= g.to) {
-        let cover = others(c, claim)
+        let cover = set_between(c, claim, hi.saturating_sub(reach), lo)
             .filter(|(a, end)| a.at.saturating_add(tol) < lo && *end > hi.saturating_add(tol))
             .map(|(_, end)| end)
             .max();
@@ -226,12 +260,17 @@ fn held_in(c: &Call, claim: &Claim, shared: SharedPause, tol: u64, g: &Gap) -> H
         if u64::from(least) >= claim.max_attempts || least >= most {
             break;
         }
-        let latest = others(c, claim)
-            .filter(|(a, _)| a.at <= hi.saturating_add(tol))
-            .map(|(_, end)| end)
-            .max()
-            .unwrap_or(cover)
-            .max(cover);
+        let latest = set_between(
+            c,
+            claim,
+            cover.saturating_sub(reach),
+            hi.saturating_add(tol),
+        )
+        .filter(|(a, _)| a.at <= hi.saturating_add(tol))
+        .map(|(_, end)| end)
+        .max()
+        .unwrap_or(cover)
+        .max(cover);
         let next_hi = latest.saturating_add(shared.spread_ns).saturating_add(tol);
         window = Some((cover, next_hi));
     }
@@ -477,6 +516,10 @@ pub fn held_back(c: &Call, claim: &Claim, context: &Context) -> Option<Vec<(Give
 /// be, left as they are with what is wrong in
 /// [`Call::misnumbered`](super::model::Call::misnumbered).
 pub fn in_provider_numbers(c: Call, claim: &Claim, context: &Context) -> Call {
+    let c = Call {
+        holds: Some(holds(&c, claim, context)),
+        ..c
+    };
     match renumbered(&c, claim, context) {
         None => c,
         Some(Ok(call)) => call,

@@ -532,8 +532,11 @@ pub fn why_unexercisable(oracle: &str, family: Family) -> Option<&'static str> {
         ("fallback_in_order" | "fallback_taken" | "cooldown_kept", _) => Some(
             "every subject here wraps one provider; fallback across deployments is judged from the wire (`retry-sim serve`, `retry-sim judge`)",
         ),
-        ("retry_after_shared" | "pause_wakes_spread", _) => Some(
-            "judged only where a claim promises a throttle every call shares (`ours-throttle`'s); every other subject claims none",
+        ("retry_after_shared", _) => Some(
+            "judged only where a claim promises a throttle every call shares (`ours-throttle`'s and `ours-throttle-answered`'s); every other subject claims none",
+        ),
+        ("pause_wakes_spread", _) => Some(
+            "judged only where a claim promises a throttle every call shares, on a pause that held two attempts or more; an answering throttle's wake-ups are clipped to the Retry-After that set the pause, so only a wait longer than its spread is judged there (`zoo-answered-long-pause`); every other subject claims none",
         ),
         _ => None,
     }

@@ -360,13 +360,14 @@ pub enum SubjectName {
 
 impl SubjectName {
     /// Every built-in subject `conform` runs when none is named, in table order.
-    pub const ALL: [SubjectName; 14] = [
+    pub const ALL: [SubjectName; 15] = [
         SubjectName::Ours,
         SubjectName::OursNone,
         SubjectName::OursEqual,
         SubjectName::OursFull,
         SubjectName::OursDecorrelated,
         SubjectName::OursThrottle,
+        SubjectName::OursThrottleAnswered,
         SubjectName::Crabllm,
         SubjectName::Backon,
         SubjectName::BackonAdjust,
@@ -382,17 +383,14 @@ impl SubjectName {
     /// of these it ran did not, and the false-alarm sweep runs them all.
     /// (tower 0.5 is not among them: shared by concurrent calls, every call
     /// draws the same jitter, and `delays_independent` convicts it.)
-    /// (`ours-throttle-answered` is in neither list yet: the judge's
-    /// bounds on held answers convict it where a call's retry is answered
-    /// at its gate and the call ends there, a shape the bounds do not yet
-    /// admit. Run it by name.)
-    pub const CORRECT: [SubjectName; 8] = [
+    pub const CORRECT: [SubjectName; 9] = [
         SubjectName::Ours,
         SubjectName::OursNone,
         SubjectName::OursEqual,
         SubjectName::OursFull,
         SubjectName::OursDecorrelated,
         SubjectName::OursThrottle,
+        SubjectName::OursThrottleAnswered,
         SubjectName::ReferenceOpenai,
         SubjectName::ReferenceAdded,
     ];

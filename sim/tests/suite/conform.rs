@@ -303,7 +303,7 @@ fn correct_wrappers_of_every_jitter_shape_hold_every_oracle() {
             r.key
         );
     }
-    assert_eq!(reports.len(), 8, "one report per correct wrapper");
+    assert_eq!(reports.len(), 9, "one report per correct wrapper");
 }
 
 /// The delay samples of `subject` on `scenario` over seeds `0..seeds`.
