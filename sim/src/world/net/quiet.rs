@@ -193,6 +193,153 @@ mod tests {
         assert_eq!(bound(&s, &claim), Some(Duration::from_millis(13_800)));
     }
 
+    const MS: u64 = 1_000_000;
+    const S: u64 = 1_000_000_000;
+
+    /// A one-call network scenario with `faults`, `network` and a think
+    /// time.
+    fn scenario(faults: &str, network: &str, think_ms: u64) -> Scenario {
+        let text = format!(
+            "name = \"quiet\"\nworld = \"network\"\n[faults]\n{faults}\n[network]\n{network}\n\
+             [workload]\nkind = \"closed\"\nclients = 1\ncalls = 1\nthink_ms = {think_ms}\n"
+        );
+        Scenario::parse(std::path::Path::new("quiet.toml"), &text).expect("valid")
+    }
+
+    #[test]
+    fn the_worlds_longest_timer_is_its_longest_latency_silence_think_or_link_delay() {
+        let world = |faults: &str, network: &str, think_ms: u64| {
+            world_timer(&scenario(faults, network, think_ms))
+        };
+        let latency = "latency = { kind = \"uniform\", min_ms = 5, max_ms = 40 }";
+        assert_eq!(world(latency, "", 0), Some(40 * MS));
+        // The strongest brownout stretches it; a factor under 1 does not shorten it.
+        let brownouts = "brownouts = [{ start_ms = 0, end_ms = 10, factor = 3.0 }, \
+                         { start_ms = 20, end_ms = 30, factor = 2.0 }]";
+        assert_eq!(
+            world(&format!("{latency}\n{brownouts}"), "", 0),
+            Some(120 * MS)
+        );
+        let faint = "brownouts = [{ start_ms = 0, end_ms = 10, factor = 0.5 }]";
+        assert_eq!(world(&format!("{latency}\n{faint}"), "", 0), Some(40 * MS));
+        // A stream's first silence and its gaps add up.
+        assert_eq!(
+            world("chunk_gap_ms = 70\nfirst_chunk_ms = 80", "", 0),
+            Some(150 * MS)
+        );
+        assert_eq!(world("keepalive_ms = 300", "", 0), Some(300 * MS));
+        assert_eq!(world("", "", 250), Some(250 * MS));
+        assert_eq!(
+            world("", "latency_min_ms = 1\nlatency_max_ms = 90", 0),
+            Some(90 * MS)
+        );
+    }
+
+    #[test]
+    fn the_longest_retry_after_is_the_longest_sent_plus_a_second_within_the_claim() {
+        let longest = |faults: &str, max_ns: Option<u64>, jitter_ns: u64| {
+            let s = scenario(faults, "", 0);
+            let mut claim = Claim::provider_retry(&s.policy);
+            claim.retry_after_jitter_ns = jitter_ns;
+            if let Some(max_ns) = max_ns {
+                claim.retry_after = crate::check::claim::RetryAfterRule::Exact { max_ns };
+            }
+            longest_retry_after(&s, &claim)
+        };
+        // Nothing sent, nothing waited: no jitter either.
+        assert_eq!(longest("", None, 7), 0);
+        assert_eq!(longest("retry_after_ms = 2000", None, 0), 3 * S);
+        assert_eq!(
+            longest("script = [\"503\", \"429:ra=4000\"]", None, 0),
+            5 * S
+        );
+        // A limiter asks for its window at least.
+        let limiter = |window: u64, ra: &str| {
+            format!("rate_limit = {{ calls = 1, window_ms = {window}{ra} }}")
+        };
+        assert_eq!(longest(&limiter(1500, ""), None, 0), 2500 * MS);
+        assert_eq!(
+            longest(&limiter(1500, ", retry_after_ms = 500"), None, 0),
+            2500 * MS
+        );
+        assert_eq!(
+            longest(&limiter(500, ", retry_after_ms = 2500"), None, 0),
+            3500 * MS
+        );
+        // The longest of every source.
+        let all = format!(
+            "retry_after_ms = 2000\nscript = [\"429:ra=6000\"]\n{}",
+            limiter(500, ", retry_after_ms = 2500")
+        );
+        assert_eq!(longest(&all, None, 0), 7 * S);
+        // Never more than the claim waits; its jitter on top.
+        assert_eq!(
+            longest("retry_after_ms = 120000", Some(60 * S), 5),
+            60 * S + 5
+        );
+        assert_eq!(longest("retry_after_ms = 2000", Some(60 * S), 5), 3 * S + 5);
+    }
+
+    #[test]
+    fn the_longest_backoff_is_the_top_of_the_last_envelope() {
+        let backoff = |jitter: JitterShape, cap_ms: Option<u64>, after: bool, floor_ms: u64| {
+            let mut claim = Claim::provider_retry(&scenario("", "", 0).policy);
+            // Two retries from 100 ms, doubling: bases 100, 200 and (the
+            // item after the last retry) 400 ms.
+            claim.max_attempts = 3;
+            claim.backoff.initial_ns = 100 * MS;
+            claim.backoff.factor = 2.0;
+            claim.backoff.cap_ns = cap_ms.map(|ms| ms * MS);
+            claim.backoff.jitter = jitter;
+            claim.backoff.cap_after_jitter = after;
+            claim.backoff.floor_ns = floor_ms * MS;
+            longest_backoff(&claim)
+        };
+        let scale = |hi| JitterShape::Scale { lo: 0.0, hi };
+        assert_eq!(backoff(scale(1.0), None, false, 0), 400 * MS);
+        assert_eq!(backoff(scale(1.5), None, false, 0), 600 * MS);
+        // A share under 1 never shortens the bound.
+        assert_eq!(backoff(scale(0.5), None, false, 0), 400 * MS);
+        // The cap bounds the base; the jitter above it only when it caps after.
+        assert_eq!(backoff(scale(1.5), Some(300), false, 0), 450 * MS);
+        assert_eq!(backoff(scale(1.5), Some(300), true, 0), 300 * MS);
+        let add = JitterShape::Add {
+            lo_ns: 0,
+            hi_ns: 50 * MS,
+        };
+        assert_eq!(backoff(add, None, false, 0), 450 * MS);
+        // Three times the previous, three times over from 100 ms, then capped.
+        assert_eq!(
+            backoff(JitterShape::Decorrelated, None, false, 0),
+            2700 * MS
+        );
+        assert_eq!(backoff(JitterShape::Decorrelated, Some(1000), false, 0), S);
+        // A floor raises a shorter bound to it.
+        assert_eq!(backoff(scale(1.0), None, false, 5000), 5 * S);
+        assert_eq!(backoff(scale(1.0), None, false, 300), 400 * MS);
+    }
+
+    #[test]
+    fn the_bound_is_twice_the_longest_timer_plus_the_slack_and_stream_bounds_count_for_streams() {
+        let s = scenario("", "", 0);
+        let mut claim = Claim::provider_retry(&s.policy);
+        claim.timeout_ns = Some(7 * S);
+        claim.deadline_ns = None;
+        claim.max_attempts = 1;
+        claim.backoff.initial_ns = MS;
+        claim.backoff.floor_ns = 0;
+        claim.first_chunk_ns = Some(20 * S);
+        claim.stream_idle_ns = Some(30 * S);
+        // No stream method called: the stream bounds hold no timer.
+        assert_eq!(bound(&s, &claim), Some(Duration::from_secs(15)));
+        let mut streaming = s.clone();
+        streaming.workload.methods = vec![crate::method::Method::ChatStream];
+        assert_eq!(bound(&streaming, &claim), Some(Duration::from_secs(61)));
+        // A deadline longer than any other timer is the bound's.
+        claim.deadline_ns = Some(40 * S);
+        assert_eq!(bound(&s, &claim), Some(Duration::from_secs(81)));
+    }
+
     #[test]
     fn an_exponential_latency_has_no_bound() {
         let mut s = builtin::get("net-partition-during-attempt")
