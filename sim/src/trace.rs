@@ -505,6 +505,14 @@ pub struct Trace {
     /// cut off before their latency was up, streams that failed or stalled
     /// halfway), as the world counted them; empty for a trace read back.
     pub struck: Fired,
+    /// `(client, call)` of every call the workload meant its caller to
+    /// drop, whether or not it did (a call that ended first was not
+    /// dropped), as the world was told them; empty for a trace read back,
+    /// where only the drops done are known. A drop cuts short the waits
+    /// that began after its point at a time no draw chose, so whether such
+    /// a wait shows depends on its draw: the delay distribution leaves
+    /// these calls out ([`crate::check::distribution::samples_in`]).
+    pub walk_aways: Vec<(u32, u64)>,
 }
 
 impl Trace {
@@ -514,7 +522,7 @@ impl Trace {
         Trace {
             records,
             end_ns,
-            struck: Fired::default(),
+            ..Trace::default()
         }
     }
 

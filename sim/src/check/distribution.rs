@@ -19,7 +19,7 @@
 //! envelopes a cap clipped (values pile up at the cap) are left out.
 
 use super::claim::Claim;
-use super::model::{self, Call, Observed, TICK_NS, observed_in};
+use super::model::{self, Call, Observed, TICK_NS, observed_of};
 use crate::trace::Trace;
 
 /// The narrowest envelope sampled: 20 timer ticks.
@@ -68,9 +68,19 @@ pub fn samples(trace: &Trace, claim: &Claim) -> Samples {
 }
 
 /// [`samples`] over `calls`, the [`model::calls`] of `trace`, built once.
+///
+/// A call its caller walked away from, or was to ([`Trace::walk_aways`]),
+/// gives no sample: the drop cut short, at a time no draw chose, the wait
+/// it came in, so that wait shows only if its draw was short, and which
+/// wait that was (the one after the drop's point) the trace does not say.
+/// Leaving out every call the workload meant to drop, whether it did or
+/// ended first, decides by the plan alone, never by a draw. (From the
+/// wire, where the plan is unknown, only the calls dropped are left out.)
 pub fn samples_in(trace: &Trace, calls: &[Call], claim: &Claim) -> Samples {
+    let walks_away =
+        |c: &Call| c.dropped.is_some() || trace.walk_aways.contains(&(c.client, c.call));
     let mut out = Samples::default();
-    for o in observed_in(trace, calls, claim) {
+    for o in observed_of(trace, calls, claim, |c| !walks_away(c)) {
         if let Some((u, late)) = place(&o) {
             out.places.push(u);
             out.late = out.late.max(late);

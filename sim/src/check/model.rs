@@ -634,9 +634,21 @@ pub fn observed(trace: &Trace, claim: &Claim) -> Vec<Observed> {
 
 /// [`observed`] over `calls`, the [`calls`] of `trace`, built once.
 pub fn observed_in(trace: &Trace, calls: &[Call], claim: &Claim) -> Vec<Observed> {
+    observed_of(trace, calls, claim, |_| true)
+}
+
+/// [`observed_in`], of only the calls `keep` keeps (the run's cut-off is
+/// still found from them all).
+pub fn observed_of(
+    trace: &Trace,
+    calls: &[Call],
+    claim: &Claim,
+    keep: impl Fn(&Call) -> bool,
+) -> Vec<Observed> {
     let cut_at = cut_at(trace, calls);
     let mut out = Vec::new();
-    for call in calls.iter().flat_map(|c| c.parts_for(claim)) {
+    let kept = calls.iter().filter(|c| keep(c));
+    for call in kept.flat_map(|c| c.parts_for(claim)) {
         let first = call.first_start().unwrap_or(0);
         // Under a shared pause the deadline runs from the call's start.
         let origin = super::throttle::deadline_origin(&call, claim).unwrap_or(first);
@@ -676,13 +688,14 @@ pub fn observed_in(trace: &Trace, calls: &[Call], claim: &Claim) -> Vec<Observed
 
 /// When the run was cut off, if it was: a call still open at the trace's
 /// end means the run stopped at its horizon, a time no draw chose. A run
-/// whose calls all ended stopped when the last one did: that end depends
-/// on the draws, so it says nothing about which of them could be seen.
+/// whose calls all ended (or were dropped: a caller's drop is its end)
+/// stopped when the last one did: that end depends on the draws, so it
+/// says nothing about which of them could be seen.
 fn cut_at(trace: &Trace, calls: &[Call]) -> Option<u64> {
     let last = trace.records.iter().map(|r| r.t).max().unwrap_or(0);
     calls
         .iter()
-        .any(|c| c.ended.is_none())
+        .any(|c| c.ended.is_none() && c.dropped.is_none())
         .then_some(trace.end_ns.max(last))
 }
 

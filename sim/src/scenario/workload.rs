@@ -136,6 +136,11 @@ impl Workload {
             .unwrap_or(Method::Chat)
     }
 
+    /// `(client, call)` of every call its caller is to drop.
+    pub fn walk_aways(&self) -> Vec<(u32, u64)> {
+        self.drops.iter().map(|d| (d.client, d.call)).collect()
+    }
+
     /// Where `client`'s call `call` is dropped, if its caller drops it.
     pub fn drop_of(&self, client: u32, call: u64) -> Option<&CallDrop> {
         self.drops

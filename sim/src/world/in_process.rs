@@ -68,6 +68,7 @@ async fn world<S: Subject>(subject: &S, scenario: &Scenario, seed: u64) -> Trace
         records: backend.take_trace(),
         end_ns,
         struck: backend.struck(),
+        walk_aways: scenario.workload.walk_aways(),
     }
 }
 

@@ -369,3 +369,52 @@ fn the_reference_loops_are_told_apart_by_their_draws() {
     let wrong = pooled_samples(&added, &openai, "retry-deadline", 100);
     assert!(test(&wrong, &openai.claim(&policy)).is_some());
 }
+
+/// Every attempt times out and two callers walk away in a backoff: the
+/// shape the generator found (`conform --cases 1000`, pooled over 1,000
+/// seeds) where the judge convicted every correct wrapper. A dropped call
+/// was taken for one the horizon cut off, so the run's end (when its last
+/// call ended, a time the draws chose) truncated every call's last wait,
+/// and a drop cut short the wait it came in, which shows only if its draw
+/// was short. Both are out of the pool now: the correct wrapper holds, and
+/// equal jitter judged as full is still caught on the same runs.
+#[test]
+fn callers_walking_away_in_a_backoff_bias_no_delay_sample() {
+    use provider_retry_sim::check::distribution::{Samples, samples, test};
+    use provider_retry_sim::scenario::{JitterSpec, Scenario};
+    const WALK_AWAYS: &str = r#"
+name = "walk-aways-pooled"
+[policy]
+max_retries = 3
+timeout = "1748ns"
+initial_backoff = 290
+max_backoff = 3000
+jitter = "full"
+[faults]
+latency = { kind = "uniform", min_ms = 10, max_ms = 10 }
+[workload]
+kind = "closed"
+clients = 3
+calls = 2
+drops = [
+  { client = 1, call = 0, during = "backoff", attempt = 1, after_ms = 21 },
+  { client = 2, call = 0, during = "backoff", attempt = 0, after_ms = 66 },
+]
+"#;
+    let scenario = Scenario::parse(std::path::Path::new("walk-aways.toml"), WALK_AWAYS).unwrap();
+    let full = OursJitter(JitterSpec::Full);
+    let claim = full.claim(&scenario.policy);
+    let pooled = |subject: &OursJitter| {
+        let mut all = Samples::default();
+        for seed in 0..1000 {
+            let e = provider_retry_sim::run::evaluate(subject, &scenario, seed, false).unwrap();
+            all.extend(samples(&e.trace, &claim));
+        }
+        all
+    };
+    let honest = pooled(&full);
+    assert!(honest.len() > 5_000, "{}", honest.len());
+    assert_eq!(test(&honest, &claim), None);
+    let planted = pooled(&OursJitter(JitterSpec::Equal));
+    assert!(test(&planted, &claim).is_some_and(|v| v.contains("KS D")));
+}

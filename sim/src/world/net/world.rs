@@ -267,6 +267,7 @@ pub fn run_serving<S: Subject>(
         records: backend.take_trace(),
         end_ns: u64::try_from(end.as_nanos()).unwrap_or(u64::MAX),
         struck: backend.struck(),
+        walk_aways: scenario.workload.walk_aways(),
     })
 }
 
