@@ -1094,6 +1094,26 @@ fn parts_number_their_attempts_in_order_whatever_the_record_says() {
     }
 }
 
+#[test]
+fn a_part_of_a_call_works_out_its_own_held_answers() {
+    // The whole call's held answers, worked out once, are of its
+    // attempts: a part, with fewer, must not read them as its own.
+    let call = super::model::Call::of(&fell_back().iter().collect::<Vec<_>>());
+    let whole = super::throttle::Holds {
+        before: vec![super::throttle::Held { least: 1, most: 2 }; call.attempts.len()],
+        ..Default::default()
+    };
+    let call = super::model::Call {
+        holds: Some(std::sync::Arc::new(whole)),
+        ..call
+    };
+    let parts = call.parts();
+    assert_eq!(parts.len(), 2);
+    for p in &parts {
+        assert_eq!(p.holds, None, "{p:?}");
+    }
+}
+
 // Not judged: each oracle says so of a call that holds nothing it judges,
 // and judges the nearest call that does; a table never calls it held.
 
