@@ -909,7 +909,12 @@ fn liveness_after_heal(c: &Call, claim: &Claim, context: &Context) -> Verdict {
     let (Some(from), Some((start, ..))) = (context.live_from.map(nanos), c.started) else {
         return Verdict::NotJudged;
     };
-    if start < from || c.dropped.is_some() || throttle::ended_at_gate(c, claim, context) {
+    // A pause set before the heal may outlive it: a call its gate refused
+    // or answered ended as the throttle's claim says, not the provider.
+    let gate = throttle::ended_at_gate(c, claim, context)
+        || throttle::held_back(c, claim, context).is_some()
+        || throttle::refused_retry(c, claim, context).is_some();
+    if start < from || c.dropped.is_some() || gate {
         return Verdict::NotJudged;
     }
     let ok = matches!(c.ended, Some((_, CallOutcome::Ok)));

@@ -418,3 +418,87 @@ drops = [
     let planted = pooled(&OursJitter(JitterSpec::Equal));
     assert!(test(&planted, &claim).is_some_and(|v| v.contains("KS D")));
 }
+
+/// A waiting throttle's pause, set by a 429 answered before the heal,
+/// outlives it: the calls started after the heal are refused at the gate
+/// (no retries allowed) with the rest of the pause. The throttle's claim
+/// says so; `liveness_after_heal` convicted it at the false-alarm sweep's
+/// full size (`conform --cases 1000`), and now leaves those calls unjudged.
+#[test]
+fn a_pause_that_outlives_the_heal_excuses_the_calls_its_gate_refused() {
+    const OUTLIVES: &str = r#"
+name = "generated"
+world = "in_process"
+
+[policy]
+max_retries = 0
+timeout = 0
+initial_backoff = 0
+max_backoff = 0
+jitter = "none"
+max_retry_after = 277
+first_chunk = 0
+stream_idle = 0
+retry_deadline = 0
+
+[faults]
+p_transient = 0.28360742437736364
+transient_statuses = [429, 500, 502, 503, 504]
+retry_after_ms = 277
+retry_after_form = "seconds"
+p_non_transient = 0.0
+non_transient_statuses = [400]
+p_decode = 0.0
+p_network = 0.0
+p_hang = 0.0
+chunks = 1
+chunk_gap_ms = 0
+first_chunk_ms = 0
+p_stream_fail = 0.0
+p_stream_stall = 0.0
+script = []
+script_repeat = false
+outages = []
+brownouts = []
+heal_ms = 1
+
+[faults.latency]
+kind = "uniform"
+min_ms = 10
+max_ms = 10
+mean_ms = 0
+
+[workload]
+kind = "closed"
+clients = 2
+calls = 3
+think_ms = 50
+
+[expect]
+liveness_after_heal_ms = 0
+
+[network]
+latency_min_ms = 1
+latency_max_ms = 2
+loss = 0.0
+repair = 0.0
+partitions = []
+holds = []
+crashes = []"#;
+    let scenario = provider_retry_sim::scenario::Scenario::parse(
+        std::path::Path::new("outlives.toml"),
+        OUTLIVES,
+    )
+    .unwrap();
+    let e = provider_retry_sim::run::evaluate(
+        &provider_retry_sim::subject::OursThrottle,
+        &scenario,
+        10083493165367007071,
+        false,
+    )
+    .unwrap();
+    assert!(e.passed(), "{:#?}", e.violations);
+    // The calls after the heal were refused, not served: the exemption is
+    // what acquits them.
+    assert!(e.summary.success_rate() < 1.0, "{:?}", e.summary);
+}
