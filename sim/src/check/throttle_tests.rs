@@ -361,3 +361,75 @@ fn a_retry_refused_at_the_gate_ends_the_call_after_its_wait() {
     };
     assert!(names(refused(), &plain).contains(&"no_sleep_after_final"));
 }
+
+// The held answers an answering throttle may have given a call, bounded
+// from the trace: `pauser()`'s pause (set at 10 ms, ending at 1010 ms)
+// against client 1's call, which starts at `start_ms` and ends at its gate
+// at `end_ms`, or makes one attempt then.
+
+fn answering() -> Claim {
+    let mut c = throttled();
+    if let Some(s) = c.shared_pause.as_mut() {
+        s.answered = true;
+    }
+    c
+}
+
+/// Client 1's call from `start_ms`: with `attempts`, one attempt at
+/// `end_ms` that succeeds; without, ended at its gate at `end_ms`.
+fn gated(start_ms: u64, end_ms: u64, attempts: bool) -> super::model::Call {
+    let mut t = pauser();
+    t.push(at(1, start_ms, started(Method::Chat)));
+    if attempts {
+        t.extend([
+            at(1, end_ms, attempt(0)),
+            at(1, end_ms + 10, ok(0)),
+            at(1, end_ms + 10, ended(CallOutcome::Ok)),
+        ]);
+    } else {
+        let refused = CallOutcome::Failed(Failure::Status {
+            status: 429,
+            retry_after_ns: Some(500 * MS),
+            should_retry: None,
+        });
+        t.push(at(1, end_ms, ended(refused)));
+    }
+    t.sort_by_key(|r| r.t);
+    let calls = super::model::calls(&trace(t));
+    calls
+        .into_iter()
+        .find(|c| c.client == 1)
+        .expect("client 1's call")
+}
+
+fn total(c: &super::model::Call) -> (u32, u32) {
+    let h = super::throttle::holds(c, &answering(), &Context::default()).total;
+    (h.least, h.most)
+}
+
+#[test]
+fn a_call_ended_at_its_gate_under_a_pause_had_one_held_answer() {
+    // Reached its gate at 500 ms, inside the pause: answered there, surely.
+    assert_eq!(total(&gated(500, 500, false)), (1, 1));
+    // The pause ending as it ended there: that end may have held it, and
+    // nothing was pending after.
+    assert_eq!(total(&gated(1_010, 1_010, false)), (0, 1));
+}
+
+#[test]
+fn no_pause_pending_no_held_answer_at_the_gate() {
+    // After the pause ended: nothing held it.
+    assert_eq!(total(&gated(1_200, 1_200, false)), (0, 0));
+    // Before the pause was set (a tick before it: still not pending).
+    assert_eq!(total(&gated(9, 9, false)), (0, 0));
+}
+
+#[test]
+fn only_a_call_ended_at_its_gate_counts_the_pause_pending_at_its_end() {
+    // An attempt at 600 ms, inside the pause, ends the gap with an
+    // attempt, not at the gate: the pending pause held no answer there.
+    let c = gated(500, 600, true);
+    let h = super::throttle::holds(&c, &answering(), &Context::default());
+    assert_eq!(h.before.len(), 1);
+    assert_eq!((h.before[0].least, h.before[0].most), (0, 0));
+}
