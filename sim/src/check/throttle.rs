@@ -467,14 +467,15 @@ pub fn refused_retry(
     };
     let last = c.attempts.last()?;
     let (last_end, outcome) = last.end.as_ref()?;
-    if *ended <= last_end.saturating_add(super::oracles::lag(context)) || c.streamed() {
-        return None;
-    }
-    if !model::transient(outcome, claim) {
+    if c.streamed() || !model::transient(outcome, claim) {
         return None;
     }
     let least = model::next_wait_bounds(c, claim, model::waited_retry_after(outcome, claim)).0;
-    if ended.saturating_sub(*last_end) < least {
+    // A wait that may be nothing reaches the gate in the failure's
+    // instant; a longer one cannot end within the lag of it.
+    let waited = ended.saturating_sub(*last_end);
+    let lag = super::oracles::lag(context);
+    if waited < least || (least > 0 && waited <= lag) {
         return None;
     }
     refusal(c, claim, context, *ended).map(|(_, reasons)| reasons)

@@ -502,3 +502,85 @@ crashes = []"#;
     // what acquits them.
     assert!(e.summary.success_rate() < 1.0, "{:?}", e.summary);
 }
+
+/// Two calls fail in the same instant under a 10 ms deadline, one with a
+/// Retry-After of 1 ms: the other's backoff is 0 ns, so it reaches the gate
+/// at once, finds the pause, and is refused there (the wait would pass the
+/// deadline), ending in the failure's instant. The judge took a call that
+/// ended in its last attempt's instant for one that never went to its
+/// gate, and convicted the refusal (`transient_retried`) and the 0 ns delay
+/// reported before it (`no_sleep_after_final`) at the false-alarm sweep's
+/// full size.
+#[test]
+fn a_retry_refused_at_the_gate_after_no_backoff_is_the_throttles() {
+    const NO_BACKOFF: &str = r#"
+name = "generated"
+world = "in_process"
+
+[policy]
+max_retries = 1
+timeout = 10
+initial_backoff = 0
+max_backoff = 0
+jitter = "none"
+max_retry_after = "18446744073709551615ns"
+first_chunk = 0
+stream_idle = 0
+retry_deadline = 10
+
+[faults]
+p_transient = 0.0
+transient_statuses = [429, 500, 502, 503, 504]
+retry_after_form = "seconds"
+p_non_transient = 0.0
+non_transient_statuses = [400]
+p_decode = 0.0
+p_network = 0.0
+p_hang = 0.0
+chunks = 1
+chunk_gap_ms = 0
+first_chunk_ms = 0
+p_stream_fail = 0.0
+p_stream_stall = 0.0
+script = ["503:ra=1", "503"]
+script_repeat = false
+outages = []
+brownouts = []
+
+[faults.latency]
+kind = "uniform"
+min_ms = 10
+max_ms = 10
+mean_ms = 0
+
+[workload]
+kind = "closed"
+clients = 2
+calls = 1
+think_ms = 0
+method = "anthropic"
+
+[expect]
+
+[network]
+latency_min_ms = 1
+latency_max_ms = 2
+loss = 0.0
+repair = 0.0
+partitions = []
+holds = []
+crashes = []"#;
+    let scenario = provider_retry_sim::scenario::Scenario::parse(
+        std::path::Path::new("no-backoff.toml"),
+        NO_BACKOFF,
+    )
+    .unwrap();
+    let e = provider_retry_sim::run::evaluate(
+        &provider_retry_sim::subject::OursThrottle,
+        &scenario,
+        0,
+        false,
+    )
+    .unwrap();
+    assert!(e.passed(), "{:#?}", e.violations);
+}
