@@ -342,9 +342,12 @@ pub fn woke(c: &Call, claim: &Claim, context: &Context, earliest: u64, start: u6
 
 /// Whether a pause overlapped `[from, to]`: answered before `to`, ending
 /// after `from`. A wait whose whole envelope a pause did not touch was
-/// neither stretched nor refused by it.
+/// neither stretched nor refused by it. Only other calls' pauses: the
+/// call's own never holds it, and one its retry set falls inside the
+/// envelope exactly when the draw was short, so counting it would leave
+/// out the short draws.
 pub fn paused_between(c: &Call, claim: &Claim, from: u64, to: u64) -> bool {
-    pauses(c, claim).any(|(a, end)| a.at < to && end > from)
+    set_between(c, claim, 0, to).any(|(a, end)| a.at < to && end > from)
 }
 
 /// Whether a pause may still hold an attempt of `c` at `at`: one answered

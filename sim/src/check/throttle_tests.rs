@@ -433,3 +433,33 @@ fn only_a_call_ended_at_its_gate_counts_the_pause_pending_at_its_end() {
     assert_eq!(h.before.len(), 1);
     assert_eq!((h.before[0].least, h.before[0].most), (0, 0));
 }
+
+#[test]
+fn a_calls_own_retry_pausing_the_others_leaves_its_wait_a_sample() {
+    // Full jitter from 100 ms: the first wait (20 ms) is a draw; the retry
+    // after it is answered a 429 with Retry-After 50 ms, inside that
+    // wait's envelope. The pause it sets holds other calls, never this
+    // one, and it falls in the envelope exactly when the draw was short:
+    // leaving the wait out would leave out the short draws.
+    let full = |mut c: Claim| {
+        c.backoff.jitter = super::claim::JitterShape::Scale { lo: 0.0, hi: 1.0 };
+        c
+    };
+    let t = vec![
+        at(0, 0, started(Method::Chat)),
+        at(0, 0, attempt(0)),
+        at(0, 10, failed(0, 503, None)),
+        at(0, 30, attempt(1)),
+        at(0, 40, failed(1, 429, Some(50))),
+        at(0, 90, attempt(2)),
+        at(0, 100, ok(2)),
+        at(0, 100, ended(CallOutcome::Ok)),
+    ];
+    let places = |claim: &Claim| {
+        super::distribution::samples(&trace(t.clone()), claim)
+            .places
+            .len()
+    };
+    assert_eq!(places(&full(claim())), 1);
+    assert_eq!(places(&full(throttled())), 1);
+}
