@@ -137,9 +137,10 @@ fn longest_backoff(claim: &Claim) -> u64 {
         // Up to three times the previous delay, which is itself bounded so.
         JitterShape::Decorrelated => b.initial_ns as f64 * 3f64.powf((retries + 1).min(64) as f64),
     };
+    // (Uncapped, `cap` is `u64::MAX`: the bound saturates there anyway.)
     let delay = match b.cap_after_jitter || matches!(b.jitter, JitterShape::Decorrelated) {
-        true if b.cap_ns.is_some() => delay.min(cap),
-        _ => delay,
+        true => delay.min(cap),
+        false => delay,
     };
     // A floor raises a shorter draw to it.
     saturating_ns(delay).max(b.floor_ns)
