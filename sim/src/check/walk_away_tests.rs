@@ -341,3 +341,30 @@ fn attempt_not_cut_early_gives_the_wire_its_lag_and_no_more() {
         ["attempt_not_cut_early"]
     );
 }
+
+#[test]
+fn a_call_dropped_or_meant_to_be_gives_no_delay_sample() {
+    // Full jitter from 100 ms: the 50 ms wait after attempt 0 is a draw.
+    let mut full = claim();
+    full.backoff.jitter = super::claim::JitterShape::Scale { lo: 0.0, hi: 1.0 };
+    let retried = |end: Kind| {
+        vec![
+            rec(0, started(Method::Chat)),
+            rec(0, attempt(0)),
+            rec(10, failed(0, 503, None)),
+            rec(60, attempt(1)),
+            rec(70, ok(1)),
+            rec(100, end),
+        ]
+    };
+    let places = |t: Trace| super::distribution::samples(&t, &full).places.len();
+    assert_eq!(places(trace(retried(ended(CallOutcome::Ok)))), 1);
+    // Dropped (from the wire, with no plan known): left out.
+    assert_eq!(places(trace(retried(dropped_call()))), 0);
+    // Meant to be dropped, though it ended first: left out too.
+    let planned = Trace {
+        walk_aways: vec![(0, 0)],
+        ..trace(retried(ended(CallOutcome::Ok)))
+    };
+    assert_eq!(places(planned), 0);
+}
