@@ -427,8 +427,7 @@ drops = [
 #[test]
 fn a_pause_that_outlives_the_heal_excuses_the_calls_its_gate_refused() {
     const OUTLIVES: &str = r#"
-name = "generated"
-world = "in_process"
+name = "pause-outlives-the-heal"
 
 [policy]
 max_retries = 0
@@ -443,30 +442,13 @@ retry_deadline = 0
 
 [faults]
 p_transient = 0.28360742437736364
-transient_statuses = [429, 500, 502, 503, 504]
 retry_after_ms = 277
-retry_after_form = "seconds"
-p_non_transient = 0.0
-non_transient_statuses = [400]
-p_decode = 0.0
-p_network = 0.0
-p_hang = 0.0
-chunks = 1
-chunk_gap_ms = 0
-first_chunk_ms = 0
-p_stream_fail = 0.0
-p_stream_stall = 0.0
-script = []
-script_repeat = false
-outages = []
-brownouts = []
 heal_ms = 1
 
 [faults.latency]
 kind = "uniform"
 min_ms = 10
 max_ms = 10
-mean_ms = 0
 
 [workload]
 kind = "closed"
@@ -476,15 +458,7 @@ think_ms = 50
 
 [expect]
 liveness_after_heal_ms = 0
-
-[network]
-latency_min_ms = 1
-latency_max_ms = 2
-loss = 0.0
-repair = 0.0
-partitions = []
-holds = []
-crashes = []"#;
+"#;
     let scenario = provider_retry_sim::scenario::Scenario::parse(
         std::path::Path::new("outlives.toml"),
         OUTLIVES,
@@ -514,8 +488,7 @@ crashes = []"#;
 #[test]
 fn a_retry_refused_at_the_gate_after_no_backoff_is_the_throttles() {
     const NO_BACKOFF: &str = r#"
-name = "generated"
-world = "in_process"
+name = "refused-after-no-backoff"
 
 [policy]
 max_retries = 1
@@ -529,47 +502,19 @@ stream_idle = 0
 retry_deadline = 10
 
 [faults]
-p_transient = 0.0
-transient_statuses = [429, 500, 502, 503, 504]
-retry_after_form = "seconds"
-p_non_transient = 0.0
-non_transient_statuses = [400]
-p_decode = 0.0
-p_network = 0.0
-p_hang = 0.0
-chunks = 1
-chunk_gap_ms = 0
-first_chunk_ms = 0
-p_stream_fail = 0.0
-p_stream_stall = 0.0
 script = ["503:ra=1", "503"]
-script_repeat = false
-outages = []
-brownouts = []
 
 [faults.latency]
 kind = "uniform"
 min_ms = 10
 max_ms = 10
-mean_ms = 0
 
 [workload]
 kind = "closed"
 clients = 2
 calls = 1
-think_ms = 0
 method = "anthropic"
-
-[expect]
-
-[network]
-latency_min_ms = 1
-latency_max_ms = 2
-loss = 0.0
-repair = 0.0
-partitions = []
-holds = []
-crashes = []"#;
+"#;
     let scenario = provider_retry_sim::scenario::Scenario::parse(
         std::path::Path::new("no-backoff.toml"),
         NO_BACKOFF,
