@@ -419,6 +419,20 @@ drops = [
     assert!(test(&planted, &claim).is_some_and(|v| v.contains("KS D")));
 }
 
+/// provider-retry with a waiting throttle on the scenario `text` under `seed`.
+fn ours_throttle_on(text: &str, seed: u64) -> provider_retry_sim::run::Evaluation {
+    let scenario =
+        provider_retry_sim::scenario::Scenario::parse(std::path::Path::new("finding.toml"), text)
+            .unwrap();
+    provider_retry_sim::run::evaluate(
+        &provider_retry_sim::subject::OursThrottle,
+        &scenario,
+        seed,
+        false,
+    )
+    .unwrap()
+}
+
 /// A waiting throttle's pause, set by a 429 answered before the heal,
 /// outlives it: the calls started after the heal are refused at the gate
 /// (no retries allowed) with the rest of the pause. The throttle's claim
@@ -459,18 +473,7 @@ think_ms = 50
 [expect]
 liveness_after_heal_ms = 0
 "#;
-    let scenario = provider_retry_sim::scenario::Scenario::parse(
-        std::path::Path::new("outlives.toml"),
-        OUTLIVES,
-    )
-    .unwrap();
-    let e = provider_retry_sim::run::evaluate(
-        &provider_retry_sim::subject::OursThrottle,
-        &scenario,
-        10083493165367007071,
-        false,
-    )
-    .unwrap();
+    let e = ours_throttle_on(OUTLIVES, 10083493165367007071);
     assert!(e.passed(), "{:#?}", e.violations);
     // The calls after the heal were refused, not served: the exemption is
     // what acquits them.
@@ -515,17 +518,6 @@ clients = 2
 calls = 1
 method = "anthropic"
 "#;
-    let scenario = provider_retry_sim::scenario::Scenario::parse(
-        std::path::Path::new("no-backoff.toml"),
-        NO_BACKOFF,
-    )
-    .unwrap();
-    let e = provider_retry_sim::run::evaluate(
-        &provider_retry_sim::subject::OursThrottle,
-        &scenario,
-        0,
-        false,
-    )
-    .unwrap();
+    let e = ours_throttle_on(NO_BACKOFF, 0);
     assert!(e.passed(), "{:#?}", e.violations);
 }
