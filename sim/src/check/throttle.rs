@@ -266,7 +266,6 @@ fn held_in(c: &Call, claim: &Claim, shared: SharedPause, tol: u64, g: &Gap) -> H
             cover.saturating_sub(reach),
             hi.saturating_add(tol),
         )
-        .filter(|(a, _)| a.at <= hi.saturating_add(tol))
         .map(|(_, end)| end)
         .max()
         .unwrap_or(cover)

@@ -463,3 +463,37 @@ fn a_calls_own_retry_pausing_the_others_leaves_its_wait_a_sample() {
     assert_eq!(places(&full(claim())), 1);
     assert_eq!(places(&full(throttled())), 1);
 }
+
+#[test]
+fn a_wait_another_calls_pause_overlapped_gives_no_sample() {
+    // Client 0's 50 ms wait from 10 ms has the envelope [0, 100 ms], so a
+    // pause could have touched it until 111 ms (a tick late). Client 1's
+    // 429 with Retry-After 500 ms sets one at `set_ms`.
+    let full = |mut c: Claim| {
+        c.backoff.jitter = super::claim::JitterShape::Scale { lo: 0.0, hi: 1.0 };
+        c
+    };
+    let places = |set_ms: u64| {
+        let mut t = vec![
+            at(0, 0, started(Method::Chat)),
+            at(0, 0, attempt(0)),
+            at(0, 10, failed(0, 503, None)),
+            at(0, 60, attempt(1)),
+            at(0, 70, ok(1)),
+            at(0, 70, ended(CallOutcome::Ok)),
+            at(1, 0, started(Method::Chat)),
+            at(1, 0, attempt(0)),
+            at(1, set_ms, failed(0, 429, Some(500))),
+            at(1, set_ms, ended(CallOutcome::Ok)),
+        ];
+        t.sort_by_key(|r| r.t);
+        super::distribution::samples(&trace(t), &full(throttled()))
+            .places
+            .len()
+    };
+    // Set at the very start, pending all through the wait: left out.
+    assert_eq!(places(0), 0);
+    assert_eq!(places(110), 0);
+    // Set once the envelope is over: it touched nothing.
+    assert_eq!(places(111), 1);
+}

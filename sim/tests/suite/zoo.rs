@@ -15,6 +15,7 @@
 //! | `cases` | the scenarios (TOML in the test) and the judging helpers |
 //! | `throttle` | throttled wrappers with one defect each, against a claimed shared pause |
 //! | `answered` | throttles answering held attempts, one defect each, against a claimed answered pause |
+//! | `false_alarms` | correct wrappers the full-size sweeps once convicted, acquitted |
 
 #[path = "zoo/answered.rs"]
 mod answered;
@@ -24,6 +25,8 @@ pub(crate) mod cases;
 pub(crate) mod defect;
 #[path = "zoo/detached.rs"]
 mod detached;
+#[path = "zoo/false_alarms.rs"]
+mod false_alarms;
 #[path = "zoo/planted.rs"]
 mod planted;
 #[path = "zoo/provider.rs"]
