@@ -511,7 +511,7 @@ pub struct Trace {
     /// where only the drops done are known. A drop cuts short the waits
     /// that began after its point at a time no draw chose, so whether such
     /// a wait shows depends on its draw: the delay distribution leaves
-    /// these calls out ([`crate::check::distribution::samples_in`]).
+    /// these calls out (the judge's `distribution::samples_in`).
     pub walk_aways: Vec<(u32, u64)>,
 }
 
