@@ -165,6 +165,105 @@ fn quiet_runs_end_as_full_stepping_does() {
     assert!(skipped >= 4, "{skipped}");
 }
 
+/// A call whose answer never comes (the bare provider has no timeout, and
+/// a one-way partition loses its answer) stays open to the horizon. Full
+/// stepping ends the run at the first step past it, where turmoil reports
+/// running out of time; skipping quiet time jumps to that same instant
+/// once nothing has stirred for the quiet bound, with the same records and
+/// the call still open. The short form of the comparison above, for the
+/// harness's mutation pass, which skips that one for its cost.
+#[test]
+fn a_call_never_answered_runs_to_the_horizon_in_both_steppings() {
+    use crate::subject::{SubjectName, visit};
+    use crate::trace::Kind;
+    let scenario = crate::builtin::get("net-one-way-and-hold")
+        .expect("a built-in")
+        .expect("valid");
+    let (full, skipping) = visit(
+        SubjectName::Bare,
+        BothSteppings {
+            scenario: &scenario,
+            seed: 0,
+        },
+    )
+    .expect("the bare provider is seedable");
+    let horizon_end = 300_001_000_000;
+    assert_eq!(full.end_ns, horizon_end);
+    assert_eq!(skipping.end_ns, horizon_end);
+    assert!(full.records == skipping.records, "records differ");
+    let started = |t: &crate::trace::Trace| {
+        t.records
+            .iter()
+            .filter(|r| matches!(r.kind, Kind::CallStarted { .. }))
+            .count()
+    };
+    let ended = |t: &crate::trace::Trace| {
+        t.records
+            .iter()
+            .filter(|r| matches!(r.kind, Kind::CallEnded { .. }))
+            .count()
+    };
+    assert!(ended(&full) < started(&full), "a call is left open");
+}
+
+/// The quiet watch calls a run over only once the network's last change is
+/// past and neither a poll nor a message in flight has stirred it for
+/// longer than the bound (by one tick: at exactly the bound it goes on).
+#[test]
+fn a_run_is_over_once_past_its_last_change_and_still_for_longer_than_the_bound() {
+    use crate::world::net::world::Watch;
+    let ms = std::time::Duration::from_millis;
+    let idle = || false;
+    let sending = || true;
+    // Without a bound it never is.
+    let mut never = Watch::new(None, ms(0), 7);
+    assert!(!never.nothing_more(ms(1_000_000), 7, idle));
+    // Still since the start, but the last change is yet to come.
+    let mut before = Watch::new(Some(ms(100)), ms(500), 7);
+    assert!(!before.nothing_more(ms(400), 7, idle));
+    assert!(before.nothing_more(ms(500), 7, idle));
+    // A poll (and no message) at 10 ms: over after 110 ms, not at it.
+    let mut polled = Watch::new(Some(ms(100)), ms(0), 7);
+    assert!(!polled.nothing_more(ms(10), 8, idle));
+    assert!(!polled.nothing_more(ms(110), 8, idle));
+    assert!(polled.nothing_more(ms(111), 8, idle));
+    // A message in flight (and no poll) at 50 ms: over after 150 ms.
+    let mut sent = Watch::new(Some(ms(100)), ms(0), 7);
+    assert!(!sent.nothing_more(ms(50), 7, sending));
+    assert!(!sent.nothing_more(ms(150), 7, idle));
+    assert!(sent.nothing_more(ms(151), 7, idle));
+}
+
+/// A message between two hosts is in flight from its send until its
+/// delivery, and nothing is once the last has arrived.
+#[test]
+fn a_message_is_in_flight_until_it_arrives() {
+    use crate::world::net::world::in_flight;
+    let latency = std::time::Duration::from_millis(50);
+    let mut sim = turmoil::Builder::new()
+        .min_message_latency(latency)
+        .max_message_latency(latency)
+        .build();
+    sim.host("listener", || async {
+        let listener = turmoil::net::TcpListener::bind(("0.0.0.0", 80)).await?;
+        let _connection = listener.accept().await?;
+        std::future::pending::<()>().await;
+        Ok(())
+    });
+    sim.client("caller", async {
+        let _connection = turmoil::net::TcpStream::connect("listener:80").await?;
+        std::future::pending::<()>().await;
+        Ok(())
+    });
+    let mut seen = Vec::new();
+    for _ in 0..300 {
+        sim.step().expect("a step");
+        seen.push(in_flight(&sim));
+    }
+    assert!(seen[0], "the connection's first message is on its way");
+    assert!(!seen[seen.len() - 1], "every message has arrived");
+}
+
 /// The status upstream `upstream` of `server` answers an embeddings call with.
 async fn status_at(server: &crate::world::net::server::Server, upstream: u32) -> u16 {
     use crate::wire::address::Address;

@@ -241,12 +241,8 @@ pub fn run_serving<S: Subject>(
         Stepping::Full => None,
         Stepping::SkipQuiet => quiet::bound(scenario, &subject.claim(&scenario.policy)),
     };
-    let mut watch = Watch {
-        bound: quiet,
-        settled: changes.last().map_or(Duration::ZERO, |(at, _)| *at),
-        polls: activity.polls(),
-        busy_at: Duration::ZERO,
-    };
+    let settled = changes.last().map_or(Duration::ZERO, |(at, _)| *at);
+    let mut watch = Watch::new(quiet, settled, activity.polls());
     let mut changes = changes.into_iter().peekable();
     let end = loop {
         while let Some((_, change)) = changes.next_if(|(at, _)| *at <= sim.elapsed()) {
@@ -259,7 +255,7 @@ pub fn run_serving<S: Subject>(
             Err(e) if e.to_string().contains("Ran for duration") => break sim.elapsed(),
             Err(e) => return Err(std::io::Error::other(e.to_string())),
         }
-        if watch.nothing_more(&sim, activity.polls()) {
+        if watch.nothing_more(sim.elapsed(), activity.polls(), || in_flight(&sim)) {
             break HORIZON_END;
         }
     };
@@ -279,7 +275,7 @@ const HORIZON_END: Duration = NETWORK_HORIZON.saturating_add(TICK);
 const TICK: Duration = Duration::from_millis(1);
 
 /// Whether a run has gone quiet for good ([`quiet`]).
-struct Watch {
+pub(super) struct Watch {
     /// How long it must stay quiet; `None`: never skip.
     bound: Option<Duration>,
     /// The last scheduled network change.
@@ -290,12 +286,30 @@ struct Watch {
 }
 
 impl Watch {
-    fn nothing_more(&mut self, sim: &turmoil::Sim<'_>, polls: u64) -> bool {
+    /// A watch from the run's start, its tasks polled `polls` times so far.
+    pub(super) fn new(bound: Option<Duration>, settled: Duration, polls: u64) -> Self {
+        Watch {
+            bound,
+            settled,
+            polls,
+            busy_at: Duration::ZERO,
+        }
+    }
+
+    /// After a step ending at `now`, the run's tasks polled `polls` times
+    /// in all and `in_flight` saying whether a message is on its way:
+    /// whether nothing more can happen. That is once the network's last
+    /// change is past and nothing has stirred for longer than the bound.
+    pub(super) fn nothing_more(
+        &mut self,
+        now: Duration,
+        polls: u64,
+        in_flight: impl FnOnce() -> bool,
+    ) -> bool {
         let Some(bound) = self.bound else {
             return false;
         };
-        let now = sim.elapsed();
-        if polls != self.polls || in_flight(sim) {
+        if polls != self.polls || in_flight() {
             self.polls = polls;
             self.busy_at = now;
             return false;
@@ -305,7 +319,7 @@ impl Watch {
 }
 
 /// A message is on its way between two hosts.
-fn in_flight(sim: &turmoil::Sim<'_>) -> bool {
+pub(super) fn in_flight(sim: &turmoil::Sim<'_>) -> bool {
     let mut any = false;
     sim.links(|links| {
         for mut link in links {
