@@ -314,13 +314,18 @@ fn a_first_attempt_woken_past_the_deadline_is_no_wake_up() {
 /// Client 1's call fails a 503 at 5 ms, reports its 100 ms backoff, and
 /// is refused at its gate when that ends (105 ms, inside the pause).
 fn refused() -> Vec<Record> {
+    failed_and_ended(503, 105)
+}
+
+/// `refused()`'s call failing with `status` and ending at `end_ms`.
+fn failed_and_ended(status: u16, end_ms: u64) -> Vec<Record> {
     let mut t = pauser();
     let report = |t_ms, event| at(1, t_ms, Kind::Reported { event });
     t.extend([
         at(1, 0, started(Method::Chat)),
         report(0, Reported::Attempt { attempt: 0 }),
         at(1, 0, attempt(0)),
-        at(1, 5, failed(0, 503, None)),
+        at(1, 5, failed(0, status, None)),
         report(
             5,
             Reported::Delay {
@@ -330,13 +335,21 @@ fn refused() -> Vec<Record> {
             },
         ),
         report(
-            105,
+            end_ms,
             Reported::GaveUp {
                 attempt: 0,
                 reason: GiveUpReason::Deadline,
             },
         ),
-        at(1, 105, ended(fail_503())),
+        at(
+            1,
+            end_ms,
+            ended(CallOutcome::Failed(Failure::Status {
+                status,
+                retry_after_ns: None,
+                should_retry: None,
+            })),
+        ),
     ]);
     t.sort_by_key(|r| r.t);
     t
@@ -360,6 +373,18 @@ fn a_retry_refused_at_the_gate_ends_the_call_after_its_wait() {
         ..claim()
     };
     assert!(names(refused(), &plain).contains(&"no_sleep_after_final"));
+}
+
+#[test]
+fn only_a_whole_wait_after_a_transient_failure_is_a_refused_retry() {
+    let refusing = with_deadline(1_500);
+    let slept = |records| names(records, &refusing).contains(&"no_sleep_after_final");
+    // A 400 is never retried: the 100 ms after it were a sleep after the
+    // final attempt, whatever the pause would have refused.
+    assert!(slept(failed_and_ended(400, 105)));
+    // Half the 100 ms backoff: no retry was due at the gate yet.
+    assert!(slept(failed_and_ended(503, 55)));
+    assert!(!slept(failed_and_ended(503, 105)));
 }
 
 // The held answers an answering throttle may have given a call, bounded
@@ -473,7 +498,7 @@ fn a_wait_another_calls_pause_overlapped_gives_no_sample() {
         c.backoff.jitter = super::claim::JitterShape::Scale { lo: 0.0, hi: 1.0 };
         c
     };
-    let places = |set_ms: u64| {
+    let places = |set_ms: u64, retry_after_ms: u64| {
         let mut t = vec![
             at(0, 0, started(Method::Chat)),
             at(0, 0, attempt(0)),
@@ -483,7 +508,7 @@ fn a_wait_another_calls_pause_overlapped_gives_no_sample() {
             at(0, 70, ended(CallOutcome::Ok)),
             at(1, 0, started(Method::Chat)),
             at(1, 0, attempt(0)),
-            at(1, set_ms, failed(0, 429, Some(500))),
+            at(1, set_ms, failed(0, 429, Some(retry_after_ms))),
             at(1, set_ms, ended(CallOutcome::Ok)),
         ];
         t.sort_by_key(|r| r.t);
@@ -492,8 +517,12 @@ fn a_wait_another_calls_pause_overlapped_gives_no_sample() {
             .len()
     };
     // Set at the very start, pending all through the wait: left out.
-    assert_eq!(places(0), 0);
-    assert_eq!(places(110), 0);
+    assert_eq!(places(0, 500), 0);
+    assert_eq!(places(110, 500), 0);
     // Set once the envelope is over: it touched nothing.
-    assert_eq!(places(111), 1);
+    assert_eq!(places(111, 500), 1);
+    // Over at the instant the wait began: it touched nothing; a tick
+    // later, it may have.
+    assert_eq!(places(0, 10), 1);
+    assert_eq!(places(0, 11), 0);
 }
