@@ -9,7 +9,7 @@
 //! empty, holds no call, lacks its end line or is cut mid-line is refused
 //! (see [`record`]), never judged as if it held.
 
-use crate::check::{self, Claim, Context, Judgement, ORACLES, Violation, WIRE_TOLERANCE_NS, sdks};
+use crate::check::{self, Claim, Context, Judgement, ORACLES, WIRE_TOLERANCE_NS, sdks};
 use crate::trace::{Record, Trace};
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -95,13 +95,8 @@ pub fn record(path: &Path) -> Result<Trace, String> {
 }
 
 /// Judge `trace` against `claim`, allowing `tolerance_ns` of real-time
-/// noise (the wire's default: [`WIRE_TOLERANCE_NS`]): the violations only.
-pub fn verdicts(trace: &Trace, claim: &Claim, tolerance_ns: u64) -> Vec<Violation> {
-    judgement(trace, claim, tolerance_ns).violations
-}
-
-/// Judge `trace` against `claim`, allowing `tolerance_ns` of real-time
-/// noise: the violations, and how much each oracle judged.
+/// noise (the wire's default: [`WIRE_TOLERANCE_NS`]): the violations, and
+/// how much each oracle judged.
 pub fn judgement(trace: &Trace, claim: &Claim, tolerance_ns: u64) -> Judgement {
     let context = Context {
         tolerance_ns,
@@ -194,7 +189,7 @@ pub fn table(columns: &[(String, Judgement)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::Tally;
+    use crate::check::{Tally, Violation};
 
     #[test]
     fn a_malformed_claim_file_is_named_with_its_line_and_column() {
@@ -210,6 +205,30 @@ mod tests {
                 .contains("openai-python")
         );
         assert!(claim("openai-python").is_ok());
+    }
+
+    #[test]
+    fn a_record_is_judged_with_the_tolerance_it_is_given() {
+        use crate::check::fixture::*;
+        use crate::method::Method;
+        use crate::trace::CallOutcome;
+        // A Retry-After of 1 s waited 50 ms long: real-time noise on the
+        // wire, a late retry in the simulator's one-tick tolerance.
+        let t = trace(vec![
+            rec(0, started(Method::Chat)),
+            rec(0, attempt(0)),
+            rec(10, failed(0, 503, Some(1_000))),
+            rec(1_060, attempt(1)),
+            rec(1_070, ok(1)),
+            rec(1_070, received(1)),
+            rec(1_070, ended(CallOutcome::Ok)),
+        ]);
+        let oracles = |tolerance_ns| {
+            let j = judgement(&t, &claim(), tolerance_ns);
+            j.violations.iter().map(|v| v.oracle).collect::<Vec<_>>()
+        };
+        assert_eq!(oracles(WIRE_TOLERANCE_NS), Vec::<&str>::new());
+        assert!(!oracles(1_000_000).is_empty());
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub mod upstreams;
 pub mod verdict;
 
 #[cfg(test)]
-mod fixture;
+pub(crate) mod fixture;
 #[cfg(test)]
 mod group_tests;
 #[cfg(test)]

@@ -169,7 +169,7 @@ fn status(status: u16, ra_s: Option<u64>) -> AttemptOutcome {
 
 /// Judge `run` against `claim` and print its verdicts; the violations.
 fn judged(run: &Run, claim: &Claim) -> Vec<Violation> {
-    let v = judge::verdicts(&run.trace, claim, WIRE_TOLERANCE_NS);
+    let v = judge::judgement(&run.trace, claim, WIRE_TOLERANCE_NS).violations;
     println!("{}: waits {:?} ms", run.name, waits_ms(&run.trace));
     for violation in &v {
         println!("{}: {violation}", run.name);
