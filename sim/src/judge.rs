@@ -252,7 +252,16 @@ mod tests {
         a.count("calls_end", two);
         let mut b = Judgement::default();
         b.count("attempts_bounded", two);
+        let one = Judgement {
+            violations: vec![v(1)],
+            ..Judgement::default()
+        };
         let t = table(&[("a".into(), a), ("b".into(), b)]);
+        let alone = table(&[("one".into(), one)]);
+        assert!(
+            alone.contains("| attempts_bounded | violated: c0#1: 4 attempts / at most 3 |"),
+            "{alone}"
+        );
         assert!(
             t.contains(
                 "| attempts_bounded | violated: c0#1: 4 attempts / at most 3 (and 1 more) | held (2 calls, 5 attempts) |"
