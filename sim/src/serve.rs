@@ -305,7 +305,6 @@ impl Recorder {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         self.take(&mut state);
         let end = Trace {
-            records: Vec::new(),
             end_ns,
             ..Trace::default()
         };
@@ -424,12 +423,19 @@ pub fn backend(scenario: &crate::scenario::Scenario, seed: u64) -> Arc<Backend> 
     let upstreams = plans
         .zip(0u64..)
         .map(|(plan, i)| {
-            // A fixed odd multiplier spreads the upstreams' seeds apart.
-            let seed = seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let seed = upstream_seed(seed, i);
             Upstream::new(Faults::new(plan.clone(), seed), plan.capacity)
         })
         .collect();
     Backend::with_upstreams(upstreams, Clock::Tokio(tokio::time::Instant::now()))
+}
+
+/// The seed of upstream `i`'s dice under the run's `seed`: `seed` itself
+/// for upstream 0, else `seed` XORed with `i` times a fixed odd multiplier,
+/// which spreads the upstreams apart. XOR keeps each upstream's seeds
+/// one-to-one with the run's: two runs never share an upstream's dice.
+fn upstream_seed(seed: u64, i: u64) -> u64 {
+    seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 /// The server's state: the plan's server, the backend it records on, the
@@ -580,6 +586,155 @@ mod tests {
         assert!(loopback_only("[::1]:8080".parse().unwrap()).is_ok());
         let refused = loopback_only("0.0.0.0:8080".parse().unwrap()).unwrap_err();
         assert!(refused.contains("loopback only"), "{refused}");
+    }
+
+    #[test]
+    fn upstream_zero_draws_the_runs_own_dice_and_no_two_runs_share_an_upstreams() {
+        for seed in [0, 1, 7, u64::MAX] {
+            assert_eq!(upstream_seed(seed, 0), seed);
+        }
+        for i in 1..4 {
+            let seeds: Vec<u64> = (0..64u64)
+                .flat_map(|s| [s, s ^ 0x9E37_79B9_7F4A_7C15, s.wrapping_mul(i)])
+                .collect();
+            let mut drawn: Vec<u64> = seeds.iter().map(|&s| upstream_seed(s, i)).collect();
+            let mut unique = seeds.clone();
+            unique.sort_unstable();
+            unique.dedup();
+            drawn.sort_unstable();
+            drawn.dedup();
+            assert_eq!(drawn.len(), unique.len(), "upstream {i}");
+            assert_ne!(upstream_seed(5, i), 5, "upstream {i}");
+        }
+    }
+
+    /// A writer whose bytes a test can read back.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl io::Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// One HTTP/1.1 request to `addr` on a connection of its own: the
+    /// answer's status and body.
+    async fn request(addr: SocketAddr, path: &str, body: &str) -> (u16, String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nhost: sim\r\nuser-agent: test\r\n\
+             content-type: application/json\r\ncontent-length: {}\r\n\
+             connection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        let status = answer[9..12].parse().unwrap();
+        let body = answer.split_once("\r\n\r\n").unwrap().1.to_string();
+        (status, body)
+    }
+
+    /// On loopback in real time (a few milliseconds): the same chat body
+    /// four times against a plan of a 503, then a 429 asking 2 s, then
+    /// success. The first three are one call's attempts (the same body
+    /// while it has not succeeded), the fourth a new call; the server's
+    /// own paths answer and are never attempts; `done` stops the server,
+    /// whose record, written and handed back, ends when it stopped.
+    #[tokio::test]
+    async fn a_served_run_records_each_attempt_and_stops_when_told() {
+        use crate::faults::FaultPlan;
+        let plan = FaultPlan {
+            script: vec!["503".parse().unwrap(), "429:ra=2000".parse().unwrap()],
+            ..FaultPlan::default()
+        };
+        let backend = Backend::with_upstreams(
+            vec![Upstream::new(Faults::new(plan, 1), None)],
+            Clock::Tokio(tokio::time::Instant::now()),
+        );
+        let options = Options {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            horizon: Duration::from_secs(10),
+            seed: 1,
+        };
+        let written = Shared::default();
+        let (bound, at) = tokio::sync::oneshot::channel();
+        let served = serve_recording(
+            backend,
+            options,
+            |addr| bound.send(addr).unwrap(),
+            Some(Box::new(written.clone())),
+            std::future::pending(),
+        );
+        let client = async {
+            let addr = at.await.unwrap();
+            let chat = r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#;
+            let mut statuses = Vec::new();
+            for _ in 0..4 {
+                statuses.push(request(addr, "/v1/chat/completions", chat).await.0);
+            }
+            let ready = request(addr, READY_PATH, "").await;
+            let other = request(addr, "/sim/other", "").await;
+            let done = request(addr, DONE_PATH, "").await;
+            (statuses, ready, other, done)
+        };
+        let (trace, (statuses, ready, other, done)) = tokio::join!(served, client);
+        let trace = trace.unwrap();
+        assert_eq!(statuses, [503, 429, 200, 200]);
+        assert_eq!(ready, (200, "ready".to_string()));
+        assert_eq!(other.0, 404);
+        assert_eq!(done, (200, "done".to_string()));
+        let attempts: Vec<(u64, u32, Option<u16>)> = trace
+            .records
+            .iter()
+            .filter_map(|r| match &r.kind {
+                Kind::AttemptEnded { attempt, outcome } => Some((
+                    r.call,
+                    *attempt,
+                    match outcome {
+                        AttemptOutcome::Failed(Failure::Status { status, .. }) => Some(*status),
+                        _ => None,
+                    },
+                )),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            attempts,
+            [
+                (0, 0, Some(503)),
+                (0, 1, Some(429)),
+                (0, 2, None),
+                (1, 0, None)
+            ]
+        );
+        let asked = trace.records.iter().find_map(|r| match &r.kind {
+            Kind::AttemptEnded {
+                outcome: AttemptOutcome::Failed(Failure::Status { retry_after_ns, .. }),
+                ..
+            } => *retry_after_ns,
+            _ => None,
+        });
+        assert_eq!(asked, Some(2_000_000_000));
+        let seen = trace
+            .records
+            .iter()
+            .filter(|r| matches!(r.kind, Kind::CallSeen { .. }))
+            .count();
+        assert_eq!(seen, 2);
+        assert!(trace.end_ns > 0);
+        let text = String::from_utf8(written.0.lock().unwrap().clone()).unwrap();
+        let read = Trace::from_json_lines(&text).unwrap();
+        assert_eq!(read.records, trace.records);
+        assert_eq!(read.end_ns, trace.end_ns);
+        let end = format!("{{\"end_ns\":{}}}", trace.end_ns);
+        assert_eq!(text.lines().last(), Some(end.as_str()));
     }
 
     #[test]
