@@ -161,31 +161,31 @@ impl fmt::Display for ScenarioError {
 
 impl std::error::Error for ScenarioError {}
 
-/// Where an unknown field's key stands: serde reports some of them at the
-/// enclosing table, so find the key inside that table's span.
-fn unknown_key_span(
+/// Where an unknown field's key stands (its byte offset): serde reports
+/// some of them at the enclosing table, so find the key inside that
+/// table's span.
+fn unknown_key_at(
     text: &str,
     message: &str,
     span: Option<std::ops::Range<usize>>,
-) -> Option<std::ops::Range<usize>> {
+) -> Option<usize> {
     let key = message.strip_prefix("unknown field `")?.split('`').next()?;
     let within = span.unwrap_or(0..text.len());
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let trimmed = line.trim_start();
-        let indent = line.len() - trimmed.len();
-        let at = offset + indent;
+        let at = offset + line.len() - trimmed.len();
         let is_key = trimmed
             .strip_prefix(key)
             .is_some_and(|rest| rest.trim_start().starts_with('='));
         if at >= within.start && is_key {
-            return Some(at..at + key.len());
+            return Some(at);
         }
         // Keys inside inline tables: `{ key = ... }`.
         if let Some(i) = line.find(&format!("{key} ="))
             && within.contains(&(offset + i))
         {
-            return Some(offset + i..offset + i + key.len());
+            return Some(offset + i);
         }
         offset += line.len();
     }
@@ -215,8 +215,8 @@ impl Scenario {
     }
 
     fn parse_filling(path: &Path, text: &str, served: bool) -> Result<Self, ScenarioError> {
-        let error = |span: Option<std::ops::Range<usize>>, message: String| {
-            let (line, column) = locate::line_col(text, span.map_or(0, |s| s.start));
+        let error = |at: Option<usize>, message: String| {
+            let (line, column) = locate::line_col(text, at.unwrap_or(0));
             ScenarioError {
                 path: path.to_path_buf(),
                 line,
@@ -225,14 +225,16 @@ impl Scenario {
             }
         };
         let mut spec: ScenarioSpec = toml::from_str(text).map_err(|e| {
-            let span = unknown_key_span(text, e.message(), e.span()).or(e.span());
-            error(span, e.message().to_string())
+            let at = unknown_key_at(text, e.message(), e.span());
+            error(at.or(e.span().map(|s| s.start)), e.message().to_string())
         })?;
         if served && spec.workload.is_none() {
             spec.workload = Some(SERVED_WORKLOAD);
         }
-        Scenario::try_from(spec)
-            .map_err(|invalid| error(locate::span(text, &invalid.path), invalid.message))
+        Scenario::try_from(spec).map_err(|invalid| {
+            let at = locate::span(text, &invalid.path).map(|s| s.start);
+            error(at, invalid.message)
+        })
     }
 
     /// Read and parse a scenario file.
@@ -419,6 +421,22 @@ mod tests {
         assert_eq!((e.line, e.column), (6, 1), "{e}");
         assert!(e.to_string().starts_with("x.toml:6:1: "), "{e}");
         assert!(e.message.contains("bogus"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_key_in_a_table_is_located_at_the_key_not_its_twin_elsewhere() {
+        // `think_ms` is a key of `[workload]` (line 6), unknown in
+        // `[policy]`, where it stands indented on line 8.
+        let e = parse(&format!(
+            "{MINIMAL}think_ms = 5\n[policy]\n  think_ms = 5\n"
+        ))
+        .unwrap_err();
+        assert_eq!((e.line, e.column), (8, 3), "{e}");
+        // In an inline table, at its key.
+        let inline =
+            "[faults]\nlatency = { kind = \"uniform\", min_ms = 1, max_ms = 2, most_ms = 3 }\n";
+        let e = parse(&format!("{MINIMAL}{inline}")).unwrap_err();
+        assert_eq!((e.line, e.column), (7, 55), "{e}");
     }
 
     #[test]
