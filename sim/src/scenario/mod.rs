@@ -162,8 +162,8 @@ impl fmt::Display for ScenarioError {
 impl std::error::Error for ScenarioError {}
 
 /// Where an unknown field's key stands (its byte offset): serde reports
-/// some of them at the enclosing table, so find the key inside that
-/// table's span.
+/// one in a table at the table's header, so find the key after it. (One
+/// in an inline table it reports at the key.)
 fn unknown_key_at(
     text: &str,
     message: &str,
@@ -180,12 +180,6 @@ fn unknown_key_at(
             .is_some_and(|rest| rest.trim_start().starts_with('='));
         if at >= within.start && is_key {
             return Some(at);
-        }
-        // Keys inside inline tables: `{ key = ... }`.
-        if let Some(i) = line.find(&format!("{key} ="))
-            && within.contains(&(offset + i))
-        {
-            return Some(offset + i);
         }
         offset += line.len();
     }
