@@ -170,7 +170,7 @@ fn unknown_key_at(
     span: Option<std::ops::Range<usize>>,
 ) -> Option<usize> {
     let key = message.strip_prefix("unknown field `")?.split('`').next()?;
-    let within = span.unwrap_or(0..text.len());
+    let from = span.map_or(0, |s| s.start);
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let trimmed = line.trim_start();
@@ -178,7 +178,7 @@ fn unknown_key_at(
         let is_key = trimmed
             .strip_prefix(key)
             .is_some_and(|rest| rest.trim_start().starts_with('='));
-        if at >= within.start && is_key {
+        if at >= from && is_key {
             return Some(at);
         }
         offset += line.len();
