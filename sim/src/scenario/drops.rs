@@ -238,14 +238,21 @@ mod tests {
             Some(DropPoint::Item(2))
         );
         assert_eq!(s.workload.drop_of(1, 1), None);
+        assert_eq!(s.workload.walk_aways(), [(0, 0), (0, 1), (1, 0)]);
     }
 
     #[test]
     fn drops_survive_a_round_trip_through_the_file_form() {
-        let s = parse("{ client = 1, during = \"backoff\", attempt = 3, after_ms = 7 },").unwrap();
+        let s = parse(
+            "{ client = 1, during = \"backoff\", attempt = 3, after_ms = 7 },\n\
+             { client = 0, during = \"attempt\", attempt = 0 },",
+        )
+        .unwrap();
         let text = toml::to_string(&ScenarioSpec::from(s.clone())).unwrap();
         let again = Scenario::parse(Path::new("again.toml"), &text).unwrap();
         assert_eq!(again.workload.drops, s.workload.drops);
+        // A drop at its point, with no wait after it, writes no `after_ms`.
+        assert_eq!(text.matches("after_ms").count(), 1, "{text}");
     }
 
     #[test]

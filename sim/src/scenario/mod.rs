@@ -434,6 +434,59 @@ mod tests {
     }
 
     #[test]
+    fn a_file_is_read_and_one_that_cannot_be_is_named() {
+        let dir = std::env::temp_dir().join(format!("retry-sim-scenario-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("m.toml");
+        std::fs::write(&file, MINIMAL).unwrap();
+        assert_eq!(Scenario::load(&file).unwrap().name, "m");
+        assert_eq!(Scenario::load_served(&file).unwrap().name, "m");
+        let e = Scenario::load(&dir.join("none.toml")).unwrap_err();
+        assert_eq!((e.line, e.column), (0, 0), "{e}");
+        assert!(e.message.starts_with("cannot read"), "{e}");
+        assert!(e.to_string().contains("none.toml"), "{e}");
+    }
+
+    #[test]
+    fn a_workload_is_held_to_its_sizes_on_both_sides_of_each_bound() {
+        let closed = |clients: u32, calls: u32| {
+            parse(&format!(
+                "name = \"m\"\n[workload]\nkind = \"closed\"\nclients = {clients}\ncalls = {calls}\n"
+            ))
+        };
+        assert!(closed(1_000, 1_000).is_ok());
+        let e = closed(1_000, 1_001).unwrap_err();
+        assert!(e.message.contains("1,000,000"), "{e}");
+        let open = |rate: &str, duration_ms: u64| {
+            parse(&format!(
+                "name = \"m\"\n[workload]\nkind = \"open\"\nrate_per_s = {rate}\nduration_ms = {duration_ms}\n"
+            ))
+        };
+        // A million arrivals, by the highest rate and by a long run.
+        assert!(open("100000.0", 10_000).is_ok());
+        assert!(open("1000.0", 1_000_000).is_ok());
+        for rate in ["100000.5", "0.0", "-1.0", "inf", "nan"] {
+            let e = open(rate, 10).unwrap_err();
+            assert!(e.message.contains("rate_per_s must be"), "{rate}: {e}");
+        }
+        for (rate, duration_ms) in [("1000.0", 1_000_001), ("1.0", 0)] {
+            let e = open(rate, duration_ms).unwrap_err();
+            assert!(e.message.contains("duration_ms must be"), "{e}");
+        }
+    }
+
+    #[test]
+    fn the_file_form_writes_the_wrapper_only_when_not_shared() {
+        let file_form = |s: Scenario| toml::to_string(&ScenarioSpec::from(s)).unwrap();
+        let per_client = parse(&format!("{MINIMAL}wrapper = \"per_client\"\n")).unwrap();
+        let text = file_form(per_client);
+        assert!(text.contains("wrapper = \"per_client\""), "{text}");
+        assert_eq!(parse(&text).unwrap().workload.wrapper, Wrapper::PerClient);
+        let shared = file_form(parse(MINIMAL).unwrap());
+        assert!(!shared.contains("wrapper"), "{shared}");
+    }
+
+    #[test]
     fn syntax_error_is_located() {
         let e = parse("name = \"m\"\n[workload\n").unwrap_err();
         assert_eq!(e.line, 2, "{e}");

@@ -70,14 +70,6 @@ impl Wrapper {
     pub fn is_shared(&self) -> bool {
         *self == Wrapper::Shared
     }
-
-    /// The name scenario files use.
-    pub const fn name(self) -> &'static str {
-        match self {
-            Wrapper::Shared => "shared",
-            Wrapper::PerClient => "per_client",
-        }
-    }
 }
 
 /// The two workload shapes.
