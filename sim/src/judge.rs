@@ -232,6 +232,33 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_line_is_named_as_such_and_only_a_cut_last_line_as_truncated() {
+        use crate::check::fixture::*;
+        use crate::method::Method;
+        let dir = std::env::temp_dir().join(format!("retry-sim-record-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let refused = |name: &str, text: String| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            record(&path).unwrap_err()
+        };
+        let good = trace(vec![rec(0, started(Method::Chat)), rec(0, attempt(0))]).to_json_lines();
+        let (first, second) = good.split_once('\n').unwrap();
+        // A bad line mid-way, in a record whose last line has no newline.
+        let e = refused(
+            "mid.jsonl",
+            format!("{first}\nnot json\n{second}{{\"end_ns\":5}}"),
+        );
+        assert!(e.contains("mid.jsonl:2: not a trace record"), "{e}");
+        // A bad last line, whole (ended by its newline).
+        let e = refused("last.jsonl", format!("{good}{{\"end\":5}}\n"));
+        assert!(e.contains("last.jsonl:3: not a trace record"), "{e}");
+        // The last line cut mid-way.
+        let e = refused("cut.jsonl", format!("{good}{{\"end_ns\":"));
+        assert!(e.contains("cut.jsonl:3: a truncated record"), "{e}");
+    }
+
+    #[test]
     fn the_table_names_the_first_violation_and_counts_the_rest() {
         let v = |call| Violation {
             oracle: "attempts_bounded",
