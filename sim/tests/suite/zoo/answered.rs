@@ -8,7 +8,9 @@
 //! (below the retry loop, not inside it) hold every oracle on the same
 //! scenarios.
 
-use super::throttle::{DEADLINE, LIMITED, assert_caught, assert_holds};
+use super::throttle::{
+    DEADLINE, Holds, IgnoresOthers, LIMITED, OneInstant, assert_caught, assert_holds,
+};
 use crabllm_core::Error;
 use provider_retry::Retrying;
 use provider_retry::throttle::HELD_BACK;
@@ -16,7 +18,7 @@ use provider_retry_sim::check::Claim;
 use provider_retry_sim::scenario::PolicySpec;
 use provider_retry_sim::subject::builtin::{THROTTLE_SPREAD, policy_of};
 use provider_retry_sim::subject::peers::{Peer, RetryLib};
-use provider_retry_sim::subject::{Ours, OursThrottleAnswered, Probe, Subject};
+use provider_retry_sim::subject::{OursThrottleAnswered, Probe, Subject};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use std::future::Future;
@@ -105,51 +107,6 @@ fn silent_claim(policy: &PolicySpec) -> Claim {
     Claim {
         reports: false,
         ..OursThrottleAnswered.claim(policy)
-    }
-}
-
-/// provider-retry with no throttle, claiming an answering one: each call
-/// heeds only its own Retry-After.
-struct IgnoresOthers;
-
-impl Subject for IgnoresOthers {
-    type Wrapped = Retrying<Probe>;
-
-    fn name(&self) -> String {
-        "zoo-answered:ignores-others".into()
-    }
-
-    fn claim(&self, policy: &PolicySpec) -> Claim {
-        OursThrottleAnswered.claim(policy)
-    }
-
-    fn wrap(&self, inner: Probe, policy: &PolicySpec, seed: u64) -> Self::Wrapped {
-        Ours.wrap(inner, policy, seed)
-    }
-}
-
-/// provider-retry's answering throttle with no spread, claiming a 1 s
-/// one: every held call comes back in the instant the pause ends.
-struct OneInstant;
-
-impl Subject for OneInstant {
-    type Wrapped = Retrying<Probe>;
-
-    fn name(&self) -> String {
-        "zoo-answered:one-instant".into()
-    }
-
-    fn claim(&self, policy: &PolicySpec) -> Claim {
-        OursThrottleAnswered.claim(policy)
-    }
-
-    fn wrap(&self, inner: Probe, policy: &PolicySpec, seed: u64) -> Self::Wrapped {
-        let throttle = provider_retry::Throttle::new()
-            .adaptive(false)
-            .answer_held(true)
-            .spread(Duration::ZERO)
-            .max_pause(policy.max_retry_after);
-        Ours.wrap(inner, policy, seed).throttle(throttle)
     }
 }
 
@@ -281,12 +238,20 @@ impl Subject for Gated {
 
 #[test]
 fn an_answering_throttle_ignoring_other_calls_retry_after_is_caught() {
-    assert_caught(&IgnoresOthers, LIMITED, "retry_after_shared");
+    assert_caught(
+        &IgnoresOthers(Holds::Answering),
+        LIMITED,
+        "retry_after_shared",
+    );
 }
 
 #[test]
 fn an_answering_throttle_waking_every_held_call_at_once_is_caught() {
-    assert_caught(&OneInstant, LONG_PAUSE, "pause_wakes_spread");
+    assert_caught(
+        &OneInstant(Holds::Answering),
+        LONG_PAUSE,
+        "pause_wakes_spread",
+    );
 }
 
 #[test]

@@ -11,7 +11,7 @@ use provider_retry_sim::run::{Evaluation, evaluate, replay_command};
 use provider_retry_sim::scenario::{PolicySpec, Scenario};
 use provider_retry_sim::subject::builtin::THROTTLE_SPREAD;
 use provider_retry_sim::subject::peers::{Peer, RetryLib};
-use provider_retry_sim::subject::{Ours, OursThrottle, Probe, Subject};
+use provider_retry_sim::subject::{Ours, OursThrottle, OursThrottleAnswered, Probe, Subject};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use std::future::Future;
@@ -89,19 +89,44 @@ pub(super) fn assert_holds<S: Subject>(subject: &S, toml: &str) {
     }
 }
 
+/// How a zoo throttle treats the attempts a pause holds: it waits them
+/// (`ours-throttle`'s claim) or answers them in the provider's stead
+/// (`ours-throttle-answered`'s). Its name prefixes the subjects' names.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Holds {
+    Waiting,
+    Answering,
+}
+
+impl Holds {
+    fn claim(self, policy: &PolicySpec) -> Claim {
+        match self {
+            Holds::Waiting => OursThrottle.claim(policy),
+            Holds::Answering => OursThrottleAnswered.claim(policy),
+        }
+    }
+
+    fn name(self, flaw: &str) -> String {
+        match self {
+            Holds::Waiting => format!("zoo-throttle:{flaw}"),
+            Holds::Answering => format!("zoo-answered:{flaw}"),
+        }
+    }
+}
+
 /// provider-retry with no throttle, claiming a shared one: each call heeds
 /// only its own Retry-After.
-struct IgnoresOthers;
+pub(super) struct IgnoresOthers(pub(super) Holds);
 
 impl Subject for IgnoresOthers {
     type Wrapped = Retrying<Probe>;
 
     fn name(&self) -> String {
-        "zoo-throttle:ignores-others".into()
+        self.0.name("ignores-others")
     }
 
     fn claim(&self, policy: &PolicySpec) -> Claim {
-        OursThrottle.claim(policy)
+        self.0.claim(policy)
     }
 
     fn wrap(&self, inner: Probe, policy: &PolicySpec, seed: u64) -> Self::Wrapped {
@@ -110,23 +135,24 @@ impl Subject for IgnoresOthers {
 }
 
 /// provider-retry's throttle with no spread, claiming a 1 s one: every
-/// paused call wakes in the instant the pause ends.
-struct OneInstant;
+/// held call comes back in the instant the pause ends.
+pub(super) struct OneInstant(pub(super) Holds);
 
 impl Subject for OneInstant {
     type Wrapped = Retrying<Probe>;
 
     fn name(&self) -> String {
-        "zoo-throttle:one-instant".into()
+        self.0.name("one-instant")
     }
 
     fn claim(&self, policy: &PolicySpec) -> Claim {
-        OursThrottle.claim(policy)
+        self.0.claim(policy)
     }
 
     fn wrap(&self, inner: Probe, policy: &PolicySpec, seed: u64) -> Self::Wrapped {
         let throttle = Throttle::new()
             .adaptive(false)
+            .answer_held(matches!(self.0, Holds::Answering))
             .spread(Duration::ZERO)
             .max_pause(policy.max_retry_after);
         Ours.wrap(inner, policy, seed).throttle(throttle)
@@ -229,12 +255,16 @@ impl RetryLib for Gate {
 
 #[test]
 fn a_throttle_ignoring_other_calls_retry_after_is_caught() {
-    assert_caught(&IgnoresOthers, LIMITED, "retry_after_shared");
+    assert_caught(
+        &IgnoresOthers(Holds::Waiting),
+        LIMITED,
+        "retry_after_shared",
+    );
 }
 
 #[test]
 fn a_throttle_waking_every_paused_call_at_once_is_caught() {
-    assert_caught(&OneInstant, LIMITED, "pause_wakes_spread");
+    assert_caught(&OneInstant(Holds::Waiting), LIMITED, "pause_wakes_spread");
 }
 
 #[test]
