@@ -622,6 +622,38 @@ mod tests {
         }
     }
 
+    /// Loopback, any free port; a horizon no test should reach.
+    const OPTIONS: Options = Options {
+        addr: SocketAddr::V4(std::net::SocketAddrV4::new(
+            std::net::Ipv4Addr::LOCALHOST,
+            0,
+        )),
+        horizon: Duration::from_secs(10),
+        seed: 1,
+    };
+
+    const CHAT_PATH: &str = "/v1/chat/completions";
+    const CHAT: &str = r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#;
+
+    /// Each attempt's call, number and status (`None`: it succeeded).
+    fn attempts(trace: &Trace) -> Vec<(u64, u32, Option<u16>)> {
+        trace
+            .records
+            .iter()
+            .filter_map(|r| match &r.kind {
+                Kind::AttemptEnded { attempt, outcome } => Some((
+                    r.call,
+                    *attempt,
+                    match outcome {
+                        AttemptOutcome::Failed(Failure::Status { status, .. }) => Some(*status),
+                        _ => None,
+                    },
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// One HTTP/1.1 request to `addr` on a connection of its own: the
     /// answer's status and body.
     async fn request(addr: SocketAddr, path: &str, body: &str) -> (u16, String) {
@@ -658,26 +690,20 @@ mod tests {
             vec![Upstream::new(Faults::new(plan, 1), None)],
             Clock::Tokio(tokio::time::Instant::now()),
         );
-        let options = Options {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            horizon: Duration::from_secs(10),
-            seed: 1,
-        };
         let written = Shared::default();
         let (bound, at) = tokio::sync::oneshot::channel();
         let served = serve_recording(
             backend,
-            options,
+            OPTIONS,
             |addr| bound.send(addr).unwrap(),
             Some(Box::new(written.clone())),
             std::future::pending(),
         );
         let client = async {
             let addr = at.await.unwrap();
-            let chat = r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#;
             let mut statuses = Vec::new();
             for _ in 0..4 {
-                statuses.push(request(addr, "/v1/chat/completions", chat).await.0);
+                statuses.push(request(addr, CHAT_PATH, CHAT).await.0);
             }
             let ready = request(addr, READY_PATH, "").await;
             let other = request(addr, "/sim/other", "").await;
@@ -690,23 +716,8 @@ mod tests {
         assert_eq!(ready, (200, "ready".to_string()));
         assert_eq!(other.0, 404);
         assert_eq!(done, (200, "done".to_string()));
-        let attempts: Vec<(u64, u32, Option<u16>)> = trace
-            .records
-            .iter()
-            .filter_map(|r| match &r.kind {
-                Kind::AttemptEnded { attempt, outcome } => Some((
-                    r.call,
-                    *attempt,
-                    match outcome {
-                        AttemptOutcome::Failed(Failure::Status { status, .. }) => Some(*status),
-                        _ => None,
-                    },
-                )),
-                _ => None,
-            })
-            .collect();
         assert_eq!(
-            attempts,
+            attempts(&trace),
             [
                 (0, 0, Some(503)),
                 (0, 1, Some(429)),
@@ -735,6 +746,25 @@ mod tests {
         assert_eq!(read.end_ns, trace.end_ns);
         let end = format!("{{\"end_ns\":{}}}", trace.end_ns);
         assert_eq!(text.lines().last(), Some(end.as_str()));
+    }
+
+    /// [`serve`], recording nowhere, hands back the record when told done.
+    #[tokio::test]
+    async fn serve_hands_back_its_record_when_told_done() {
+        let plan = crate::faults::FaultPlan::default();
+        let backend = Backend::with_upstreams(
+            vec![Upstream::new(Faults::new(plan, 1), None)],
+            Clock::Tokio(tokio::time::Instant::now()),
+        );
+        let (bound, at) = tokio::sync::oneshot::channel();
+        let served = serve(backend, OPTIONS, |addr| bound.send(addr).unwrap());
+        let client = async {
+            let addr = at.await.unwrap();
+            request(addr, CHAT_PATH, CHAT).await;
+            request(addr, DONE_PATH, "").await;
+        };
+        let (trace, ()) = tokio::join!(served, client);
+        assert_eq!(attempts(&trace.unwrap()), [(0, 0, None)]);
     }
 
     #[test]
