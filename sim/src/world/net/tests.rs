@@ -264,6 +264,24 @@ fn a_message_is_in_flight_until_it_arrives() {
     assert!(!seen[seen.len() - 1], "every message has arrived");
 }
 
+/// turmoil's error for a run past its duration reads as running out of
+/// time, and no other error does.
+#[test]
+fn only_running_past_the_horizon_is_out_of_time() {
+    use crate::world::net::world::out_of_time;
+    let mut sim = turmoil::Builder::new()
+        .simulation_duration(std::time::Duration::from_millis(10))
+        .build();
+    sim.client("sleeper", async {
+        std::future::pending::<()>().await;
+        Ok(())
+    });
+    let past = sim.run().expect_err("runs past its duration");
+    assert!(out_of_time(&*past), "{past}");
+    let other = std::io::Error::other("connection refused");
+    assert!(!out_of_time(&other));
+}
+
 /// The status upstream `upstream` of `server` answers an embeddings call with.
 async fn status_at(server: &crate::world::net::server::Server, upstream: u32) -> u16 {
     use crate::wire::address::Address;
