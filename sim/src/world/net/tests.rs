@@ -282,6 +282,49 @@ fn only_running_past_the_horizon_is_out_of_time() {
     assert!(!out_of_time(&other));
 }
 
+/// A request names its method in its header, or else by the endpoint it
+/// POSTs to (under any upstream's prefix) and its body's `"stream"`.
+#[test]
+fn a_request_is_a_call_of_the_method_its_header_or_endpoint_says() {
+    use crate::world::net::server::method_of;
+    let of = |verb: &str, path: &str, named: Option<&str>, body: &str| {
+        let mut request = hyper::Request::builder().method(verb).uri(path);
+        if let Some(name) = named {
+            request = request.header(crate::wire::METHOD_HEADER, name);
+        }
+        method_of(&request.body(()).unwrap().into_parts().0, body.as_bytes())
+    };
+    let streaming = r#"{"stream": true}"#;
+    let endpoints = [
+        ("/v1/chat/completions", Method::Chat, Method::ChatStream),
+        ("/v1/messages", Method::Anthropic, Method::AnthropicStream),
+        ("/v1/embeddings", Method::Embedding, Method::Embedding),
+        ("/v1/responses", Method::Responses, Method::ResponsesStream),
+    ];
+    for (path, unary, stream) in endpoints {
+        assert_eq!(of("POST", path, None, "{}"), Ok(unary), "{path}");
+        assert_eq!(of("POST", path, None, streaming), Ok(stream), "{path}");
+        let upstream = format!("/upstream/1{path}");
+        assert_eq!(
+            of("POST", &upstream, None, streaming),
+            Ok(stream),
+            "{upstream}"
+        );
+        assert_eq!(
+            of("GET", path, None, "{}"),
+            Err("no such endpoint"),
+            "{path}"
+        );
+    }
+    let named = of("POST", "/anything", Some("gemini_stream"), "{}");
+    assert_eq!(named, Ok(Method::GeminiStream));
+    assert_eq!(
+        of("POST", "/v1/messages", Some("nonesuch"), "{}"),
+        Err("no such method")
+    );
+    assert_eq!(of("POST", "/v2/chat", None, "{}"), Err("no such endpoint"));
+}
+
 /// The status upstream `upstream` of `server` answers an embeddings call with.
 async fn status_at(server: &crate::world::net::server::Server, upstream: u32) -> u16 {
     use crate::wire::address::Address;
