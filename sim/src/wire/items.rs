@@ -301,6 +301,27 @@ mod tests {
     };
 
     #[test]
+    fn anthropic_keeps_a_stream_alive_with_pings_the_others_with_comments() {
+        use super::super::sse;
+        for method in [Method::AnthropicStream, Method::AnthropicStreamRaw] {
+            let ping = keepalive(method);
+            assert!(ping.starts_with(b"event: ping\n"), "{method}");
+            let data = sse::data(&ping).expect("a ping carries data");
+            assert!(is_keepalive(data), "{method}: {data}");
+        }
+        for method in [
+            Method::ChatStream,
+            Method::GeminiStream,
+            Method::ResponsesStream,
+        ] {
+            let comment = keepalive(method);
+            assert_eq!(&comment[..], b": keep-alive\n\n", "{method}");
+            assert_eq!(sse::data(&comment), None, "{method}");
+        }
+        assert!(!is_keepalive(r#"{"type":"content_block_delta"}"#));
+    }
+
+    #[test]
     fn every_typed_value_carries_its_payload() {
         assert_eq!(payload_of(&chat_response(ID)), Some(ID));
         assert_eq!(payload_of(&chat_chunk(ID)), Some(ID));
