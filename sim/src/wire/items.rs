@@ -282,9 +282,9 @@ pub fn event(method: Method, id: ChunkId) -> Bytes {
             "event: content_block_delta\ndata: {}\n\n",
             json(&anthropic_event(id))
         ),
-        Dialect::Gemini => format!("data: {}\n\n", json(&gemini_response(id))),
         Dialect::Responses => super::shapes::responses::EventStream::new(id).item(id),
-        // Unary dialects have no stream; an event of their body keeps this total.
+        // Gemini streams whole responses, one an event; the unary dialects
+        // have no stream, and an event of their body keeps this total.
         _ => format!("data: {}\n\n", String::from_utf8_lossy(&body(method, id))),
     })
 }
@@ -319,6 +319,26 @@ mod tests {
             assert_eq!(sse::data(&comment), None, "{method}");
         }
         assert!(!is_keepalive(r#"{"type":"content_block_delta"}"#));
+    }
+
+    #[test]
+    fn each_dialects_stream_event_carries_its_payload_in_its_own_form() {
+        let event = |method| String::from_utf8(event(method, ID).to_vec()).unwrap();
+        let gemini = event(Method::GeminiStream);
+        assert_eq!(gemini, format!("data: {}\n\n", json(&gemini_response(ID))));
+        let responses = event(Method::ResponsesStream);
+        assert!(
+            responses.starts_with("event: response.output_text.delta\n"),
+            "{responses}"
+        );
+        let anthropic = event(Method::AnthropicStream);
+        assert!(
+            anthropic.starts_with("event: content_block_delta\n"),
+            "{anthropic}"
+        );
+        for text in [gemini, responses, anthropic, event(Method::ChatStream)] {
+            assert_eq!(ChunkId::find(&text), Some(ID), "{text}");
+        }
     }
 
     #[test]

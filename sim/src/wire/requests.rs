@@ -250,3 +250,26 @@ pub fn transcription(id: CallId) -> Vec<MultipartField> {
         },
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chat_request_names_the_model_and_its_call() {
+        let id = CallId::new(4, 9);
+        let body: serde_json::Value = serde_json::from_slice(&chat_body(id)).unwrap();
+        assert_eq!(body["model"], MODEL);
+        let said = body["messages"][0]["content"].as_str().unwrap();
+        assert_eq!(super::super::address::find_tag_in(said), Some(id), "{said}");
+    }
+
+    #[test]
+    fn a_calls_request_is_built_once_and_lent_to_every_call_after() {
+        let (one, two) = (CallId::new(7, 1), CallId::new(7, 2));
+        let first = shared(Method::Chat, one, chat);
+        let other = shared(Method::Chat, two, chat);
+        assert!(!Arc::ptr_eq(&first, &other));
+        assert!(Arc::ptr_eq(&first, &shared(Method::Chat, one, chat)));
+    }
+}

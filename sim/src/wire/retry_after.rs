@@ -45,11 +45,10 @@ pub fn parse(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
+/// Milliseconds, fractions allowed; a negative, non-finite or overlong
+/// value is none (`Duration` refuses each).
 fn parse_ms(value: &str) -> Option<Duration> {
     let ms: f64 = value.parse().ok()?;
-    if !(ms.is_finite() && ms >= 0.0) {
-        return None;
-    }
     Duration::try_from_secs_f64(ms / 1000.0).ok()
 }
 
@@ -78,6 +77,9 @@ mod tests {
             (RetryAfterForm::Seconds, 2500, 3000),
             (RetryAfterForm::Ms, 2500, 2500),
             (RetryAfterForm::HttpDate, 2500, 3000),
+            // A whole number of seconds from a whole second rounds nowhere.
+            (RetryAfterForm::Seconds, 2000, 2000),
+            (RetryAfterForm::HttpDate, 2000, 2000),
         ];
         for (form, wait, read) in cases {
             let (name, value) = header(form, Duration::from_millis(wait), now());
