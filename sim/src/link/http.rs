@@ -45,8 +45,18 @@ pub struct HttpProvider {
     wall: fn() -> SystemTime,
 }
 
-/// The path a method is sent to, as its real API names it (the server
-/// goes by the method header; the path only makes traces read true).
+/// The verb and path a method is sent with, as its real API names them
+/// (the server goes by the method header; these only make traces read
+/// true): every method POSTs but `models`, which GETs.
+fn request_line(method: Method, model: &str) -> (hyper::Method, String) {
+    let verb = match method {
+        Method::Models => hyper::Method::GET,
+        _ => hyper::Method::POST,
+    };
+    (verb, path(method, model))
+}
+
+/// The path a method is sent to, as its real API names it.
 fn path(method: Method, model: &str) -> String {
     match method {
         Method::Chat
@@ -109,13 +119,10 @@ impl HttpProvider {
         tokio::spawn(async move {
             let _ = connection.await;
         });
-        let verb = match method {
-            Method::Models => hyper::Method::GET,
-            _ => hyper::Method::POST,
-        };
+        let (verb, path) = request_line(method, model);
         let req = hyper::Request::builder()
             .method(verb)
-            .uri(path(method, model))
+            .uri(path)
             .header(hyper::header::HOST, self.server.as_str())
             .header(hyper::header::CONTENT_TYPE, "application/json")
             .header(METHOD_HEADER, method.name())
@@ -462,6 +469,62 @@ mod tests {
             ..Default::default()
         };
         format!("data: {}\n\n", serde_json::to_string(&chunk).unwrap())
+    }
+
+    #[test]
+    fn each_method_is_sent_as_its_real_api_names_it() {
+        let post = hyper::Method::POST;
+        let cases = [
+            (Method::Chat, post.clone(), "/v1/chat/completions"),
+            (Method::ChatStreamRaw, post.clone(), "/v1/chat/completions"),
+            (Method::Passthrough, post.clone(), "/v1/chat/completions"),
+            (Method::AnthropicStream, post.clone(), "/v1/messages"),
+            (Method::CompleteStream, post.clone(), "/v1/messages"),
+            (
+                Method::GeminiRaw,
+                post.clone(),
+                "/v1beta/models/m:generateContent",
+            ),
+            (
+                Method::GeminiStream,
+                post.clone(),
+                "/v1beta/models/m:streamGenerateContent?alt=sse",
+            ),
+            (Method::Embedding, post.clone(), "/v1/embeddings"),
+            (Method::Models, hyper::Method::GET, "/v1/models"),
+            (Method::Image, post.clone(), "/v1/images/generations"),
+            (Method::AudioSpeech, post.clone(), "/v1/audio/speech"),
+            (
+                Method::AudioTranscription,
+                post.clone(),
+                "/v1/audio/transcriptions",
+            ),
+            (Method::ResponsesStream, post, "/v1/responses"),
+        ];
+        for (method, verb, path) in cases {
+            assert_eq!(
+                request_line(method, "m"),
+                (verb, path.to_string()),
+                "{method}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_request_travels_as_its_json_with_the_stream_flag_its_method_sets() {
+        let request = ChatCompletionRequest {
+            model: "m".into(),
+            ..Default::default()
+        };
+        let sent = |stream| -> serde_json::Value {
+            serde_json::from_slice(&json_body(&request, stream).unwrap()).unwrap()
+        };
+        assert_eq!(sent(Some(true))["stream"], true);
+        assert_eq!(sent(Some(false))["stream"], false);
+        assert_eq!(sent(None).get("stream"), None);
+        for stream in [Some(true), Some(false), None] {
+            assert_eq!(sent(stream)["model"], "m");
+        }
     }
 
     #[tokio::test]

@@ -95,6 +95,14 @@ fn every_method_travels_the_network_with_its_payloads() {
             matches!(decode, (got, Err((Error::Decode(_), None))) if got.is_empty()),
             "{method}: {decode:?}"
         );
+        // A stream call answered with anything but an event stream fails
+        // at its open, by its content type, before reading a byte of it.
+        if method.is_stream() {
+            assert!(
+                matches!(&decode.1, Err((Error::Decode(m), _)) if m.starts_with("not an event stream")),
+                "{method}: {decode:?}"
+            );
+        }
         if method.is_stream() {
             whole(method, &fail.0, 4);
             assert!(
