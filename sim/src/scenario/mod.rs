@@ -161,31 +161,6 @@ impl fmt::Display for ScenarioError {
 
 impl std::error::Error for ScenarioError {}
 
-/// Where an unknown field's key stands (its byte offset): serde reports
-/// one in a table at the table's header, so find the key after it. (One
-/// in an inline table it reports at the key.)
-fn unknown_key_at(
-    text: &str,
-    message: &str,
-    span: Option<std::ops::Range<usize>>,
-) -> Option<usize> {
-    let key = message.strip_prefix("unknown field `")?.split('`').next()?;
-    let from = span.map_or(0, |s| s.start);
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let trimmed = line.trim_start();
-        let at = offset + line.len() - trimmed.len();
-        let is_key = trimmed
-            .strip_prefix(key)
-            .is_some_and(|rest| rest.trim_start().starts_with('='));
-        if at >= from && is_key {
-            return Some(at);
-        }
-        offset += line.len();
-    }
-    None
-}
-
 impl Scenario {
     /// Parse and validate scenario text; `path` only names it in errors.
     ///
@@ -219,8 +194,8 @@ impl Scenario {
             }
         };
         let mut spec: ScenarioSpec = toml::from_str(text).map_err(|e| {
-            let at = unknown_key_at(text, e.message(), e.span());
-            error(at.or(e.span().map(|s| s.start)), e.message().to_string())
+            // The parser locates an unknown key at the key itself.
+            error(e.span().map(|s| s.start), e.message().to_string())
         })?;
         if served && spec.workload.is_none() {
             spec.workload = Some(SERVED_WORKLOAD);
