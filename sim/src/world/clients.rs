@@ -337,6 +337,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_run_marks_its_thread_until_it_ends_a_nested_one_included() {
+        let marked = || IN_RUN.with(|f| f.get());
+        assert!(!marked());
+        let outer = InRun::enter();
+        assert!(marked());
+        drop(InRun::enter());
+        assert!(marked(), "an inner run leaves the outer's mark");
+        drop(outer);
+        assert!(!marked());
+    }
+
+    #[test]
     fn the_first_two_clients_differ_in_every_flag_and_later_ones_draw_three_bits() {
         let mut seen = std::collections::BTreeSet::new();
         for seed in 0..64 {
