@@ -701,18 +701,22 @@ mod tests {
         );
         let client = async {
             let addr = at.await.unwrap();
-            let mut statuses = Vec::new();
+            let mut answers = Vec::new();
             for _ in 0..4 {
-                statuses.push(request(addr, CHAT_PATH, CHAT).await.0);
+                answers.push(request(addr, CHAT_PATH, CHAT).await);
             }
             let ready = request(addr, READY_PATH, "").await;
             let other = request(addr, "/sim/other", "").await;
             let done = request(addr, DONE_PATH, "").await;
-            (statuses, ready, other, done)
+            (answers, ready, other, done)
         };
-        let (trace, (statuses, ready, other, done)) = tokio::join!(served, client);
+        let (trace, (answers, ready, other, done)) = tokio::join!(served, client);
         let trace = trace.unwrap();
+        let statuses: Vec<u16> = answers.iter().map(|a| a.0).collect();
         assert_eq!(statuses, [503, 429, 200, 200]);
+        // In the provider's own shape, as a validating client expects.
+        let shaped = crate::wire::shapes::error(crate::method::Method::Chat, 503);
+        assert_eq!(answers[0].1.as_bytes(), &shaped[..]);
         assert_eq!(ready, (200, "ready".to_string()));
         assert_eq!(other.0, 404);
         assert_eq!(done, (200, "done".to_string()));
