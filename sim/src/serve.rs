@@ -634,6 +634,8 @@ mod tests {
 
     const CHAT_PATH: &str = "/v1/chat/completions";
     const CHAT: &str = r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#;
+    const CHAT_STREAM: &str =
+        r#"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":true}"#;
 
     /// Each attempt's call, number and status (`None`: it succeeded).
     fn attempts(trace: &Trace) -> Vec<(u64, u32, Option<u16>)> {
@@ -676,7 +678,9 @@ mod tests {
     /// On loopback in real time (a few milliseconds): the same chat body
     /// four times against a plan of a 503, then a 429 asking 2 s, then
     /// success. The first three are one call's attempts (the same body
-    /// while it has not succeeded), the fourth a new call; the server's
+    /// while it has not succeeded), the fourth a new call, and a stream
+    /// another, answered as an event stream; each answer is in the
+    /// provider's own shape (the 503's error body shows it); the server's
     /// own paths answer and are never attempts; `done` stops the server,
     /// whose record, written and handed back, ends when it stopped.
     #[tokio::test]
@@ -705,18 +709,25 @@ mod tests {
             for _ in 0..4 {
                 answers.push(request(addr, CHAT_PATH, CHAT).await);
             }
+            let streamed = request(addr, CHAT_PATH, CHAT_STREAM).await;
             let ready = request(addr, READY_PATH, "").await;
             let other = request(addr, "/sim/other", "").await;
             let done = request(addr, DONE_PATH, "").await;
-            (answers, ready, other, done)
+            (answers, streamed, ready, other, done)
         };
-        let (trace, (answers, ready, other, done)) = tokio::join!(served, client);
+        let (trace, (answers, streamed, ready, other, done)) = tokio::join!(served, client);
         let trace = trace.unwrap();
         let statuses: Vec<u16> = answers.iter().map(|a| a.0).collect();
         assert_eq!(statuses, [503, 429, 200, 200]);
         // In the provider's own shape, as a validating client expects.
         let shaped = crate::wire::shapes::error(crate::method::Method::Chat, 503);
         assert_eq!(answers[0].1.as_bytes(), &shaped[..]);
+        assert_eq!(streamed.0, 200);
+        assert!(
+            streamed.1.contains("data: {") && streamed.1.contains("data: [DONE]"),
+            "{}",
+            streamed.1
+        );
         assert_eq!(ready, (200, "ready".to_string()));
         assert_eq!(other.0, 404);
         assert_eq!(done, (200, "done".to_string()));
@@ -726,7 +737,8 @@ mod tests {
                 (0, 0, Some(503)),
                 (0, 1, Some(429)),
                 (0, 2, None),
-                (1, 0, None)
+                (1, 0, None),
+                (2, 0, None)
             ]
         );
         let asked = trace.records.iter().find_map(|r| match &r.kind {
@@ -742,7 +754,7 @@ mod tests {
             .iter()
             .filter(|r| matches!(r.kind, Kind::CallSeen { .. }))
             .count();
-        assert_eq!(seen, 2);
+        assert_eq!(seen, 3);
         assert!(trace.end_ns > 0);
         let text = String::from_utf8(written.0.lock().unwrap().clone()).unwrap();
         let read = Trace::from_json_lines(&text).unwrap();
