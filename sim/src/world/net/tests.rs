@@ -422,3 +422,41 @@ async fn a_plan_that_sets_should_retry_sends_it_with_every_status_and_only_then(
     assert_eq!(headers(Some(true)).await, [(503, Some(true)), (200, None)]);
     assert_eq!(headers(None).await, [(503, None), (200, None)]);
 }
+
+/// A stream in a provider's own shape opens with that provider's opening
+/// event before the first item (Anthropic's `message_start`), and ends
+/// with its closing one; the simulator's own shape has neither.
+#[tokio::test(start_paused = true)]
+async fn a_real_shaped_stream_opens_and_closes_as_its_provider_does() {
+    use crate::backend::{Backend, Clock};
+    use crate::faults::{FaultPlan, Faults};
+    use crate::wire::address::Address;
+    use crate::world::net::server::Server;
+    use http_body_util::BodyExt;
+    let body = |real: bool| async move {
+        let clock = Clock::Tokio(tokio::time::Instant::now());
+        let backend = Backend::new(Faults::new(FaultPlan::default(), 1), None, clock);
+        let mut server = Server::new(backend, crate::world::net::world::wall);
+        if real {
+            server = server.real_shapes();
+        }
+        let (head, _) = hyper::Request::post("/v1/messages")
+            .body(())
+            .expect("a request head")
+            .into_parts();
+        let asked = bytes::Bytes::from_static(br#"{"model":"m","stream":true}"#);
+        let at = Address {
+            upstream: 0,
+            client: 1,
+            call: 0,
+        };
+        let response = server.answer(&head, &asked, at).await.expect("an answer");
+        let bytes = response.into_body().collect().await.expect("a whole body");
+        String::from_utf8(bytes.to_bytes().to_vec()).expect("text")
+    };
+    let real = body(true).await;
+    assert!(real.starts_with("event: message_start\n"), "{real}");
+    assert!(real.contains("event: message_stop\n"), "{real}");
+    let own = body(false).await;
+    assert!(!own.contains("message_start"), "{own}");
+}
