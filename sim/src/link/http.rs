@@ -172,11 +172,7 @@ impl HttpProvider {
 
     /// A stream call: the event-stream body.
     async fn open(&self, method: Method, model: &str, body: Bytes) -> Result<Incoming, Error> {
-        let response = self.send(method, model, body).await?;
-        match content_type(&response) {
-            Some(t) if t.starts_with("text/event-stream") => Ok(response.into_body()),
-            other => Err(Error::Decode(format!("not an event stream: {other:?}"))),
-        }
+        event_stream(self.send(method, model, body).await?)
     }
 
     /// A raw stream call: the body's bytes, unparsed.
@@ -193,7 +189,16 @@ impl HttpProvider {
     }
 }
 
-fn content_type(response: &hyper::Response<Incoming>) -> Option<&str> {
+/// A stream call's answer: its body, if its content type says it is an
+/// event stream, else a decode error before a byte of it is read.
+fn event_stream<B>(response: hyper::Response<B>) -> Result<B, Error> {
+    match content_type(&response) {
+        Some(t) if t.starts_with("text/event-stream") => Ok(response.into_body()),
+        other => Err(Error::Decode(format!("not an event stream: {other:?}"))),
+    }
+}
+
+fn content_type<B>(response: &hyper::Response<B>) -> Option<&str> {
     response
         .headers()
         .get(hyper::header::CONTENT_TYPE)?
@@ -506,6 +511,25 @@ mod tests {
                 request_line(method, "m"),
                 (verb, path.to_string()),
                 "{method}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_an_event_stream_is_opened_as_a_stream() {
+        let answer = |kind: Option<&str>| {
+            let mut response = hyper::Response::builder();
+            if let Some(kind) = kind {
+                response = response.header(hyper::header::CONTENT_TYPE, kind);
+            }
+            event_stream(response.body(()).unwrap())
+        };
+        assert!(answer(Some("text/event-stream; charset=utf-8")).is_ok());
+        for kind in [Some("application/json"), None] {
+            let refused = answer(kind);
+            assert!(
+                matches!(&refused, Err(Error::Decode(m)) if m.starts_with("not an event stream")),
+                "{kind:?}: {refused:?}"
             );
         }
     }
