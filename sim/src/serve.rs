@@ -431,12 +431,15 @@ pub fn backend(scenario: &crate::scenario::Scenario, seed: u64) -> Arc<Backend> 
 }
 
 /// The seed of upstream `i`'s dice under the run's `seed`: `seed` itself
-/// for upstream 0, else `seed` XORed with `i` times a fixed odd multiplier,
-/// which spreads the upstreams apart. XOR keeps each upstream's seeds
-/// one-to-one with the run's: two runs never share an upstream's dice.
+/// for upstream 0, else `seed` XORed with `i` times [`UPSTREAM_SPREAD`].
+/// XOR keeps each upstream's seeds one-to-one with the run's: two runs
+/// never share an upstream's dice.
 fn upstream_seed(seed: u64, i: u64) -> u64 {
-    seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    seed ^ i.wrapping_mul(UPSTREAM_SPREAD)
 }
+
+/// A fixed odd multiplier that spreads the upstreams' seeds apart.
+const UPSTREAM_SPREAD: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// The server's state: the plan's server, the backend it records on, the
 /// calls seen (which call each attempt belongs to), and the done signal.
@@ -595,7 +598,7 @@ mod tests {
         }
         for i in 1..4 {
             let seeds: Vec<u64> = (0..64u64)
-                .flat_map(|s| [s, s ^ 0x9E37_79B9_7F4A_7C15, s.wrapping_mul(i)])
+                .flat_map(|s| [s, s ^ UPSTREAM_SPREAD, s.wrapping_mul(i)])
                 .collect();
             let mut drawn: Vec<u64> = seeds.iter().map(|&s| upstream_seed(s, i)).collect();
             let mut unique = seeds.clone();

@@ -194,7 +194,12 @@ impl HttpProvider {
 fn event_stream<B>(response: hyper::Response<B>) -> Result<B, Error> {
     match content_type(&response) {
         Some(t) if t.starts_with("text/event-stream") => Ok(response.into_body()),
-        other => Err(Error::Decode(format!("not an event stream: {other:?}"))),
+        Some(other) => Err(Error::Decode(format!(
+            "not an event stream: its content type is {other}"
+        ))),
+        None => Err(Error::Decode(
+            "not an event stream: it has no content type".into(),
+        )),
     }
 }
 
